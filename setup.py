@@ -1,0 +1,30 @@
+"""Installs xlt-jax: the `xlt_jax` library and binaries and the `tasks` registrations."""
+
+import setuptools
+
+setuptools.setup(
+    name="xlt-jax",
+    version="0.1.0",
+    description=(
+        "Controlled multilingual post-training studies in JAX: seqio mixtures with"
+        " language budgets, a sharded trainer, per-language evaluation and reports."
+    ),
+    packages=setuptools.find_packages(include=["xlt_jax", "xlt_jax.*", "tasks", "tasks.*"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=[
+        "jax[cpu]>=0.10.2,<0.11",
+        "flax>=0.12.8,<0.13",
+        "optax>=0.2.8,<0.3",
+        "orbax-checkpoint>=0.12.8,<0.13",
+        "gin-config==0.5.0",
+        "seqio==0.0.20",
+        "tensorflow==2.21.0",
+        # 2.21.0 is broken with seqio; 2.21.1 is the first release that works.
+        "tensorflow-text==2.21.1",
+        "sentencepiece>=0.2.0,<0.3",
+        "numpy>=2.0",
+        "matplotlib>=3.9",
+        "tensorboard>=2.21,<2.22",  # tf.summary writes TensorBoard scalars only with it
+    ],
+    extras_require={"test": ["pytest>=8"]},
+)

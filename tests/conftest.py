@@ -1,0 +1,47 @@
+"""Test set-up: 8 simulated CPU devices before JAX loads, and no registry leaks."""
+
+import os
+
+# These must be set before anything imports jax (see STYLE.md P11).
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+).strip()
+os.environ["JAX_PLATFORMS"] = "cpu"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pathlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def eight_cpu_devices():
+  """Every test run sees exactly 8 CPU devices, like CI (a sharding test never skips)."""
+  import jax
+
+  assert jax.device_count() == 8, jax.devices()
+
+
+@pytest.fixture(autouse=True)
+def isolated_seqio_registries():
+  """Restores seqio's global task and mixture registries after each test."""
+  import seqio
+
+  tasks = dict(seqio.TaskRegistry._REGISTRY)
+  mixtures = dict(seqio.MixtureRegistry._REGISTRY)
+  yield
+  seqio.TaskRegistry._REGISTRY.clear()
+  seqio.TaskRegistry._REGISTRY.update(tasks)
+  seqio.MixtureRegistry._REGISTRY.clear()
+  seqio.MixtureRegistry._REGISTRY.update(mixtures)
+
+
+@pytest.fixture
+def shared_data() -> pathlib.Path:
+  """The read-only real data beside the checkout (MGSM, paper tables)."""
+  if not SHARED_DATA.is_dir():
+    pytest.fail(f"{SHARED_DATA} is missing: tests need ../shared beside the checkout")
+  return SHARED_DATA

@@ -1,0 +1,54 @@
+"""Every shipped gin experiment parses and builds its Experiment (STYLE P10)."""
+
+import pathlib
+
+import pytest
+
+from xlt_jax import gin_setup
+from xlt_jax.errors import UserInputError
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted(path.relative_to(REPO) for path in (REPO / "gin").glob("*.gin"))
+FRAGMENTS = sorted(path.relative_to(REPO) for path in (REPO / "gin").glob("*/*.gin"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=str)
+def test_experiment_files_build(path):
+  experiment, operative = gin_setup.build_experiment([str(path)], ["MODEL_DIR = '/tmp/x'"])
+  assert experiment.model_dir == "/tmp/x"
+  assert experiment.study.budgets
+  assert "ModelConfig.embed_dim" in operative
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=str)
+def test_every_fragment_is_included_by_some_experiment(path):
+  included = "".join(p.read_text() for p in (REPO / "gin").glob("*.gin"))
+  assert f"'{path}'" in included
+
+
+def test_gin_flags_become_bindings():
+  files, bindings, rest = gin_setup.split_gin_flags(
+      ["--gin_file=gin/demo_cpu.gin", "--gin.MODEL_DIR='/x'", "--other"])
+  assert files == ["gin/demo_cpu.gin"]
+  assert bindings == ["MODEL_DIR = '/x'"]
+  assert rest == ["--other"]
+
+
+@pytest.mark.parametrize("bindings, message", [
+    (["TrainConfig.batch_sise = 4"], "batch_sise"),
+    (["NoSuchThing.value = 1"], "NoSuchThing"),
+    (["StudyDesign.budgets = (0, 0)"], "distinct"),
+])
+def test_gin_mistakes_are_named(bindings, message):
+  with pytest.raises(UserInputError, match=message):
+    gin_setup.build_experiment(["gin/smoke_cpu.gin"], bindings)
+
+
+def test_missing_gin_file_and_required_model_dir(tmp_path):
+  with pytest.raises(UserInputError, match="gin file gin/nope.gin does not exist"):
+    gin_setup.build_experiment(["gin/nope.gin"], [])
+  experiment_file = tmp_path / "e.gin"
+  experiment_file.write_text("include 'gin/models/tiny_test.gin'\n"
+                             "include 'gin/meshes/cpu.gin'\ninclude 'gin/runs/study.gin'\n")
+  with pytest.raises(UserInputError, match="MODEL_DIR|Required"):
+    gin_setup.build_experiment([str(experiment_file)], [])

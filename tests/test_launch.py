@@ -1,0 +1,101 @@
+"""The main job end to end, and its one-line errors for bad input (real subprocesses)."""
+
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _launch(*arguments, timeout=600):
+  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+  env.pop("XLA_FLAGS", None)  # the job itself runs on however many devices the machine has
+  return subprocess.run([sys.executable, "-m", "xlt_jax.launch", *arguments], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+  model_dir = tmp_path_factory.mktemp("smoke")
+  result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{model_dir}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  return model_dir, result
+
+
+@pytest.mark.slow
+def test_smoke_study_runs_every_stage(smoke_run):
+  model_dir, result = smoke_run
+  assert f"report: {model_dir}/report/report.md" in result.stdout
+  study = json.loads((model_dir / "study.json").read_text())
+  assert [run["budget"] for run in study["runs"]] == [0, 16, 32]
+  for run in study["runs"]:
+    run_dir = model_dir / run["run_dir"]
+    assert (run_dir / "operative_config.gin").read_text().count("StudyDesign.budgets") == 1
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert sum(entry["count"] for entry in manifest["train"]) == 48 + 2 * run["budget"]
+    metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    assert sorted(metrics["languages"]) == ["ar", "en", "es", "ja", "pt"]
+    assert all(value["count"] == 8 for value in metrics["languages"].values())
+    predictions = (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()
+    assert len(predictions) == 5 * 8
+    summary = json.loads((run_dir / "train_summary.json").read_text())
+    assert summary["best_step"] is not None
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("validation_loss" in line for line in lines)
+    assert any("tokens_per_second" in line for line in lines)
+    assert list((run_dir / "tensorboard").iterdir())
+  with open(model_dir / "report" / "table.csv", newline="") as file:
+    rows = list(csv.reader(file))
+  assert rows[0][1:] == ["0", "16", "32"]
+  assert [row[0] for row in rows[1:]] == ["ar", "en", "es", "ja", "pt", "Avg."]
+  assert "steps/s" in result.stdout
+
+
+@pytest.mark.slow
+def test_rerun_skips_finished_runs(smoke_run):
+  model_dir, _ = smoke_run
+  result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{model_dir}'")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.count("already trained") == 3
+  assert result.stdout.count("already evaluated") == 3
+
+
+def _assert_one_line_error(result, *fragments):
+  assert result.returncode == 2, (result.stdout[-2000:], result.stderr[-2000:])
+  error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+  assert len(error_lines) == 1, result.stderr[-2000:]
+  for fragment in fragments:
+    assert fragment in error_lines[0], error_lines[0]
+
+
+@pytest.mark.parametrize("binding, fragments", [
+    ("TrainConfig.batch_sise = 4", ["batch_sise"]),
+    ("StudyDesign.seen_languages = ('es', 'xx')", ["unknown language code 'xx'"]),
+    ("StudyDesign.budgets = (0, 5000)", ["budget 5000", "demo_arith_es_train", "(language es)",
+                                         "64 available"]),
+    ("DATA_DIR = '/nonexistent/data'", ["data directory /nonexistent/data does not exist"]),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, binding, fragments):
+  result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{tmp_path}'",
+                   f"--gin.{binding}")
+  _assert_one_line_error(result, *fragments)
+  assert not (tmp_path / "report").exists()
+
+
+def test_malformed_tsv_row_names_file_and_line(tmp_path):
+  data_dir = tmp_path / "data" / "demo_arith"
+  for split in ("train", "validation", "test"):
+    (data_dir / split).mkdir(parents=True)
+    for language in ("en", "es", "ja", "ar", "pt"):
+      rows = [f"Question {i} has {i} apples?\t{i}" for i in range(80)]
+      if split == "train" and language == "es":
+        rows[4] = "a broken row\twith\tthree fields"
+      (data_dir / split / f"{language}.tsv").write_text("\n".join(rows) + "\n")
+  result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{tmp_path / 'out'}'",
+                   f"--gin.DATA_DIR='{tmp_path / 'data'}'")
+  _assert_one_line_error(result, "es.tsv:5:")

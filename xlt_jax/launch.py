@@ -1,0 +1,43 @@
+"""Runs an experiment described in gin: a whole study, or a single run.
+
+    python -m xlt_jax.launch --gin_file=gin/demo_cpu.gin [--gin.MODEL_DIR="'/some/dir'"]
+
+Prints progress, then the path of the report. Exit status 2 with a one-line
+`error:` message for bad input (unknown names, malformed data, impossible budgets).
+"""
+
+import sys
+import time
+
+from xlt_jax import gin_setup, study_runner
+from xlt_jax.errors import UserInputError
+
+
+def quiet_libraries() -> None:
+  """Keeps the console to our progress lines: library chatter goes below warnings."""
+  import absl.logging
+  import sentencepiece
+
+  absl.logging.set_verbosity(absl.logging.ERROR)
+  sentencepiece.set_min_log_level(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  quiet_libraries()
+  start = time.perf_counter()
+  try:
+    files, bindings, rest = gin_setup.split_gin_flags(argv)
+    if rest:
+      raise UserInputError(f"unknown arguments {rest}; use --gin_file=F and --gin.NAME=VALUE")
+    experiment, operative_config = gin_setup.build_experiment(files, bindings)
+    report_path = study_runner.run_experiment(experiment, operative_config)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  print(f"done in {time.perf_counter() - start:.0f}s; report: {report_path}", flush=True)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

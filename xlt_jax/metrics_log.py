@@ -1,0 +1,73 @@
+"""Training metrics: one JSON line per logged step, TensorBoard scalars, a progress line."""
+
+import json
+import os
+import sys
+import time
+
+
+class MetricsLog:
+  """Appends metrics to `<run_dir>/metrics.jsonl` and TensorBoard; prints progress.
+
+  Files are opened by `open()`, not by the constructor.
+  """
+
+  def __init__(self, run_dir: str, run_name: str, total_steps: int, stream=sys.stdout):
+    self.run_dir = run_dir
+    self.run_name = run_name
+    self.total_steps = total_steps
+    self.stream = stream
+    self._jsonl = None
+    self._tensorboard = None
+    self._last_time = None
+    self._last_step = 0
+    self._tokens_since = 0
+
+  def open(self) -> "MetricsLog":
+    import tensorflow as tf  # heavy import, only when logging starts
+
+    os.makedirs(self.run_dir, exist_ok=True)
+    self._jsonl = open(os.path.join(self.run_dir, "metrics.jsonl"), "a", encoding="utf-8")
+    self._tensorboard = tf.summary.create_file_writer(os.path.join(self.run_dir, "tensorboard"))
+    self._last_time = time.perf_counter()
+    return self
+
+  def close(self) -> None:
+    if self._jsonl:
+      self._jsonl.close()
+      self._tensorboard.close()
+
+  def count_tokens(self, tokens: int) -> None:
+    self._tokens_since += tokens
+
+  def write(self, step: int, metrics: dict[str, float]) -> None:
+    """Records metrics of `step`; adds steps/s and tokens/s since the previous write."""
+    import tensorflow as tf
+
+    now = time.perf_counter()
+    elapsed = max(now - self._last_time, 1e-9)
+    record = {"step": step, **{key: float(value) for key, value in metrics.items()}}
+    if step > self._last_step and "loss" in metrics:
+      record["steps_per_second"] = (step - self._last_step) / elapsed
+      record["tokens_per_second"] = self._tokens_since / elapsed
+      self._last_time, self._last_step, self._tokens_since = now, step, 0
+    self._jsonl.write(json.dumps(record) + "\n")
+    self._jsonl.flush()
+    with self._tensorboard.as_default(step=step):
+      for key, value in record.items():
+        if key != "step":
+          tf.summary.scalar(key, value)
+    self._tensorboard.flush()
+    self._print(record)
+
+  def _print(self, record: dict) -> None:
+    parts = [f"[{self.run_name}] step {record['step']}/{self.total_steps}"]
+    if "loss" in record:
+      parts.append(f"loss {record['loss']:.4f}")
+    if "validation_loss" in record:
+      parts.append(f"validation loss {record['validation_loss']:.4f}")
+    if "steps_per_second" in record:
+      parts.append(
+          f"{record['steps_per_second']:.1f} steps/s {record['tokens_per_second']:,.0f} tokens/s"
+      )
+    print(" | ".join(parts), file=self.stream, flush=True)

@@ -1,0 +1,299 @@
+"""A decoder-only transformer (RMSNorm, RoPE, SwiGLU, grouped-query attention) in Flax.
+
+Every parameter and activation carries logical axis names; `xlt_jax.sharding`
+maps them onto mesh axes, so this file never names a mesh axis. Layers are
+scanned: one compiled layer body whatever the depth.
+
+Shape letters used in variable names:
+  B batch, L length (queries), S key/cache length, D embed, F mlp, N query heads,
+  K key/value heads, G query heads per key/value head (N / K), H head dim, V vocab.
+"""
+
+import dataclasses
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from xlt_jax.errors import UserInputError
+
+REMAT_POLICIES = {
+    "none": None,
+    "full": jax.checkpoint_policies.nothing_saveable,
+    "save_dots": jax.checkpoint_policies.checkpoint_dots,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Hyper-parameters of the decoder; gin builds it, the model only reads it."""
+
+  vocab_size: int
+  embed_dim: int  # D
+  num_layers: int
+  num_heads: int  # N
+  num_kv_heads: int  # K; N must be a multiple of K
+  head_dim: int  # H
+  mlp_dim: int  # F
+  rope_base: float = 10_000.0
+  norm_epsilon: float = 1e-6
+  tie_embeddings: bool = True
+  dtype: str = "float32"  # activations and matmuls
+  param_dtype: str = "float32"
+  remat_policy: str = "none"  # one of REMAT_POLICIES
+
+  def __post_init__(self):
+    if self.num_heads % self.num_kv_heads:
+      raise UserInputError(
+          f"num_heads={self.num_heads} is not a multiple of num_kv_heads={self.num_kv_heads}"
+      )
+    if self.remat_policy not in REMAT_POLICIES:
+      raise UserInputError(
+          f"unknown remat_policy {self.remat_policy!r}; choose one of {sorted(REMAT_POLICIES)}"
+      )
+
+
+@flax.struct.dataclass
+class KVCache:
+  """Keys and values of every layer for decoding, filled left to right.
+
+  key_value: [2, layers, B, S, K, H] (keys then values); valid_BS marks the
+  filled slots that hold real (non-padding) tokens.
+  """
+
+  key_value: jax.Array
+  valid: jax.Array
+
+  @classmethod
+  def zeros(cls, config: ModelConfig, batch_size: int, length: int) -> "KVCache":
+    shape = (2, config.num_layers, batch_size, length, config.num_kv_heads, config.head_dim)
+    return cls(
+        key_value=jnp.zeros(shape, config.dtype), valid=jnp.zeros((batch_size, length), bool)
+    )
+
+
+def _param(init: Any, axes: tuple[str, ...]) -> Any:
+  return nn.with_logical_partitioning(init, axes)
+
+
+class RMSNorm(nn.Module):
+  epsilon: float
+  dtype: str
+
+  @nn.compact
+  def __call__(self, x_BLD: jax.Array) -> jax.Array:
+    scale_D = self.param("scale", _param(nn.initializers.ones, ("embed",)), (x_BLD.shape[-1],))
+    x = x_BLD.astype(jnp.float32)
+    x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + self.epsilon)
+    return (x * scale_D.astype(jnp.float32)).astype(self.dtype)
+
+
+def apply_rope(x_BLNH: jax.Array, positions_BL: jax.Array, base: float) -> jax.Array:
+  """Rotates pairs (i, i + H/2) of each head by position-dependent angles (Llama layout)."""
+  half = x_BLNH.shape[-1] // 2
+  inverse_frequency = base ** (-jnp.arange(half, dtype=jnp.float32) / half)
+  angles_BLh = positions_BL[..., None].astype(jnp.float32) * inverse_frequency
+  sin, cos = jnp.sin(angles_BLh)[:, :, None, :], jnp.cos(angles_BLh)[:, :, None, :]
+  x = x_BLNH.astype(jnp.float32)
+  first, second = x[..., :half], x[..., half:]
+  rotated = jnp.concatenate([first * cos - second * sin, second * cos + first * sin], axis=-1)
+  return rotated.astype(x_BLNH.dtype)
+
+
+def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[str, ...],
+            config: ModelConfig, fan_in_axes: int = 1) -> jax.Array:
+  """A projection kernel of the given shape, initialised with variance 1/fan_in."""
+  init = nn.initializers.variance_scaling(
+      1.0, "fan_in", "truncated_normal", in_axis=tuple(range(fan_in_axes)),
+      out_axis=tuple(range(fan_in_axes, len(shape))),
+  )
+  kernel = module.param(name, _param(init, axes), shape, config.param_dtype)
+  return kernel.astype(config.dtype)
+
+
+def _project(equation: str, x: jax.Array, kernel: jax.Array) -> jax.Array:
+  return jnp.einsum(equation, x, kernel)
+
+
+class Attention(nn.Module):
+  """Grouped-query self-attention that reads and writes one layer's KV cache."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BLD, positions_BL, mask_BLS, key_value_2BSKH, cache_index):
+    config = self.config
+    N, K, H = config.num_heads, config.num_kv_heads, config.head_dim
+    D = config.embed_dim
+    query_BLNH = _project(
+        "bld,dnh->blnh", x_BLD, _kernel(self, "query", (D, N, H), ("embed", "heads", "kv"), config)
+    )
+    key_BLKH = _project(
+        "bld,dkh->blkh", x_BLD, _kernel(self, "key", (D, K, H), ("embed", "kv_heads", "kv"), config)
+    )
+    value_BLKH = _project(
+        "bld,dkh->blkh", x_BLD,
+        _kernel(self, "value", (D, K, H), ("embed", "kv_heads", "kv"), config),
+    )
+    query_BLNH = apply_rope(query_BLNH, positions_BL, config.rope_base)
+    key_BLKH = apply_rope(key_BLKH, positions_BL, config.rope_base)
+
+    if key_value_2BSKH is not None:
+      # Write this call's keys and values at [cache_index, cache_index + L).
+      new_key_value = jnp.stack([key_BLKH, value_BLKH]).astype(key_value_2BSKH.dtype)
+      key_value_2BSKH = jax.lax.dynamic_update_slice(
+          key_value_2BSKH, new_key_value, (0, 0, cache_index, 0, 0)
+      )
+      key_BSKH, value_BSKH = key_value_2BSKH[0], key_value_2BSKH[1]
+    else:
+      key_BSKH, value_BSKH = key_BLKH, value_BLKH
+
+    B, L = x_BLD.shape[:2]
+    query_BLKGH = query_BLNH.reshape(B, L, K, N // K, H)
+    query_BLKGH = nn.with_logical_constraint(
+        query_BLKGH, ("batch", "length", "kv_heads", None, "kv")
+    )
+    scores_BKGLS = jnp.einsum(
+        "blkgh,bskh->bkgls", query_BLKGH, key_BSKH, preferred_element_type=jnp.float32
+    ) * (H**-0.5)
+    scores_BKGLS = jnp.where(mask_BLS[:, None, None], scores_BKGLS, -1e30)
+    probabilities = jax.nn.softmax(scores_BKGLS, axis=-1).astype(config.dtype)
+    output_BLKGH = jnp.einsum("bkgls,bskh->blkgh", probabilities, value_BSKH)
+    output_BLNH = output_BLKGH.reshape(B, L, N, H)
+    out_NHD = _kernel(self, "out", (N, H, D), ("heads", "kv", "embed"), config, fan_in_axes=2)
+    output_BLD = _project("blnh,nhd->bld", output_BLNH, out_NHD)
+    return output_BLD, key_value_2BSKH
+
+
+class MLP(nn.Module):
+  """SwiGLU feed-forward block."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BLD):
+    config = self.config
+    D, F = config.embed_dim, config.mlp_dim
+    gate_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "gate", (D, F), ("embed", "mlp"), config))
+    up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config))
+    hidden_BLF = nn.with_logical_constraint(nn.silu(gate_BLF) * up_BLF, ("batch", "length", "mlp"))
+    down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
+    return _project("blf,fd->bld", hidden_BLF, down_FD)
+
+
+class DecoderLayer(nn.Module):
+  """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x))."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BLD, key_value_2BSKH, positions_BL, mask_BLS, cache_index):
+    config = self.config
+    normed = RMSNorm(config.norm_epsilon, config.dtype, name="attention_norm")(x_BLD)
+    attended, key_value_2BSKH = Attention(config, name="attention")(
+        normed, positions_BL, mask_BLS, key_value_2BSKH, cache_index
+    )
+    x_BLD = x_BLD + attended
+    normed = RMSNorm(config.norm_epsilon, config.dtype, name="mlp_norm")(x_BLD)
+    x_BLD = x_BLD + MLP(config, name="mlp")(normed)
+    x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
+    return x_BLD, key_value_2BSKH
+
+
+class Decoder(nn.Module):
+  """The language model: token ids in, next-token logits out (optionally with a KV cache)."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(
+      self,
+      tokens_BL: jax.Array,
+      positions_BL: jax.Array | None = None,
+      token_mask_BL: jax.Array | None = None,
+      cache: KVCache | None = None,
+      cache_index: jax.Array | int = 0,
+  ) -> tuple[jax.Array, KVCache | None]:
+    """Computes logits for every position.
+
+    Args:
+      tokens_BL: token ids.
+      positions_BL: position of each token (for RoPE); defaults to 0..L-1.
+      token_mask_BL: 1 for real tokens, 0 for padding that no query may attend to.
+      cache: if given, these tokens occupy cache slots [cache_index, cache_index + L)
+        and attend to every earlier valid slot.
+      cache_index: first cache slot written by this call.
+
+    Returns:
+      (logits_BLV in float32, the updated cache or None).
+    """
+    config = self.config
+    B, L = tokens_BL.shape
+    if positions_BL is None:
+      positions_BL = jnp.broadcast_to(jnp.arange(L), (B, L))
+    if token_mask_BL is None:
+      token_mask_BL = jnp.ones((B, L), bool)
+    token_mask_BL = token_mask_BL.astype(bool)
+
+    if cache is None:
+      key_valid_BS, first_query_slot, key_value = token_mask_BL, 0, None
+    else:
+      key_valid_BS = jax.lax.dynamic_update_slice(cache.valid, token_mask_BL, (0, cache_index))
+      first_query_slot, key_value = cache_index, cache.key_value
+    S = key_valid_BS.shape[1]
+    # Causal: the query in slot first_query_slot + i sees key slots <= that slot.
+    causal_LS = jnp.arange(S)[None, :] <= (first_query_slot + jnp.arange(L))[:, None]
+    mask_BLS = causal_LS[None] & key_valid_BS[:, None, :]
+
+    embedding_VD = self.param(
+        "embedding",
+        # Unit-variance logits at initialisation when the head is tied.
+        _param(nn.initializers.normal(stddev=config.embed_dim**-0.5), ("vocab", "embed")),
+        (config.vocab_size, config.embed_dim),
+        config.param_dtype,
+    )
+    # Gather from a table gathered over vocab: a gather from a vocab-sharded
+    # table makes XLA replicate and re-partition the whole activation.
+    table_VD = nn.with_logical_constraint(embedding_VD, (None, None))
+    x_BLD = jnp.take(table_VD, tokens_BL, axis=0).astype(config.dtype)
+    x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
+
+    layer = DecoderLayer
+    if REMAT_POLICIES[config.remat_policy] is not None:
+      layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=False)
+    layers = nn.scan(
+        layer,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        in_axes=(1 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
+                 nn.broadcast),
+        out_axes=1,
+        length=config.num_layers,
+        metadata_params={nn.PARTITION_NAME: "layers"},
+    )(config, name="layers")
+    x_BLD, key_value = layers(x_BLD, key_value, positions_BL, mask_BLS, cache_index)
+
+    x_BLD = RMSNorm(config.norm_epsilon, config.dtype, name="final_norm")(x_BLD)
+    if config.tie_embeddings:
+      logits_BLV = jnp.einsum(
+          "bld,vd->blv", x_BLD, embedding_VD.astype(config.dtype),
+          preferred_element_type=jnp.float32,
+      )
+    else:
+      output_DV = _kernel(
+          self, "output", (config.embed_dim, config.vocab_size), ("embed", "vocab"), config
+      )
+      logits_BLV = jnp.einsum("bld,dv->blv", x_BLD, output_DV, preferred_element_type=jnp.float32)
+    logits_BLV = nn.with_logical_constraint(logits_BLV.astype(jnp.float32), ("batch", "length", "vocab"))
+    new_cache = None if cache is None else KVCache(key_value=key_value, valid=key_valid_BS)
+    return logits_BLV, new_cache
+
+
+def parameter_count(config: ModelConfig) -> int:
+  """Number of parameters, computed from abstract shapes (allocates nothing)."""
+  shapes = jax.eval_shape(
+      lambda: Decoder(config).init(jax.random.key(0), jnp.zeros((1, 1), jnp.int32))
+  )
+  return sum(leaf.size for leaf in jax.tree.leaves(nn.unbox(shapes)))

@@ -1,0 +1,92 @@
+"""The one place that maps logical axis names onto mesh axes.
+
+Parameters and activations are annotated with logical names only (see
+`xlt_jax.model`). `LOGICAL_AXIS_RULES` maps each name to mesh axes; gin's
+`gin/meshes/*.gin` files choose only the mesh shape.
+"""
+
+import dataclasses
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from xlt_jax.errors import UserInputError
+
+MESH_AXES = ("data", "fsdp", "tensor")
+
+# (logical name, mesh axes). The batch is split over data and fsdp; weights are
+# split over fsdp (ZeRO-3 style) and, along heads/mlp/vocab, over tensor.
+LOGICAL_AXIS_RULES: tuple[tuple[str, Any], ...] = (
+    ("batch", ("data", "fsdp")),
+    ("embed", "fsdp"),
+    ("mlp", "tensor"),
+    ("heads", "tensor"),
+    ("kv_heads", "tensor"),
+    ("kv", None),
+    ("vocab", "tensor"),
+    ("layers", None),
+    ("length", None),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class MeshConfig:
+  """Mesh shape: devices along each mesh axis. -1 on one axis means "all the rest"."""
+
+  data: int = -1
+  fsdp: int = 1
+  tensor: int = 1
+
+  def shape(self, device_count: int) -> tuple[int, int, int]:
+    """The concrete (data, fsdp, tensor) sizes for `device_count` devices."""
+    sizes = [self.data, self.fsdp, self.tensor]
+    if sizes.count(-1) > 1:
+      raise UserInputError(f"mesh {self}: at most one axis may be -1")
+    known = math.prod(size for size in sizes if size != -1)
+    if -1 in sizes:
+      if device_count % known:
+        raise UserInputError(f"mesh {self}: {device_count} devices are not divisible by {known}")
+      sizes[sizes.index(-1)] = device_count // known
+    if math.prod(sizes) != device_count:
+      raise UserInputError(
+          f"mesh {self} needs {math.prod(sizes)} devices but {device_count} are available"
+      )
+    return tuple(sizes)
+
+
+def make_mesh(config: MeshConfig, devices: list | None = None) -> Mesh:
+  """Builds a mesh with axes MESH_AXES over `devices` (default: all devices).
+
+  Axis types are Auto on purpose: shardings come from NamedSharding and logical
+  constraints, not from explicit-sharding types (jax.make_mesh's default).
+  """
+  devices = list(jax.devices() if devices is None else devices)
+  shape = config.shape(len(devices))
+  return Mesh(
+      np.asarray(devices).reshape(shape),
+      MESH_AXES,
+      axis_types=(jax.sharding.AxisType.Auto,) * len(MESH_AXES),
+  )
+
+
+def logical_to_sharding(logical_specs: Any, mesh: Mesh) -> Any:
+  """Maps a tree of logical PartitionSpecs to NamedShardings on `mesh`."""
+  return nn.logical_to_mesh_sharding(logical_specs, mesh, LOGICAL_AXIS_RULES)
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+  """Sharding of a [batch, ...] input array: batch split over the data-parallel axes."""
+  return NamedSharding(mesh, nn.logical_to_mesh_axes(("batch",), LOGICAL_AXIS_RULES))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def axis_rules():
+  """Context manager binding the rules, for `nn.with_logical_constraint` in the model."""
+  return nn.logical_axis_rules(LOGICAL_AXIS_RULES)

@@ -1,0 +1,148 @@
+"""Runs a whole study: data, tokenizer, mixtures, one training run per budget, evaluation
+of every run in every language, and the report. The launcher calls `run_experiment`."""
+
+import dataclasses
+import json
+import os
+import sys
+
+from xlt_jax import atomic_io, demo_data, evaluate, report, sharding, trainer
+from xlt_jax.errors import UserInputError
+from xlt_jax.evaluate import EvaluationConfig
+from xlt_jax.model import ModelConfig
+from xlt_jax.study import StudyDesign
+from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.train_step import OptimizerConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoDataConfig:
+  """Examples per language and split of the generated demo dataset."""
+
+  train: int = 1000
+  validation: int = 32
+  test: int = 50
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """Everything one `python -m xlt_jax.launch` invocation does; gin builds it."""
+
+  model_dir: str
+  study: StudyDesign
+  model: ModelConfig
+  mesh: sharding.MeshConfig
+  optimizer: OptimizerConfig
+  train: trainer.TrainConfig
+  evaluation: EvaluationConfig
+  data_dir: str | None = None  # None: generate the demo dataset into MODEL_DIR/data
+  demo_data: DemoDataConfig = DemoDataConfig()
+  tokenizer: str | None = None  # SentencePiece model; None: train one on the training split
+  tokenizer_vocab_size: int = 1024
+
+
+def _prepare_data(experiment: Experiment, stream) -> str:
+  if experiment.data_dir is not None:
+    return experiment.data_dir
+  data_dir = os.path.join(experiment.model_dir, "data")
+  if experiment.study.dataset != "demo_arith":
+    raise UserInputError(
+        f"dataset {experiment.study.dataset} needs DATA_DIR; only demo_arith is generated"
+    )
+  if not os.path.isdir(os.path.join(data_dir, "demo_arith")):
+    sizes = experiment.demo_data
+    print(f"writing the demo dataset to {data_dir}", file=stream, flush=True)
+    demo_data.write_demo_dataset(
+        data_dir, {"train": sizes.train, "validation": sizes.validation, "test": sizes.test},
+        seed=sizes.seed,
+    )
+  return data_dir
+
+
+def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
+  if experiment.tokenizer is not None:
+    return experiment.tokenizer
+  from tasks import datasets
+
+  path = os.path.join(experiment.model_dir, "tokenizer", "spm.model")
+  if not os.path.isfile(path):
+    study = experiment.study
+    texts = []
+    for language in (study.english, *study.seen_languages, *study.unseen_languages):
+      if language in datasets.get_dataset(study.dataset).languages:
+        for example in datasets.read_examples(study.dataset, data_dir, language, "train"):
+          texts += [example["inputs"], example["targets"]]
+    print(f"training a SentencePiece tokenizer on {len(texts)} texts -> {path}", file=stream)
+    train_sentencepiece(texts, path, experiment.tokenizer_vocab_size)
+  return path
+
+
+def run_experiment(experiment: Experiment, operative_config: str, stream=sys.stdout) -> str:
+  """Runs every stage; finished runs (train summary / metrics present) are not redone.
+
+  Returns:
+    The path of the report's report.md.
+  """
+  from tasks import mixtures
+
+  model_dir = experiment.model_dir
+  os.makedirs(model_dir, exist_ok=True)
+  atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
+  data_dir = _prepare_data(experiment, stream)
+  tokenizer_path = _prepare_tokenizer(experiment, data_dir, stream)
+  vocabulary = load_vocabulary(tokenizer_path)
+  if vocabulary.vocab_size > experiment.model.vocab_size:
+    raise UserInputError(
+        f"tokenizer {tokenizer_path} has {vocabulary.vocab_size} pieces but"
+        f" ModelConfig.vocab_size is {experiment.model.vocab_size}"
+    )
+  runs = mixtures.register_study(experiment.study, data_dir, vocabulary)
+  mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
+  mesh = sharding.make_mesh(experiment.mesh)
+  study_record = {
+      "study": experiment.study.name,
+      "dataset": experiment.study.evaluation_dataset or experiment.study.dataset,
+      "metric": "accuracy",
+      "english": experiment.study.english,
+      "seen_languages": list(experiment.study.seen_languages),
+      "unseen_languages": list(experiment.study.unseen_languages),
+      "budgets": sorted(experiment.study.budgets),
+      "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}"}
+               for r in runs],
+  }
+  atomic_io.write_json(os.path.join(model_dir, "study.json"), study_record)
+  for index, registered in enumerate(runs, start=1):
+    plan = registered.plan
+    run_dir = os.path.join(model_dir, "runs", plan.name)
+    print(f"== run {index}/{len(runs)}: {plan.name} ({plan.train_counts})", file=stream, flush=True)
+    atomic_io.write_text(os.path.join(run_dir, "operative_config.gin"), operative_config)
+    atomic_io.write_json(os.path.join(run_dir, "manifest.json"), registered.manifest)
+    atomic_io.write_json(os.path.join(run_dir, evaluate.RUN_FILE), {
+        "run": plan.name,
+        "budget": plan.budget,
+        "study": dataclasses.asdict(experiment.study),
+        "model": dataclasses.asdict(experiment.model),
+        "mesh": dataclasses.asdict(experiment.mesh),
+        "data_dir": os.path.abspath(data_dir),
+        "tokenizer": os.path.abspath(tokenizer_path),
+        "mixture": plan.mixture,
+        "validation_mixture": plan.validation_mixture,
+    })
+    if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
+      print(f"[{plan.name}] already trained; skipping training", file=stream)
+    else:
+      moved = trainer.set_aside_interrupted_run(run_dir)
+      if moved:
+        print(f"[{plan.name}] an unfinished attempt was moved to {moved}", file=stream)
+      trainer.train_run(
+          run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
+          optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
+          mixture=plan.mixture, validation_mixture=plan.validation_mixture,
+          num_train_examples=sum(plan.train_counts.values()),
+      )
+    if os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")):
+      print(f"[{plan.name}] already evaluated; skipping evaluation", file=stream)
+    else:
+      evaluate.evaluate_run(run_dir, experiment.evaluation, stream=stream)
+  return report.build_report(model_dir)["report"]

@@ -1,0 +1,137 @@
+"""The training loop of one run: batches in, checkpoints, metrics and a summary out.
+
+The loop owns all I/O; the step functions it calls are pure (`xlt_jax.train_step`).
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+import jax
+import numpy as np
+from jax.sharding import Mesh
+
+from xlt_jax import atomic_io, checkpointing, data
+from xlt_jax.errors import UserInputError
+from xlt_jax.metrics_log import MetricsLog
+from xlt_jax.model import ModelConfig
+from xlt_jax.train_step import OptimizerConfig, build, global_batch
+
+SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How long and how to train one run (P0 §3: batch 64 unpacked, checkpoints every 50 steps)."""
+
+  batch_size: int = 64  # global, in sequences
+  inputs_length: int = 256  # prompt tokens per example (longer prompts are truncated)
+  targets_length: int = 256  # completion tokens per example
+  num_epochs: float = 1.0  # passes over the run's training examples
+  max_steps: int | None = None  # optional cap on the number of steps
+  validation_every_steps: int = 50  # also the checkpoint period
+  log_every_steps: int = 10
+  max_checkpoints_to_keep: int = 2  # the best ones by validation loss
+  seed: int = 0
+
+  @property
+  def feature_lengths(self) -> data.FeatureLengths:
+    return data.FeatureLengths(self.inputs_length, self.targets_length)
+
+  def total_steps(self, num_examples: int) -> int:
+    """Steps for num_epochs passes over num_examples (at least one step)."""
+    steps = max(1, math.ceil(self.num_epochs * num_examples / self.batch_size))
+    return min(steps, self.max_steps) if self.max_steps else steps
+
+
+class TrainingDiverged(UserInputError):
+  """The loss became NaN or infinite; the best checkpoint so far is kept."""
+
+
+def _validation_loss(functions, params, batches) -> float:
+  total, weight = 0.0, 0.0
+  for batch in batches:
+    batch_total, batch_weight = functions.validation_step(
+        params, global_batch(batch, functions.batch_sharding)
+    )
+    total, weight = total + float(batch_total), weight + float(batch_weight)
+  return total / max(weight, 1.0)
+
+
+def set_aside_interrupted_run(run_dir: str) -> str | None:
+  """Moves the files of an unfinished earlier attempt into run_dir/interrupted-<time>/.
+
+  Nothing is deleted; returns the new location, or None when there was nothing.
+  """
+  leftovers = [name for name in ("checkpoints", "metrics.jsonl", "tensorboard")
+               if os.path.exists(os.path.join(run_dir, name))]
+  if not leftovers:
+    return None
+  target = os.path.join(run_dir, time.strftime("interrupted-%Y%m%d-%H%M%S"))
+  os.makedirs(target)
+  for name in leftovers:
+    os.rename(os.path.join(run_dir, name), os.path.join(target, name))
+  return target
+
+
+def train_run(
+    *,
+    run_dir: str,
+    run_name: str,
+    model_config: ModelConfig,
+    optimizer_config: OptimizerConfig,
+    train_config: TrainConfig,
+    mesh: Mesh,
+    mixture: str,
+    validation_mixture: str,
+    num_train_examples: int,
+) -> dict:
+  """Trains one run from scratch and returns its summary (also written to SUMMARY_FILE).
+
+  Validation loss is computed every `validation_every_steps` and at the last step;
+  each of those steps is checkpointed and the best ones are kept.
+  """
+  total_steps = train_config.total_steps(num_train_examples)
+  functions = build(model_config, optimizer_config, mesh)
+  state = functions.init(jax.random.key(train_config.seed))
+  lengths = train_config.feature_lengths
+  validation = data.validation_batches(validation_mixture, lengths, train_config.batch_size)
+  batches = data.training_batches(mixture, lengths, train_config.batch_size, train_config.seed)
+  manager = checkpointing.open_checkpoints(
+      os.path.join(run_dir, "checkpoints"), train_config.max_checkpoints_to_keep
+  )
+  log = MetricsLog(run_dir, run_name, total_steps).open()
+  best_step, best_loss, start = None, math.inf, time.perf_counter()
+  try:
+    for step in range(1, total_steps + 1):
+      batch = next(batches)
+      log.count_tokens(int(np.count_nonzero(batch["decoder_target_tokens"])) * jax.process_count())
+      state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
+      if step % train_config.log_every_steps == 0 or step == total_steps:
+        metrics = jax.device_get(metrics)
+        if not np.isfinite(metrics["loss"]):
+          raise TrainingDiverged(
+              f"run {run_name}: loss is {metrics['loss']} at step {step}; the best checkpoint"
+              f" so far (step {best_step}) is kept in {run_dir}/checkpoints"
+          )
+        log.write(step, metrics)
+      if step % train_config.validation_every_steps == 0 or step == total_steps:
+        validation_loss = _validation_loss(functions, state.params, validation)
+        checkpointing.save(manager, step, state, validation_loss)
+        log.write(step, {"validation_loss": validation_loss})
+        if validation_loss < best_loss:
+          best_step, best_loss = step, validation_loss
+  finally:
+    log.close()
+    manager.close()
+  summary = {
+      "run": run_name,
+      "steps": total_steps,
+      "train_examples": num_train_examples,
+      "best_step": best_step,
+      "best_validation_loss": best_loss,
+      "train_seconds": time.perf_counter() - start,
+  }
+  atomic_io.write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
+  return summary
