@@ -5,6 +5,7 @@ is a no-op; registering a different definition under an existing name is an erro
 """
 
 import hashlib
+import os
 
 import seqio
 import tensorflow as tf
@@ -49,7 +50,8 @@ def _register(name: str, fingerprint: str, source: seqio.DataSource, vocabulary)
 
 
 def _vocabulary_id(vocabulary: seqio.Vocabulary) -> str:
-  return str(getattr(vocabulary, "sentencepiece_model_file", repr(vocabulary)))
+  model_file = getattr(vocabulary, "sentencepiece_model_file", None)
+  return os.path.abspath(model_file) if model_file else repr(vocabulary)
 
 
 def register_task(
@@ -64,7 +66,8 @@ def register_task(
     return _examples_dataset(datasets.read_examples(dataset, data_dir, language, split))
 
   source = seqio.FunctionDataSource(dataset_fn, splits=(split,))
-  return _register(name, f"{data_dir}|{_vocabulary_id(vocabulary)}", source, vocabulary)
+  fingerprint = f"{os.path.abspath(data_dir)}|{_vocabulary_id(vocabulary)}"
+  return _register(name, fingerprint, source, vocabulary)
 
 
 def register_subset_task(
@@ -94,6 +97,5 @@ def register_subset_task(
       dataset_fn, splits=(split,), num_input_examples={split: len(wanted)}
   )
   ids_digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()
-  return _register(
-      name, f"{data_dir}|{_vocabulary_id(vocabulary)}|{ids_digest}", source, vocabulary
-  )
+  fingerprint = f"{os.path.abspath(data_dir)}|{_vocabulary_id(vocabulary)}|{ids_digest}"
+  return _register(name, fingerprint, source, vocabulary)

@@ -89,8 +89,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   model_dir = experiment.model_dir
   os.makedirs(model_dir, exist_ok=True)
   atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
-  data_dir = _prepare_data(experiment, stream)
-  tokenizer_path = _prepare_tokenizer(experiment, data_dir, stream)
+  data_dir = os.path.abspath(_prepare_data(experiment, stream))
+  tokenizer_path = os.path.abspath(_prepare_tokenizer(experiment, data_dir, stream))
   vocabulary = load_vocabulary(tokenizer_path)
   if vocabulary.vocab_size > experiment.model.vocab_size:
     raise UserInputError(
