@@ -12,9 +12,9 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _launch(*arguments, timeout=600):
-  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-  env.pop("XLA_FLAGS", None)  # the job itself runs on however many devices the machine has
+def _launch(*arguments, timeout=600, devices=1):
+  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
   return subprocess.run([sys.executable, "-m", "xlt_jax.launch", *arguments], cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=timeout)
 
@@ -65,6 +65,19 @@ def test_rerun_skips_finished_runs(smoke_run):
   assert result.stdout.count("already evaluated") == 3
 
 
+@pytest.mark.slow
+def test_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
+  """The same job with data, fsdp and tensor parallelism (gin/meshes/cpu8.gin)."""
+  result = _launch("--gin_file=gin/smoke_cpu.gin", "--gin_file=gin/meshes/cpu8.gin",
+                   f"--gin.MODEL_DIR='{tmp_path}'", "--gin.StudyDesign.budgets=(0, 16)",
+                   devices=8)
+  assert result.returncode == 0, result.stderr[-3000:]
+  run = json.loads((tmp_path / "runs" / "budget00016" / "run.json").read_text())
+  assert run["mesh"] == {"data": 2, "fsdp": 2, "tensor": 2}
+  metrics = json.loads((tmp_path / "runs" / "budget00016" / "eval" / "metrics.json").read_text())
+  assert len(metrics["languages"]) == 5
+
+
 def _assert_one_line_error(result, *fragments):
   assert result.returncode == 2, (result.stdout[-2000:], result.stderr[-2000:])
   error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -99,3 +112,28 @@ def test_malformed_tsv_row_names_file_and_line(tmp_path):
   result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{tmp_path / 'out'}'",
                    f"--gin.DATA_DIR='{tmp_path / 'data'}'")
   _assert_one_line_error(result, "es.tsv:5:")
+
+
+@pytest.mark.slow
+def test_evaluate_binary_scores_any_checkpoint_of_a_run(smoke_run, tmp_path):
+  model_dir, _ = smoke_run
+  run_dir = tmp_path / "run"
+  import shutil
+  shutil.copytree(model_dir / "runs" / "budget00016", run_dir)
+  (run_dir / "eval" / "metrics.json").unlink()
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  result = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={run_dir}", "--checkpoint=latest"],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-2000:]
+  metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+  summary = json.loads((run_dir / "train_summary.json").read_text())
+  assert metrics["checkpoint_step"] == summary["steps"]  # latest, not best
+  rows = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").open()]
+  assert {row["language"] for row in rows} == {"en", "es", "ja", "ar", "pt"}
+  for language, value in metrics["languages"].items():
+    correct = sum(row["correct"] for row in rows if row["language"] == language)
+    assert value["correct"] == correct and value["accuracy"] == correct / value["count"]
+  bad = subprocess.run([sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={tmp_path}/none"],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+  _assert_one_line_error(bad, "run.json does not exist")
