@@ -22,9 +22,13 @@ setuptools.setup(
         # 2.21.0 is broken with seqio; 2.21.1 is the first release that works.
         "tensorflow-text==2.21.1",
         "sentencepiece>=0.2.0,<0.3",
+        "safetensors>=0.4",
         "numpy>=2.0",
         "matplotlib>=3.9",
         "tensorboard>=2.21,<2.22",  # tf.summary writes TensorBoard scalars only with it
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={
+        # torch 2.13.0 (CPU build) and transformers are the reference for parity tests.
+        "test": ["pytest>=8", "torch==2.13.0", "transformers>=5.0,<6"],
+    },
 )

@@ -43,6 +43,25 @@ class ModelConfig:
   dtype: str = "float32"  # activations and matmuls
   param_dtype: str = "float32"
   remat_policy: str = "none"  # one of REMAT_POLICIES
+  # Family differences, as data (STYLE P5). Defaults give a Llama-style decoder.
+  norm_type: str = "rms"  # "rms", or "layer": mean-centred LayerNorm without bias (Cohere)
+  norm_scale_plus_one: bool = False  # weights w applied as (1 + w) (Gemma)
+  parallel_block: bool = False  # attention and MLP read one shared norm, summed (Cohere)
+  post_norms: bool = False  # extra norms on the attention and MLP outputs (Gemma 3)
+  qk_norm: bool = False  # RMSNorm over head_dim of each query and key head (Qwen3, Gemma 3)
+  rope_interleaved: bool = False  # rotate pairs (2i, 2i+1) instead of (i, i + H/2) (Cohere)
+  rope_scaling: str = "none"  # "none", "llama3" or "linear"; applies to global layers
+  rope_scaling_factor: float = 1.0
+  rope_low_frequency_factor: float = 1.0  # llama3 scaling only
+  rope_high_frequency_factor: float = 4.0  # llama3 scaling only
+  rope_original_max_positions: int = 8192  # llama3 scaling only
+  logit_scale: float = 1.0  # logits multiplied by this (Cohere: 0.0625)
+  scale_embeddings: bool = False  # token embeddings multiplied by sqrt(embed_dim) (Gemma)
+  activation: str = "silu"  # gated MLP activation: "silu" (SwiGLU) or "gelu_tanh" (GeGLU)
+  query_scale: float | None = None  # attention score scale; None: head_dim ** -0.5
+  sliding_window: int | None = None  # local layers see this many most recent tokens
+  global_layer_every: int = 1  # every n-th layer is global, the rest local (Gemma 3: 6)
+  local_rope_base: float = 10_000.0  # RoPE base of local layers
 
   def __post_init__(self):
     if self.num_heads % self.num_kv_heads:
@@ -53,6 +72,18 @@ class ModelConfig:
       raise UserInputError(
           f"unknown remat_policy {self.remat_policy!r}; choose one of {sorted(REMAT_POLICIES)}"
       )
+    for field, allowed in [("norm_type", ("rms", "layer")), ("activation", ("silu", "gelu_tanh")),
+                           ("rope_scaling", ("none", "llama3", "linear"))]:
+      if getattr(self, field) not in allowed:
+        raise UserInputError(f"unknown {field} {getattr(self, field)!r}; choose one of {allowed}")
+    if self.global_layer_every > 1 and self.sliding_window is None:
+      raise UserInputError("global_layer_every > 1 needs a sliding_window for the local layers")
+
+  def layer_is_global(self) -> list[bool]:
+    """Per layer: global attention (True) or sliding-window local attention (False)."""
+    if self.sliding_window is None:
+      return [True] * self.num_layers
+    return [(layer + 1) % self.global_layer_every == 0 for layer in range(self.num_layers)]
 
 
 @flax.struct.dataclass
@@ -78,25 +109,61 @@ def _param(init: Any, axes: tuple[str, ...]) -> Any:
   return nn.with_logical_partitioning(init, axes)
 
 
-class RMSNorm(nn.Module):
-  epsilon: float
-  dtype: str
+class Norm(nn.Module):
+  """RMSNorm, or LayerNorm without bias, over the last axis, computed in float32."""
+
+  config: ModelConfig
+  axis_name: str = "embed"
 
   @nn.compact
-  def __call__(self, x_BLD: jax.Array) -> jax.Array:
-    scale_D = self.param("scale", _param(nn.initializers.ones, ("embed",)), (x_BLD.shape[-1],))
-    x = x_BLD.astype(jnp.float32)
-    x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + self.epsilon)
-    return (x * scale_D.astype(jnp.float32)).astype(self.dtype)
+  def __call__(self, x: jax.Array) -> jax.Array:
+    config = self.config
+    init = nn.initializers.zeros if config.norm_scale_plus_one else nn.initializers.ones
+    scale = self.param("scale", _param(init, (self.axis_name,)), (x.shape[-1],),
+                       config.param_dtype).astype(jnp.float32)
+    y = x.astype(jnp.float32)
+    if config.norm_type == "layer":
+      y = y - jnp.mean(y, axis=-1, keepdims=True)
+    y = y * jax.lax.rsqrt(jnp.mean(y * y, axis=-1, keepdims=True) + config.norm_epsilon)
+    return (y * (1.0 + scale if config.norm_scale_plus_one else scale)).astype(x.dtype)
 
 
-def apply_rope(x_BLNH: jax.Array, positions_BL: jax.Array, base: float) -> jax.Array:
-  """Rotates pairs (i, i + H/2) of each head by position-dependent angles (Llama layout)."""
-  half = x_BLNH.shape[-1] // 2
-  inverse_frequency = base ** (-jnp.arange(half, dtype=jnp.float32) / half)
-  angles_BLh = positions_BL[..., None].astype(jnp.float32) * inverse_frequency
+def rope_inverse_frequencies(config: ModelConfig, is_global: bool) -> jax.Array:
+  """Per rotated pair, the angle per position; with the config's scaling on global layers."""
+  half = config.head_dim // 2
+  base = config.rope_base if is_global else config.local_rope_base
+  inverse = base ** (-jnp.arange(half, dtype=jnp.float32) / half)
+  if not is_global or config.rope_scaling == "none":
+    return inverse
+  factor = config.rope_scaling_factor
+  if config.rope_scaling == "linear":
+    return inverse / factor
+  # Llama 3: long wavelengths divided by the factor, short kept, the band between smoothed.
+  low_wavelength = config.rope_original_max_positions / config.rope_low_frequency_factor
+  high_wavelength = config.rope_original_max_positions / config.rope_high_frequency_factor
+  wavelength = 2 * jnp.pi / inverse
+  scaled = jnp.where(wavelength > low_wavelength, inverse / factor, inverse)
+  smooth = (config.rope_original_max_positions / wavelength - config.rope_low_frequency_factor) / (
+      config.rope_high_frequency_factor - config.rope_low_frequency_factor)
+  smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+  medium = (wavelength >= high_wavelength) & (wavelength <= low_wavelength)
+  return jnp.where(medium, smoothed, scaled)
+
+
+def apply_rope(x_BLNH: jax.Array, positions_BL: jax.Array, inverse_frequencies: jax.Array,
+               interleaved: bool = False) -> jax.Array:
+  """Rotates pairs of each head by position-dependent angles.
+
+  Pairs are (i, i + H/2) (Llama layout) or, interleaved, (2i, 2i + 1) (Cohere).
+  """
+  angles_BLh = positions_BL[..., None].astype(jnp.float32) * inverse_frequencies
   sin, cos = jnp.sin(angles_BLh)[:, :, None, :], jnp.cos(angles_BLh)[:, :, None, :]
   x = x_BLNH.astype(jnp.float32)
+  if interleaved:
+    first, second = x[..., 0::2], x[..., 1::2]
+    rotated = jnp.stack([first * cos - second * sin, second * cos + first * sin], axis=-1)
+    return rotated.reshape(x.shape).astype(x_BLNH.dtype)
+  half = x.shape[-1] // 2
   first, second = x[..., :half], x[..., half:]
   rotated = jnp.concatenate([first * cos - second * sin, second * cos + first * sin], axis=-1)
   return rotated.astype(x_BLNH.dtype)
@@ -123,10 +190,10 @@ class Attention(nn.Module):
   config: ModelConfig
 
   @nn.compact
-  def __call__(self, x_BLD, positions_BL, mask_BLS, key_value_2BSKH, cache_index):
+  def __call__(self, x_BLD, positions_BL, mask_BLS, inverse_frequencies, key_value_2BSKH,
+               cache_index):
     config = self.config
-    N, K, H = config.num_heads, config.num_kv_heads, config.head_dim
-    D = config.embed_dim
+    D, N, K, H = config.embed_dim, config.num_heads, config.num_kv_heads, config.head_dim
     query_BLNH = _project(
         "bld,dnh->blnh", x_BLD, _kernel(self, "query", (D, N, H), ("embed", "heads", "kv"), config)
     )
@@ -137,8 +204,11 @@ class Attention(nn.Module):
         "bld,dkh->blkh", x_BLD,
         _kernel(self, "value", (D, K, H), ("embed", "kv_heads", "kv"), config),
     )
-    query_BLNH = apply_rope(query_BLNH, positions_BL, config.rope_base)
-    key_BLKH = apply_rope(key_BLKH, positions_BL, config.rope_base)
+    if config.qk_norm:
+      query_BLNH = Norm(config, "kv", name="query_norm")(query_BLNH)
+      key_BLKH = Norm(config, "kv", name="key_norm")(key_BLKH)
+    query_BLNH = apply_rope(query_BLNH, positions_BL, inverse_frequencies, config.rope_interleaved)
+    key_BLKH = apply_rope(key_BLKH, positions_BL, inverse_frequencies, config.rope_interleaved)
 
     if key_value_2BSKH is not None:
       # Write this call's keys and values at [cache_index, cache_index + L).
@@ -155,9 +225,10 @@ class Attention(nn.Module):
     query_BLKGH = nn.with_logical_constraint(
         query_BLKGH, ("batch", "length", "kv_heads", None, "kv")
     )
+    scale = config.query_scale if config.query_scale is not None else H**-0.5
     scores_BKGLS = jnp.einsum(
         "blkgh,bskh->bkgls", query_BLKGH, key_BSKH, preferred_element_type=jnp.float32
-    ) * (H**-0.5)
+    ) * scale
     scores_BKGLS = jnp.where(mask_BLS[:, None, None], scores_BKGLS, -1e30)
     probabilities = jax.nn.softmax(scores_BKGLS, axis=-1).astype(config.dtype)
     output_BLKGH = jnp.einsum("bkgls,bskh->blkgh", probabilities, value_BSKH)
@@ -167,8 +238,11 @@ class Attention(nn.Module):
     return output_BLD, key_value_2BSKH
 
 
+ACTIVATIONS = {"silu": nn.silu, "gelu_tanh": lambda x: nn.gelu(x, approximate=True)}
+
+
 class MLP(nn.Module):
-  """SwiGLU feed-forward block."""
+  """Gated feed-forward block: SwiGLU or GeGLU."""
 
   config: ModelConfig
 
@@ -178,26 +252,38 @@ class MLP(nn.Module):
     D, F = config.embed_dim, config.mlp_dim
     gate_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "gate", (D, F), ("embed", "mlp"), config))
     up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config))
-    hidden_BLF = nn.with_logical_constraint(nn.silu(gate_BLF) * up_BLF, ("batch", "length", "mlp"))
+    hidden_BLF = ACTIVATIONS[config.activation](gate_BLF) * up_BLF
+    hidden_BLF = nn.with_logical_constraint(hidden_BLF, ("batch", "length", "mlp"))
     down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
     return _project("blf,fd->bld", hidden_BLF, down_FD)
 
 
 class DecoderLayer(nn.Module):
-  """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x))."""
+  """One block. Sequential pre-norm (Llama, Qwen3, Gemma 3 with post norms too), or
+  parallel: x + attention(norm(x)) + mlp(norm(x)) with one shared norm (Cohere)."""
 
   config: ModelConfig
 
   @nn.compact
-  def __call__(self, x_BLD, key_value_2BSKH, positions_BL, mask_BLS, cache_index):
+  def __call__(self, x_BLD, layer_inputs, key_value_2BSKH, positions_BL, masks, cache_index):
     config = self.config
-    normed = RMSNorm(config.norm_epsilon, config.dtype, name="attention_norm")(x_BLD)
+    global_mask_BLS, local_mask_BLS = masks
+    mask_BLS = jnp.where(layer_inputs["is_global"], global_mask_BLS, local_mask_BLS)
+    normed = Norm(config, name="attention_norm")(x_BLD)
     attended, key_value_2BSKH = Attention(config, name="attention")(
-        normed, positions_BL, mask_BLS, key_value_2BSKH, cache_index
+        normed, positions_BL, mask_BLS, layer_inputs["inverse_frequencies"], key_value_2BSKH,
+        cache_index,
     )
-    x_BLD = x_BLD + attended
-    normed = RMSNorm(config.norm_epsilon, config.dtype, name="mlp_norm")(x_BLD)
-    x_BLD = x_BLD + MLP(config, name="mlp")(normed)
+    if config.post_norms:
+      attended = Norm(config, name="post_attention_norm")(attended)
+    if config.parallel_block:
+      x_BLD = x_BLD + attended + MLP(config, name="mlp")(normed)
+    else:
+      x_BLD = x_BLD + attended
+      mlp_out = MLP(config, name="mlp")(Norm(config, name="mlp_norm")(x_BLD))
+      if config.post_norms:
+        mlp_out = Norm(config, name="post_mlp_norm")(mlp_out)
+      x_BLD = x_BLD + mlp_out
     x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
     return x_BLD, key_value_2BSKH
 
@@ -243,9 +329,12 @@ class Decoder(nn.Module):
       key_valid_BS = jax.lax.dynamic_update_slice(cache.valid, token_mask_BL, (0, cache_index))
       first_query_slot, key_value = cache_index, cache.key_value
     S = key_valid_BS.shape[1]
+    # Slots fill left to right, so slot distance is position distance for real tokens.
     # Causal: the query in slot first_query_slot + i sees key slots <= that slot.
-    causal_LS = jnp.arange(S)[None, :] <= (first_query_slot + jnp.arange(L))[:, None]
-    mask_BLS = causal_LS[None] & key_valid_BS[:, None, :]
+    distance_LS = (first_query_slot + jnp.arange(L))[:, None] - jnp.arange(S)[None, :]
+    global_mask_BLS = (distance_LS >= 0)[None] & key_valid_BS[:, None, :]
+    window = config.sliding_window or S + L
+    local_mask_BLS = global_mask_BLS & (distance_LS < window)[None]
 
     embedding_VD = self.param(
         "embedding",
@@ -258,8 +347,17 @@ class Decoder(nn.Module):
     # table makes XLA replicate and re-partition the whole activation.
     table_VD = nn.with_logical_constraint(embedding_VD, (None, None))
     x_BLD = jnp.take(table_VD, tokens_BL, axis=0).astype(config.dtype)
+    if config.scale_embeddings:
+      x_BLD = x_BLD * jnp.asarray(config.embed_dim**0.5, config.param_dtype).astype(config.dtype)
     x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
 
+    is_global = config.layer_is_global()
+    layer_inputs = {
+        "is_global": jnp.asarray(is_global),
+        "inverse_frequencies": jnp.stack(
+            [rope_inverse_frequencies(config, flag) for flag in is_global]
+        ),
+    }
     layer = DecoderLayer
     if REMAT_POLICIES[config.remat_policy] is not None:
       layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=False)
@@ -267,15 +365,16 @@ class Decoder(nn.Module):
         layer,
         variable_axes={"params": 0},
         split_rngs={"params": True},
-        in_axes=(1 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
+        in_axes=(0, 1 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
                  nn.broadcast),
         out_axes=1,
         length=config.num_layers,
         metadata_params={nn.PARTITION_NAME: "layers"},
     )(config, name="layers")
-    x_BLD, key_value = layers(x_BLD, key_value, positions_BL, mask_BLS, cache_index)
+    x_BLD, key_value = layers(x_BLD, layer_inputs, key_value, positions_BL,
+                              (global_mask_BLS, local_mask_BLS), cache_index)
 
-    x_BLD = RMSNorm(config.norm_epsilon, config.dtype, name="final_norm")(x_BLD)
+    x_BLD = Norm(config, name="final_norm")(x_BLD)
     if config.tie_embeddings:
       logits_BLV = jnp.einsum(
           "bld,vd->blv", x_BLD, embedding_VD.astype(config.dtype),
@@ -286,6 +385,8 @@ class Decoder(nn.Module):
           self, "output", (config.embed_dim, config.vocab_size), ("embed", "vocab"), config
       )
       logits_BLV = jnp.einsum("bld,dv->blv", x_BLD, output_DV, preferred_element_type=jnp.float32)
+    if config.logit_scale != 1.0:
+      logits_BLV = logits_BLV * config.logit_scale
     logits_BLV = nn.with_logical_constraint(logits_BLV.astype(jnp.float32), ("batch", "length", "vocab"))
     new_cache = None if cache is None else KVCache(key_value=key_value, valid=key_valid_BS)
     return logits_BLV, new_cache

@@ -1,0 +1,90 @@
+"""Checkpoint conversion: tiny random Hugging Face models of each family give the same
+logits in xlt-jax (the external reference is `transformers` itself)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from xlt_jax import convert  # noqa: E402
+from xlt_jax.errors import UserInputError  # noqa: E402
+
+COMMON = dict(vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
+              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+
+FAMILIES = {
+    "llama_untied_gqa_rope3": lambda: transformers.LlamaConfig(
+        **COMMON, tie_word_embeddings=False,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                         "original_max_position_embeddings": 16}),
+    "llama_tied": lambda: transformers.LlamaConfig(**COMMON, tie_word_embeddings=True),
+    "qwen3": lambda: transformers.Qwen3Config(**COMMON, head_dim=16, tie_word_embeddings=True),
+    "cohere": lambda: transformers.CohereConfig(**COMMON, logit_scale=0.0625),
+    "gemma3": lambda: transformers.Gemma3TextConfig(
+        **{**COMMON, "num_hidden_layers": 7}, head_dim=16, sliding_window=5,
+        query_pre_attn_scalar=16,
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                         "full_attention": {"rope_type": "linear", "factor": 8.0,
+                                            "rope_theta": 1000000.0}}),
+}
+
+
+def _save_random_model(name, directory):
+  torch.manual_seed(0)
+  config = FAMILIES[name]()
+  model = transformers.AutoModelForCausalLM.from_config(config).eval()
+  # Random norm weights too, so that a misplaced norm cannot go unnoticed.
+  with torch.no_grad():
+    for parameter_name, parameter in model.named_parameters():
+      if "norm" in parameter_name:
+        parameter.normal_(0.0, 0.5 if config.model_type == "gemma3_text" else 1.0)
+  model.save_pretrained(directory)
+  return model
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_logits_equal_transformers_in_float32(name, tmp_path):
+  reference = _save_random_model(name, tmp_path)
+  model, params = convert.from_hf(str(tmp_path))
+  tokens = np.random.default_rng(0).integers(0, 97, (2, 12))  # longer than the sliding window
+  with torch.no_grad():
+    expected = reference(torch.from_numpy(tokens)).logits.numpy()
+  logits, _ = model.apply({"params": params}, tokens)
+  np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_round_trip_is_bit_identical(tmp_path):
+  reference = _save_random_model("gemma3", tmp_path)
+  model, params = convert.from_hf(str(tmp_path))
+  exported = dict(convert.params_to_hf(model.config, params))
+  original = {name: tensor.numpy() for name, tensor in reference.state_dict().items()
+              if name != "lm_head.weight"}
+  assert set(exported) == set(original)
+  for name, tensor in original.items():
+    np.testing.assert_array_equal(exported[name], tensor, err_msg=name)
+
+
+def test_wrong_shapes_and_unknown_tensors_are_named(tmp_path):
+  _save_random_model("llama_tied", tmp_path)
+  config = convert.model_config_from_hf(convert.read_hf_config(str(tmp_path)))
+  from safetensors.numpy import load_file
+  tensors = load_file(str(tmp_path / "model.safetensors"))
+  wider = dataclasses.replace(config, mlp_dim=64)
+  with pytest.raises(UserInputError, match=r"tensor model.layers.0.mlp.gate_proj.weight:"
+                                           r" expected shape \(64, 32\), found \(48, 32\)"):
+    convert.params_from_hf(wider, set(tensors), tensors.__getitem__)
+  tensors["model.layers.0.self_attn.q_proj.bias"] = np.zeros(64, np.float32)
+  with pytest.raises(UserInputError, match="q_proj.bias has no place in the model"):
+    convert.params_from_hf(config, set(tensors), tensors.__getitem__)
+  del tensors["model.layers.0.self_attn.q_proj.bias"], tensors["model.norm.weight"]
+  with pytest.raises(UserInputError, match="checkpoint lacks tensor model.norm.weight"):
+    convert.params_from_hf(config, set(tensors), tensors.__getitem__)
+
+
+def test_unsupported_family_is_named():
+  with pytest.raises(UserInputError, match="model_type 'gpt2' is not supported"):
+    convert.model_config_from_hf({"model_type": "gpt2"})
