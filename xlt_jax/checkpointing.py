@@ -74,14 +74,15 @@ def restore_params(directory: str, which: str, abstract_params: Any) -> tuple[in
   )
   step = _choose_step(manager, which)
   saved = manager.item_metadata(step)["params"]
-  _check_shapes(saved, abstract_params, f"{directory}/{step}")
+  check_shapes(saved, abstract_params, f"{directory}/{step}")
   restored = manager.restore(
       step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract_params))
   )
   return step, restored["params"]
 
 
-def _check_shapes(saved, expected, where: str) -> None:
+def check_shapes(saved, expected, where: str) -> None:
+  """Raises UserInputError naming the first parameter whose saved shape differs."""
   saved_leaves = dict(jax.tree_util.tree_leaves_with_path(saved))
   expected_leaves = dict(jax.tree_util.tree_leaves_with_path(expected))
   for path, leaf in expected_leaves.items():

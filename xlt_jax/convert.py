@@ -1,177 +1,193 @@
-"""Hugging Face safetensors checkpoints <-> xlt-jax parameters, tensor by tensor.
+"""Hugging Face checkpoints <-> xlt checkpoint directories, and their verification.
 
-Parameter names are mapped by a table derived from ModelConfig fields (never from
-family names). Reading streams one tensor at a time into preallocated stacked
-arrays, so peak memory stays near one copy of the model. Every name and shape is
-checked: a missing, unexpected or misshapen tensor is an error naming it.
+    python -m xlt_jax.convert hf-to-xlt --hf_dir DIR --out DIR [--dtype bfloat16]
+    python -m xlt_jax.convert xlt-to-hf --xlt_dir DIR --out DIR [--dtype bfloat16]
+    python -m xlt_jax.convert verify --hf_dir DIR [--tolerance 1e-4]
+
+An xlt checkpoint directory holds `model.json` (our ModelConfig and the original
+config.json), `params/` (an orbax checkpoint of the parameters) and the
+tokenizer files. `verify` runs the same tokens through `transformers` and
+xlt-jax, prints the largest logit difference and both greedy continuations, and
+exits 1 above the tolerance. Users run it after every conversion.
 """
 
+import argparse
 import dataclasses
 import json
-import math
 import os
-from typing import Callable, Iterator
+import sys
 
 import numpy as np
 
 from xlt_jax.errors import UserInputError
-from xlt_jax.hf_config import model_config_from_hf  # noqa: F401  (re-exported)
+from xlt_jax.hf_config import model_config_from_hf
+from xlt_jax.hf_params import (from_hf, params_from_hf, params_to_hf, read_hf_config,
+                               tensor_mappings)
 from xlt_jax.model import Decoder, ModelConfig
 
+__all__ = ["from_hf", "hf_to_xlt", "load_xlt", "model_config_from_hf", "params_from_hf",
+           "params_to_hf", "read_hf_config", "tensor_mappings", "verify", "xlt_to_hf"]
 
-@dataclasses.dataclass(frozen=True)
-class TensorMapping:
-  hf_name: str  # full Hugging Face name
-  path: tuple[str, ...]  # path in our params tree
-  layer: int | None  # index along the stacked layer axis, None for unstacked
-  fan_in_axes: int | None  # kernels: our leading input axes; None: copied as is
-
-
-def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int | None]]:
-  """(HF suffix inside a layer, our path under layers/, fan_in_axes) for one layer."""
-  entries = [
-      ("input_layernorm.weight", ("attention_norm", "scale"), None),
-      ("self_attn.q_proj.weight", ("attention", "query"), 1),
-      ("self_attn.k_proj.weight", ("attention", "key"), 1),
-      ("self_attn.v_proj.weight", ("attention", "value"), 1),
-      ("self_attn.o_proj.weight", ("attention", "out"), 2),
-      ("mlp.gate_proj.weight", ("mlp", "gate"), 1),
-      ("mlp.up_proj.weight", ("mlp", "up"), 1),
-      ("mlp.down_proj.weight", ("mlp", "down"), 1),
-  ]
-  if config.qk_norm:
-    entries += [("self_attn.q_norm.weight", ("attention", "query_norm", "scale"), None),
-                ("self_attn.k_norm.weight", ("attention", "key_norm", "scale"), None)]
-  if config.post_norms:
-    entries += [("post_attention_layernorm.weight", ("post_attention_norm", "scale"), None),
-                ("pre_feedforward_layernorm.weight", ("mlp_norm", "scale"), None),
-                ("post_feedforward_layernorm.weight", ("post_mlp_norm", "scale"), None)]
-  elif not config.parallel_block:
-    entries.append(("post_attention_layernorm.weight", ("mlp_norm", "scale"), None))
-  return entries
+MODEL_FILE = "model.json"  # {"model_config": ..., "hf_config": ...}
+PARAMS_DIR = "params"  # an orbax StandardCheckpointer directory
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "tokenizer.model", "generation_config.json", "chat_template.jinja")
+SHARD_BYTES = 2 << 30  # safetensors shard size on export
 
 
-def tensor_mappings(config: ModelConfig) -> list[TensorMapping]:
-  """Every tensor of the Hugging Face checkpoint and where it lives in our params."""
-  mappings = [
-      TensorMapping("model.embed_tokens.weight", ("embedding",), None, None),
-      TensorMapping("model.norm.weight", ("final_norm", "scale"), None, None),
-  ]
-  if not config.tie_embeddings:
-    mappings.append(TensorMapping("lm_head.weight", ("output",), None, 1))
-  for layer in range(config.num_layers):
-    for suffix, path, fan_in in _layer_entries(config):
-      mappings.append(TensorMapping(f"model.layers.{layer}.{suffix}", ("layers", *path), layer,
-                                    fan_in))
-  return mappings
+def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
+  """Converts a Hugging Face checkpoint into an xlt checkpoint directory; returns out_dir."""
+  import shutil
+
+  import orbax.checkpoint as ocp
+
+  from xlt_jax import atomic_io
+
+  hf_config = read_hf_config(hf_dir)
+  model, params = from_hf(hf_dir, dtype=dtype)
+  if os.path.exists(os.path.join(out_dir, PARAMS_DIR)):
+    raise UserInputError(f"{out_dir}/{PARAMS_DIR} already exists; choose an empty --out")
+  os.makedirs(out_dir, exist_ok=True)
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(os.path.abspath(os.path.join(out_dir, PARAMS_DIR)), params)
+  checkpointer.wait_until_finished()
+  for name in TOKENIZER_FILES:
+    if os.path.isfile(os.path.join(hf_dir, name)):
+      shutil.copyfile(os.path.join(hf_dir, name), os.path.join(out_dir, name))
+  atomic_io.write_json(os.path.join(out_dir, MODEL_FILE), {
+      "model_config": dataclasses.asdict(model.config), "hf_config": hf_config})
+  return out_dir
 
 
-def _get(tree: dict, path: tuple[str, ...]):
-  for key in path:
-    tree = tree[key]
-  return tree
+def load_xlt(xlt_dir: str, abstract_params=None) -> tuple[ModelConfig, dict, dict]:
+  """(model config, params, original HF config) of an xlt checkpoint directory.
 
-
-def _hf_shape(our_shape: tuple[int, ...], fan_in_axes: int | None) -> tuple[int, ...]:
-  if fan_in_axes is None:
-    return our_shape
-  return (math.prod(our_shape[fan_in_axes:]), math.prod(our_shape[:fan_in_axes]))
-
-
-def params_from_hf(
-    config: ModelConfig,
-    names: set[str],
-    get_tensor: Callable[[str], np.ndarray],
-    dtype: str = "float32",
-) -> dict:
-  """Builds our params from HF tensors fetched one at a time by `get_tensor(name)`.
-
-  Raises:
-    UserInputError: a tensor missing, unexpected (e.g. a bias), or of the wrong shape,
-      naming the tensor with expected and found shapes.
+  With `abstract_params` (shapes and shardings) the params are restored sharded and
+  any shape mismatch is an error naming the parameter.
   """
   import jax
+  import orbax.checkpoint as ocp
 
-  abstract = jax.eval_shape(
-      lambda: Decoder(config).init(jax.random.key(0), np.zeros((1, 1), np.int32))
-  )
-  from flax import linen as nn
-
-  shapes = nn.unbox(abstract)["params"]
-  params = jax.tree.map(lambda leaf: np.empty(leaf.shape, dtype), shapes)
-  mappings = tensor_mappings(config)
-  expected = {mapping.hf_name for mapping in mappings}
-  names = {name for name in names if not name.endswith("rotary_emb.inv_freq")}
-  if config.tie_embeddings:
-    names.discard("lm_head.weight")  # some tied checkpoints store the copy anyway
-  unexpected = sorted(names - expected)
-  if unexpected:
-    raise UserInputError(f"checkpoint tensor {unexpected[0]} has no place in the model"
-                         f" ({len(unexpected)} unexpected tensors)")
-  for mapping in mappings:
-    if mapping.hf_name not in names:
-      raise UserInputError(f"checkpoint lacks tensor {mapping.hf_name}")
-    target = _get(params, mapping.path)
-    our_shape = target.shape[1:] if mapping.layer is not None else target.shape
-    tensor = np.asarray(get_tensor(mapping.hf_name))
-    want = _hf_shape(our_shape, mapping.fan_in_axes)
-    if tensor.shape != want:
-      raise UserInputError(
-          f"tensor {mapping.hf_name}: expected shape {want}, found {tensor.shape}"
-      )
-    value = tensor if mapping.fan_in_axes is None else tensor.T.reshape(our_shape)
-    if mapping.layer is None:
-      target[...] = value
-    else:
-      target[mapping.layer] = value
-  return params
-
-
-def params_to_hf(config: ModelConfig, params: dict) -> Iterator[tuple[str, np.ndarray]]:
-  """Yields (HF name, tensor) pairs, one tensor at a time."""
-  for mapping in tensor_mappings(config):
-    value = np.asarray(_get(params, mapping.path))
-    if mapping.layer is not None:
-      value = value[mapping.layer]
-    if mapping.fan_in_axes is not None:
-      value = value.reshape(_hf_shape(value.shape, mapping.fan_in_axes)[::-1]).T
-    yield mapping.hf_name, np.ascontiguousarray(value)
-
-
-def _safetensors_files(hf_dir: str) -> list[str]:
-  index = os.path.join(hf_dir, "model.safetensors.index.json")
-  if os.path.isfile(index):
-    with open(index, encoding="utf-8") as file:
-      files = sorted(set(json.load(file)["weight_map"].values()))
-    return [os.path.join(hf_dir, name) for name in files]
-  single = os.path.join(hf_dir, "model.safetensors")
-  if os.path.isfile(single):
-    return [single]
-  raise UserInputError(f"{hf_dir} has no model.safetensors or model.safetensors.index.json")
-
-
-def read_hf_config(hf_dir: str) -> dict:
-  path = os.path.join(hf_dir, "config.json")
+  path = os.path.join(xlt_dir, MODEL_FILE)
   if not os.path.isfile(path):
-    raise UserInputError(f"{path} does not exist: is {hf_dir} a Hugging Face checkpoint?")
+    raise UserInputError(f"{path} does not exist: is {xlt_dir} an xlt checkpoint directory?")
   with open(path, encoding="utf-8") as file:
-    return json.load(file)
+    record = json.load(file)
+  config = ModelConfig(**record["model_config"])
+  params_dir = os.path.abspath(os.path.join(xlt_dir, PARAMS_DIR))
+  checkpointer = ocp.StandardCheckpointer()
+  if abstract_params is None:
+    from xlt_jax.train_step import abstract_params as make_abstract
+    from xlt_jax import sharding
+
+    mesh = sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1])
+    abstract_params = make_abstract(Decoder(config), mesh)
+  from xlt_jax.checkpointing import check_shapes
+
+  check_shapes(checkpointer.metadata(params_dir).item_metadata, abstract_params, params_dir)
+  return config, checkpointer.restore(params_dir, abstract_params), record["hf_config"]
 
 
-def from_hf(hf_dir: str, dtype: str = "float32") -> tuple[Decoder, dict]:
-  """Loads a Hugging Face checkpoint directory as (model, params), streaming tensors.
+def xlt_to_hf(xlt_dir: str, out_dir: str, dtype: str | None = None) -> str:
+  """Writes an xlt checkpoint as a Hugging Face directory (safetensors shards + config)."""
+  import shutil
 
-  `model.apply({"params": params}, token_ids)[0]` gives logits [batch, length, vocab].
+  from safetensors.numpy import save_file
+
+  from xlt_jax import atomic_io
+
+  config, params, hf_config = load_xlt(xlt_dir)
+  os.makedirs(out_dir, exist_ok=True)
+  numpy_dtype = None
+  if dtype is not None:
+    import jax.numpy as jnp
+    numpy_dtype = np.dtype(jnp.dtype(dtype))
+  shards, current, current_bytes = [], {}, 0
+  for name, tensor in params_to_hf(config, params):
+    tensor = tensor if numpy_dtype is None else tensor.astype(numpy_dtype)
+    if current and current_bytes + tensor.nbytes > SHARD_BYTES:
+      shards.append(current)
+      current, current_bytes = {}, 0
+    current[name], current_bytes = tensor, current_bytes + tensor.nbytes
+  shards.append(current)
+  weight_map = {}
+  for index, shard in enumerate(shards, start=1):
+    file_name = ("model.safetensors" if len(shards) == 1
+                 else f"model-{index:05d}-of-{len(shards):05d}.safetensors")
+    save_file(shard, os.path.join(out_dir, file_name), metadata={"format": "pt"})
+    weight_map.update({name: file_name for name in shard})
+  if len(shards) > 1:
+    atomic_io.write_json(os.path.join(out_dir, "model.safetensors.index.json"),
+                         {"metadata": {}, "weight_map": weight_map})
+  for name in TOKENIZER_FILES:
+    if os.path.isfile(os.path.join(xlt_dir, name)):
+      shutil.copyfile(os.path.join(xlt_dir, name), os.path.join(out_dir, name))
+  atomic_io.write_json(os.path.join(out_dir, "config.json"), hf_config)
+  return out_dir
+
+
+def verify(hf_dir: str, tolerance: float = 1e-4, new_tokens: int = 16, stream=sys.stdout) -> bool:
+  """Compares logits and greedy continuations of transformers and xlt-jax in float32.
+
+  Returns:
+    True when the largest absolute logit difference is within `tolerance`.
   """
-  from safetensors import safe_open
+  import torch
+  import transformers
 
-  config = model_config_from_hf(read_hf_config(hf_dir), dtype=dtype, param_dtype=dtype)
-  handles = [safe_open(path, framework="numpy") for path in _safetensors_files(hf_dir)]
-  owner = {name: handle for handle in handles for name in handle.keys()}
+  from xlt_jax.decoding import greedy_generate, left_pad
 
-  def get_tensor(name: str) -> np.ndarray:
-    tensor = owner[name].get_tensor(name)
-    return tensor.astype(dtype) if tensor.dtype != np.dtype(dtype) else tensor
+  reference = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
+  reference.eval()
+  model, params = from_hf(hf_dir, dtype="float32")
+  vocab = model.config.vocab_size
+  tokens = np.random.default_rng(0).integers(3, vocab, (2, 24))
+  with torch.no_grad():
+    expected = reference(torch.from_numpy(tokens)).logits.numpy()
+    theirs = reference.generate(torch.from_numpy(tokens), max_new_tokens=new_tokens,
+                                min_new_tokens=new_tokens, do_sample=False, eos_token_id=None,
+                                pad_token_id=0)[:, tokens.shape[1]:].numpy()
+  logits = np.asarray(model.apply({"params": params}, tokens)[0])
+  padded, mask = left_pad(tokens.tolist())
+  ours = np.asarray(greedy_generate(model, params, padded, mask, max_new_tokens=new_tokens,
+                                    eos_id=-1))
+  difference = float(np.max(np.abs(logits - expected)))
+  print(f"max |logit difference|: {difference:.3g} (tolerance {tolerance:g})", file=stream)
+  for row in range(tokens.shape[0]):
+    print(f"row {row} transformers: {theirs[row].tolist()}", file=stream)
+    print(f"row {row} xlt-jax:      {ours[row].tolist()}", file=stream)
+  same = bool((ours == theirs).all())
+  print("greedy continuations: " + ("identical" if same else "DIFFERENT"), file=stream)
+  return difference <= tolerance and same
 
-  params = params_from_hf(config, set(owner), get_tensor, dtype)
-  return Decoder(config), params
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(description="Hugging Face <-> xlt-jax checkpoints.")
+  commands = parser.add_subparsers(dest="command", required=True)
+  to_xlt = commands.add_parser("hf-to-xlt")
+  to_xlt.add_argument("--hf_dir", required=True)
+  to_xlt.add_argument("--out", required=True)
+  to_xlt.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+  to_hf = commands.add_parser("xlt-to-hf")
+  to_hf.add_argument("--xlt_dir", required=True)
+  to_hf.add_argument("--out", required=True)
+  to_hf.add_argument("--dtype", default=None, choices=["float32", "bfloat16"])
+  check = commands.add_parser("verify")
+  check.add_argument("--hf_dir", required=True)
+  check.add_argument("--tolerance", type=float, default=1e-4)
+  args = parser.parse_args(argv)
+  try:
+    if args.command == "hf-to-xlt":
+      print(hf_to_xlt(args.hf_dir, args.out, args.dtype))
+    elif args.command == "xlt-to-hf":
+      print(xlt_to_hf(args.xlt_dir, args.out, args.dtype))
+    else:
+      return 0 if verify(args.hf_dir, args.tolerance) else 1
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -91,6 +91,7 @@ class ShardedFunctions:
   """The jitted, sharded entry points for one model, optimizer and mesh."""
 
   init: Any  # rng -> TrainState
+  init_from_params: Any  # params -> TrainState with a fresh optimizer state
   train_step: Any  # (TrainState, batch) -> (TrainState, metrics)
   validation_step: Any  # (params, batch) -> (loss sum, weight sum)
   state_sharding: Any
@@ -152,6 +153,11 @@ def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Me
 
   return ShardedFunctions(
       init=with_rules(jax.jit(init, out_shardings=state_sharding)),
+      init_from_params=with_rules(jax.jit(
+          lambda params: TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                                    opt_state=optimizer.init(params)),
+          in_shardings=(params_sharding,), out_shardings=state_sharding,
+      )),
       train_step=with_rules(jax.jit(
           functools.partial(train_step, model=model, optimizer=optimizer, schedule=schedule),
           in_shardings=(state_sharding, batch_sharding),

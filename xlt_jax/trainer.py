@@ -34,6 +34,7 @@ class TrainConfig:
   log_every_steps: int = 10
   max_checkpoints_to_keep: int = 2  # the best ones by validation loss
   seed: int = 0
+  initial_checkpoint: str | None = None  # xlt checkpoint dir (python -m xlt_jax.convert)
 
   @property
   def feature_lengths(self) -> data.FeatureLengths:
@@ -57,6 +58,33 @@ def _validation_loss(functions, params, batches) -> float:
     )
     total, weight = total + float(batch_total), weight + float(batch_weight)
   return total / max(weight, 1.0)
+
+
+# Fields that may differ between a converted checkpoint and the model that fine-tunes it.
+_RUNTIME_FIELDS = ("dtype", "param_dtype", "remat_policy")
+
+
+def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
+  """Parameters of a converted checkpoint, sharded for `mesh` (the optimizer starts fresh).
+
+  Raises:
+    UserInputError: the checkpoint's architecture differs from `model_config`
+      (naming the fields), or a parameter has another shape.
+  """
+  from xlt_jax import convert
+  from xlt_jax.model import Decoder
+  from xlt_jax.train_step import abstract_params
+
+  saved_config, params, _ = convert.load_xlt(xlt_dir, abstract_params(Decoder(model_config), mesh))
+  differing = [field.name for field in dataclasses.fields(ModelConfig)
+               if field.name not in _RUNTIME_FIELDS
+               and getattr(saved_config, field.name) != getattr(model_config, field.name)]
+  if differing:
+    raise UserInputError(
+        f"initial checkpoint {xlt_dir} is a different model: "
+        + ", ".join(f"{name}={getattr(saved_config, name)!r} (gin: {getattr(model_config, name)!r})"
+                    for name in differing))
+  return params
 
 
 def set_aside_interrupted_run(run_dir: str) -> str | None:
@@ -94,7 +122,11 @@ def train_run(
   """
   total_steps = train_config.total_steps(num_train_examples)
   functions = build(model_config, optimizer_config, mesh)
-  state = functions.init(jax.random.key(train_config.seed))
+  if train_config.initial_checkpoint:
+    state = functions.init_from_params(
+        load_initial_params(train_config.initial_checkpoint, model_config, mesh))
+  else:
+    state = functions.init(jax.random.key(train_config.seed))
   lengths = train_config.feature_lengths
   validation = data.validation_batches(validation_mixture, lengths, train_config.batch_size)
   batches = data.training_batches(mixture, lengths, train_config.batch_size, train_config.seed)

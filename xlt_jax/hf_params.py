@@ -1,0 +1,178 @@
+"""Hugging Face parameter names and tensors <-> xlt-jax parameters, tensor by tensor.
+
+Parameter names are mapped by a table derived from ModelConfig fields (never from
+family names). Reading streams one tensor at a time into preallocated stacked
+arrays, so peak memory stays near one copy of the model. Every name and shape is
+checked: a missing, unexpected or misshapen tensor is an error naming it.
+"""
+
+import dataclasses
+import json
+import math
+import os
+from typing import Callable, Iterator
+
+import numpy as np
+
+from xlt_jax.errors import UserInputError
+from xlt_jax.hf_config import model_config_from_hf
+from xlt_jax.model import Decoder, ModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorMapping:
+  hf_name: str  # full Hugging Face name
+  path: tuple[str, ...]  # path in our params tree
+  layer: int | None  # index along the stacked layer axis, None for unstacked
+  fan_in_axes: int | None  # kernels: our leading input axes; None: copied as is
+
+
+def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int | None]]:
+  """(HF suffix inside a layer, our path under layers/, fan_in_axes) for one layer."""
+  entries = [
+      ("input_layernorm.weight", ("attention_norm", "scale"), None),
+      ("self_attn.q_proj.weight", ("attention", "query"), 1),
+      ("self_attn.k_proj.weight", ("attention", "key"), 1),
+      ("self_attn.v_proj.weight", ("attention", "value"), 1),
+      ("self_attn.o_proj.weight", ("attention", "out"), 2),
+      ("mlp.gate_proj.weight", ("mlp", "gate"), 1),
+      ("mlp.up_proj.weight", ("mlp", "up"), 1),
+      ("mlp.down_proj.weight", ("mlp", "down"), 1),
+  ]
+  if config.qk_norm:
+    entries += [("self_attn.q_norm.weight", ("attention", "query_norm", "scale"), None),
+                ("self_attn.k_norm.weight", ("attention", "key_norm", "scale"), None)]
+  if config.post_norms:
+    entries += [("post_attention_layernorm.weight", ("post_attention_norm", "scale"), None),
+                ("pre_feedforward_layernorm.weight", ("mlp_norm", "scale"), None),
+                ("post_feedforward_layernorm.weight", ("post_mlp_norm", "scale"), None)]
+  elif not config.parallel_block:
+    entries.append(("post_attention_layernorm.weight", ("mlp_norm", "scale"), None))
+  return entries
+
+
+def tensor_mappings(config: ModelConfig) -> list[TensorMapping]:
+  """Every tensor of the Hugging Face checkpoint and where it lives in our params."""
+  mappings = [
+      TensorMapping("model.embed_tokens.weight", ("embedding",), None, None),
+      TensorMapping("model.norm.weight", ("final_norm", "scale"), None, None),
+  ]
+  if not config.tie_embeddings:
+    mappings.append(TensorMapping("lm_head.weight", ("output",), None, 1))
+  for layer in range(config.num_layers):
+    for suffix, path, fan_in in _layer_entries(config):
+      mappings.append(TensorMapping(f"model.layers.{layer}.{suffix}", ("layers", *path), layer,
+                                    fan_in))
+  return mappings
+
+
+def _get(tree: dict, path: tuple[str, ...]):
+  for key in path:
+    tree = tree[key]
+  return tree
+
+
+def _hf_shape(our_shape: tuple[int, ...], fan_in_axes: int | None) -> tuple[int, ...]:
+  if fan_in_axes is None:
+    return our_shape
+  return (math.prod(our_shape[fan_in_axes:]), math.prod(our_shape[:fan_in_axes]))
+
+
+def params_from_hf(
+    config: ModelConfig,
+    names: set[str],
+    get_tensor: Callable[[str], np.ndarray],
+    dtype: str = "float32",
+) -> dict:
+  """Builds our params from HF tensors fetched one at a time by `get_tensor(name)`.
+
+  Raises:
+    UserInputError: a tensor missing, unexpected (e.g. a bias), or of the wrong shape,
+      naming the tensor with expected and found shapes.
+  """
+  import jax
+
+  abstract = jax.eval_shape(
+      lambda: Decoder(config).init(jax.random.key(0), np.zeros((1, 1), np.int32))
+  )
+  from flax import linen as nn
+
+  shapes = nn.unbox(abstract)["params"]
+  numpy_dtype = np.dtype(jax.numpy.dtype(dtype))  # "bfloat16" resolves via ml_dtypes
+  params = jax.tree.map(lambda leaf: np.empty(leaf.shape, numpy_dtype), shapes)
+  mappings = tensor_mappings(config)
+  expected = {mapping.hf_name for mapping in mappings}
+  names = {name for name in names if not name.endswith("rotary_emb.inv_freq")}
+  if config.tie_embeddings:
+    names.discard("lm_head.weight")  # some tied checkpoints store the copy anyway
+  unexpected = sorted(names - expected)
+  if unexpected:
+    raise UserInputError(f"checkpoint tensor {unexpected[0]} has no place in the model"
+                         f" ({len(unexpected)} unexpected tensors)")
+  for mapping in mappings:
+    if mapping.hf_name not in names:
+      raise UserInputError(f"checkpoint lacks tensor {mapping.hf_name}")
+    target = _get(params, mapping.path)
+    our_shape = target.shape[1:] if mapping.layer is not None else target.shape
+    tensor = np.asarray(get_tensor(mapping.hf_name))
+    want = _hf_shape(our_shape, mapping.fan_in_axes)
+    if tensor.shape != want:
+      raise UserInputError(
+          f"tensor {mapping.hf_name}: expected shape {want}, found {tensor.shape}"
+      )
+    value = tensor if mapping.fan_in_axes is None else tensor.T.reshape(our_shape)
+    value = value.astype(numpy_dtype, copy=False)
+    if mapping.layer is None:
+      target[...] = value
+    else:
+      target[mapping.layer] = value
+  return params
+
+
+def params_to_hf(config: ModelConfig, params: dict) -> Iterator[tuple[str, np.ndarray]]:
+  """Yields (HF name, tensor) pairs, one tensor at a time."""
+  for mapping in tensor_mappings(config):
+    value = np.asarray(_get(params, mapping.path))
+    if mapping.layer is not None:
+      value = value[mapping.layer]
+    if mapping.fan_in_axes is not None:
+      value = value.reshape(_hf_shape(value.shape, mapping.fan_in_axes)[::-1]).T
+    yield mapping.hf_name, np.ascontiguousarray(value)
+
+
+def _safetensors_files(hf_dir: str) -> list[str]:
+  index = os.path.join(hf_dir, "model.safetensors.index.json")
+  if os.path.isfile(index):
+    with open(index, encoding="utf-8") as file:
+      files = sorted(set(json.load(file)["weight_map"].values()))
+    return [os.path.join(hf_dir, name) for name in files]
+  single = os.path.join(hf_dir, "model.safetensors")
+  if os.path.isfile(single):
+    return [single]
+  raise UserInputError(f"{hf_dir} has no model.safetensors or model.safetensors.index.json")
+
+
+def read_hf_config(hf_dir: str) -> dict:
+  path = os.path.join(hf_dir, "config.json")
+  if not os.path.isfile(path):
+    raise UserInputError(f"{path} does not exist: is {hf_dir} a Hugging Face checkpoint?")
+  with open(path, encoding="utf-8") as file:
+    return json.load(file)
+
+
+def from_hf(hf_dir: str, dtype: str = "float32") -> tuple[Decoder, dict]:
+  """Loads a Hugging Face checkpoint directory as (model, params), streaming tensors.
+
+  `model.apply({"params": params}, token_ids)[0]` gives logits [batch, length, vocab].
+  """
+  from safetensors import safe_open
+
+  config = model_config_from_hf(read_hf_config(hf_dir), dtype=dtype, param_dtype=dtype)
+  handles = [safe_open(path, framework="numpy") for path in _safetensors_files(hf_dir)]
+  owner = {name: handle for handle in handles for name in handle.keys()}
+
+  def get_tensor(name: str) -> np.ndarray:
+    return owner[name].get_tensor(name)
+
+  params = params_from_hf(config, set(owner), get_tensor, dtype)
+  return Decoder(config), params
