@@ -35,6 +35,23 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 SHARD_BYTES = 2 << 30  # safetensors shard size on export
 
 
+def _to_device(leaves: list) -> list:
+  """Moves numpy leaves to jax arrays one at a time; empties `leaves` as it goes, so
+  each numpy copy is freed once moved (the caller must hold no other reference).
+
+  Handing orbax numpy leaves kept both the numpy tree and orbax's own host copies
+  alive (peak RSS 2.8x the checkpoint for a 1.1B bf16 model); moved leaf by leaf
+  the peak is 2.1x, of which the write itself adds about one copy
+  (benchmarks/convert_memory.py).
+  """
+  import jax
+
+  moved = []
+  while leaves:
+    moved.append(jax.device_put(leaves.pop(0)))
+  return moved
+
+
 def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
   """Converts a Hugging Face checkpoint into an xlt checkpoint directory; returns out_dir."""
   import shutil
@@ -43,8 +60,13 @@ def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
 
   from xlt_jax import atomic_io
 
+  import jax
+
   hf_config = read_hf_config(hf_dir)
   model, params = from_hf(hf_dir, dtype=dtype)
+  leaves, treedef = jax.tree.flatten(params)
+  del params  # `leaves` now holds the only references
+  params = jax.tree.unflatten(treedef, _to_device(leaves))
   if os.path.exists(os.path.join(out_dir, PARAMS_DIR)):
     raise UserInputError(f"{out_dir}/{PARAMS_DIR} already exists; choose an empty --out")
   os.makedirs(out_dir, exist_ok=True)

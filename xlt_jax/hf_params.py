@@ -160,19 +160,53 @@ def read_hf_config(hf_dir: str) -> dict:
     return json.load(file)
 
 
+class SafetensorsReader:
+  """Reads tensors from .safetensors files one at a time with plain file reads.
+
+  Deliberately not `safetensors.safe_open`: it memory-maps the files, and every
+  mapped page it touches stays resident, so converting a model would hold the
+  whole checkpoint in memory next to the converted copy. The format is an
+  8-byte little-endian header length, a JSON header (dtype, shape, data_offsets
+  per tensor) and the raw little-endian data.
+  """
+
+  _DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",
+             "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
+             "BOOL": "bool"}
+
+  def __init__(self, paths: list[str]):
+    self._entries: dict[str, tuple[str, int, dict]] = {}
+    for path in paths:
+      with open(path, "rb") as file:
+        header_length = int.from_bytes(file.read(8), "little")
+        header = json.loads(file.read(header_length))
+      header.pop("__metadata__", None)
+      for name, entry in header.items():
+        self._entries[name] = (path, 8 + header_length, entry)
+
+  def names(self) -> set[str]:
+    return set(self._entries)
+
+  def get_tensor(self, name: str) -> np.ndarray:
+    import jax.numpy as jnp
+
+    path, data_start, entry = self._entries[name]
+    if entry["dtype"] not in self._DTYPES:
+      raise UserInputError(f"tensor {name} in {path} has unsupported dtype {entry['dtype']}")
+    dtype = np.dtype(jnp.dtype(self._DTYPES[entry["dtype"]]))
+    begin, end = entry["data_offsets"]
+    with open(path, "rb") as file:
+      file.seek(data_start + begin)
+      data = np.frombuffer(file.read(end - begin), dtype=dtype)
+    return data.reshape(entry["shape"])
+
+
 def from_hf(hf_dir: str, dtype: str = "float32") -> tuple[Decoder, dict]:
   """Loads a Hugging Face checkpoint directory as (model, params), streaming tensors.
 
   `model.apply({"params": params}, token_ids)[0]` gives logits [batch, length, vocab].
+  Peak memory is about one copy of the parameters in `dtype` plus one tensor.
   """
-  from safetensors import safe_open
-
   config = model_config_from_hf(read_hf_config(hf_dir), dtype=dtype, param_dtype=dtype)
-  handles = [safe_open(path, framework="numpy") for path in _safetensors_files(hf_dir)]
-  owner = {name: handle for handle in handles for name in handle.keys()}
-
-  def get_tensor(name: str) -> np.ndarray:
-    return owner[name].get_tensor(name)
-
-  params = params_from_hf(config, set(owner), get_tensor, dtype)
-  return Decoder(config), params
+  reader = SafetensorsReader(_safetensors_files(hf_dir))
+  return Decoder(config), params_from_hf(config, reader.names(), reader.get_tensor, dtype)

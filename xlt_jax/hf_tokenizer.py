@@ -18,6 +18,13 @@ import tokenizers
 from xlt_jax.errors import UserInputError
 
 
+def _as_text(value: bytes | np.ndarray) -> str:
+  """The Python string inside what tf.numpy_function passes for a tf.string scalar."""
+  if isinstance(value, np.ndarray):  # eager mode passes a 0-d object array
+    value = value.item()
+  return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 class HuggingFaceVocabulary(seqio.Vocabulary):
   """A seqio vocabulary backed by a Hugging Face `tokenizers` tokenizer file.
 
@@ -152,7 +159,7 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
 
     def encode_one(text: tf.Tensor) -> tf.Tensor:
       ids = tf.numpy_function(
-          lambda t: np.asarray(self._encode(t.decode("utf-8")), dtype=np.int32),
+          lambda t: np.asarray(self._encode(_as_text(t)), dtype=np.int32),
           [text], tf.int32, stateful=False)
       ids.set_shape([None])
       return ids
