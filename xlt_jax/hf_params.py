@@ -78,28 +78,31 @@ def _hf_shape(our_shape: tuple[int, ...], fan_in_axes: int | None) -> tuple[int,
   return (math.prod(our_shape[fan_in_axes:]), math.prod(our_shape[:fan_in_axes]))
 
 
-def params_from_hf(
+def iter_params_from_hf(
     config: ModelConfig,
     names: set[str],
     get_tensor: Callable[[str], np.ndarray],
     dtype: str = "float32",
-) -> dict:
-  """Builds our params from HF tensors fetched one at a time by `get_tensor(name)`.
+) -> Iterator[tuple[tuple[str, ...], np.ndarray]]:
+  """Yields (path in our params tree, array) one parameter at a time.
+
+  Each yielded array is assembled from its HF tensors (all layers of a stacked
+  parameter) fetched one by one with `get_tensor(name)`; nothing else is held,
+  so a caller that writes and drops each array converts in the memory of the
+  largest parameter. Names are checked before the first tensor is read.
 
   Raises:
     UserInputError: a tensor missing, unexpected (e.g. a bias), or of the wrong shape,
       naming the tensor with expected and found shapes.
   """
   import jax
+  from flax import linen as nn
 
   abstract = jax.eval_shape(
       lambda: Decoder(config).init(jax.random.key(0), np.zeros((1, 1), np.int32))
   )
-  from flax import linen as nn
-
   shapes = nn.unbox(abstract)["params"]
   numpy_dtype = np.dtype(jax.numpy.dtype(dtype))  # "bfloat16" resolves via ml_dtypes
-  params = jax.tree.map(lambda leaf: np.empty(leaf.shape, numpy_dtype), shapes)
   mappings = tensor_mappings(config)
   expected = {mapping.hf_name for mapping in mappings}
   names = {name for name in names if not name.endswith("rotary_emb.inv_freq")}
@@ -109,23 +112,43 @@ def params_from_hf(
   if unexpected:
     raise UserInputError(f"checkpoint tensor {unexpected[0]} has no place in the model"
                          f" ({len(unexpected)} unexpected tensors)")
+  missing = [mapping.hf_name for mapping in mappings if mapping.hf_name not in names]
+  if missing:
+    raise UserInputError(f"checkpoint lacks tensor {missing[0]}")
+  by_path: dict[tuple[str, ...], list[TensorMapping]] = {}
   for mapping in mappings:
-    if mapping.hf_name not in names:
-      raise UserInputError(f"checkpoint lacks tensor {mapping.hf_name}")
-    target = _get(params, mapping.path)
-    our_shape = target.shape[1:] if mapping.layer is not None else target.shape
-    tensor = np.asarray(get_tensor(mapping.hf_name))
-    want = _hf_shape(our_shape, mapping.fan_in_axes)
-    if tensor.shape != want:
-      raise UserInputError(
-          f"tensor {mapping.hf_name}: expected shape {want}, found {tensor.shape}"
-      )
-    value = tensor if mapping.fan_in_axes is None else tensor.T.reshape(our_shape)
-    value = value.astype(numpy_dtype, copy=False)
-    if mapping.layer is None:
-      target[...] = value
-    else:
-      target[mapping.layer] = value
+    by_path.setdefault(mapping.path, []).append(mapping)
+  for path, group in by_path.items():
+    target = np.empty(_get(shapes, path).shape, numpy_dtype)
+    for mapping in group:
+      our_shape = target.shape[1:] if mapping.layer is not None else target.shape
+      tensor = np.asarray(get_tensor(mapping.hf_name))
+      want = _hf_shape(our_shape, mapping.fan_in_axes)
+      if tensor.shape != want:
+        raise UserInputError(
+            f"tensor {mapping.hf_name}: expected shape {want}, found {tensor.shape}"
+        )
+      value = tensor if mapping.fan_in_axes is None else tensor.T.reshape(our_shape)
+      if mapping.layer is None:
+        target[...] = value
+      else:
+        target[mapping.layer] = value
+    yield path, target
+
+
+def params_from_hf(
+    config: ModelConfig,
+    names: set[str],
+    get_tensor: Callable[[str], np.ndarray],
+    dtype: str = "float32",
+) -> dict:
+  """Our whole params tree from HF tensors (see iter_params_from_hf for the checks)."""
+  params: dict = {}
+  for path, array in iter_params_from_hf(config, names, get_tensor, dtype):
+    node = params
+    for key in path[:-1]:
+      node = node.setdefault(key, {})
+    node[path[-1]] = array
   return params
 
 
@@ -201,12 +224,17 @@ class SafetensorsReader:
     return data.reshape(entry["shape"])
 
 
+def open_hf(hf_dir: str, dtype: str = "float32") -> tuple[ModelConfig, SafetensorsReader]:
+  """The ModelConfig of a Hugging Face checkpoint directory and a reader of its tensors."""
+  config = model_config_from_hf(read_hf_config(hf_dir), dtype=dtype, param_dtype=dtype)
+  return config, SafetensorsReader(_safetensors_files(hf_dir))
+
+
 def from_hf(hf_dir: str, dtype: str = "float32") -> tuple[Decoder, dict]:
   """Loads a Hugging Face checkpoint directory as (model, params), streaming tensors.
 
   `model.apply({"params": params}, token_ids)[0]` gives logits [batch, length, vocab].
   Peak memory is about one copy of the parameters in `dtype` plus one tensor.
   """
-  config = model_config_from_hf(read_hf_config(hf_dir), dtype=dtype, param_dtype=dtype)
-  reader = SafetensorsReader(_safetensors_files(hf_dir))
+  config, reader = open_hf(hf_dir, dtype)
   return Decoder(config), params_from_hf(config, reader.names(), reader.get_tensor, dtype)
