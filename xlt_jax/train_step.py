@@ -62,18 +62,49 @@ def loss_and_weight(params, batch: dict[str, jax.Array], model: Decoder):
   return jnp.sum(losses_BL * weights_BL), jnp.sum(weights_BL)
 
 
-def train_step(state: TrainState, batch, *, model: Decoder, optimizer, schedule):
-  """One AdamW step on the mean loss over the batch's target tokens."""
+def _microbatches(batch: dict, num_microbatches: int) -> dict:
+  """[B, ...] -> [num_microbatches, B / num_microbatches, ...], microbatch i = rows i::n,
+  so every microbatch keeps rows from every data-parallel shard."""
 
-  def mean_loss(params):
-    total, weight = loss_and_weight(params, batch, model)
-    return total / jnp.maximum(weight, 1.0), weight
+  def split(x):
+    if x.shape[0] % num_microbatches:
+      raise ValueError(f"batch of {x.shape[0]} rows is not divisible into {num_microbatches}"
+                       " microbatches")
+    return jnp.swapaxes(x.reshape(x.shape[0] // num_microbatches, num_microbatches,
+                                  *x.shape[1:]), 0, 1)
 
-  (loss, weight), grads = jax.value_and_grad(mean_loss, has_aux=True)(state.params)
+  return jax.tree.map(split, batch)
+
+
+def train_step(state: TrainState, batch, *, model: Decoder, optimizer, schedule,
+               num_microbatches: int = 1):
+  """One AdamW step on the mean loss over the batch's target tokens.
+
+  With num_microbatches > 1 the batch is processed in slices whose summed losses
+  and gradients are divided by the whole batch's target-token count: the same
+  update as one large batch, in the memory of one slice.
+  """
+  value_and_grad = jax.value_and_grad(
+      lambda params, microbatch: loss_and_weight(params, microbatch, model), has_aux=True)
+  if num_microbatches == 1:
+    (total, weight), grad_sums = value_and_grad(state.params, batch)
+  else:
+    def accumulate(carry, microbatch):
+      total, weight, grad_sums = carry
+      (micro_total, micro_weight), micro_grads = value_and_grad(state.params, microbatch)
+      grad_sums = jax.tree.map(jnp.add, grad_sums, micro_grads)
+      return (total + micro_total, weight + micro_weight, grad_sums), None
+
+    zeros = jax.tree.map(jnp.zeros_like, state.params)
+    (total, weight, grad_sums), _ = jax.lax.scan(
+        accumulate, (jnp.float32(0), jnp.float32(0), zeros),
+        _microbatches(batch, num_microbatches))
+  denominator = jnp.maximum(weight, 1.0)
+  grads = jax.tree.map(lambda g: g / denominator, grad_sums)
   updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   metrics = {
-      "loss": loss,
+      "loss": total / denominator,
       "target_tokens": weight,
       "grad_norm": optax.global_norm(grads),
       "learning_rate": schedule(state.step),
@@ -121,7 +152,8 @@ def abstract_params(model: Decoder, mesh: Mesh):
   )
 
 
-def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh):
+def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
+          num_microbatches: int = 1):
   """Jits init/train/validation with NamedShardings over `mesh` (the only jit call site)."""
   model = Decoder(model_config)
   optimizer = make_optimizer(optimizer_config)
@@ -159,7 +191,8 @@ def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Me
           in_shardings=(params_sharding,), out_shardings=state_sharding,
       )),
       train_step=with_rules(jax.jit(
-          functools.partial(train_step, model=model, optimizer=optimizer, schedule=schedule),
+          functools.partial(train_step, model=model, optimizer=optimizer, schedule=schedule,
+                            num_microbatches=num_microbatches),
           in_shardings=(state_sharding, batch_sharding),
           out_shardings=(state_sharding, replicated),
           donate_argnums=0,

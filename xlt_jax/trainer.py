@@ -26,6 +26,7 @@ class TrainConfig:
   """How long and how to train one run (P0 §3: batch 64 unpacked, checkpoints every 50 steps)."""
 
   batch_size: int = 64  # global, in sequences
+  num_microbatches: int = 1  # gradient accumulation: same update, 1/n of the activations
   inputs_length: int = 256  # prompt tokens per example (longer prompts are truncated)
   targets_length: int = 256  # completion tokens per example
   num_epochs: float = 1.0  # passes over the run's training examples
@@ -121,7 +122,10 @@ def train_run(
   each of those steps is checkpointed and the best ones are kept.
   """
   total_steps = train_config.total_steps(num_train_examples)
-  functions = build(model_config, optimizer_config, mesh)
+  if train_config.batch_size % train_config.num_microbatches:
+    raise UserInputError(f"batch_size {train_config.batch_size} is not divisible by"
+                         f" num_microbatches {train_config.num_microbatches}")
+  functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
   if train_config.initial_checkpoint:
     state = functions.init_from_params(
         load_initial_params(train_config.initial_checkpoint, model_config, mesh))
