@@ -12,11 +12,16 @@ class MetricsLog:
   Files are opened by `open()`, not by the constructor.
   """
 
-  def __init__(self, run_dir: str, run_name: str, total_steps: int, stream=sys.stdout):
+  def __init__(self, run_dir: str, run_name: str, total_steps: int, stream=sys.stdout,
+               flops_per_step: float | None = None, num_chips: int = 1,
+               peak_flops_per_chip: float | None = None):
     self.run_dir = run_dir
     self.run_name = run_name
     self.total_steps = total_steps
     self.stream = stream
+    self.flops_per_step = flops_per_step  # analytic, all positions of the global batch
+    self.num_chips = num_chips
+    self.peak_flops_per_chip = peak_flops_per_chip  # None where unknown: no MFU
     self._jsonl = None
     self._tensorboard = None
     self._last_time = None
@@ -50,6 +55,12 @@ class MetricsLog:
     if step > self._last_step and "loss" in metrics:
       record["steps_per_second"] = (step - self._last_step) / elapsed
       record["tokens_per_second"] = self._tokens_since / elapsed
+      record["tokens_per_second_per_chip"] = record["tokens_per_second"] / self.num_chips
+      if self.flops_per_step:
+        flops_per_chip = self.flops_per_step * record["steps_per_second"] / self.num_chips
+        record["tflops_per_second_per_chip"] = flops_per_chip / 1e12
+        if self.peak_flops_per_chip:
+          record["mfu"] = flops_per_chip / self.peak_flops_per_chip
       self._last_time, self._last_step, self._tokens_since = now, step, 0
     self._jsonl.write(json.dumps(record) + "\n")
     self._jsonl.flush()
@@ -70,4 +81,7 @@ class MetricsLog:
       parts.append(
           f"{record['steps_per_second']:.1f} steps/s {record['tokens_per_second']:,.0f} tokens/s"
       )
+    if "tflops_per_second_per_chip" in record:
+      parts.append(f"{record['tflops_per_second_per_chip']:.3g} TFLOP/s/chip"
+                   + (f" MFU {record['mfu']:.1%}" if "mfu" in record else ""))
     print(" | ".join(parts), file=self.stream, flush=True)

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from xlt_jax import atomic_io, checkpointing, data
+from xlt_jax import atomic_io, checkpointing, data, flops
 from xlt_jax.errors import UserInputError
 from xlt_jax.metrics_log import MetricsLog
 from xlt_jax.model import ModelConfig
@@ -137,7 +137,13 @@ def train_run(
   manager = checkpointing.open_checkpoints(
       os.path.join(run_dir, "checkpoints"), train_config.max_checkpoints_to_keep
   )
-  log = MetricsLog(run_dir, run_name, total_steps).open()
+  sequence_length = train_config.inputs_length + train_config.targets_length
+  log = MetricsLog(
+      run_dir, run_name, total_steps,
+      flops_per_step=flops.training_flops_per_token(model_config, sequence_length)
+      * train_config.batch_size,
+      num_chips=mesh.devices.size, peak_flops_per_chip=flops.peak_flops_per_chip(),
+  ).open()
   best_step, best_loss, start = None, math.inf, time.perf_counter()
   try:
     for step in range(1, total_steps + 1):
