@@ -94,3 +94,19 @@ def test_gradient_accumulation_equals_the_large_batch():
   # an element by up to ~1e-3 of a step (lr 3e-3), hence atol 1e-5.
   for a, b in zip(jax.tree.leaves(accumulated.params), jax.tree.leaves(large.params)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_a_large_replicated_parameter_fails_fast_with_its_name():
+  from xlt_jax.model import Decoder
+  from xlt_jax.train_step import abstract_params
+  big = ModelConfig(vocab_size=65536, embed_dim=1024, num_layers=1, num_heads=8,
+                    num_kv_heads=8, head_dim=128, mlp_dim=1024)  # embedding: 256 MiB in fp32
+  data_parallel = sharding.make_mesh(sharding.MeshConfig(data=8))
+  with pytest.raises(UserInputError, match=r"parameter \['embedding'\] \(256 MiB\) would be"
+                                           r" replicated on all 8 devices"):
+    sharding.audit_replication(abstract_params(Decoder(big), data_parallel), data_parallel,
+                               max_replicated_bytes=128 << 20)
+  # With fsdp and tensor axes the same parameter is split, and the audit passes.
+  split = sharding.make_mesh(sharding.MeshConfig(2, 2, 2))
+  sharding.audit_replication(abstract_params(Decoder(big), split), split,
+                             max_replicated_bytes=128 << 20)

@@ -90,3 +90,31 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def axis_rules():
   """Context manager binding the rules, for `nn.with_logical_constraint` in the model."""
   return nn.logical_axis_rules(LOGICAL_AXIS_RULES)
+
+
+def audit_replication(abstract_params: Any, mesh: Mesh, max_replicated_bytes: int) -> None:
+  """Fails fast when a large parameter would be copied whole onto every device.
+
+  A parameter is replicated when no mesh axis of size > 1 splits it (e.g. an
+  "embed" axis mapped to an fsdp axis of size 1). On a multi-device mesh a
+  replicated parameter over `max_replicated_bytes` is almost always a mesh or
+  rule mistake that would waste memory on every chip.
+
+  Raises:
+    UserInputError: naming the first such parameter, its size and its sharding.
+  """
+  if mesh.devices.size == 1:
+    return
+  for path, leaf in jax.tree_util.tree_leaves_with_path(abstract_params):
+    size = leaf.size * leaf.dtype.itemsize
+    if size <= max_replicated_bytes:
+      continue
+    axes = [axis for entry in leaf.sharding.spec if entry is not None
+            for axis in (entry if isinstance(entry, tuple) else (entry,))]
+    if all(mesh.shape[axis] == 1 for axis in axes):
+      name = jax.tree_util.keystr(path)
+      raise UserInputError(
+          f"parameter {name} ({size / 2**20:.0f} MiB) would be replicated on all"
+          f" {mesh.devices.size} devices (sharding {leaf.sharding.spec}, mesh {dict(mesh.shape)});"
+          " shard it with fsdp or tensor axes in gin/meshes, or raise the audit limit"
+      )

@@ -152,10 +152,19 @@ def abstract_params(model: Decoder, mesh: Mesh):
   )
 
 
+# Parameters above this size may not be replicated on a multi-device mesh.
+MAX_REPLICATED_PARAMETER_BYTES = 256 << 20
+
+
 def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
           num_microbatches: int = 1):
-  """Jits init/train/validation with NamedShardings over `mesh` (the only jit call site)."""
+  """Jits init/train/validation with NamedShardings over `mesh` (the only jit call site).
+
+  Raises:
+    UserInputError: a parameter over MAX_REPLICATED_PARAMETER_BYTES would be replicated.
+  """
   model = Decoder(model_config)
+  sharding.audit_replication(abstract_params(model, mesh), mesh, MAX_REPLICATED_PARAMETER_BYTES)
   optimizer = make_optimizer(optimizer_config)
   schedule = learning_rate_schedule(optimizer_config)
   params_sharding = parameter_sharding(model, mesh)
