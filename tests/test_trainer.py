@@ -1,15 +1,13 @@
 """The training loop: metrics, checkpoints, best selection, fine-tuning a converted model."""
 
 import dataclasses
-import json
 
 import jax
 import numpy as np
 import pytest
 
-from xlt_jax import convert, data, sharding, trainer
+from xlt_jax import convert, sharding, trainer
 from xlt_jax.errors import UserInputError
-from xlt_jax.model import Decoder
 from xlt_jax.train_step import OptimizerConfig
 
 

@@ -2,7 +2,6 @@
 of every run in every language, and the report. The launcher calls `run_experiment`."""
 
 import dataclasses
-import json
 import os
 import sys
 
