@@ -81,7 +81,6 @@ def model_config_from_hf(hf: dict, **overrides: Any) -> ModelConfig:
         **_rope_fields(_rope(hf)),
     )
   else:  # gemma3_text
-    layer_types = hf.get("layer_types")
     pattern = hf.get("sliding_window_pattern") or hf.get("_sliding_window_pattern") or 6
     fields.update(
         norm_epsilon=hf.get("rms_norm_eps", 1e-6), norm_scale_plus_one=True, post_norms=True,
@@ -95,12 +94,10 @@ def model_config_from_hf(hf: dict, **overrides: Any) -> ModelConfig:
       raise UserInputError("gemma3 with logit soft-capping is not supported")
     if hf.get("hidden_activation", "gelu_pytorch_tanh") != "gelu_pytorch_tanh":
       raise UserInputError(f"gemma3 activation {hf['hidden_activation']!r} is not supported")
-    fields.update(overrides)
-    config = ModelConfig(**fields)
-    expected = [kind == "full_attention" for kind in layer_types] if layer_types else None
-    if expected is not None and expected != config.layer_is_global():
-      raise UserInputError("gemma3 layer_types do not follow one global layer every"
-                           f" {pattern} layers: {layer_types}")
-    return config
   fields.update(overrides)
-  return ModelConfig(**fields)
+  config = ModelConfig(**fields)
+  layer_types = hf.get("layer_types")
+  if layer_types and [kind == "full_attention" for kind in layer_types] != config.layer_is_global():
+    raise UserInputError("layer_types do not follow one global layer every"
+                         f" {config.global_layer_every} layers: {layer_types}")
+  return config

@@ -164,10 +164,11 @@ def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Me
     UserInputError: a parameter over MAX_REPLICATED_PARAMETER_BYTES would be replicated.
   """
   model = Decoder(model_config)
-  sharding.audit_replication(abstract_params(model, mesh), mesh, MAX_REPLICATED_PARAMETER_BYTES)
+  abstract = abstract_params(model, mesh)
+  sharding.audit_replication(abstract, mesh, MAX_REPLICATED_PARAMETER_BYTES)
   optimizer = make_optimizer(optimizer_config)
   schedule = learning_rate_schedule(optimizer_config)
-  params_sharding = parameter_sharding(model, mesh)
+  params_sharding = jax.tree.map(lambda leaf: leaf.sharding, abstract)
   replicated = sharding.replicated(mesh)
 
   def init(rng):
