@@ -12,7 +12,9 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["xlt_jax", "xlt_jax.*", "tasks", "tasks.*"]),
     python_requires=">=3.11,<3.12",
     install_requires=[
-        "jax[cpu]>=0.10.2,<0.11",
+        # [tpu] brings libtpu: `python -m xlt_jax.plan` compiles for TPU topologies on a CPU.
+        # On a machine without TPUs set JAX_PLATFORMS=cpu (the tests and binaries do).
+        "jax[tpu]>=0.10.2,<0.11",
         "flax>=0.12.8,<0.13",
         "optax>=0.2.8,<0.3",
         "orbax-checkpoint>=0.12.8,<0.13",
@@ -26,9 +28,22 @@ setuptools.setup(
         "numpy>=2.0",
         "matplotlib>=3.9",
         "tensorboard>=2.21,<2.22",  # tf.summary writes TensorBoard scalars only with it
+        "pyarrow>=20",  # Aya evaluation suite and Aya dataset parquet files
+        "ijson>=3.3",  # streams the 11.6 GB mCoT-MATH JSON list without loading it
+        "huggingface_hub>=0.30",  # `python -m xlt_jax.data prepare` fetches official releases
+        "py3langid>=0.3",  # offline language ID (model ships in the wheel)
+        "pandas>=2.2",  # the mixture inspector's tables
     ],
     extras_require={
         # torch 2.13.0 (CPU build) and transformers are the reference for parity tests.
-        "test": ["pytest>=8", "torch==2.13.0", "transformers>=5.0,<6"],
+        "test": [
+            "pytest>=8",
+            "torch==2.13.0",
+            "transformers>=5.0,<6",
+            # executes notebooks/inspect_mixtures.ipynb in the tests
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
+        ],
     },
 )

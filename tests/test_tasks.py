@@ -7,7 +7,7 @@ import pytest
 import seqio
 
 from tasks import datasets, mixtures, registration
-from xlt_jax import data, demo_data
+from xlt_jax import batches, demo_data
 from xlt_jax.errors import DataFormatError, UserInputError
 from xlt_jax.study import StudyDesign
 from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
@@ -78,8 +78,8 @@ def test_manifest_records_sources_and_validation_never_overlaps_training(demo_di
 
 def test_training_batches_have_loss_on_targets_only(demo_dir, vocabulary):
   runs = mixtures.register_study(_design(), str(demo_dir), vocabulary)
-  lengths = data.FeatureLengths(inputs=64, targets=16)
-  batch = next(data.training_batches(runs[1].plan.mixture, lengths, batch_size=8, seed=0))
+  lengths = batches.FeatureLengths(inputs=64, targets=16)
+  batch = next(batches.training_batches(runs[1].plan.mixture, lengths, batch_size=8, seed=0))
   assert batch["decoder_input_tokens"].shape == (8, 80)
   for row in range(8):
     targets = batch["decoder_target_tokens"][row]
@@ -92,7 +92,7 @@ def test_training_batches_have_loss_on_targets_only(demo_dir, vocabulary):
     # Inputs are the targets shifted right by one, starting from the pad/start token 0.
     assert batch["decoder_input_tokens"][row][0] == 0
     np.testing.assert_array_equal(batch["decoder_input_tokens"][row][1:], targets[:-1])
-  validation = data.validation_batches(runs[1].plan.validation_mixture, lengths, batch_size=5)
+  validation = batches.validation_batches(runs[1].plan.validation_mixture, lengths, batch_size=5)
   # 3 languages x 8 examples = 24 rows -> 5 batches, the last padded with zero weights.
   assert len(validation) == 5
   assert validation[-1]["decoder_loss_weights"][4:].sum() == 0
@@ -137,13 +137,13 @@ def test_malformed_row_names_file_and_line(demo_dir, tmp_path, vocabulary):
 
 def test_unknown_mixture_is_named():
   with pytest.raises(UserInputError, match="unknown task or mixture 'no_such_mixture'"):
-    data.get_mixture_or_task("no_such_mixture")
+    batches.get_mixture_or_task("no_such_mixture")
 
 
 def test_evaluation_tasks_cover_every_language_and_read_prompts(demo_dir, vocabulary):
   tasks = mixtures.register_evaluation_tasks(_design(), str(demo_dir), vocabulary)
   assert list(tasks) == ["en", "es", "ja", "ar"]
-  examples = data.evaluation_examples(tasks["ja"])
+  examples = batches.evaluation_examples(tasks["ja"])
   assert len(examples) == 6
   assert vocabulary.decode(examples[0]["prompt_tokens"][:-1]) == examples[0]["prompt"]
   assert examples[0]["prompt_tokens"][-1] == vocabulary.eos_id
@@ -156,6 +156,6 @@ def test_mgsm_tasks_load_all_languages_with_8_shot_prompts(shared_data, vocabula
   examples = datasets.read_examples("mgsm", str(shared_data), "en", "test")
   assert len(examples) == 250
   assert examples[0]["inputs"].count("\n\n") == 8  # 8 exemplars, then the question
-  first = next(data.get_mixture_or_task("mgsm_en_test").get_dataset(
+  first = next(batches.get_mixture_or_task("mgsm_en_test").get_dataset(
       sequence_length=None, split="test", shuffle=False).as_numpy_iterator())
   assert first["answer"].decode() == "18"

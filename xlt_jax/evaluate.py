@@ -18,7 +18,7 @@ import time
 import jax
 import numpy as np
 
-from xlt_jax import answers, atomic_io, checkpointing, data, sharding
+from xlt_jax import answers, atomic_io, batches, checkpointing, sharding
 from xlt_jax.decoding import greedy_generate, left_pad
 from xlt_jax.errors import UserInputError
 from xlt_jax.model import Decoder, ModelConfig
@@ -87,7 +87,7 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
   with jax.sharding.set_mesh(mesh), sharding.axis_rules():
     for language, task in tasks.items():
       start = time.perf_counter()
-      examples = data.evaluation_examples(task)
+      examples = batches.evaluation_examples(task)
       prompts = [[vocabulary.pad_id] + example["prompt_tokens"] for example in examples]
       completions = decode_prompts(model, params, prompts, config, vocabulary.eos_id)
       correct = 0

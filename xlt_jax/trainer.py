@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from xlt_jax import atomic_io, checkpointing, data, flops
+from xlt_jax import atomic_io, batches, checkpointing, flops
 from xlt_jax.errors import UserInputError
 from xlt_jax.metrics_log import MetricsLog
 from xlt_jax.model import ModelConfig
@@ -38,8 +38,8 @@ class TrainConfig:
   initial_checkpoint: str | None = None  # xlt checkpoint dir (python -m xlt_jax.convert)
 
   @property
-  def feature_lengths(self) -> data.FeatureLengths:
-    return data.FeatureLengths(self.inputs_length, self.targets_length)
+  def feature_lengths(self) -> batches.FeatureLengths:
+    return batches.FeatureLengths(self.inputs_length, self.targets_length)
 
   def total_steps(self, num_examples: int) -> int:
     """Steps for num_epochs passes over num_examples (at least one step)."""
@@ -51,9 +51,9 @@ class TrainingDiverged(UserInputError):
   """The loss became NaN or infinite; the best checkpoint so far is kept."""
 
 
-def _validation_loss(functions, params, batches) -> float:
+def _validation_loss(functions, params, validation_batches) -> float:
   total, weight = 0.0, 0.0
-  for batch in batches:
+  for batch in validation_batches:
     batch_total, batch_weight = functions.validation_step(
         params, global_batch(batch, functions.batch_sharding)
     )
@@ -132,8 +132,8 @@ def train_run(
   else:
     state = functions.init(jax.random.key(train_config.seed))
   lengths = train_config.feature_lengths
-  validation = data.validation_batches(validation_mixture, lengths, train_config.batch_size)
-  batches = data.training_batches(mixture, lengths, train_config.batch_size, train_config.seed)
+  validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
+  training = batches.training_batches(mixture, lengths, train_config.batch_size, train_config.seed)
   manager = checkpointing.open_checkpoints(
       os.path.join(run_dir, "checkpoints"), train_config.max_checkpoints_to_keep
   )
@@ -147,7 +147,7 @@ def train_run(
   best_step, best_loss, start = None, math.inf, time.perf_counter()
   try:
     for step in range(1, total_steps + 1):
-      batch = next(batches)
+      batch = next(training)
       log.count_tokens(int(np.count_nonzero(batch["decoder_target_tokens"])) * jax.process_count())
       state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
       if step % train_config.log_every_steps == 0 or step == total_steps:
