@@ -3,6 +3,8 @@
 An example is a dict of strings: id (stable across runs: "<task>:<line>"),
 language, inputs (the prompt text), targets (the reference completion) and
 answer (the normalised reference answer the metric compares against).
+Conversation datasets add `conversation` (the whole dialogue as JSON) and
+multiple-choice datasets add `choices` (a JSON list); see tasks/formats/.
 """
 
 import dataclasses
@@ -10,9 +12,13 @@ import functools
 import os
 from typing import Callable
 
+from tasks.formats import (aya_evaluation, mcot_math, mgsm_translated, rows, sharegpt,
+                           xlsum)
 from tasks.naming import task_name
 from xlt_jax import answers, mgsm_format
 from xlt_jax.errors import UserInputError
+
+ReadPolicy = rows.ReadPolicy
 
 MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 DEMO_LANGUAGES = ("en", "es", "fr", "ja", "zh", "ar", "ko", "pt")
@@ -20,12 +26,29 @@ DEMO_LANGUAGES = ("en", "es", "fr", "ja", "zh", "ar", "ko", "pt")
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
+  """One dataset: its languages, splits, metric, files under DATA_DIR and reader.
+
+  Attributes:
+    path: (data_dir, language, split) -> the main file of that task.
+    read: (data_dir, language, split) -> examples, with the default ReadPolicy.
+    licence, source_url: where the data comes from and on what terms.
+    kind: "prompt_completion", "conversation" (examples carry `conversation`),
+      "multiple_choice" (examples carry `choices`), "extractive_qa" or "api_call".
+    load: (data_dir, language, split, policy) -> rows.LoadResult with the
+      provenance counts; None for datasets whose `read` is strict (no row is
+      ever left out, so rows read = rows kept).
+  """
+
   name: str
   languages: tuple[str, ...]
   splits: tuple[str, ...]
   metric: str
   path: Callable[[str, str, str], str]  # (data_dir, language, split) -> file
   read: Callable[[str, str, str], list[dict[str, str]]]  # (data_dir, language, split) -> examples
+  licence: str = ""
+  source_url: str = ""
+  kind: str = "prompt_completion"
+  load: Callable[[str, str, str, rows.ReadPolicy], rows.LoadResult] | None = None
 
 
 def _check_data_dir(data_dir: str) -> None:
@@ -80,12 +103,50 @@ def _read_mgsm(data_dir: str, language: str, split: str) -> list[dict[str, str]]
   ]
 
 
+def _from_format(name: str, module, kind: str = "prompt_completion", path=None, load=None,
+                 **overrides) -> Dataset:
+  """A Dataset whose layout, reader and metadata come from a tasks/formats module."""
+  load = load or module.load
+  check_data_dir = _check_data_dir
+
+  def read(data_dir: str, language: str, split: str) -> list[dict[str, str]]:
+    check_data_dir(data_dir)
+    return load(data_dir, language, split, rows.DEFAULT_POLICY).examples
+
+  def checked_load(data_dir: str, language: str, split: str,
+                   policy: rows.ReadPolicy) -> rows.LoadResult:
+    check_data_dir(data_dir)
+    return load(data_dir, language, split, policy)
+
+  values = dict(languages=module.LANGUAGES, splits=module.SPLITS, metric=module.METRIC,
+                licence=module.LICENCE, source_url=module.SOURCE_URL)
+  values.update(overrides)
+  return Dataset(name=name, path=path or module.path, read=read, kind=kind, load=checked_load,
+                 **values)
+
+
+def _format_datasets() -> list[Dataset]:
+  found = [
+      _from_format("xlsum", xlsum),
+      _from_format("sharegpt", sharegpt, kind="conversation"),
+      _from_format("mcot_math", mcot_math),
+      _from_format("mgsm_translated", mgsm_translated),
+  ]
+  for subset in aya_evaluation.SUBSETS:
+    found.append(_from_format(subset, aya_evaluation, path=aya_evaluation.path_for(subset),
+                              load=aya_evaluation.load_for(subset)))
+  return found
+
+
 DATASETS: dict[str, Dataset] = {
     "demo_arith": Dataset(
         "demo_arith", DEMO_LANGUAGES, ("train", "validation", "test"), "accuracy",
-        _demo_path, _read_demo,
+        _demo_path, _read_demo, licence="generated (xlt_jax/demo_data.py)",
     ),
-    "mgsm": Dataset("mgsm", MGSM_LANGUAGES, ("test",), "accuracy", _mgsm_path, _read_mgsm),
+    "mgsm": Dataset("mgsm", MGSM_LANGUAGES, ("test",), "accuracy", _mgsm_path, _read_mgsm,
+                    licence="CC BY-SA 4.0",
+                    source_url="https://github.com/google-research/url-nlp/tree/main/mgsm"),
+    **{dataset.name: dataset for dataset in _format_datasets()},
 }
 
 
@@ -96,8 +157,7 @@ def get_dataset(name: str) -> Dataset:
   return DATASETS[name]
 
 
-def read_examples(dataset: str, data_dir: str, language: str, split: str) -> list[dict[str, str]]:
-  """All examples of one dataset x language x split, validated against the dataset's lists."""
+def _checked(dataset: str, language: str, split: str) -> Dataset:
   spec = get_dataset(dataset)
   if language not in spec.languages:
     raise UserInputError(
@@ -105,4 +165,57 @@ def read_examples(dataset: str, data_dir: str, language: str, split: str) -> lis
     )
   if split not in spec.splits:
     raise UserInputError(f"dataset {dataset} has no split {split!r}; it has {', '.join(spec.splits)}")
-  return spec.read(data_dir, language, split)
+  return spec
+
+
+def load(dataset: str, data_dir: str, language: str, split: str,
+         policy: rows.ReadPolicy = rows.DEFAULT_POLICY) -> rows.LoadResult:
+  """Examples of one dataset x language x split with their provenance counts."""
+  spec = _checked(dataset, language, split)
+  if spec.load is not None:
+    return spec.load(data_dir, language, split, policy)
+  examples = spec.read(data_dir, language, split)  # strict: every row kept or an error
+  return rows.LoadResult(examples, [spec.path(data_dir, language, split)], len(examples))
+
+
+def read_examples(dataset: str, data_dir: str, language: str, split: str,
+                  policy: rows.ReadPolicy | None = None) -> list[dict[str, str]]:
+  """All examples of one dataset x language x split, validated against the dataset's lists.
+
+  Malformed rows fail the read when more than `policy.max_malformed_fraction`
+  of the rows are malformed (default ReadPolicy: 0.1%); fewer are left out,
+  logged and counted in `provenance`.
+  """
+  if policy is None:
+    return _checked(dataset, language, split).read(data_dir, language, split)
+  return load(dataset, data_dir, language, split, policy).examples
+
+
+def provenance(dataset: str, data_dir: str, language: str, split: str,
+               policy: rows.ReadPolicy = rows.DEFAULT_POLICY) -> dict:
+  """Where one task's examples come from, for manifests and the inspector.
+
+  Returns a JSON-ready dict: dataset, language, split, licence, source_url,
+  sources (each file read with its sha256), rows_read (rows of this language
+  x split in the sources), rows_kept (examples), malformed (count) with the
+  first problems as "file:line: what", filtered (rows left out on purpose, by
+  reason) and tags (e.g. the translator of a machine-translated test set).
+  Guarantees rows_read == rows_kept + malformed + sum(filtered.values()).
+  """
+  spec = get_dataset(dataset)
+  result = load(dataset, data_dir, language, split, policy)
+  return {
+      "dataset": dataset,
+      "language": language,
+      "split": split,
+      "licence": spec.licence,
+      "source_url": spec.source_url,
+      "sources": [{"path": os.path.abspath(source), "sha256": rows.sha256_file(source)}
+                  for source in result.sources],
+      "rows_read": result.rows_read,
+      "rows_kept": len(result.examples),
+      "malformed": result.malformed,
+      "malformed_examples": result.problems,
+      "filtered": result.filtered,
+      "tags": result.tags,
+  }

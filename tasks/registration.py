@@ -15,6 +15,9 @@ from tasks.naming import task_name
 from xlt_jax.errors import UserInputError
 
 STRING_FIELDS = ("id", "language", "inputs", "targets", "answer")
+# Carried into the task only when every example has them: the whole dialogue of a
+# conversation dataset and the options of a multiple-choice one (JSON strings).
+OPTIONAL_STRING_FIELDS = ("conversation", "choices")
 
 
 def output_features(vocabulary: seqio.Vocabulary) -> dict[str, seqio.Feature]:
@@ -26,7 +29,10 @@ def output_features(vocabulary: seqio.Vocabulary) -> dict[str, seqio.Feature]:
 
 
 def _examples_dataset(examples: list[dict[str, str]]) -> tf.data.Dataset:
-  columns = {field: [example[field] for example in examples] for field in STRING_FIELDS}
+  fields = STRING_FIELDS + tuple(
+      field for field in OPTIONAL_STRING_FIELDS
+      if examples and all(field in example for example in examples))
+  columns = {field: [example[field] for example in examples] for field in fields}
   if not examples:
     return tf.data.Dataset.from_tensor_slices({f: tf.constant([], tf.string) for f in STRING_FIELDS})
   return tf.data.Dataset.from_tensor_slices(columns)

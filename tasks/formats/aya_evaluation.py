@@ -1,0 +1,89 @@
+"""The Aya evaluation suite (Singh et al., 2024): open-ended prompts with references.
+
+Layout, the official release files unchanged:
+
+    DATA_DIR/aya_evaluation_suite/<subset>/test-00000-of-00001.parquet
+
+for subset in `aya_human_annotated`, `dolly_human_edited`,
+`dolly_machine_translated`; columns `id, inputs, targets, language, script`
+with `language` an ISO 639-3 code ("arb", "spa", ...). Each subset is its own
+dataset; a language's examples are the rows whose ISO 639-3 code maps to it
+(ISO_639_3), in file order, with ids "<task>:<row>" (0-based parquet row).
+"""
+
+import os
+
+import pyarrow
+import pyarrow.parquet
+
+from tasks.formats import rows
+from tasks.naming import task_name
+from xlt_jax.errors import DataFormatError
+
+LICENCE = "Apache-2.0"
+SOURCE_URL = "https://huggingface.co/datasets/CohereForAI/aya_evaluation_suite"
+HUB_REPO = "CohereForAI/aya_evaluation_suite"
+METRIC = "llm_judge"
+SPLITS = ("test",)
+SUBSETS = ("aya_human_annotated", "dolly_human_edited", "dolly_machine_translated")
+FILE_NAME = "test-00000-of-00001.parquet"
+COLUMNS = ("id", "inputs", "targets", "language", "script")
+
+# ISO 639-3 (as the suite writes it) -> our ISO 639-1 code.
+ISO_639_3 = {
+    "arb": "ar", "ara": "ar", "ben": "bn", "deu": "de", "eng": "en", "spa": "es",
+    "fra": "fr", "hin": "hi", "jpn": "ja", "kor": "ko", "por": "pt", "rus": "ru",
+    "srp": "sr", "swh": "sw", "swa": "sw", "tel": "te", "tha": "th", "tur": "tr",
+    "zho": "zh", "cmn": "zh",
+}
+LANGUAGES = tuple(sorted(set(ISO_639_3.values())))
+
+
+def hub_file(subset: str) -> str:
+  """The subset's file inside the Hub repository (and under DATA_DIR/aya_evaluation_suite)."""
+  return f"{subset}/{FILE_NAME}"
+
+
+def path_for(subset: str):
+  """The `path(data_dir, language, split)` function of one subset."""
+  def path(data_dir: str, language: str, split: str) -> str:
+    del language, split  # one file per subset holds every language
+    return os.path.join(data_dir, "aya_evaluation_suite", subset, FILE_NAME)
+  return path
+
+
+def read_table(source: str) -> pyarrow.Table:
+  """The parquet table, or DataFormatError naming the file and what it lacks."""
+  try:
+    table = pyarrow.parquet.read_table(source)
+  except (pyarrow.ArrowInvalid, OSError) as error:
+    raise DataFormatError(f"{source}: not a readable parquet file ({error})") from None
+  missing = [column for column in COLUMNS if column not in table.column_names]
+  if missing:
+    raise DataFormatError(f"{source}: missing columns {', '.join(missing)}; it has"
+                          f" {', '.join(table.column_names)}")
+  return table
+
+
+def load_for(subset: str):
+  """The `load(data_dir, language, split, policy)` function of one subset."""
+  path = path_for(subset)
+
+  def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
+    source = rows.require_file(path(data_dir, language, split), f"Aya evaluation suite {subset}")
+    table = read_table(source).select(["inputs", "targets", "language"]).to_pylist()
+    name = task_name(subset, language, split)
+    problems = rows.RowProblems(policy, f"{source} ({language})")
+    examples = []
+    for row_number, row in enumerate(table):
+      if ISO_639_3.get(row["language"]) != language:
+        continue
+      problems.seen()
+      problem = rows.string_fields(row, ("inputs", "targets"))
+      if problem:
+        problems.report(source, f"row {row_number}", problem)
+        continue
+      examples.append(rows.example(name, row_number, language, row["inputs"].strip(),
+                                   row["targets"].strip(), ""))
+    return problems.result(examples, [source])
+  return load

@@ -1,0 +1,99 @@
+"""`python -m xlt_jax.data prepare DATASET --out DATA_DIR [--source FILE_OR_DIR]`.
+
+Writes the files the dataset's tasks read (layout: tasks/formats/<format>.py).
+With --source, prepares from local files in the official release format;
+without, downloads the official release (Hugging Face Hub or the publisher's
+URL) into --cache_dir first. Bad input prints one `error: ...` line, exit 2.
+"""
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable, Sequence
+
+from tasks.formats import mcot_math as mcot_math_format
+from tasks.formats import mgsm_translated as mgsm_translated_format
+from tasks.formats import rows
+from tasks.formats import sharegpt as sharegpt_format
+from tasks.formats import xlsum as xlsum_format
+from xlt_jax.data import aya_evaluation, mcot_math, mgsm, sharegpt, xlsum
+from xlt_jax.data.fetch import Fetcher
+from xlt_jax.errors import UserInputError
+from xlt_jax.languages import check_language
+
+# Dataset name -> prepare(out_dir, source, fetcher, **options) -> summary.
+PREPARERS: dict[str, Callable[..., dict]] = {
+    "xlsum": xlsum.prepare,
+    "sharegpt": sharegpt.prepare,
+    "mcot_math": mcot_math.prepare,
+    "aya_evaluation_suite": aya_evaluation.prepare,
+    "mgsm": mgsm.prepare_mgsm,
+    "mgsm_translated": mgsm.prepare_translated,
+}
+
+# The languages --languages may name, for the datasets prepared per language.
+LANGUAGES = {
+    "xlsum": xlsum_format.LANGUAGES,
+    "sharegpt": sharegpt_format.LANGUAGES,
+    "mcot_math": mcot_math_format.LANGUAGES,
+    "mgsm_translated": mgsm_translated_format.LANGUAGES,
+}
+
+
+def prepare(dataset: str, out_dir: str, source: str | None, fetcher: Fetcher,
+            **options) -> dict:
+  """Prepares one dataset into `out_dir`; UserInputError lists the known names."""
+  if dataset not in PREPARERS:
+    raise UserInputError(f"unknown dataset {dataset!r}; prepare knows {', '.join(sorted(PREPARERS))}")
+  if source is not None and not os.path.exists(source):
+    raise UserInputError(f"--source {source} does not exist")
+  if options.get("languages"):
+    if dataset not in LANGUAGES:
+      raise UserInputError(f"{dataset} is prepared whole; --languages applies to"
+                           f" {', '.join(sorted(LANGUAGES))}")
+    for language in options["languages"]:
+      check_language(language, LANGUAGES[dataset], f"{dataset} language")
+  return PREPARERS[dataset](out_dir, source, fetcher, **options)
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="python -m xlt_jax.data", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  commands = parser.add_subparsers(dest="command", required=True)
+  command = commands.add_parser("prepare", help="write a dataset's files into DATA_DIR")
+  command.add_argument("dataset", help=f"one of {', '.join(sorted(PREPARERS))}")
+  command.add_argument("--out", required=True, help="DATA_DIR")
+  command.add_argument("--source", help="local official release (file or directory)")
+  command.add_argument("--cache_dir", help="download cache (default DATA_DIR/.downloads)")
+  command.add_argument("--languages", help="comma-separated codes (default: all of the dataset)")
+  command.add_argument("--validation_fraction", type=float, default=0.001,
+                       help="mcot_math: share of each language held out as validation")
+  command.add_argument("--seed", type=int, default=0, help="mcot_math: validation selection seed")
+  command.add_argument("--max_malformed_fraction", type=float,
+                       default=rows.DEFAULT_POLICY.max_malformed_fraction,
+                       help="fail when more rows than this share are malformed")
+  command.add_argument("--min_language_confidence", type=float,
+                       default=rows.DEFAULT_POLICY.min_language_confidence,
+                       help="sharegpt: language-ID probability a prompt needs")
+  return parser
+
+
+def main(argv: Sequence[str] | None = None, fetcher: Fetcher | None = None) -> int:
+  arguments = _parser().parse_args(argv)
+  try:
+    policy = rows.ReadPolicy(arguments.max_malformed_fraction, arguments.min_language_confidence)
+    fetcher = fetcher or Fetcher(arguments.cache_dir or os.path.join(arguments.out, ".downloads"))
+    languages = tuple(arguments.languages.split(",")) if arguments.languages else None
+    summary = prepare(arguments.dataset, arguments.out, arguments.source, fetcher,
+                      languages=languages, policy=policy, seed=arguments.seed,
+                      validation_fraction=arguments.validation_fraction)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  print(json.dumps(summary, indent=2, ensure_ascii=False))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

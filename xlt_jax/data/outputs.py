@@ -1,0 +1,66 @@
+"""Several output files written at once, all or none: temporary files renamed at the end."""
+
+import os
+import tempfile
+from typing import TextIO
+
+
+class AtomicFiles:
+  """Opens output files as temporaries; on a clean exit renames each onto its path.
+
+  If the block raises, every temporary is removed and no output path changes:
+  a reader sees either the old files or the complete new set, never a part.
+  """
+
+  def __init__(self):
+    self._open: dict[str, tuple[str, TextIO]] = {}
+
+  def __enter__(self) -> "AtomicFiles":
+    return self
+
+  def open(self, path: str) -> TextIO:
+    """The text handle for `path` (UTF-8), created on first use."""
+    path = os.path.abspath(path)
+    if path not in self._open:
+      directory = os.path.dirname(path)
+      os.makedirs(directory, exist_ok=True)
+      handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-" + os.path.basename(path))
+      self._open[path] = (temporary, os.fdopen(handle, "w", encoding="utf-8"))
+    return self._open[path][1]
+
+  @property
+  def paths(self) -> list[str]:
+    return sorted(self._open)
+
+  def __exit__(self, error_type, error, traceback) -> None:
+    try:
+      for path, (temporary, file) in self._open.items():
+        if error_type is None:
+          file.flush()
+          os.fsync(file.fileno())
+        file.close()
+      if error_type is None:
+        for path, (temporary, _) in self._open.items():
+          os.replace(temporary, path)
+    finally:
+      for temporary, _ in self._open.values():
+        if os.path.exists(temporary):
+          os.remove(temporary)
+
+
+def copy_file(source: str, destination: str) -> str:
+  """Copies `source` to `destination` atomically (temporary + rename); returns destination."""
+  directory = os.path.dirname(os.path.abspath(destination))
+  os.makedirs(directory, exist_ok=True)
+  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-" + os.path.basename(destination))
+  try:
+    with os.fdopen(handle, "wb") as output, open(source, "rb") as file:
+      for block in iter(lambda: file.read(1 << 20), b""):
+        output.write(block)
+      output.flush()
+      os.fsync(output.fileno())
+    os.replace(temporary, destination)
+  finally:
+    if os.path.exists(temporary):
+      os.remove(temporary)
+  return destination

@@ -1,0 +1,62 @@
+"""XLSum: the official per-language archives (or their extracted jsonl files) into DATA_DIR/xlsum."""
+
+import os
+import tarfile
+
+from tasks.formats import xlsum
+from xlt_jax.data.fetch import Fetcher
+from xlt_jax.data.outputs import copy_file
+from xlt_jax.errors import UserInputError
+
+HUB_REPO = "csebuetnlp/xlsum"
+
+
+def archive_name(language: str) -> str:
+  """E.g. "es" -> "Spanish_XLSum_v2.0.tar.bz2" (the release's file name)."""
+  return f"{xlsum.XLSUM_NAMES[language].capitalize()}_XLSum_v2.0.tar.bz2"
+
+
+def _extract(archive: str, language: str, out_dir: str) -> list[str]:
+  wanted = {xlsum.file_name(language, split): split for split in xlsum.SPLITS}
+  written = []
+  with tarfile.open(archive, "r:*") as tar:
+    for member in tar.getmembers():
+      name = os.path.basename(member.name)
+      if member.isfile() and name in wanted:
+        destination = xlsum.path(out_dir, language, wanted[name])
+        temporary = destination + ".partial"
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        with tar.extractfile(member) as file, open(temporary, "wb") as output:
+          for block in iter(lambda: file.read(1 << 20), b""):
+            output.write(block)
+        os.replace(temporary, destination)
+        written.append(destination)
+  if len(written) != len(wanted):
+    raise UserInputError(f"{archive}: expected {', '.join(sorted(wanted))} inside")
+  return written
+
+
+def prepare(out_dir: str, source: str | None, fetcher: Fetcher,
+            languages: tuple[str, ...] | None = None, **unused) -> dict:
+  """Writes DATA_DIR/xlsum/<name>_<train|val|test>.jsonl for each language.
+
+  `source` is a directory holding the release archives or the extracted jsonl
+  files; without it each language's archive comes from the Hub.
+  """
+  del unused
+  written = []
+  for language in languages or xlsum.LANGUAGES:
+    if source is None:
+      written += _extract(fetcher.hub(HUB_REPO, f"data/{archive_name(language)}"), language, out_dir)
+      continue
+    archive = os.path.join(source, archive_name(language))
+    if os.path.isfile(archive):
+      written += _extract(archive, language, out_dir)
+      continue
+    for split in xlsum.SPLITS:
+      extracted = os.path.join(source, xlsum.file_name(language, split))
+      if not os.path.isfile(extracted):
+        raise UserInputError(f"{source} has neither {archive_name(language)} nor"
+                             f" {xlsum.file_name(language, split)}")
+      written.append(copy_file(extracted, xlsum.path(out_dir, language, split)))
+  return {"dataset": "xlsum", "written": sorted(written)}
