@@ -26,7 +26,7 @@ class HashingReader:
 
   def finish(self) -> str:
     """Reads what the parser left (trailing whitespace) and returns the file's sha256."""
-    while self.read(1 << 20):
+    while self.read(1 << 16):
       pass
     return self.digest.hexdigest()
 
