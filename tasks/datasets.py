@@ -12,8 +12,9 @@ import functools
 import os
 from typing import Callable
 
-from tasks.formats import (aya_evaluation, mcot_math, mgsm_translated, rows, sharegpt,
-                           xlsum)
+from tasks.formats import (alpaca_eval, api_calling, aya_dataset, aya_evaluation, guanaco,
+                           lima, mcot_math, mgsm_translated, oasst, rows, sharegpt, xcsqa,
+                           xlsum, xnli, xquad)
 from tasks.naming import task_name
 from xlt_jax import answers, mgsm_format
 from xlt_jax.errors import UserInputError
@@ -135,6 +136,20 @@ def _format_datasets() -> list[Dataset]:
   for subset in aya_evaluation.SUBSETS:
     found.append(_from_format(subset, aya_evaluation, path=aya_evaluation.path_for(subset),
                               load=aya_evaluation.load_for(subset)))
+  found += [
+      _from_format("aya_dataset", aya_dataset),
+      _from_format("lima", lima),
+      _from_format("oasst", oasst),
+      _from_format("alpaca_eval", alpaca_eval),
+      _from_format("alpaca_farm", alpaca_eval, path=alpaca_eval.farm_path,
+                   load=alpaca_eval.load_farm, languages=alpaca_eval.FARM_LANGUAGES,
+                   source_url="https://github.com/tatsu-lab/alpaca_farm"),
+      _from_format("guanaco", guanaco, kind="conversation"),
+      _from_format("xquad", xquad, kind="extractive_qa"),
+      _from_format("xnli", xnli, kind="multiple_choice"),
+      _from_format("xcsqa", xcsqa, kind="multiple_choice"),
+      _from_format("api_calling", api_calling, kind="api_call"),
+  ]
   return found
 
 

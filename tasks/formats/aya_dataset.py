@@ -1,0 +1,64 @@
+"""The Aya dataset (Singh et al., 2024): native human-written prompt/completion pairs.
+
+Layout, the official release files unchanged:
+
+    DATA_DIR/aya_dataset/data/<train|test>-00000-of-00001.parquet
+
+columns `inputs, targets, language, language_code, annotation_type, user_id`
+(`language_code` ISO 639-3). A language's examples are the rows whose code maps
+to it (aya_evaluation.ISO_639_3), in file order; ids "<task>:<row>" (0-based).
+P2 trains on the native es, ru, zh, de splits and on the English split.
+"""
+
+import os
+
+import pyarrow
+import pyarrow.parquet
+
+from tasks.formats import rows
+from tasks.formats.aya_evaluation import ISO_639_3
+from tasks.naming import task_name
+from xlt_jax.errors import DataFormatError
+
+LICENCE = "Apache-2.0"
+SOURCE_URL = "https://huggingface.co/datasets/CohereForAI/aya_dataset"
+HUB_REPO = "CohereForAI/aya_dataset"
+METRIC = "llm_judge"
+SPLITS = ("train", "test")
+LANGUAGES = tuple(sorted(set(ISO_639_3.values())))
+COLUMNS = ("inputs", "targets", "language", "language_code", "annotation_type", "user_id")
+
+
+def hub_file(split: str) -> str:
+  return f"data/{split}-00000-of-00001.parquet"
+
+
+def path(data_dir: str, language: str, split: str) -> str:
+  del language  # one file per split holds every language
+  return os.path.join(data_dir, "aya_dataset", hub_file(split))
+
+
+def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
+  source = rows.require_file(path(data_dir, language, split), "Aya dataset")
+  try:
+    table = pyarrow.parquet.read_table(source)
+  except (pyarrow.ArrowInvalid, OSError) as error:
+    raise DataFormatError(f"{source}: not a readable parquet file ({error})") from None
+  missing = [column for column in COLUMNS if column not in table.column_names]
+  if missing:
+    raise DataFormatError(f"{source}: missing columns {', '.join(missing)}")
+  name = task_name("aya_dataset", language, split)
+  problems = rows.RowProblems(policy, f"{source} ({language})")
+  examples = []
+  columns = table.select(["inputs", "targets", "language_code"]).to_pylist()
+  for row_number, row in enumerate(columns):
+    if ISO_639_3.get(row["language_code"]) != language:
+      continue
+    problems.seen()
+    problem = rows.string_fields(row, ("inputs", "targets"))
+    if problem:
+      problems.report(source, f"row {row_number}", problem)
+      continue
+    examples.append(rows.example(name, row_number, language, row["inputs"].strip(),
+                                 row["targets"].strip()))
+  return problems.result(examples, [source])
