@@ -108,16 +108,14 @@ def _from_format(name: str, module, kind: str = "prompt_completion", path=None, 
                  **overrides) -> Dataset:
   """A Dataset whose layout, reader and metadata come from a tasks/formats module."""
   load = load or module.load
-  check_data_dir = _check_data_dir
-
-  def read(data_dir: str, language: str, split: str) -> list[dict[str, str]]:
-    check_data_dir(data_dir)
-    return load(data_dir, language, split, rows.DEFAULT_POLICY).examples
 
   def checked_load(data_dir: str, language: str, split: str,
                    policy: rows.ReadPolicy) -> rows.LoadResult:
-    check_data_dir(data_dir)
+    _check_data_dir(data_dir)
     return load(data_dir, language, split, policy)
+
+  def read(data_dir: str, language: str, split: str) -> list[dict[str, str]]:
+    return checked_load(data_dir, language, split, rows.DEFAULT_POLICY).examples
 
   values = dict(languages=module.LANGUAGES, splits=module.SPLITS, metric=module.METRIC,
                 licence=module.LICENCE, source_url=module.SOURCE_URL)

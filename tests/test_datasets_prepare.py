@@ -7,6 +7,7 @@ import random
 import shutil
 import tarfile
 import tracemalloc
+import zipfile
 
 import pyarrow
 import pyarrow.parquet
@@ -207,3 +208,42 @@ def test_bad_requests_print_one_error_line_and_exit_2(arguments, message, tmp_pa
   assert prepare_binary.main(arguments, fetcher=OFFLINE) == 2
   error = capsys.readouterr().err
   assert error.startswith("error: ") and message in error and error.count("\n") == 1
+
+
+def test_release_files_come_from_their_hub_repositories_or_the_source(tmp_path):
+  """Guanaco from the Hub (fake fetcher); OASST's hashed shard found by listing; XNLI's zip."""
+  line = json.dumps({"text": "### Human: What is the capital of France, and why?### Assistant: Paris."})
+  (tmp_path / "openassistant_best_replies_train.jsonl").write_text(line + "\n")
+  (tmp_path / "openassistant_best_replies_eval.jsonl").write_text(line + "\n")
+  requested = []
+
+  def fake_hub_file(repo_id, filename, cache_dir):
+    requested.append((repo_id, filename))
+    return str(tmp_path / os.path.basename(filename))
+
+  def fake_list_files(repo_id):
+    return ["README.md", "data/train-00000-of-00001-b42a775f407cee45.parquet",
+            "data/validation-00000-of-00001-134b8fd0c89408b6.parquet"]
+
+  fetcher = Fetcher("cache", hub_file=fake_hub_file, url_file=_no_network,
+                    list_files=fake_list_files)
+  out = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "guanaco", "--out", str(out)], fetcher=fetcher) == 0
+  for name in ("train-00000-of-00001-b42a775f407cee45.parquet",
+               "validation-00000-of-00001-134b8fd0c89408b6.parquet"):
+    pyarrow.parquet.write_table(pyarrow.table({"message_id": ["m"]}), tmp_path / name)
+  assert prepare_binary.main(["prepare", "oasst", "--out", str(out)], fetcher=fetcher) == 0
+  assert requested == [
+      ("timdettmers/openassistant-guanaco", "openassistant_best_replies_train.jsonl"),
+      ("timdettmers/openassistant-guanaco", "openassistant_best_replies_eval.jsonl"),
+      ("OpenAssistant/oasst1", "data/train-00000-of-00001-b42a775f407cee45.parquet"),
+      ("OpenAssistant/oasst1", "data/validation-00000-of-00001-134b8fd0c89408b6.parquet")]
+  assert datasets.read_examples("guanaco", str(out), "en", "test")[0]["targets"] == "Paris."
+  assert (out / "oasst1" / "validation.parquet").is_file()
+  header = "language\tgold_label\tsentence1\tsentence2\tpairID\n"
+  with zipfile.ZipFile(tmp_path / "XNLI-1.0.zip", "w") as release:
+    release.writestr("XNLI-1.0/xnli.dev.tsv", header + "de\tneutral\tA.\tB.\t1\n")
+    release.writestr("XNLI-1.0/xnli.test.tsv", header + "de\tentailment\tC.\tD.\t2\n")
+  assert prepare_binary.main(["prepare", "xnli", "--out", str(out), "--source",
+                              str(tmp_path / "XNLI-1.0.zip")], fetcher=OFFLINE) == 0
+  assert datasets.read_examples("xnli", str(out), "de", "test")[0]["id"] == "xnli_de_test:2"

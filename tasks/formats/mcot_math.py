@@ -22,6 +22,7 @@ from typing import Any
 from tasks.formats import rows
 from tasks.naming import task_name
 from xlt_jax import answers
+from xlt_jax.errors import UserInputError
 
 LICENCE = "Apache-2.0"
 SOURCE_URL = "https://huggingface.co/datasets/laihuiyuan/mCoT-MATH"
@@ -51,7 +52,7 @@ def first_string(row: dict[str, Any], candidates: tuple[str, ...]) -> str | None
 def _final_answer(chain_of_thought: str) -> str:
   try:
     return answers.extract_number(chain_of_thought) or ""
-  except Exception:  # an unparsable number in a long CoT is not a malformed row
+  except UserInputError:  # an unparsable number in a long CoT is not a malformed row
     return ""
 
 

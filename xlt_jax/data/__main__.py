@@ -7,6 +7,7 @@ URL) into --cache_dir first. Bad input prints one `error: ...` line, exit 2.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -17,7 +18,7 @@ from tasks.formats import mgsm_translated as mgsm_translated_format
 from tasks.formats import rows
 from tasks.formats import sharegpt as sharegpt_format
 from tasks.formats import xlsum as xlsum_format
-from xlt_jax.data import aya_evaluation, mcot_math, mgsm, sharegpt, xlsum
+from xlt_jax.data import aya_evaluation, mcot_math, mgsm, releases, sharegpt, xlsum
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.errors import UserInputError
 from xlt_jax.languages import check_language
@@ -30,6 +31,10 @@ PREPARERS: dict[str, Callable[..., dict]] = {
     "aya_evaluation_suite": aya_evaluation.prepare,
     "mgsm": mgsm.prepare_mgsm,
     "mgsm_translated": mgsm.prepare_translated,
+    "xnli": releases.prepare_xnli,
+    **{name: functools.partial(releases.prepare_files, name) for name in releases.RELEASES},
+    **{name: functools.partial(releases.prepare_directory, name)
+       for name in releases.DIRECTORY_RELEASES},
 }
 
 # The languages --languages may name, for the datasets prepared per language.

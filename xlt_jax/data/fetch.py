@@ -21,6 +21,12 @@ def _hub_file(repo_id: str, filename: str, cache_dir: str) -> str:
                                          repo_type="dataset", cache_dir=cache_dir)
 
 
+def _list_files(repo_id: str) -> list[str]:
+  import huggingface_hub
+
+  return huggingface_hub.HfApi().list_repo_files(repo_id, repo_type="dataset")
+
+
 def _url_file(url: str, cache_dir: str) -> str:
   name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
   destination = os.path.join(cache_dir, "urls", name)
@@ -42,12 +48,15 @@ class Fetcher:
   Attributes:
     hub_file: (dataset repository id, file inside it, cache dir) -> local path.
     url_file: (URL, cache dir) -> local path.
+    list_files: dataset repository id -> the files it holds (for releases whose
+      file names carry a content hash, such as OASST1's parquet shards).
     cache_dir: where downloads are kept (resumable, reused by later runs).
   """
 
   cache_dir: str
   hub_file: Callable[[str, str, str], str] = _hub_file
   url_file: Callable[[str, str], str] = _url_file
+  list_files: Callable[[str], list[str]] = _list_files
 
   def hub(self, repo_id: str, filename: str) -> str:
     return self.hub_file(repo_id, filename, self.cache_dir)

@@ -1,0 +1,140 @@
+"""Datasets whose official files are used unchanged: fetch or copy them into DATA_DIR.
+
+Each release is a list of files, each with where it comes from (a Hub dataset
+file, a publisher URL, or only the user's --source) and where it goes under
+DATA_DIR (the layout in tasks/formats/<format>.py). With --source DIR a file
+is looked up as DIR/<its name in the release>; a directory release (X-CSQA,
+translations, API calling) is copied from DIR keeping its relative paths.
+"""
+
+import dataclasses
+import fnmatch
+import os
+import zipfile
+
+from tasks.formats import xnli, xquad
+from xlt_jax.data.fetch import Fetcher
+from xlt_jax.data.outputs import copy_file
+from xlt_jax.errors import UserInputError
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseFile:
+  """One file: `name` inside the Hub repository `hub_repo` or at `url`, stored at `destination`.
+
+  A `name` with "*" matches the one Hub file of that pattern (hashed shard names).
+  """
+
+  name: str
+  destination: str
+  hub_repo: str | None = None
+  url: str | None = None
+
+
+RELEASES: dict[str, list[ReleaseFile]] = {
+    "aya_dataset": [ReleaseFile(f"data/{split}-00000-of-00001.parquet",
+                                f"aya_dataset/data/{split}-00000-of-00001.parquet",
+                                hub_repo="CohereForAI/aya_dataset") for split in ("train", "test")],
+    "lima": [ReleaseFile(f"{split}.jsonl", f"lima/{split}.jsonl", hub_repo="GAIR/lima")
+             for split in ("train", "test")],
+    "oasst": [ReleaseFile(f"data/{split}-*.parquet", f"oasst1/{split}.parquet",
+                          hub_repo="OpenAssistant/oasst1") for split in ("train", "validation")],
+    "alpaca_eval": [ReleaseFile("alpaca_eval.json", "alpaca_eval/alpaca_eval.json",
+                                hub_repo="tatsu-lab/alpaca_eval")],
+    "alpaca_farm": [ReleaseFile("alpaca_farm_evaluation.json",
+                                "alpaca_farm/alpaca_farm_evaluation.json",
+                                hub_repo="tatsu-lab/alpaca_farm")],
+    "guanaco": [ReleaseFile(f"openassistant_best_replies_{split}.jsonl",
+                            f"guanaco/openassistant_best_replies_{split}.jsonl",
+                            hub_repo="timdettmers/openassistant-guanaco")
+                for split in ("train", "eval")],
+    "xquad": [ReleaseFile(f"xquad.{language}.json", f"xquad/xquad.{language}.json",
+                          url=xquad.URL.format(language)) for language in xquad.LANGUAGES],
+}
+
+# Releases the user supplies as a directory in the layout's own shape:
+# dataset -> the folder under DATA_DIR that --source DIR is copied into.
+DIRECTORY_RELEASES = {
+    "xcsqa": "xcsqa",  # X-CSR_datasets/X-CSQA: <lang>/{dev,test}.jsonl
+    "api_calling": "api_calling",  # <split>/<lang>.jsonl (P4 releases scripts, not files)
+    "lima_translated": "lima/translated",  # <lang>/{train,test}.jsonl
+    "alpaca_eval_translated": "alpaca_eval",  # alpaca_eval_instructions_<lang>.json
+}
+
+
+def _fetch(file: ReleaseFile, source: str | None, fetcher: Fetcher) -> str:
+  if source is not None:
+    if "*" in file.name:
+      folder = os.path.join(source, os.path.dirname(file.name))
+      names = fnmatch.filter(sorted(os.listdir(folder)) if os.path.isdir(folder) else [],
+                             os.path.basename(file.name))
+      if len(names) != 1:
+        raise UserInputError(f"{source} needs exactly one {file.name}, found {len(names)}")
+      return os.path.join(folder, names[0])
+    local = os.path.join(source, file.name)
+    if not os.path.isfile(local):
+      raise UserInputError(f"{source} has no {file.name} (the release's file)")
+    return local
+  if file.url:
+    return fetcher.url(file.url)
+  name = file.name
+  if "*" in name:
+    matches = fnmatch.filter(fetcher.list_files(file.hub_repo), name)
+    if len(matches) != 1:
+      raise UserInputError(f"{file.hub_repo} has {len(matches)} files matching {name}")
+    name = matches[0]
+  return fetcher.hub(file.hub_repo, name)
+
+
+def prepare_files(dataset: str, out_dir: str, source: str | None, fetcher: Fetcher,
+                  **unused) -> dict:
+  """Copies every file of a release into DATA_DIR (atomically each)."""
+  del unused
+  written = [copy_file(_fetch(file, source, fetcher), os.path.join(out_dir, file.destination))
+             for file in RELEASES[dataset]]
+  return {"dataset": dataset, "written": written}
+
+
+def prepare_directory(dataset: str, out_dir: str, source: str | None, fetcher: Fetcher,
+                      **unused) -> dict:
+  """Copies the user's directory (in the layout's shape) into DATA_DIR."""
+  del fetcher, unused
+  if source is None or not os.path.isdir(source):
+    raise UserInputError(f"{dataset} is prepared from a local directory: pass --source DIR"
+                         f" (see tasks/formats for its layout)")
+  written = []
+  for root, _, names in os.walk(source):
+    for name in sorted(names):
+      if name.endswith((".json", ".jsonl")):
+        relative = os.path.relpath(os.path.join(root, name), source)
+        written.append(copy_file(os.path.join(root, name),
+                                 os.path.join(out_dir, DIRECTORY_RELEASES[dataset], relative)))
+  if not written:
+    raise UserInputError(f"{source} holds no .json or .jsonl files for {dataset}")
+  return {"dataset": dataset, "written": sorted(written)}
+
+
+def prepare_xnli(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -> dict:
+  """DATA_DIR/xnli/xnli.{dev,test}.tsv from XNLI-1.0.zip (or a directory holding them)."""
+  del unused
+  archive = fetcher.url(xnli.URL) if source is None else source
+  written = []
+  for name in ("xnli.dev.tsv", "xnli.test.tsv"):
+    destination = os.path.join(out_dir, "xnli", name)
+    if os.path.isdir(archive):
+      written.append(copy_file(os.path.join(archive, name), destination))
+      continue
+    with zipfile.ZipFile(archive) as release:
+      members = [member for member in release.namelist() if member.endswith("/" + name)]
+      if len(members) != 1:
+        raise UserInputError(f"{archive} has no single {name}")
+      temporary = destination + ".partial"
+      os.makedirs(os.path.dirname(destination), exist_ok=True)
+      with release.open(members[0]) as file, open(temporary, "wb") as output:
+        for block in iter(lambda: file.read(1 << 20), b""):
+          output.write(block)
+      os.replace(temporary, destination)
+      written.append(destination)
+  return {"dataset": "xnli", "written": written}
+
+
