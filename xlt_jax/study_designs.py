@@ -96,8 +96,8 @@ class PinchDesign:
 
     plans = [plan(f"mono_{language}", {language: self.total})
              for language in (*self.languages, *self.extra_monolingual)]
-    for label, languages in (("pinch12", self.languages), ("pinch6", self.six_languages)):
-      plans += [plan(f"{label}_p{percentage:03d}", self._pinch(languages, percentage))
+    for languages in (self.languages, self.six_languages):
+      plans += [plan(f"pinch{len(languages)}_p{percentage:03d}", self._pinch(languages, percentage))
                 for percentage in self.percentages]
     seen = set()
     for order in self.addition_orders:
