@@ -9,12 +9,15 @@ per task, counts, seed, and the sha256 of every file read). Guarantees:
   prefixes of larger ones and English is the same sample in every run of a sweep;
 - held out: validation comes from the plan's validation split; a dataset without that
   split holds out the *last* `validation_size` items of the same permutation, which
-  no training portion can reach (a budget that would is an error);
+  no training portion can reach (a budget that would is an error). Pools always keep
+  their last `validation_size` items out of training;
 - pooled portions at disjoint positions share no source item (P1, P3 translated, P2).
 
-Pools: a pool's items are the parallel keys that every member (dataset, language) has.
-The key of an example is its `parallel_id` when the reader sets one, otherwise its row
-key (the part of its id after the last ':'), i.e. line-aligned parallel files.
+Pools: a pool's items are the examples of its source (dataset, language), usually the
+English originals; a portion reads, for each item in its window, the example of its own
+dataset x language with the same parallel key. The key of an example is its
+`parallel_id` when the reader sets one, otherwise its row key (the part of its id after
+the last ':'), i.e. files line-aligned with the source.
 """
 
 import hashlib
@@ -63,8 +66,8 @@ class SourceCache:
 
 def check_plan(plan: RunPlan) -> None:
   """Every portion names a known language code that its dataset has (before any reading)."""
-  for dataset, language in [(p.dataset, p.language) for p in plan.portions] + [
-      member for members in plan.pools.values() for member in members]:
+  for dataset, language in [(p.dataset, p.language) for p in plan.portions] + list(
+      plan.pools.values()):
     language_codes.check_language(language)
     spec = datasets.get_dataset(dataset)
     language_codes.check_language(language, spec.languages, f"{dataset} language")
@@ -95,29 +98,38 @@ def _entry(cache: SourceCache, dataset, language, split, ids, available, pool=No
 
 
 class _Pool:
-  """A pool's permuted keys and, per member, key -> example id."""
+  """A pool's permuted source keys; maps positions to the ids of any member's examples."""
 
   def __init__(self, plan: RunPlan, name: str, cache: SourceCache):
-    members = plan.pools[name]
-    by_member = {(dataset, language): {parallel_key(e): e["id"]
-                                       for e in cache.read(dataset, language, "train")}
-                 for dataset, language in members}
-    keys = sorted(set.intersection(*(set(ids) for ids in by_member.values())))
-    if not keys:
-      raise UserInputError(
-          f"pool {name} has no item that all of {[list(m) for m in members]} share: readers"
-          " of parallel data must give translations the same parallel_id")
+    dataset, language = plan.pools[name]
+    source = cache.read(dataset, language, "train")
+    keys = [parallel_key(example) for example in source]
+    if len(set(keys)) != len(keys):
+      raise UserInputError(f"pool {name}: two examples of {dataset} {language} share a"
+                           " parallel key (parallel_id)")
     order = permutation(len(keys), plan.seed, f"pool:{name}")
-    self.name, self.by_member = name, by_member
+    self.name, self.source, self.cache = name, f"{dataset} {language}", cache
     self.keys = [keys[index] for index in order]
-    carve = not all(_has_validation_split(plan, dataset) for dataset, _ in members)
-    self.holdout = plan.validation_size if carve else 0
+    self.holdout = plan.validation_size
     if self.holdout >= len(self.keys):
       raise UserInputError(f"pool {name} has {len(self.keys)} items, too few to hold out"
                            f" {self.holdout} for validation")
+    self._by_key: dict[tuple[str, str], dict[str, str]] = {}
 
   def ids(self, dataset: str, language: str, start: int, stop: int) -> list[str]:
-    return [self.by_member[(dataset, language)][key] for key in self.keys[start:stop]]
+    """The ids of (dataset, language)'s examples of the source items at [start, stop)."""
+    if (dataset, language) not in self._by_key:
+      self._by_key[(dataset, language)] = {
+          parallel_key(example): example["id"]
+          for example in self.cache.read(dataset, language, "train")}
+    by_key = self._by_key[(dataset, language)]
+    missing = [key for key in self.keys[start:stop] if key not in by_key]
+    if missing:
+      raise UserInputError(
+          f"pool {self.name}: {len(missing)} of the {stop - start} items of {self.source} at"
+          f" positions {start}..{stop - 1} have no example in {dataset} {language} (first key"
+          f" {missing[0]!r}): its parallel_id values must be the source rows' keys")
+    return [by_key[key] for key in self.keys[start:stop]]
 
 
 def _independent(plan, cache, portion: Portion) -> tuple[dict, list[str] | None]:
@@ -145,7 +157,7 @@ def _pooled(plan, cache, pool: _Pool, portion: Portion) -> tuple[dict, list[str]
   entry = _entry(cache, portion.dataset, portion.language, "train", ids, len(pool.keys),
                  pool.name, portion.offset, selection=f"{pool.name}_o{portion.offset}")
   held_out = None
-  if pool.holdout:
+  if not _has_validation_split(plan, portion.dataset):
     held_out = pool.ids(portion.dataset, portion.language, len(pool.keys) - pool.holdout,
                         len(pool.keys))
   return entry, held_out
@@ -193,8 +205,8 @@ def select_run(plan: RunPlan, data_dir: str, cache: SourceCache | None = None) -
       "run": plan.name, "budget": plan.budget, "seed": plan.seed, "mixture": plan.mixture,
       "validation_mixture": plan.validation_mixture, "counts": plan.counts,
       "total": plan.total, "train": train, "validation": validation,
-      "pools": {name: {"members": [list(member) for member in plan.pools[name]],
-                       "items": len(pool.keys), "held_out": pool.holdout}
+      "pools": {name: {"source": list(plan.pools[name]), "items": len(pool.keys),
+                       "held_out": pool.holdout}
                 for name, pool in pools.items()},
       "sources": dict(sorted(cache.sources.items())),
   }

@@ -48,12 +48,11 @@ def _keys(manifest_entry, data_dir):
 
 
 def _pooled_plan(**overrides):
-  members = (("demo_nosplit", "en"), ("demo_shuffled", "es"), ("demo_nosplit", "fr"))
   values = dict(name="r", mixture="pool_r", validation_mixture="pool_r_validation",
                 portions=(Portion("demo_nosplit", "en", 20, "pool", 0),
                           Portion("demo_shuffled", "es", 10, "pool", 20),
                           Portion("demo_nosplit", "fr", 10, "pool", 0)),
-                validation_size=8, pools={"pool": members})
+                validation_size=8, pools={"pool": ("demo_nosplit", "en")})
   values.update(overrides)
   return RunPlan(**values)
 
@@ -109,15 +108,15 @@ def test_pinch_sweep_shares_the_english_sample_and_uses_each_item_once(data_dir)
   assert manifests["bilingual_en_ja"]["train"][0]["ids"] == english[0][:24]
 
 
-def test_a_pool_whose_members_share_no_key_is_an_error(data_dir, monkeypatch):
+def test_a_translation_missing_from_a_pool_window_is_named(data_dir, monkeypatch):
   demo = datasets.get_dataset("demo_shuffled")
   monkeypatch.setitem(datasets.DATASETS, "demo_unaligned", dataclasses.replace(
       demo, name="demo_unaligned",
       read=lambda *args: [dict(e, parallel_id="x" + e["parallel_id"])
                           for e in _shuffled_reader(*args)]))
-  plan = _pooled_plan(pools={"pool": (("demo_nosplit", "en"), ("demo_unaligned", "es"))},
-                      portions=(Portion("demo_unaligned", "es", 5, "pool"),))
-  with pytest.raises(UserInputError, match="pool pool has no item .* same parallel_id"):
+  plan = _pooled_plan(portions=(Portion("demo_unaligned", "es", 5, "pool"),))
+  with pytest.raises(UserInputError, match=r"pool pool: 5 of the 5 items of demo_nosplit en at"
+                                           r" positions 0..4 have no example in demo_unaligned es"):
     selection.select_run(plan, str(data_dir))
 
 
@@ -147,3 +146,12 @@ def test_manifest_check_names_the_changed_source(data_dir, tmp_path):
   changed.unlink()
   with pytest.raises(UserInputError, match=f"source {changed} of run pool_r no longer exists"):
     selection.check_manifest(manifest)
+
+
+def test_a_pooled_dataset_with_a_validation_split_validates_on_it(data_dir):
+  plan = _pooled_plan(portions=(Portion("demo_arith", "es", 10, "pool", 20),))
+  manifest = selection.select_run(plan, str(data_dir))
+  assert _keys(manifest["train"][0], data_dir) == _keys(
+      selection.select_run(_pooled_plan(), str(data_dir))["train"][1], data_dir)
+  (validation,) = manifest["validation"]
+  assert validation["split"] == "validation" and validation["task"] == "demo_arith_es_validation_n8"

@@ -30,11 +30,10 @@ def list_mixtures() -> list[dict]:
   from tasks import catalogue
 
   rows = []
-  for design in catalogue.designs():
-    for plan in design.runs():
-      rows.append({"mixture": plan.mixture, "study": design.name, "run": plan.name,
-                   "total": plan.total, "languages": sorted(plan.train_counts),
-                   "datasets": sorted(plan.counts)})
+  for name in catalogue.mixture_names():
+    design, plan = catalogue.design_for(name), catalogue.plan_for(name)
+    rows.append({"mixture": name, "study": design.name, "run": plan.name, "total": plan.total,
+                 "languages": sorted(plan.train_counts), "datasets": sorted(plan.counts)})
   return rows
 
 

@@ -8,11 +8,13 @@ are drawn:
 - independent (`pool=None`): the first `count` ids of a permutation of that dataset x
   language seeded by (seed, task). Subsets nest (the 100-example subset is a prefix of
   the 200-example one) and English is the same sample in every run of a sweep.
-- from a parallel pool (`pool="p1"`): the pool's items (keys shared by all its members,
-  see `tasks/mixtures.py`) are permuted once per (seed, pool); the portion takes
-  positions [offset, offset + count). Portions at disjoint positions use disjoint source
-  items ("each example in exactly one language", P1 footnote 7); portions at the same
-  positions are parallel copies (P4).
+- from a parallel pool (`pool="p1"`): the items of the pool's source (one dataset x
+  language, usually the English original; see `tasks/selection.py`) are permuted once
+  per (seed, pool); the portion takes positions [offset, offset + count) and reads each
+  item in its own dataset x language (its translation). Portions at disjoint positions
+  use disjoint source items ("each example in exactly one language", P1 footnote 7);
+  portions at the same positions are parallel copies (P4). The last `validation_size`
+  positions are held out in every pool.
 """
 
 import dataclasses
@@ -47,7 +49,8 @@ class RunPlan:
   # Split the validation examples come from; a dataset without it holds out the last
   # `validation_size` items of its training permutation instead (never trained on).
   validation_split: str = "validation"
-  pools: dict[str, tuple[tuple[str, str], ...]] = dataclasses.field(default_factory=dict)
+  # pool name -> its source (dataset, language): the items the pool's positions index.
+  pools: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
   budget: int | None = None  # examples per seen language, for budget sweeps
 
   @property

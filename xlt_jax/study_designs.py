@@ -5,9 +5,9 @@ how portions are drawn). A data variant (native, translated, round-trip translat
 its own dataset name, `<dataset>_<variant>` (e.g. "aya_dataset_translated_google"), so
 a run's manifest names exactly which file each example came from.
 
-Readers of parallel or translated data give every example the same `parallel_id`
-across languages (the English source item's row key), or keep files line-aligned;
-`tasks/mixtures.py` pools items by that key.
+Readers of parallel or translated data give every example the `parallel_id` of its
+source item (the source example's row key, the part of its id after the last ':'), or
+keep files line-aligned with the source; `tasks/selection.py` pools items by that key.
 """
 
 import dataclasses
@@ -88,8 +88,7 @@ class PinchDesign:
 
   def runs(self) -> list[RunPlan]:
     pool = self.name
-    pools = {pool: tuple((self.dataset, language)
-                         for language in (*self.languages, *self.extra_monolingual))}
+    pools = {pool: (self.dataset, self.english)}  # translations of the English originals
 
     def plan(name: str, counts: dict[str, int]) -> RunPlan:
       return _plan(self, name, consecutive_portions(lambda _: self.dataset, counts, pool), pools)
@@ -138,8 +137,7 @@ class PolyglotDesign:
   def runs(self) -> list[RunPlan]:
     pool = self.name
     translated = variant_dataset(self.dataset, self.translated_variant)
-    pools = {pool: ((self.dataset, self.english),
-                    *((translated, language) for language in self.languages))}
+    pools = {pool: (self.dataset, self.english)}
     plans = [_plan(self, "mono", [Portion(self.dataset, self.english, self.total, pool)], pools)]
     for size in range(2, len(self.languages) + 2):
       added = self.languages[:size - 1]
@@ -179,9 +177,13 @@ class ConditionDesign:
   # is not one of P2's evaluation sets, so it holds the validation examples.
   validation_split: str = "test"
   validation_size: int = 50
+  english: str = "en"  # the Aya English split, source of the translated conditions
   seed: int = 0
 
   def runs(self) -> list[RunPlan]:
+    # Translations are looked up by their English source item, so every translated file
+    # must cover the sampled English items; files holding only P2's own per-language
+    # samples would instead be drawn independently (pool=None).
     plans = []
     for language, size in self.sizes:
       plans.append(_plan(self, f"native_{language}", [Portion(self.dataset, language, size)]))
@@ -199,7 +201,7 @@ class ConditionDesign:
       translated = variant_dataset(self.dataset, f"translated_{engine}")
       pool = f"{self.name}_{engine}"
       counts = {language: self.multilingual_size for language in self.multilingual_languages}
-      pools = {pool: tuple((translated, language) for language in self.multilingual_languages)}
+      pools = {pool: (self.dataset, self.english)}
       plans.append(_plan(self, f"multi_translated_{engine}",
                          consecutive_portions(lambda _: translated, counts, pool), pools))
     return plans
@@ -241,7 +243,7 @@ class ParallelDesign:
 
   def runs(self) -> list[RunPlan]:
     pool = self.name
-    pools = {pool: tuple((self.dataset, language) for language in self.core + self.additional)}
+    pools = {pool: (self.dataset, self.core[0])}  # the English items and their translations
     return [_plan(self, name, [Portion(self.dataset, language, self.count, pool)
                                for language in languages], pools)
             for name, languages in self.combinations()]
