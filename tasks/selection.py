@@ -168,8 +168,8 @@ def select_run(plan: RunPlan, data_dir: str, cache: SourceCache | None = None) -
 
   Raises:
     UserInputError: an unknown dataset or language, a budget larger than the data
-      (naming task, language, budget and what is available), a pool without shared
-      items, a missing data directory or a malformed file.
+      (naming task, language, budget and what is available), a translation missing
+      from a pool's window, a missing data directory or a malformed file.
   """
   check_plan(plan)
   cache = cache or SourceCache(data_dir)
@@ -208,8 +208,16 @@ def select_run(plan: RunPlan, data_dir: str, cache: SourceCache | None = None) -
       "pools": {name: {"source": list(plan.pools[name]), "items": len(pool.keys),
                        "held_out": pool.holdout}
                 for name, pool in pools.items()},
-      "sources": dict(sorted(cache.sources.items())),
+      "sources": _run_sources(plan, cache, train + validation),
   }
+
+
+def _run_sources(plan: RunPlan, cache: SourceCache, entries: list[dict]) -> dict[str, str]:
+  """path -> sha256 of every file this run's selection depends on (a shared cache has more)."""
+  paths = {entry["source"] for entry in entries}
+  pooled = {portion.pool for portion in plan.portions if portion.pool is not None}
+  paths |= {os.path.abspath(cache.path(*plan.pools[pool], "train")) for pool in pooled}
+  return {path: cache.sources[path] for path in sorted(paths)}
 
 
 def check_manifest(manifest: dict) -> None:

@@ -101,6 +101,9 @@ def test_pinch_sweep_shares_the_english_sample_and_uses_each_item_once(data_dir)
   manifests = {plan.name: selection.select_run(plan, str(data_dir), cache)
                for plan in plan_runs(design)}
   for manifest in manifests.values():
+    languages = {entry["language"] for entry in manifest["train"]}
+    assert {path.rsplit("/", 1)[1] for path in manifest["sources"]} == {
+        f"{language}.tsv" for language in languages | {"en"}}  # only the files it depends on
     keys = [key for entry in manifest["train"] for key in _keys(entry, data_dir)]
     assert len(keys) == len(set(keys)) == 48  # each example appears once, in one language
   english = [manifests[f"pinch8_p{p:03d}"]["train"][0]["ids"] for p in (10, 50, 100)]
