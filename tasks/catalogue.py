@@ -105,7 +105,8 @@ def _lookup(name: str) -> tuple[object, RunPlan]:
   index = _index()
   if name not in index:
     near = difflib.get_close_matches(name, list(index), n=5, cutoff=0.6)
-    hint = f"; did you mean {', '.join(near)}?" if near else "; list them with python -m xlt_jax.inspect"
+    hint = (f"; did you mean {', '.join(near)}?" if near
+            else "; list them with python -m xlt_jax.inspect")
     raise UserInputError(f"unknown mixture {name!r}{hint}")
   return index[name]
 

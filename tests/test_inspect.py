@@ -69,5 +69,6 @@ def test_listing_and_bad_input(demo_dir, capsys):
       "error: unknown mixture 'smoke_budget0016'; did you mean smoke_budget00016")
   assert inspect.main(["smoke_budget00016"]) == 2
   assert "needs --data_dir" in capsys.readouterr().err
-  assert inspect.main(["smoke_budget00016", f"--data_dir={demo_dir}", "--tokenizer=/nope.model"]) == 2
+  assert inspect.main(["smoke_budget00016", f"--data_dir={demo_dir}",
+                       "--tokenizer=/nope.model"]) == 2
   assert "error: tokenizer /nope.model does not exist" in capsys.readouterr().err

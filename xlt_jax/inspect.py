@@ -75,6 +75,12 @@ def _statistics(lengths: list[int]) -> dict[str, float]:
           "p95": float(np.percentile(values, 95)), "max": int(values.max())}
 
 
+def _described(lengths: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, dict]]:
+  """language -> feature -> statistics of the lengths."""
+  return {language: {feature: _statistics(values) for feature, values in features.items()}
+          for language, features in lengths.items()}
+
+
 def _read_task(entry: dict, vocabulary, examples_to_keep: int):
   """(count, token lengths, character lengths, decoded examples) of one registered task."""
   import seqio
@@ -82,8 +88,9 @@ def _read_task(entry: dict, vocabulary, examples_to_keep: int):
   task = seqio.get_mixture_or_task(entry["task"])
   dataset = task.get_dataset(sequence_length=None, split=entry["split"], shuffle=False,
                              num_epochs=1)
-  count, tokens, characters, kept = 0, {"inputs": [], "targets": []}, {"inputs": [],
-                                                                       "targets": []}, []
+  count, kept = 0, []
+  tokens = {"inputs": [], "targets": []}
+  characters = {"inputs": [], "targets": []}
   for example in dataset.as_numpy_iterator():
     count += 1
     for feature in ("inputs", "targets"):
@@ -152,11 +159,8 @@ def inspect_mixture(name: str, data_dir: str, tokenizer: str | None = None,
       "tokenizer": tokenizer_record, "tasks": tasks, "languages": languages,
       "validation": [{"task": e["task"], "language": e["language"], "count": e["count"]}
                      for e in manifest["validation"]],
-      "token_lengths": {language: {feature: _statistics(values) for feature, values in
-                                   per_feature.items()} for language, per_feature in tokens.items()},
-      "character_lengths": {language: {feature: _statistics(values) for feature, values in
-                                       per_feature.items()}
-                            for language, per_feature in characters.items()},
+      "token_lengths": _described(tokens),
+      "character_lengths": _described(characters),
       "examples": examples,
   }
 

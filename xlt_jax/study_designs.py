@@ -17,7 +17,7 @@ from xlt_jax.study import Portion, RunPlan, consecutive_portions, split_evenly
 
 
 def variant_dataset(dataset: str, variant: str | None) -> str:
-  """The dataset name of a data variant: "aya_dataset" + "rtt_google" -> "aya_dataset_rtt_google"."""
+  """A variant's dataset name: ("aya_dataset", "rtt_google") -> "aya_dataset_rtt_google"."""
   return dataset if variant in (None, "native") else f"{dataset}_{variant}"
 
 
