@@ -82,6 +82,9 @@ def test_p2_conditions_and_disjoint_translated_multilingual_sample():
   assert "rtt_google_es" not in plans
   multi = plans["multi_translated_google"]
   assert multi.total == 1928 and len(set(_positions(multi))) == 1928  # 241 x 8, all different
+  # Both engines translate the same English items for each language.
+  assert [(p.language, p.pool, p.offset) for p in multi.portions] == [
+      (p.language, p.pool, p.offset) for p in plans["multi_translated_cohere"].portions]
 
 
 def test_p4_has_22_mixtures_per_task_matching_table_2_counts():

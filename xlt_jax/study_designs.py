@@ -197,11 +197,11 @@ class ConditionDesign:
     plans.append(_plan(self, "multi_native", [
         Portion(self.dataset, language, self.multilingual_size)
         for language in self.multilingual_languages]))
+    # One pool for every engine: the engines translate the same English sample.
+    pool, pools = self.name, {self.name: (self.dataset, self.english)}
+    counts = {language: self.multilingual_size for language in self.multilingual_languages}
     for engine in self.engines:
       translated = variant_dataset(self.dataset, f"translated_{engine}")
-      pool = f"{self.name}_{engine}"
-      counts = {language: self.multilingual_size for language in self.multilingual_languages}
-      pools = {pool: (self.dataset, self.english)}
       plans.append(_plan(self, f"multi_translated_{engine}",
                          consecutive_portions(lambda _: translated, counts, pool), pools))
     return plans
