@@ -1,18 +1,17 @@
 """A study design becomes seqio mixtures: one training and one validation mixture per run.
 
-Budgets are applied per task (each language's subset is its own task holding
-exactly its budget), never through mixture rates: with num_epochs=1 a seqio
-mixture stops when its smallest task runs out. Rates are proportional to task
-sizes, so sampling from the repeated mixture is examples-proportional.
+Budgets are applied per task (each portion's subset is its own task holding exactly
+its count), never through mixture rates: with num_epochs=1 a seqio mixture stops when
+its smallest task runs out. Rates are proportional to task sizes, so sampling from the
+repeated mixture is examples-proportional. Which examples each task holds is decided by
+`tasks/selection.py` and recorded in the run's manifest.
 """
 
 import dataclasses
-import hashlib
-import os
 
 import seqio
 
-from tasks import datasets, registration
+from tasks import datasets, registration, selection
 from tasks.naming import task_name
 from xlt_jax import languages as language_codes
 from xlt_jax.errors import UserInputError
@@ -25,16 +24,8 @@ class RegisteredRun:
   manifest: dict  # exactly which examples the run trains and validates on
 
 
-def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as file:
-    for block in iter(lambda: file.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
-
-
 def check_languages(design: StudyDesign) -> None:
-  """Every language of the design is a known code that both datasets have."""
+  """Every language of a budget sweep is a known code that both its datasets have."""
   for language in design.evaluation_languages:
     language_codes.check_language(language)
   train_spec = datasets.get_dataset(design.dataset)
@@ -43,27 +34,6 @@ def check_languages(design: StudyDesign) -> None:
     language_codes.check_language(language, train_spec.languages, f"{design.dataset} language")
   for language in design.evaluation_languages:
     language_codes.check_language(language, eval_spec.languages, f"{eval_spec.name} language")
-
-
-def _register_subset(design, data_dir, vocabulary, language, split, count, purpose) -> dict:
-  """Draws `count` examples (a nested prefix) of one language and registers them as a task."""
-  examples = datasets.read_examples(purpose["dataset"], data_dir, language, split)
-  full_name = task_name(purpose["dataset"], language, split)
-  ids = nested_subset([e["id"] for e in examples], count, design.seed, full_name, language)
-  name = registration.register_subset_task(
-      purpose["dataset"], data_dir, language, split, ids, vocabulary
-  )
-  source = datasets.get_dataset(purpose["dataset"]).path(data_dir, language, split)
-  return {
-      "task": name,
-      "language": language,
-      "split": split,
-      "count": count,
-      "available": len(examples),
-      "source": os.path.abspath(source),
-      "source_sha256": _sha256(source),
-      "ids": ids,
-  }
 
 
 def _add_mixture(name: str, entries: list[dict]) -> None:
@@ -76,40 +46,30 @@ def _add_mixture(name: str, entries: list[dict]) -> None:
   seqio.MixtureRegistry.add(name, tasks)
 
 
-def register_study(design: StudyDesign, data_dir: str, vocabulary) -> list[RegisteredRun]:
-  """Registers every task and mixture of a study and returns the runs with their manifests.
+def register_run(plan: RunPlan, manifest: dict, data_dir: str, vocabulary) -> RegisteredRun:
+  """Registers the tasks of a manifest (from `selection.select_run`) and the run's mixtures."""
+  for entry in manifest["train"] + manifest["validation"]:
+    name = registration.register_subset_task(
+        entry["dataset"], data_dir, entry["language"], entry["split"], entry["ids"], vocabulary,
+        selection=entry.get("selection"))
+    assert name == entry["task"], (name, entry["task"])
+  _add_mixture(plan.mixture, manifest["train"])
+  _add_mixture(plan.validation_mixture, manifest["validation"])
+  return RegisteredRun(plan, manifest)
+
+
+def register_study(design, data_dir: str, vocabulary) -> list[RegisteredRun]:
+  """Registers every task and mixture of a design and returns the runs with their manifests.
 
   Raises:
     UserInputError: unknown dataset or language, a budget larger than the data,
       a missing data directory or a malformed data file.
   """
-  check_languages(design)
-  train = {"dataset": design.dataset}
-  registered = []
-  for plan in plan_runs(design):
-    train_entries = [
-        _register_subset(design, data_dir, vocabulary, language, "train", count, train)
-        for language, count in plan.train_counts.items()
-    ]
-    validation_entries = [
-        _register_subset(
-            design, data_dir, vocabulary, language, "validation", design.validation_size, train
-        )
-        for language in plan.train_counts
-    ]
-    _add_mixture(plan.mixture, train_entries)
-    _add_mixture(plan.validation_mixture, validation_entries)
-    manifest = {
-        "run": plan.name,
-        "budget": plan.budget,
-        "seed": design.seed,
-        "mixture": plan.mixture,
-        "validation_mixture": plan.validation_mixture,
-        "train": train_entries,
-        "validation": validation_entries,
-    }
-    registered.append(RegisteredRun(plan, manifest))
-  return registered
+  if isinstance(design, StudyDesign):
+    check_languages(design)
+  cache = selection.SourceCache(data_dir)
+  return [register_run(plan, selection.select_run(plan, data_dir, cache), data_dir, vocabulary)
+          for plan in plan_runs(design)]
 
 
 def register_evaluation_tasks(design: StudyDesign, data_dir: str, vocabulary) -> dict[str, str]:
@@ -120,10 +80,10 @@ def register_evaluation_tasks(design: StudyDesign, data_dir: str, vocabulary) ->
   for language in design.evaluation_languages:
     if design.evaluation_size is None:
       tasks[language] = registration.register_task(dataset, data_dir, language, "test", vocabulary)
-    else:
-      entry = _register_subset(
-          design, data_dir, vocabulary, language, "test", design.evaluation_size,
-          {"dataset": dataset},
-      )
-      tasks[language] = entry["task"]
+      continue
+    examples = datasets.read_examples(dataset, data_dir, language, "test")
+    ids = nested_subset([example["id"] for example in examples], design.evaluation_size,
+                        design.seed, task_name(dataset, language, "test"), language)
+    tasks[language] = registration.register_subset_task(
+        dataset, data_dir, language, "test", ids, vocabulary)
   return tasks

@@ -83,9 +83,14 @@ def register_subset_task(
     split: str,
     example_ids: list[str],
     vocabulary: seqio.Vocabulary,
+    selection: str | None = None,
 ) -> str:
-  """Registers the examples with these ids (in this order) as the task "<...>_n<count>"."""
-  name = task_name(dataset, language, split, count=len(example_ids))
+  """Registers the examples with these ids (in this order) as the task "<...>_n<count>".
+
+  `selection` (see `tasks.naming.task_name`) tells apart subsets of the same size
+  drawn differently, e.g. held-out validation or a window of a parallel pool.
+  """
+  name = task_name(dataset, language, split, count=len(example_ids), selection=selection)
   wanted = list(example_ids)
 
   def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:

@@ -66,6 +66,21 @@ def test_rerun_skips_finished_runs(smoke_run):
 
 
 @pytest.mark.slow
+def test_rerun_on_changed_data_names_the_changed_file(smoke_run):
+  model_dir, _ = smoke_run
+  source = model_dir / "data" / "demo_arith" / "train" / "es.tsv"
+  original = source.read_bytes()
+  source.write_bytes(original + "Q?\t1\n".encode())
+  try:
+    result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{model_dir}'")
+  finally:
+    source.write_bytes(original)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      f"error: manifest of run smoke_budget00016 no longer matches its source {source}")
+
+
+@pytest.mark.slow
 def test_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
   """The same job with data, fsdp and tensor parallelism (gin/meshes/cpu8.gin)."""
   result = _launch("--gin_file=gin/smoke_cpu.gin", "--gin_file=gin/meshes/cpu8.gin",

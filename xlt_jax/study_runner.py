@@ -83,7 +83,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   Returns:
     The path of the report's report.md.
   """
-  from tasks import mixtures
+  from tasks import mixtures, selection
 
   model_dir = experiment.model_dir
   os.makedirs(model_dir, exist_ok=True)
@@ -97,6 +97,10 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
         f" ModelConfig.vocab_size is {experiment.model.vocab_size}"
     )
   runs = mixtures.register_study(experiment.study, data_dir, vocabulary)
+  for registered in runs:  # a started run must keep training on the data it was planned on
+    saved = os.path.join(model_dir, "runs", registered.plan.name, "manifest.json")
+    if os.path.isfile(saved):
+      selection.check_manifest_file(saved)
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
   study_record = {
