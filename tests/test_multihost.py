@@ -197,3 +197,31 @@ def test_one_process_needs_no_coordinator():
   assert distributed.initialize(distributed.DistributedConfig(num_processes=1)) is False
   assert distributed.is_primary_process()
   distributed.wait_for_all_processes("a no-op for one process")
+
+
+SHARED_DIRECTORY_CHECK = """
+import sys
+from xlt_jax import distributed
+from xlt_jax.errors import UserInputError
+address, process_id, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+distributed.initialize(distributed.DistributedConfig(address, 2, process_id,
+                                                     initialization_timeout_seconds=60))
+try:
+  distributed.check_shared_directory(directory)
+except UserInputError as error:
+  print(f"error: {error}")
+  sys.exit(2)
+"""
+
+
+def test_a_model_dir_that_workers_do_not_share_fails_on_every_worker(tmp_path):
+  """Each process gets its own directory, as with MODEL_DIR on each TPU worker's disk."""
+  address = f"127.0.0.1:{_free_port()}"
+  processes = [subprocess.Popen(
+      [sys.executable, "-c", SHARED_DIRECTORY_CHECK, address, str(index), str(tmp_path / str(index))],
+      cwd=REPO, env=_clean_env(1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for index in range(2)]
+  for process in processes:
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr[-2000:]
+    assert "is not shared by all 2 processes: process(es) [1] do not see" in stdout

@@ -16,8 +16,10 @@ import threading
 from typing import Callable
 
 import jax
+import numpy as np
 from jax.experimental import multihost_utils
 
+from xlt_jax import atomic_io
 from xlt_jax.errors import UserInputError
 
 
@@ -157,3 +159,34 @@ def wait_for_all_processes(name: str) -> None:
   """
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices(name)
+
+
+def check_shared_directory(directory: str) -> None:
+  """Checks that every process sees the files the primary process writes in `directory`.
+
+  A multi-host run keeps one MODEL_DIR (data, tokenizer, checkpoints, results) on storage
+  that all workers share. A worker-local directory would otherwise surface much later,
+  as a missing tokenizer on one worker while the others wait in a collective.
+
+  Raises:
+    UserInputError: on every process, naming the processes that do not see the files.
+  """
+  if jax.process_count() == 1:
+    return
+  marker = os.path.join(directory, ".shared-by-all-processes")
+  token = int(multihost_utils.broadcast_one_to_all(np.int32(np.random.default_rng().integers(2**31))))
+  if is_primary_process():
+    atomic_io.write_text(marker, str(token))
+  wait_for_all_processes("shared directory marker written")
+  try:
+    with open(marker, encoding="utf-8") as file:
+      sees_it = file.read() == str(token)
+  except OSError:
+    sees_it = False
+  seen = multihost_utils.process_allgather(np.int32(sees_it))
+  blind = [index for index, value in enumerate(np.asarray(seen).ravel()) if not value]
+  if blind:
+    raise UserInputError(
+        f"{directory} is not shared by all {jax.process_count()} processes: process(es)"
+        f" {blind} do not see what process 0 writes there; put MODEL_DIR on storage every"
+        " worker mounts (a Filestore share or a gcsfuse bucket)")

@@ -97,6 +97,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     stream = open(os.devnull, "w")  # progress is printed once, by the primary process
   model_dir = experiment.model_dir
   os.makedirs(model_dir, exist_ok=True)
+  distributed.check_shared_directory(model_dir)
   if primary:
     atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
   data_dir = os.path.abspath(_prepare_data(experiment, stream))
