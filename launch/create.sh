@@ -6,7 +6,7 @@
 #
 # The runtime version defaults by chip: v5p -> v2-alpha-tpuv5, v5e (v5litepod) ->
 # v2-alpha-tpuv5-lite, v6e -> v2-alpha-tpuv6e.
-# shellcheck source=launch/common.sh source-path=SCRIPTDIR
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 parse_common "$@"

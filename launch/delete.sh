@@ -2,7 +2,7 @@
 # Releases the slice: deletes the queued resource and its TPU VM.
 #
 #   launch/delete.sh --tpu=xlt-v5p-256 --zone=us-east5-a [--project=P] [--dry-run]
-# shellcheck source=launch/common.sh source-path=SCRIPTDIR
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 parse_common "$@"

@@ -9,7 +9,7 @@
 # MODEL_DIR must be on storage all workers share (a Filestore share or a gcsfuse
 # mount); the launcher checks this. --detach keeps the run going after ssh disconnects
 # (output in ~/xlt-jax/launch.log on each worker).
-# shellcheck source=launch/common.sh source-path=SCRIPTDIR
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 parse_common "$@"

@@ -3,7 +3,7 @@
 # installs it there, so that all workers run the same code.
 #
 #   launch/setup.sh --tpu=xlt-v5p-256 --zone=us-east5-a [--project=P] [--dry-run]
-# shellcheck source=launch/common.sh source-path=SCRIPTDIR
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 parse_common "$@"

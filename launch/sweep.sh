@@ -8,7 +8,7 @@
 #       --gin_file=gin/runs/base.gin \
 #       --sweep="--gin_file=gin/aya35b_multitask.gin --gin.MODEL_DIR='/mnt/shared/a'" \
 #       --sweep="--gin_file=gin/aya35b_singletask.gin --gin.MODEL_DIR='/mnt/shared/b'"
-# shellcheck source=launch/common.sh source-path=SCRIPTDIR
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 parse_common "$@"
