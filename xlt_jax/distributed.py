@@ -45,10 +45,6 @@ class DistributedConfig:
     return self.coordinator_address is not None
 
 
-class DistributedInitializationError(UserInputError):
-  """The processes could not be joined (unreachable coordinator, a missing process)."""
-
-
 def _check(config: DistributedConfig) -> None:
   given = [config.coordinator_address, config.num_processes, config.process_id]
   if config.explicit and None in given:
@@ -136,6 +132,7 @@ def initialize(config: DistributedConfig,
     )
   except ValueError as error:
     # Auto-detection found no cluster (not a TPU VM, no Slurm or MPI): one process.
+    # jax says so only through this ValueError ("coordinator_address should be defined").
     if not config.explicit and "coordinator_address" in str(error):
       return False
     raise UserInputError(f"DistributedConfig: {error}") from None
