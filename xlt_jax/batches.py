@@ -13,6 +13,7 @@ from typing import Iterator
 import jax
 import numpy as np
 import seqio
+from jax.experimental import multihost_utils
 
 from xlt_jax.errors import UserInputError
 
@@ -40,15 +41,21 @@ def get_mixture_or_task(name: str):
     raise UserInputError(f"unknown task or mixture {name!r}{hint}") from None
 
 
-def _host_batch_size(global_batch_size: int) -> int:
-  if global_batch_size % jax.process_count():
+def this_host_shard() -> seqio.ShardInfo:
+  """The share of the data that this process reads: shard process_index of process_count."""
+  return seqio.ShardInfo(index=jax.process_index(), num_shards=jax.process_count())
+
+
+def _host_batch_size(global_batch_size: int, shard: seqio.ShardInfo) -> int:
+  if global_batch_size % shard.num_shards:
     raise UserInputError(
-        f"batch size {global_batch_size} is not divisible by {jax.process_count()} hosts"
+        f"batch size {global_batch_size} is not divisible by {shard.num_shards} hosts"
     )
-  return global_batch_size // jax.process_count()
+  return global_batch_size // shard.num_shards
 
 
-def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed):
+def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed,
+                   shard: seqio.ShardInfo):
   return seqio.get_dataset(
       get_mixture_or_task(name),
       task_feature_lengths=lengths.as_dict(),
@@ -57,17 +64,24 @@ def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, n
       shuffle=shuffle,
       num_epochs=num_epochs,
       seed=seed,
-      shard_info=seqio.ShardInfo(index=jax.process_index(), num_shards=jax.process_count()),
+      shard_info=shard,
       verbose=False,
   )
 
 
 def training_batches(
-    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int
+    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int,
+    shard: seqio.ShardInfo | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
-  """Endless shuffled batches of this host's share of the global batch."""
-  dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed)
-  dataset = dataset.batch(_host_batch_size(batch_size), drop_remainder=True)
+  """Endless shuffled batches of one host's share of the global batch.
+
+  `shard` defaults to this process's (`this_host_shard`); tests pass others to
+  rebuild what each host of a multi-host run feeds.
+  """
+  shard = shard or this_host_shard()
+  dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed,
+                           shard=shard)
+  dataset = dataset.batch(_host_batch_size(batch_size, shard), drop_remainder=True)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}
 
@@ -76,14 +90,17 @@ def validation_batches(
     mixture: str, lengths: FeatureLengths, batch_size: int
 ) -> list[dict[str, np.ndarray]]:
   """Every validation example once, in fixed order; the last batch is padded with
-  rows of zero loss weight so that every batch has the same shape."""
+  rows of zero loss weight so that every batch has the same shape, and on several
+  hosts every host gets the same number of batches (empty ones where its shard is short)."""
   # Task by task, concatenated: one epoch of a seqio mixture stops as soon as its
   # smallest task runs out, which would silently drop validation examples.
   tasks = getattr(get_mixture_or_task(mixture), "tasks", None) or [get_mixture_or_task(mixture)]
-  datasets = [_model_dataset(task.name, "validation", lengths, shuffle=False, num_epochs=1, seed=0)
+  shard = this_host_shard()
+  datasets = [_model_dataset(task.name, "validation", lengths, shuffle=False, num_epochs=1, seed=0,
+                             shard=shard)
               for task in tasks]
   dataset = functools.reduce(lambda first, second: first.concatenate(second), datasets)
-  host_batch_size = _host_batch_size(batch_size)
+  host_batch_size = _host_batch_size(batch_size, shard)
   batches = []
   for batch in dataset.batch(host_batch_size).as_numpy_iterator():
     batch = {key: batch[key] for key in MODEL_FEATURES}
@@ -91,6 +108,13 @@ def validation_batches(
     if missing:
       batch = {key: np.pad(value, ((0, missing), (0, 0))) for key, value in batch.items()}
     batches.append(batch)
+  # Hosts whose shards are shorter pad with empty batches: every host must run the
+  # same number of validation steps, or the others wait forever in a collective.
+  if shard.num_shards > 1:
+    most = int(np.max(multihost_utils.process_allgather(np.int32(len(batches)))))
+    length = lengths.inputs + lengths.targets  # PrefixLM rows: prompt then completion
+    empty = {key: np.zeros((host_batch_size, length), np.int32) for key in MODEL_FEATURES}
+    batches += [empty] * (most - len(batches))
   return batches
 
 

@@ -17,8 +17,9 @@ import time
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
-from xlt_jax import answers, atomic_io, batches, checkpointing, sharding
+from xlt_jax import answers, atomic_io, batches, checkpointing, distributed, sharding
 from xlt_jax.decoding import greedy_generate, left_pad
 from xlt_jax.errors import UserInputError
 from xlt_jax.model import Decoder, ModelConfig
@@ -51,7 +52,8 @@ def _round_up(value: int, multiple: int) -> int:
 def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationConfig, eos_id: int):
   """Greedy completions (token lists, EOS removed) of prompts, in order.
 
-  Batches have a fixed size and prompt length (one compilation per language).
+  Batches have a fixed size and prompt length (one compilation per language). In a
+  multi-host run every process passes the same prompts and gets every completion.
   """
   length = _round_up(max(len(prompt) for prompt in prompts), 16)
   completions = []
@@ -59,10 +61,11 @@ def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationCo
     chunk = prompts[start:start + config.batch_size]
     padded = chunk + [[0]] * (config.batch_size - len(chunk))
     tokens, mask = left_pad(padded, length)
-    generated = np.asarray(
-        greedy_generate(model, params, tokens, mask, max_new_tokens=config.max_new_tokens,
-                        eos_id=eos_id)
-    )
+    generated = greedy_generate(model, params, tokens, mask,
+                                max_new_tokens=config.max_new_tokens, eos_id=eos_id)
+    if not generated.is_fully_addressable:  # rows live on other hosts' devices too
+      generated = multihost_utils.process_allgather(generated, tiled=True)
+    generated = np.asarray(generated)
     for row in generated[:len(chunk)].tolist():
       completions.append(row[:row.index(eos_id)] if eos_id in row else row)
   return completions
@@ -112,8 +115,10 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
       "metric": "accuracy", "languages": per_language,
   }
   eval_dir = os.path.join(run_dir, "eval")
-  atomic_io.write_jsonl(os.path.join(eval_dir, "predictions.jsonl"), predictions)
-  atomic_io.write_json(os.path.join(eval_dir, "metrics.json"), metrics)  # last: marks completion
+  if distributed.is_primary_process():  # every process decoded the same items; one writes
+    atomic_io.write_jsonl(os.path.join(eval_dir, "predictions.jsonl"), predictions)
+    atomic_io.write_json(os.path.join(eval_dir, "metrics.json"), metrics)  # last: marks completion
+  distributed.wait_for_all_processes(f"{run['run']} evaluated")
   return metrics
 
 
@@ -125,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--max_new_tokens", type=int, default=EvaluationConfig.max_new_tokens)
   args = parser.parse_args(argv)
   try:
+    # On a TPU VM slice run this on every worker: they join automatically.
+    distributed.initialize(distributed.DistributedConfig())
     metrics = evaluate_run(args.run_dir, EvaluationConfig(
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, checkpoint=args.checkpoint
     ))

@@ -6,7 +6,7 @@ import pathlib
 
 import gin
 
-from xlt_jax import evaluate, sharding, study, study_runner, trainer
+from xlt_jax import distributed, evaluate, sharding, study, study_runner, trainer
 from xlt_jax.errors import UserInputError
 from xlt_jax.model import ModelConfig
 from xlt_jax.train_step import OptimizerConfig
@@ -16,6 +16,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIGURABLES = {
     "Experiment": study_runner.Experiment,
     "DemoDataConfig": study_runner.DemoDataConfig,
+    "DistributedConfig": distributed.DistributedConfig,
     "StudyDesign": study.StudyDesign,
     "ModelConfig": ModelConfig,
     "MeshConfig": sharding.MeshConfig,

@@ -3,13 +3,18 @@
     python -m xlt_jax.launch --gin_file=gin/demo_cpu.gin [--gin.MODEL_DIR="'/some/dir'"]
 
 Prints progress, then the path of the report. Exit status 2 with a one-line
-`error:` message for bad input (unknown names, malformed data, impossible budgets).
+`error:` message for bad input (unknown names, malformed data, impossible budgets)
+and for a worker that cannot join a multi-host run in time.
+
+On a TPU VM slice every worker runs the same command (launch/run.sh): the workers
+find each other by themselves (`DistributedConfig`), each feeds its shard of the
+global batch, and the primary worker writes the result files.
 """
 
 import sys
 import time
 
-from xlt_jax import gin_setup, study_runner
+from xlt_jax import distributed, gin_setup, study_runner
 from xlt_jax.errors import UserInputError
 
 
@@ -31,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
       raise UserInputError(f"unknown arguments {rest}; use --gin_file=F and --gin.NAME=VALUE")
     experiment, operative_config = gin_setup.build_experiment(files, bindings)
+    distributed.initialize(experiment.distributed)  # before anything touches a device
     report_path = study_runner.run_experiment(experiment, operative_config)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)

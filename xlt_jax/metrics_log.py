@@ -9,12 +9,13 @@ import time
 class MetricsLog:
   """Appends metrics to `<run_dir>/metrics.jsonl` and TensorBoard; prints progress.
 
-  Files are opened by `open()`, not by the constructor.
+  Files are opened by `open()`, not by the constructor. With `enabled=False` (every
+  process but the primary one of a multi-host run) it writes and prints nothing.
   """
 
   def __init__(self, run_dir: str, run_name: str, total_steps: int, stream=sys.stdout,
                flops_per_step: float | None = None, num_chips: int = 1,
-               peak_flops_per_chip: float | None = None):
+               peak_flops_per_chip: float | None = None, enabled: bool = True):
     self.run_dir = run_dir
     self.run_name = run_name
     self.total_steps = total_steps
@@ -22,6 +23,7 @@ class MetricsLog:
     self.flops_per_step = flops_per_step  # analytic, all positions of the global batch
     self.num_chips = num_chips
     self.peak_flops_per_chip = peak_flops_per_chip  # None where unknown: no MFU
+    self.enabled = enabled
     self._jsonl = None
     self._tensorboard = None
     self._last_time = None
@@ -31,6 +33,8 @@ class MetricsLog:
   def open(self) -> "MetricsLog":
     import tensorflow as tf  # heavy import, only when logging starts
 
+    if not self.enabled:
+      return self
     os.makedirs(self.run_dir, exist_ok=True)
     self._jsonl = open(os.path.join(self.run_dir, "metrics.jsonl"), "a", encoding="utf-8")
     self._tensorboard = tf.summary.create_file_writer(os.path.join(self.run_dir, "tensorboard"))
@@ -48,6 +52,9 @@ class MetricsLog:
   def write(self, step: int, metrics: dict[str, float]) -> None:
     """Records metrics of `step`; adds steps/s and tokens/s since the previous write."""
     import tensorflow as tf
+
+    if not self.enabled:
+      return
 
     now = time.perf_counter()
     elapsed = max(now - self._last_time, 1e-9)

@@ -5,7 +5,8 @@ import dataclasses
 import os
 import sys
 
-from xlt_jax import atomic_io, demo_data, evaluate, report, sharding, trainer
+from xlt_jax import atomic_io, demo_data, distributed, evaluate, report, sharding, trainer
+from xlt_jax.distributed import DistributedConfig
 from xlt_jax.errors import UserInputError
 from xlt_jax.evaluate import EvaluationConfig
 from xlt_jax.model import ModelConfig
@@ -39,6 +40,7 @@ class Experiment:
   demo_data: DemoDataConfig = DemoDataConfig()
   tokenizer: str | None = None  # SentencePiece model; None: train one on the training split
   tokenizer_vocab_size: int = 1024
+  distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
 
 
 def _prepare_data(experiment: Experiment, stream) -> str:
@@ -49,13 +51,14 @@ def _prepare_data(experiment: Experiment, stream) -> str:
     raise UserInputError(
         f"dataset {experiment.study.dataset} needs DATA_DIR; only demo_arith is generated"
     )
-  if not os.path.isdir(os.path.join(data_dir, "demo_arith")):
+  if not os.path.isdir(os.path.join(data_dir, "demo_arith")) and distributed.is_primary_process():
     sizes = experiment.demo_data
     print(f"writing the demo dataset to {data_dir}", file=stream, flush=True)
     demo_data.write_demo_dataset(
         data_dir, {"train": sizes.train, "validation": sizes.validation, "test": sizes.test},
         seed=sizes.seed,
     )
+  distributed.wait_for_all_processes("demo data written")
   return data_dir
 
 
@@ -65,7 +68,7 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
   from tasks import datasets
 
   path = os.path.join(experiment.model_dir, "tokenizer", "spm.model")
-  if not os.path.isfile(path):
+  if not os.path.isfile(path) and distributed.is_primary_process():
     study = experiment.study
     texts = []
     for language in (study.english, *study.seen_languages, *study.unseen_languages):
@@ -74,20 +77,29 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
           texts += [example["inputs"], example["targets"]]
     print(f"training a SentencePiece tokenizer on {len(texts)} texts -> {path}", file=stream)
     train_sentencepiece(texts, path, experiment.tokenizer_vocab_size)
+  distributed.wait_for_all_processes("tokenizer trained")
   return path
 
 
 def run_experiment(experiment: Experiment, operative_config: str, stream=sys.stdout) -> str:
   """Runs every stage; finished runs (train summary / metrics present) are not redone.
 
+  In a multi-host run every process calls this; only the primary one writes files
+  (orbax checkpoints are written by all, coordinated by orbax) and prints progress.
+
   Returns:
     The path of the report's report.md.
   """
   from tasks import mixtures, selection
 
+  primary = distributed.is_primary_process()
+  if not primary:
+    stream = open(os.devnull, "w")  # progress is printed once, by the primary process
   model_dir = experiment.model_dir
   os.makedirs(model_dir, exist_ok=True)
-  atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
+  distributed.check_shared_directory(model_dir)
+  if primary:
+    atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
   data_dir = os.path.abspath(_prepare_data(experiment, stream))
   tokenizer_path = os.path.abspath(_prepare_tokenizer(experiment, data_dir, stream))
   vocabulary = load_vocabulary(tokenizer_path)
@@ -114,28 +126,31 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}"}
                for r in runs],
   }
-  atomic_io.write_json(os.path.join(model_dir, "study.json"), study_record)
+  if primary:
+    atomic_io.write_json(os.path.join(model_dir, "study.json"), study_record)
   for index, registered in enumerate(runs, start=1):
     plan = registered.plan
     run_dir = os.path.join(model_dir, "runs", plan.name)
     print(f"== run {index}/{len(runs)}: {plan.name} ({plan.train_counts})", file=stream, flush=True)
-    atomic_io.write_text(os.path.join(run_dir, "operative_config.gin"), operative_config)
-    atomic_io.write_json(os.path.join(run_dir, "manifest.json"), registered.manifest)
-    atomic_io.write_json(os.path.join(run_dir, evaluate.RUN_FILE), {
-        "run": plan.name,
-        "budget": plan.budget,
-        "study": dataclasses.asdict(experiment.study),
-        "model": dataclasses.asdict(experiment.model),
-        "mesh": dataclasses.asdict(experiment.mesh),
-        "data_dir": os.path.abspath(data_dir),
-        "tokenizer": os.path.abspath(tokenizer_path),
-        "mixture": plan.mixture,
-        "validation_mixture": plan.validation_mixture,
-    })
+    if primary:
+      atomic_io.write_text(os.path.join(run_dir, "operative_config.gin"), operative_config)
+      atomic_io.write_json(os.path.join(run_dir, "manifest.json"), registered.manifest)
+      atomic_io.write_json(os.path.join(run_dir, evaluate.RUN_FILE), {
+          "run": plan.name,
+          "budget": plan.budget,
+          "study": dataclasses.asdict(experiment.study),
+          "model": dataclasses.asdict(experiment.model),
+          "mesh": dataclasses.asdict(experiment.mesh),
+          "data_dir": os.path.abspath(data_dir),
+          "tokenizer": os.path.abspath(tokenizer_path),
+          "mixture": plan.mixture,
+          "validation_mixture": plan.validation_mixture,
+      })
     if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
       print(f"[{plan.name}] already trained; skipping training", file=stream)
     else:
-      moved = trainer.set_aside_interrupted_run(run_dir)
+      moved = trainer.set_aside_interrupted_run(run_dir) if primary else None
+      distributed.wait_for_all_processes(f"{plan.name} ready")
       if moved:
         print(f"[{plan.name}] an unfinished attempt was moved to {moved}", file=stream)
       trainer.train_run(
@@ -148,4 +163,6 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       print(f"[{plan.name}] already evaluated; skipping evaluation", file=stream)
     else:
       evaluate.evaluate_run(run_dir, experiment.evaluation, stream=stream)
+  if not primary:
+    return os.path.join(model_dir, "report", "report.md")  # written by the primary process
   return report.build_report(model_dir)["report"]

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from xlt_jax import atomic_io, batches, checkpointing, flops
+from xlt_jax import atomic_io, batches, checkpointing, distributed, flops
 from xlt_jax.errors import UserInputError
 from xlt_jax.metrics_log import MetricsLog
 from xlt_jax.model import ModelConfig
@@ -143,6 +143,7 @@ def train_run(
       flops_per_step=flops.training_flops_per_token(model_config, sequence_length)
       * train_config.batch_size,
       num_chips=mesh.devices.size, peak_flops_per_chip=flops.peak_flops_per_chip(),
+      enabled=distributed.is_primary_process(),
   ).open()
   best_step, best_loss, start = None, math.inf, time.perf_counter()
   try:
@@ -175,5 +176,7 @@ def train_run(
       "best_validation_loss": best_loss,
       "train_seconds": time.perf_counter() - start,
   }
-  atomic_io.write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
+  if distributed.is_primary_process():  # orbax coordinates the checkpoints; this file is ours
+    atomic_io.write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
+  distributed.wait_for_all_processes(f"{run_name} trained")
   return summary
