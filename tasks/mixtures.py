@@ -45,13 +45,14 @@ def check_languages(design: StudyDesign) -> None:
     language_codes.check_language(language, eval_spec.languages, f"{eval_spec.name} language")
 
 
-def _register_subset(design, data_dir, vocabulary, language, split, count, purpose) -> dict:
+def _register_subset(design, data_dir, vocabulary, language, split, count, purpose,
+                     chat_family=None) -> dict:
   """Draws `count` examples (a nested prefix) of one language and registers them as a task."""
   examples = datasets.read_examples(purpose["dataset"], data_dir, language, split)
   full_name = task_name(purpose["dataset"], language, split)
   ids = nested_subset([e["id"] for e in examples], count, design.seed, full_name, language)
   name = registration.register_subset_task(
-      purpose["dataset"], data_dir, language, split, ids, vocabulary
+      purpose["dataset"], data_dir, language, split, ids, vocabulary, chat_family
   )
   source = datasets.get_dataset(purpose["dataset"]).path(data_dir, language, split)
   return {
@@ -76,8 +77,12 @@ def _add_mixture(name: str, entries: list[dict]) -> None:
   seqio.MixtureRegistry.add(name, tasks)
 
 
-def register_study(design: StudyDesign, data_dir: str, vocabulary) -> list[RegisteredRun]:
+def register_study(design: StudyDesign, data_dir: str, vocabulary,
+                   chat_family: str | None = None) -> list[RegisteredRun]:
   """Registers every task and mixture of a study and returns the runs with their manifests.
+
+  chat_family renders training and validation examples with that chat template
+  (`tasks.registration`); None keeps plain prompt/target tasks.
 
   Raises:
     UserInputError: unknown dataset or language, a budget larger than the data,
@@ -88,12 +93,14 @@ def register_study(design: StudyDesign, data_dir: str, vocabulary) -> list[Regis
   registered = []
   for plan in plan_runs(design):
     train_entries = [
-        _register_subset(design, data_dir, vocabulary, language, "train", count, train)
+        _register_subset(design, data_dir, vocabulary, language, "train", count, train,
+                         chat_family)
         for language, count in plan.train_counts.items()
     ]
     validation_entries = [
         _register_subset(
-            design, data_dir, vocabulary, language, "validation", design.validation_size, train
+            design, data_dir, vocabulary, language, "validation", design.validation_size, train,
+            chat_family,
         )
         for language in plan.train_counts
     ]

@@ -1,9 +1,9 @@
 """Model-ready batches out of seqio tasks and mixtures.
 
-Training batches are unpacked (one example per row, as in P0 §3): the prompt and
-completion are concatenated, the loss covers the completion and its EOS only
-(seqio's PrefixLMFeatureConverter with loss_on_targets_only), and each host reads
-only its shard of the global batch.
+Training batches are unpacked by default (one example per row, as in P0 §3) or
+packed; the loss covers the completion and its EOS only, or for chat tasks every
+assistant turn; each host reads only its shard of the global batch. The rows and
+the length policy are defined in `xlt_jax.features`.
 """
 
 import dataclasses
@@ -16,12 +16,17 @@ import seqio
 
 from xlt_jax.errors import UserInputError
 
-MODEL_FEATURES = ("decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights")
+from xlt_jax import features
+
+MODEL_FEATURES = features.MODEL_FEATURES
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureLengths:
-  """Token budget per example; longer prompts/completions are truncated by seqio."""
+  """Token budget per example; rows hold inputs + targets positions.
+
+  What happens to longer examples is `xlt_jax.features`' length policy.
+  """
 
   inputs: int
   targets: int
@@ -48,26 +53,31 @@ def _host_batch_size(global_batch_size: int) -> int:
   return global_batch_size // jax.process_count()
 
 
-def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed):
-  return seqio.get_dataset(
-      get_mixture_or_task(name),
-      task_feature_lengths=lengths.as_dict(),
-      feature_converter=seqio.PrefixLMFeatureConverter(pack=False),
-      dataset_split=split,
-      shuffle=shuffle,
-      num_epochs=num_epochs,
-      seed=seed,
+def _task_examples(name: str, split: str, *, shuffle, num_epochs, seed):
+  # Untrimmed (sequence_length=None): the length policy must see whole examples.
+  return get_mixture_or_task(name).get_dataset(
+      sequence_length=None, split=split, shuffle=shuffle, num_epochs=num_epochs, seed=seed,
       shard_info=seqio.ShardInfo(index=jax.process_index(), num_shards=jax.process_count()),
-      verbose=False,
   )
 
 
+def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed,
+                   pack: bool = False):
+  examples = _task_examples(name, split, shuffle=shuffle, num_epochs=num_epochs, seed=seed)
+  return features.model_rows(examples, lengths.inputs, lengths.targets, pack)
+
+
 def training_batches(
-    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int
+    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int, pack: bool = False
 ) -> Iterator[dict[str, np.ndarray]]:
-  """Endless shuffled batches of this host's share of the global batch."""
-  dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed)
-  dataset = dataset.batch(_host_batch_size(batch_size), drop_remainder=True)
+  """Endless shuffled batches of this host's share of the global batch.
+
+  Each batch has MODEL_FEATURES, [host batch, inputs + targets]; with pack, rows
+  hold several examples told apart by decoder_segment_ids.
+  """
+  dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed,
+                           pack=pack)
+  dataset = dataset.batch(_host_batch_size(batch_size), drop_remainder=True).prefetch(2)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}
 
@@ -75,11 +85,12 @@ def training_batches(
 def validation_batches(
     mixture: str, lengths: FeatureLengths, batch_size: int
 ) -> list[dict[str, np.ndarray]]:
-  """Every validation example once, in fixed order; the last batch is padded with
-  rows of zero loss weight so that every batch has the same shape."""
+  """Every validation example the length policy keeps, once, in fixed order, unpacked;
+  the last batch is padded with rows of zero loss weight (segment 0) so that every
+  batch has the same shape."""
   # Task by task, concatenated: one epoch of a seqio mixture stops as soon as its
   # smallest task runs out, which would silently drop validation examples.
-  tasks = getattr(get_mixture_or_task(mixture), "tasks", None) or [get_mixture_or_task(mixture)]
+  tasks = _tasks_of(mixture)
   datasets = [_model_dataset(task.name, "validation", lengths, shuffle=False, num_epochs=1, seed=0)
               for task in tasks]
   dataset = functools.reduce(lambda first, second: first.concatenate(second), datasets)
@@ -92,6 +103,25 @@ def validation_batches(
       batch = {key: np.pad(value, ((0, missing), (0, 0))) for key, value in batch.items()}
     batches.append(batch)
   return batches
+
+
+def _tasks_of(name: str) -> list:
+  return getattr(get_mixture_or_task(name), "tasks", None) or [get_mixture_or_task(name)]
+
+
+def length_counts(name: str, split: str, lengths: FeatureLengths) -> dict[str, dict[str, int]]:
+  """Per task of a mixture (or the task): examples, and how many of them the length
+  policy truncates and drops at these lengths (this host's shard).
+
+  Returns:
+    {task name: {"examples": n, "truncated": t, "dropped": d}}.
+  """
+  return {
+      task.name: features.count_fates(
+          _task_examples(task.name, split, shuffle=False, num_epochs=1, seed=0),
+          lengths.inputs, lengths.targets)
+      for task in _tasks_of(name)
+  }
 
 
 def evaluation_examples(task: str) -> list[dict]:

@@ -96,7 +96,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
         f"tokenizer {tokenizer_path} has {vocabulary.vocab_size} pieces but"
         f" ModelConfig.vocab_size is {experiment.model.vocab_size}"
     )
-  runs = mixtures.register_study(experiment.study, data_dir, vocabulary)
+  runs = mixtures.register_study(experiment.study, data_dir, vocabulary,
+                                 chat_family=experiment.train.chat_template)
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
   study_record = {

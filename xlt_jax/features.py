@@ -1,0 +1,149 @@
+"""Model features out of task examples: one sequence and loss mask per example, the
+length policy, then padding or packing into fixed-length rows.
+
+Each example first becomes one token sequence and a loss mask over it:
+  plain tasks (features "inputs" and "targets", each closed by EOS):
+      [0] + inputs + targets, mask 1 on the targets. The leading 0 is seqio's
+      decoder start token, so unpacked rows equal seqio's
+      PrefixLMFeatureConverter(pack=False) token for token.
+  chat tasks (features "chat_tokens" and "chat_loss_mask", see
+      `tasks.registration`): the rendered conversation, BOS first, and its mask,
+      1 exactly on assistant contents and their end-of-turn tokens.
+A row is then the sequence shifted by one: decoder_input_tokens = sequence[:-1],
+decoder_target_tokens = sequence[1:], decoder_loss_weights = mask[1:], plus
+decoder_segment_ids (1, 2, ... per example in the row, 0 on padding) and
+decoder_positions (per example, from 0). Unpacked rows hold one example (segment 1).
+
+Length policy (sequence length = inputs_length + targets_length positions):
+  plain: a prompt longer than inputs_length keeps its LAST inputs_length tokens
+      (the instruction or question, which sits at the end, and the EOS that
+      separates it from the answer); an example whose target alone is longer than
+      targets_length is DROPPED: a cut answer would teach the model to stop early.
+  chat: a conversation that does not fit is cut after the last assistant turn that
+      ends within the sequence length (every trained turn is whole, with its
+      end-of-turn token); if not even the first assistant turn fits, the example
+      is DROPPED.
+`KEPT`, `TRUNCATED` and `DROPPED` name each example's fate; `count_fates` counts them.
+"""
+
+from typing import Iterator
+
+import numpy as np
+import seqio
+import tensorflow as tf
+
+KEPT, TRUNCATED, DROPPED = 0, 1, 2
+FATE = "length_fate"
+CHAT_TOKENS, CHAT_LOSS_MASK = "chat_tokens", "chat_loss_mask"
+ROW_FEATURES = ("decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights")
+MODEL_FEATURES = ROW_FEATURES + ("decoder_segment_ids", "decoder_positions")
+
+
+def is_chat(features: dict) -> bool:
+  """Whether examples with these features are rendered conversations (else plain)."""
+  return CHAT_TOKENS in features
+
+
+def _plain_sequence(example: dict, inputs_length: int, targets_length: int) -> dict:
+  inputs, targets = example["inputs"], example["targets"]
+  fate = tf.where(tf.size(targets) > targets_length, DROPPED,
+                  tf.where(tf.size(inputs) > inputs_length, TRUNCATED, KEPT))
+  inputs = inputs[-inputs_length:]  # keeps the end of the prompt
+  sequence = tf.concat([tf.zeros([1], inputs.dtype), inputs, targets], axis=0)
+  mask = tf.concat([tf.zeros([1 + tf.size(inputs)], tf.int32),
+                    tf.ones([tf.size(targets)], tf.int32)], axis=0)
+  return {"sequence": sequence, "mask": mask, FATE: fate}
+
+
+def _chat_sequence(example: dict, max_tokens: int) -> dict:
+  ids, mask = example[CHAT_TOKENS], tf.cast(example[CHAT_LOSS_MASK], tf.int32)
+  # A prefix of length e ends an assistant turn where mask[e-1] == 1 and mask[e] == 0.
+  following = tf.concat([mask[1:], [0]], axis=0)
+  turn_ends = tf.cast(tf.where((mask == 1) & (following == 0))[:, 0], tf.int32) + 1
+  fitting_ends = tf.boolean_mask(turn_ends, turn_ends <= max_tokens)
+  last_fitting_end = tf.reduce_max(tf.concat([[0], fitting_ends], axis=0))
+  fits = tf.size(ids) <= max_tokens
+  fate = tf.where(fits, KEPT, tf.where(last_fitting_end > 0, TRUNCATED, DROPPED))
+  length = tf.where(fits, tf.size(ids), last_fitting_end)
+  return {"sequence": ids[:length], "mask": mask[:length], FATE: fate}
+
+
+def sequences_with_fate(dataset: tf.data.Dataset, inputs_length: int,
+                        targets_length: int) -> tf.data.Dataset:
+  """Each example as {"sequence", "mask", FATE}, fitted by the length policy.
+
+  Kept and truncated sequences hold at most inputs_length + targets_length + 1
+  tokens (so their rows fit); dropped ones are returned too, marked DROPPED, so
+  that counting and training see the same decisions.
+  """
+  if is_chat(dataset.element_spec):
+    max_tokens = inputs_length + targets_length + 1
+    return dataset.map(lambda example: _chat_sequence(example, max_tokens),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.map(lambda example: _plain_sequence(example, inputs_length, targets_length),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _rows(example: dict) -> dict:
+  sequence, mask = example["sequence"], example["mask"]
+  return {
+      "decoder_input_tokens": sequence[:-1],
+      "decoder_target_tokens": sequence[1:],
+      "decoder_loss_weights": mask[1:],
+  }
+
+
+def _single_segment(row: dict) -> dict:
+  length = tf.size(row["decoder_input_tokens"])
+  return {**row, "decoder_segment_ids": tf.ones([length], tf.int32),
+          "decoder_positions": tf.range(length, dtype=tf.int32)}
+
+
+def model_rows(dataset: tf.data.Dataset, inputs_length: int, targets_length: int,
+               pack: bool) -> tf.data.Dataset:
+  """Fixed-length rows of MODEL_FEATURES, length inputs_length + targets_length.
+
+  Dropped examples are left out. Unpacked: one example per row, padded with 0
+  (segment 0, loss weight 0). Packed: seqio's packer puts consecutive examples
+  side by side in a row, numbering them 1, 2, ... in decoder_segment_ids, with
+  positions restarting at 0 for each; an example never spans two rows.
+  """
+  length = inputs_length + targets_length
+  dataset = sequences_with_fate(dataset, inputs_length, targets_length)
+  dataset = dataset.filter(lambda example: example[FATE] != DROPPED)
+  dataset = dataset.map(_rows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if not pack:
+    dataset = dataset.map(_single_segment, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+    return seqio.utils.trim_and_pad_dataset(dataset, {key: length for key in MODEL_FEATURES})
+  packed = seqio.utils.trim_and_pack_dataset(dataset, {key: length for key in ROW_FEATURES})
+  # The three features of an example are equally long, so their segment ids and
+  # positions agree; keep one copy under the model's names.
+  return packed.map(lambda row: {
+      **{key: row[key] for key in ROW_FEATURES},
+      "decoder_segment_ids": row["decoder_target_tokens_segment_ids"],
+      "decoder_positions": row["decoder_target_tokens_positions"],
+  }, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def count_fates(dataset: tf.data.Dataset, inputs_length: int,
+                targets_length: int) -> dict[str, int]:
+  """How many examples of a finite dataset the length policy keeps whole, truncates
+  and drops: {"examples", "truncated", "dropped"}."""
+  fates = sequences_with_fate(dataset, inputs_length, targets_length).map(
+      lambda example: example[FATE]).batch(4096)
+  counts = np.zeros(3, np.int64)
+  for batch in fates.as_numpy_iterator():
+    counts += np.bincount(batch, minlength=3)
+  return {"examples": int(counts.sum()), "truncated": int(counts[TRUNCATED]),
+          "dropped": int(counts[DROPPED])}
+
+
+def padding_efficiency(rows: Iterator[dict[str, np.ndarray]]) -> float:
+  """Real tokens / all positions over some batches (1.0 means no padding)."""
+  real, total = 0, 0
+  for row in rows:
+    segments = row["decoder_segment_ids"]
+    real += int(np.count_nonzero(segments))
+    total += segments.size
+  return real / max(total, 1)
