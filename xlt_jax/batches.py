@@ -13,10 +13,10 @@ from typing import Iterator
 import jax
 import numpy as np
 import seqio
-
-from xlt_jax.errors import UserInputError
+import tensorflow as tf
 
 from xlt_jax import features
+from xlt_jax.errors import UserInputError
 
 MODEL_FEATURES = features.MODEL_FEATURES
 
@@ -61,10 +61,19 @@ def _task_examples(name: str, split: str, *, shuffle, num_epochs, seed):
   )
 
 
-def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed,
-                   pack: bool = False):
+def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed):
   examples = _task_examples(name, split, shuffle=shuffle, num_epochs=num_epochs, seed=seed)
-  return features.model_rows(examples, lengths.inputs, lengths.targets, pack)
+  return features.padded_rows(examples, lengths.inputs, lengths.targets)
+
+
+def _packed_batches(name: str, lengths: FeatureLengths, host_batch_size: int, seed: int):
+  examples = _task_examples(name, "train", shuffle=True, num_epochs=None, seed=seed)
+  rows = features.example_rows(examples, lengths.inputs, lengths.targets)
+  packed = features.pack(rows.prefetch(tf.data.AUTOTUNE).as_numpy_iterator(),
+                         lengths.inputs + lengths.targets)
+  while True:
+    batch = [next(packed) for _ in range(host_batch_size)]
+    yield {key: np.stack([row[key] for row in batch]) for key in MODEL_FEATURES}
 
 
 def training_batches(
@@ -75,8 +84,10 @@ def training_batches(
   Each batch has MODEL_FEATURES, [host batch, inputs + targets]; with pack, rows
   hold several examples told apart by decoder_segment_ids.
   """
-  dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed,
-                           pack=pack)
+  if pack:
+    yield from _packed_batches(mixture, lengths, _host_batch_size(batch_size), seed)
+    return
+  dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed)
   dataset = dataset.batch(_host_batch_size(batch_size), drop_remainder=True).prefetch(2)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}

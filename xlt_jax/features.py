@@ -24,9 +24,12 @@ Length policy (sequence length = inputs_length + targets_length positions):
       end-of-turn token); if not even the first assistant turn fits, the example
       is DROPPED.
 `KEPT`, `TRUNCATED` and `DROPPED` name each example's fate; `count_fates` counts them.
+
+Unpacked rows are built in tf.data; packing (`pack`) runs in Python on the
+examples the tf.data pipeline yields.
 """
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import seqio
@@ -99,31 +102,76 @@ def _single_segment(row: dict) -> dict:
           "decoder_positions": tf.range(length, dtype=tf.int32)}
 
 
-def model_rows(dataset: tf.data.Dataset, inputs_length: int, targets_length: int,
-               pack: bool) -> tf.data.Dataset:
-  """Fixed-length rows of MODEL_FEATURES, length inputs_length + targets_length.
-
-  Dropped examples are left out. Unpacked: one example per row, padded with 0
-  (segment 0, loss weight 0). Packed: seqio's packer puts consecutive examples
-  side by side in a row, numbering them 1, 2, ... in decoder_segment_ids, with
-  positions restarting at 0 for each; an example never spans two rows.
-  """
-  length = inputs_length + targets_length
+def example_rows(dataset: tf.data.Dataset, inputs_length: int,
+                 targets_length: int) -> tf.data.Dataset:
+  """One unpadded row (ROW_FEATURES) per example the length policy keeps, each at
+  most inputs_length + targets_length long."""
   dataset = sequences_with_fate(dataset, inputs_length, targets_length)
   dataset = dataset.filter(lambda example: example[FATE] != DROPPED)
-  dataset = dataset.map(_rows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if not pack:
-    dataset = dataset.map(_single_segment, num_parallel_calls=tf.data.AUTOTUNE,
-                          deterministic=True)
-    return seqio.utils.trim_and_pad_dataset(dataset, {key: length for key in MODEL_FEATURES})
-  packed = seqio.utils.trim_and_pack_dataset(dataset, {key: length for key in ROW_FEATURES})
-  # The three features of an example are equally long, so their segment ids and
-  # positions agree; keep one copy under the model's names.
-  return packed.map(lambda row: {
-      **{key: row[key] for key in ROW_FEATURES},
-      "decoder_segment_ids": row["decoder_target_tokens_segment_ids"],
-      "decoder_positions": row["decoder_target_tokens_positions"],
-  }, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.map(_rows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def padded_rows(dataset: tf.data.Dataset, inputs_length: int,
+                targets_length: int) -> tf.data.Dataset:
+  """Unpacked rows of MODEL_FEATURES, length inputs_length + targets_length: one
+  example per row (segment 1), padded with 0 (segment 0, loss weight 0)."""
+  dataset = example_rows(dataset, inputs_length, targets_length).map(
+      _single_segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  length = inputs_length + targets_length
+  return seqio.utils.trim_and_pad_dataset(dataset, {key: length for key in MODEL_FEATURES})
+
+
+def pack(rows: Iterable[dict[str, np.ndarray]], length: int,
+         open_rows: int = 8) -> Iterator[dict[str, np.ndarray]]:
+  """Packs unpadded example rows into rows of MODEL_FEATURES of `length` positions.
+
+  First fit over a few open rows: each example goes into the first open row with
+  room for it; when none has room, the fullest open row is emitted. Examples
+  keep their order within a row, are numbered 1, 2, ... in decoder_segment_ids
+  (0 is padding) and get positions from 0; an example never spans two rows.
+  (seqio's packer cannot be used: it measures an example by its non-zero values,
+  which cuts loss masks and drops real tokens with id 0.)
+
+  Args:
+    rows: dicts of 1-D ROW_FEATURES arrays, each at most `length` long.
+    length: positions per packed row.
+    open_rows: rows filled at once; more packs tighter and delays examples more.
+
+  Yields:
+    Packed rows; the open rows are flushed when `rows` ends.
+  """
+  open_rows_list: list[list[dict[str, np.ndarray]]] = []
+  used: list[int] = []
+
+  def emit(index: int) -> dict[str, np.ndarray]:
+    examples = open_rows_list.pop(index)
+    used.pop(index)
+    row = {key: np.zeros(length, np.int32) for key in MODEL_FEATURES}
+    start = 0
+    for segment, example in enumerate(examples, start=1):
+      size = len(example["decoder_input_tokens"])
+      for key in ROW_FEATURES:
+        row[key][start:start + size] = example[key]
+      row["decoder_segment_ids"][start:start + size] = segment
+      row["decoder_positions"][start:start + size] = np.arange(size)
+      start += size
+    return row
+
+  for example in rows:
+    size = len(example["decoder_input_tokens"])
+    if size > length:
+      raise ValueError(f"an example of {size} tokens does not fit a row of {length}")
+    target = next((index for index, filled in enumerate(used) if filled + size <= length), None)
+    if target is None:
+      if len(open_rows_list) == open_rows:
+        yield emit(int(np.argmax(used)))
+      open_rows_list.append([])
+      used.append(0)
+      target = len(used) - 1
+    open_rows_list[target].append(example)
+    used[target] += size
+  while open_rows_list:
+    yield emit(0)
 
 
 def count_fates(dataset: tf.data.Dataset, inputs_length: int,
