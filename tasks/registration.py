@@ -203,3 +203,25 @@ def register_subset_task(
   fingerprint = _fingerprint(os.path.abspath(data_dir), _vocabulary_id(vocabulary), ids_digest,
                              chat_family=chat_family)
   return _register(name, fingerprint, source, vocabulary, chat_family)
+
+
+def register_examples_task(name: str, split: str, examples: list[dict[str, str]],
+                           vocabulary: seqio.Vocabulary, chat_family: str | None = None) -> str:
+  """Registers in-memory examples (dicts as `tasks.datasets` makes them) as one task.
+
+  For benchmarks and notebooks that build examples themselves; studies register
+  tasks from DATA_DIR files with `register_task` / `register_subset_task`.
+  """
+  _check_chat_family(chat_family)
+  frozen = [dict(example) for example in examples]
+
+  def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
+    del split, shuffle_files, seed
+    return _dataset_of(frozen, chat_family, vocabulary)
+
+  source = seqio.FunctionDataSource(dataset_fn, splits=(split,),
+                                    num_input_examples={split: len(frozen)})
+  digest = hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
+  fingerprint = _fingerprint("examples", _vocabulary_id(vocabulary), digest,
+                             chat_family=chat_family)
+  return _register(name, fingerprint, source, vocabulary, chat_family)
