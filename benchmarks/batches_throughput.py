@@ -66,7 +66,8 @@ def make_examples(task: str, language: str, count: int, seed: int) -> list[dict[
   examples = []
   for number in range(count):
     if task == "xlsum":  # articles ~450 words (BBC median), summaries ~25 words
-      inputs = "Summarize the article.\n" + _text(rng, language, _words(rng, 450, 0.6))
+      # The instruction follows the article: left truncation keeps it.
+      inputs = _text(rng, language, _words(rng, 450, 0.6)) + "\nSummarize the article above."
       messages = [{"role": "user", "content": inputs},
                   {"role": "assistant", "content": _text(rng, language, _words(rng, 25, 0.3))}]
     elif task == "sharegpt":  # 1-4 exchanges: prompts ~40 words, replies ~200 words

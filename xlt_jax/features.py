@@ -5,7 +5,9 @@ Each example first becomes one token sequence and a loss mask over it:
   plain tasks (features "inputs" and "targets", each closed by EOS):
       [0] + inputs + targets, mask 1 on the targets. The leading 0 is seqio's
       decoder start token, so unpacked rows equal seqio's
-      PrefixLMFeatureConverter(pack=False) token for token.
+      PrefixLMFeatureConverter(pack=False) on every position of the example
+      (seqio also feeds the last EOS into the first padding position; here
+      padding is 0 throughout).
   chat tasks (features "chat_tokens" and "chat_loss_mask", see
       `tasks.registration`): the rendered conversation, BOS first, and its mask,
       1 exactly on assistant contents and their end-of-turn tokens.
@@ -16,8 +18,9 @@ decoder_positions (per example, from 0). Unpacked rows hold one example (segment
 
 Length policy (sequence length = inputs_length + targets_length positions):
   plain: a prompt longer than inputs_length keeps its LAST inputs_length tokens
-      (the instruction or question, which sits at the end, and the EOS that
-      separates it from the answer); an example whose target alone is longer than
+      (the question and the EOS that separates it from the answer: datasets put
+      the instruction after long documents, as MGSM puts the question after its
+      exemplars); an example whose target alone is longer than
       targets_length is DROPPED: a cut answer would teach the model to stop early.
   chat: a conversation that does not fit is cut after the last assistant turn that
       ends within the sequence length (every trained turn is whole, with its
@@ -47,6 +50,7 @@ def is_chat(features: dict) -> bool:
   return CHAT_TOKENS in features
 
 
+@tf.autograph.experimental.do_not_convert
 def _plain_sequence(example: dict, inputs_length: int, targets_length: int) -> dict:
   inputs, targets = example["inputs"], example["targets"]
   fate = tf.where(tf.size(targets) > targets_length, DROPPED,
@@ -58,6 +62,7 @@ def _plain_sequence(example: dict, inputs_length: int, targets_length: int) -> d
   return {"sequence": sequence, "mask": mask, FATE: fate}
 
 
+@tf.autograph.experimental.do_not_convert
 def _chat_sequence(example: dict, max_tokens: int) -> dict:
   ids, mask = example[CHAT_TOKENS], tf.cast(example[CHAT_LOSS_MASK], tf.int32)
   # A prefix of length e ends an assistant turn where mask[e-1] == 1 and mask[e] == 0.
@@ -87,6 +92,7 @@ def sequences_with_fate(dataset: tf.data.Dataset, inputs_length: int,
                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+@tf.autograph.experimental.do_not_convert
 def _rows(example: dict) -> dict:
   sequence, mask = example["sequence"], example["mask"]
   return {
@@ -96,6 +102,7 @@ def _rows(example: dict) -> dict:
   }
 
 
+@tf.autograph.experimental.do_not_convert
 def _single_segment(row: dict) -> dict:
   length = tf.size(row["decoder_input_tokens"])
   return {**row, "decoder_segment_ids": tf.ones([length], tf.int32),
