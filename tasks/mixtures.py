@@ -46,20 +46,25 @@ def _add_mixture(name: str, entries: list[dict]) -> None:
   seqio.MixtureRegistry.add(name, tasks)
 
 
-def register_run(plan: RunPlan, manifest: dict, data_dir: str, vocabulary) -> RegisteredRun:
+def register_run(plan: RunPlan, manifest: dict, data_dir: str, vocabulary,
+                 chat_family: str | None = None) -> RegisteredRun:
   """Registers the tasks of a manifest (from `selection.select_run`) and the run's mixtures."""
   for entry in manifest["train"] + manifest["validation"]:
     name = registration.register_subset_task(
         entry["dataset"], data_dir, entry["language"], entry["split"], entry["ids"], vocabulary,
-        selection=entry.get("selection"))
+        selection=entry.get("selection"), chat_family=chat_family)
     assert name == entry["task"], (name, entry["task"])
   _add_mixture(plan.mixture, manifest["train"])
   _add_mixture(plan.validation_mixture, manifest["validation"])
   return RegisteredRun(plan, manifest)
 
 
-def register_study(design, data_dir: str, vocabulary) -> list[RegisteredRun]:
+def register_study(design, data_dir: str, vocabulary,
+                   chat_family: str | None = None) -> list[RegisteredRun]:
   """Registers every task and mixture of a design and returns the runs with their manifests.
+
+  chat_family renders training and validation examples with that chat template
+  (`tasks.registration`); None keeps plain prompt/target tasks.
 
   Raises:
     UserInputError: unknown dataset or language, a budget larger than the data,
@@ -68,7 +73,8 @@ def register_study(design, data_dir: str, vocabulary) -> list[RegisteredRun]:
   if isinstance(design, StudyDesign):
     check_languages(design)
   cache = selection.SourceCache(data_dir)
-  return [register_run(plan, selection.select_run(plan, data_dir, cache), data_dir, vocabulary)
+  return [register_run(plan, selection.select_run(plan, data_dir, cache), data_dir, vocabulary,
+                       chat_family)
           for plan in plan_runs(design)]
 
 

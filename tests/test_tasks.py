@@ -89,9 +89,13 @@ def test_training_batches_have_loss_on_targets_only(demo_dir, vocabulary):
     assert weighted[-1] == vocabulary.eos_id
     assert "answer" in vocabulary.decode(weighted[:-1]).lower() or any(
         char.isdigit() for char in vocabulary.decode(weighted[:-1]))
-    # Inputs are the targets shifted right by one, starting from the pad/start token 0.
+    # Inputs are the targets shifted right by one, starting from the pad/start token 0,
+    # over the example's tokens (segment 1); padding is 0 everywhere.
     assert batch["decoder_input_tokens"][row][0] == 0
-    np.testing.assert_array_equal(batch["decoder_input_tokens"][row][1:], targets[:-1])
+    real = batch["decoder_segment_ids"][row] > 0
+    np.testing.assert_array_equal(batch["decoder_input_tokens"][row][1:][real[1:]],
+                                  targets[:-1][real[1:]])
+    assert not batch["decoder_input_tokens"][row][~real].any() and not targets[~real].any()
   validation = batches.validation_batches(runs[1].plan.validation_mixture, lengths, batch_size=5)
   # 3 languages x 8 examples = 24 rows -> 5 batches, the last padded with zero weights.
   assert len(validation) == 5

@@ -1,9 +1,9 @@
 """Model-ready batches out of seqio tasks and mixtures.
 
-Training batches are unpacked (one example per row, as in P0 §3): the prompt and
-completion are concatenated, the loss covers the completion and its EOS only
-(seqio's PrefixLMFeatureConverter with loss_on_targets_only), and each host reads
-only its shard of the global batch.
+Training batches are unpacked by default (one example per row, as in P0 §3) or
+packed; the loss covers the completion and its EOS only, or for chat tasks every
+assistant turn; each host reads only its shard of the global batch. The rows and
+the length policy are defined in `xlt_jax.features`.
 """
 
 import dataclasses
@@ -13,16 +13,21 @@ from typing import Iterator
 import jax
 import numpy as np
 import seqio
+import tensorflow as tf
 from jax.experimental import multihost_utils
 
+from xlt_jax import features
 from xlt_jax.errors import UserInputError
 
-MODEL_FEATURES = ("decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights")
+MODEL_FEATURES = features.MODEL_FEATURES
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureLengths:
-  """Token budget per example; longer prompts/completions are truncated by seqio."""
+  """Token budget per example; rows hold inputs + targets positions.
+
+  What happens to longer examples is `xlt_jax.features`' length policy.
+  """
 
   inputs: int
   targets: int
@@ -54,34 +59,52 @@ def _host_batch_size(global_batch_size: int, shard: seqio.ShardInfo) -> int:
   return global_batch_size // shard.num_shards
 
 
-def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed,
-                   shard: seqio.ShardInfo):
-  return seqio.get_dataset(
-      get_mixture_or_task(name),
-      task_feature_lengths=lengths.as_dict(),
-      feature_converter=seqio.PrefixLMFeatureConverter(pack=False),
-      dataset_split=split,
-      shuffle=shuffle,
-      num_epochs=num_epochs,
-      seed=seed,
-      shard_info=shard,
-      verbose=False,
+def _task_examples(name: str, split: str, *, shuffle, num_epochs, seed,
+                   shard: seqio.ShardInfo | None = None):
+  # Untrimmed (sequence_length=None): the length policy must see whole examples.
+  return get_mixture_or_task(name).get_dataset(
+      sequence_length=None, split=split, shuffle=shuffle, num_epochs=num_epochs, seed=seed,
+      shard_info=shard or this_host_shard(),
   )
 
 
+def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, num_epochs, seed,
+                   shard: seqio.ShardInfo):
+  examples = _task_examples(name, split, shuffle=shuffle, num_epochs=num_epochs, seed=seed,
+                            shard=shard)
+  return features.padded_rows(examples, lengths.inputs, lengths.targets)
+
+
+def _packed_batches(name: str, lengths: FeatureLengths, host_batch_size: int, seed: int,
+                    shard: seqio.ShardInfo):
+  examples = _task_examples(name, "train", shuffle=True, num_epochs=None, seed=seed, shard=shard)
+  rows = features.example_rows(examples, lengths.inputs, lengths.targets)
+  packed = features.pack(rows.prefetch(tf.data.AUTOTUNE).as_numpy_iterator(),
+                         lengths.inputs + lengths.targets)
+  while True:
+    batch = [next(packed) for _ in range(host_batch_size)]
+    yield {key: np.stack([row[key] for row in batch]) for key in MODEL_FEATURES}
+
+
 def training_batches(
-    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int,
+    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int, pack: bool = False,
     shard: seqio.ShardInfo | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
   """Endless shuffled batches of one host's share of the global batch.
 
-  `shard` defaults to this process's (`this_host_shard`); tests pass others to
-  rebuild what each host of a multi-host run feeds.
+  Each batch has MODEL_FEATURES, [host batch, inputs + targets]; with pack, rows
+  hold several examples told apart by decoder_segment_ids. `shard` defaults to this
+  process's (`this_host_shard`); tests pass others to rebuild what each host of a
+  multi-host run feeds.
   """
   shard = shard or this_host_shard()
+  host_batch_size = _host_batch_size(batch_size, shard)
+  if pack:
+    yield from _packed_batches(mixture, lengths, host_batch_size, seed, shard)
+    return
   dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed,
                            shard=shard)
-  dataset = dataset.batch(_host_batch_size(batch_size, shard), drop_remainder=True)
+  dataset = dataset.batch(host_batch_size, drop_remainder=True).prefetch(2)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}
 
@@ -89,12 +112,13 @@ def training_batches(
 def validation_batches(
     mixture: str, lengths: FeatureLengths, batch_size: int
 ) -> list[dict[str, np.ndarray]]:
-  """Every validation example once, in fixed order; the last batch is padded with
-  rows of zero loss weight so that every batch has the same shape, and on several
-  hosts every host gets the same number of batches (empty ones where its shard is short)."""
+  """Every validation example the length policy keeps, once, in fixed order, unpacked;
+  the last batch is padded with rows of zero loss weight (segment 0) so that every
+  batch has the same shape, and on several hosts every host gets the same number of
+  batches (empty ones where its shard is short)."""
   # Task by task, concatenated: one epoch of a seqio mixture stops as soon as its
   # smallest task runs out, which would silently drop validation examples.
-  tasks = getattr(get_mixture_or_task(mixture), "tasks", None) or [get_mixture_or_task(mixture)]
+  tasks = _tasks_of(mixture)
   shard = this_host_shard()
   datasets = [_model_dataset(task.name, "validation", lengths, shuffle=False, num_epochs=1, seed=0,
                              shard=shard)
@@ -112,10 +136,29 @@ def validation_batches(
   # same number of validation steps, or the others wait forever in a collective.
   if shard.num_shards > 1:
     most = int(np.max(multihost_utils.process_allgather(np.int32(len(batches)))))
-    length = lengths.inputs + lengths.targets  # PrefixLM rows: prompt then completion
+    length = lengths.inputs + lengths.targets
     empty = {key: np.zeros((host_batch_size, length), np.int32) for key in MODEL_FEATURES}
     batches += [empty] * (most - len(batches))
   return batches
+
+
+def _tasks_of(name: str) -> list:
+  return getattr(get_mixture_or_task(name), "tasks", None) or [get_mixture_or_task(name)]
+
+
+def length_counts(name: str, split: str, lengths: FeatureLengths) -> dict[str, dict[str, int]]:
+  """Per task of a mixture (or the task): examples, and how many of them the length
+  policy truncates and drops at these lengths (this host's shard).
+
+  Returns:
+    {task name: {"examples": n, "truncated": t, "dropped": d}}.
+  """
+  return {
+      task.name: features.count_fates(
+          _task_examples(task.name, split, shuffle=False, num_epochs=1, seed=0),
+          lengths.inputs, lengths.targets)
+      for task in _tasks_of(name)
+  }
 
 
 def evaluation_examples(task: str) -> list[dict]:

@@ -301,6 +301,7 @@ class Decoder(nn.Module):
       token_mask_BL: jax.Array | None = None,
       cache: KVCache | None = None,
       cache_index: jax.Array | int = 0,
+      segment_ids_BL: jax.Array | None = None,
   ) -> tuple[jax.Array, KVCache | None]:
     """Computes logits for every position.
 
@@ -311,6 +312,9 @@ class Decoder(nn.Module):
       cache: if given, these tokens occupy cache slots [cache_index, cache_index + L)
         and attend to every earlier valid slot.
       cache_index: first cache slot written by this call.
+      segment_ids_BL: for packed rows (no cache): which example each token belongs
+        to; tokens attend only within their own segment. Pass the per-segment
+        positions as positions_BL so that RoPE restarts at each example.
 
     Returns:
       (logits_BLV in float32, the updated cache or None).
@@ -333,6 +337,10 @@ class Decoder(nn.Module):
     # Causal: the query in slot first_query_slot + i sees key slots <= that slot.
     distance_LS = (first_query_slot + jnp.arange(L))[:, None] - jnp.arange(S)[None, :]
     global_mask_BLS = (distance_LS >= 0)[None] & key_valid_BS[:, None, :]
+    if segment_ids_BL is not None:
+      if cache is not None:
+        raise UserInputError("segment_ids_BL (packed rows) cannot be used with a KV cache")
+      global_mask_BLS &= segment_ids_BL[:, :, None] == segment_ids_BL[:, None, :]
     window = config.sliding_window or S + L
     local_mask_BLS = global_mask_BLS & (distance_LS < window)[None]
 

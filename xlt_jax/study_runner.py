@@ -108,7 +108,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
         f"tokenizer {tokenizer_path} has {vocabulary.vocab_size} pieces but"
         f" ModelConfig.vocab_size is {experiment.model.vocab_size}"
     )
-  runs = mixtures.register_study(experiment.study, data_dir, vocabulary)
+  runs = mixtures.register_study(experiment.study, data_dir, vocabulary,
+                                 chat_family=experiment.train.chat_template)
   for registered in runs:  # a started run must keep training on the data it was planned on
     saved = os.path.join(model_dir, "runs", registered.plan.name, "manifest.json")
     if os.path.isfile(saved):

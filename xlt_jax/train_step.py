@@ -53,8 +53,17 @@ class TrainState:
 
 
 def loss_and_weight(params, batch: dict[str, jax.Array], model: Decoder):
-  """Summed token cross-entropy over loss-weighted positions, and the summed weight."""
-  logits_BLV, _ = model.apply({"params": params}, batch["decoder_input_tokens"])
+  """Summed token cross-entropy over loss-weighted positions, and the summed weight.
+
+  Packed rows (batches with decoder_segment_ids and decoder_positions) attend
+  within each example only and restart positions per example, so every example's
+  loss is what it would be alone in an unpacked row.
+  """
+  logits_BLV, _ = model.apply(
+      {"params": params}, batch["decoder_input_tokens"],
+      positions_BL=batch.get("decoder_positions"),
+      segment_ids_BL=batch.get("decoder_segment_ids"),
+  )
   losses_BL = optax.softmax_cross_entropy_with_integer_labels(
       logits_BLV, batch["decoder_target_tokens"]
   )
