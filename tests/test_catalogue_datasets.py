@@ -1,5 +1,7 @@
 """The catalogue's dataset names exist in the registry, and a variant mixture runs end to end."""
 
+import json
+
 import pyarrow
 import pyarrow.parquet
 import pytest
@@ -8,7 +10,9 @@ import seqio
 from tasks import catalogue, datasets, selection
 from tasks.formats import aya_dataset
 from xlt_jax import languages as language_codes
+from xlt_jax.errors import DataFormatError
 from xlt_jax.study import MultiTaskDesign, StudyDesign, plan_runs
+from xlt_jax.study_designs import PinchDesign
 from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
 
 
@@ -143,3 +147,70 @@ def test_a_translated_p2_mixture_registers_end_to_end(p2_dir):
   assert record["tags"] == {"variant": "translated_google", "variant_of": "aya_dataset",
                             "method": "translated", "engine": "Google Translate"}
   selection.check_manifest(manifest)
+
+
+def _write_jsonl(path, rows):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
+                  encoding="utf-8")
+
+
+@pytest.fixture
+def p1_dir(tmp_path):
+  """LIMA + OASST1 in their official formats, and a Spanish translation of every item."""
+  lima = [{"conversations": [f"LIMA question {n}?", f"LIMA answer {n}."], "source": "wikihow"}
+          for n in range(3)]
+  _write_jsonl(tmp_path / "lima" / "train.jsonl", lima)
+  messages = []
+  for n in range(3):
+    messages.append({"message_id": f"q-{n}", "parent_id": None, "text": f"OASST question {n}?",
+                     "role": "prompter", "lang": "en", "rank": None})
+    messages += [{"message_id": f"a-{n}-{rank}", "parent_id": f"q-{n}", "role": "assistant",
+                  "text": f"OASST answer {n} ranked {rank}.", "lang": "en", "rank": rank}
+                 for rank in (1, 0)]
+  messages.append({"message_id": "q-es", "parent_id": None, "text": "¿Pregunta nativa?",
+                   "role": "prompter", "lang": "es", "rank": None})
+  (tmp_path / "oasst1").mkdir()
+  pyarrow.parquet.write_table(pyarrow.Table.from_pylist(messages),
+                              tmp_path / "oasst1" / "train.parquet")
+  keys = [f"lima.{n + 1}" for n in range(3)] + [f"oasst.q-{n}" for n in range(3)]
+  _write_jsonl(tmp_path / "lima_oasst" / "es" / "train.jsonl",
+               [{"parallel_id": key, "conversations": [f"¿{key}?", f"Respuesta {key}."]}
+                for key in reversed(keys)])  # any order: rows are matched by key
+  return tmp_path
+
+
+def test_lima_oasst_reads_both_english_sources_and_keyed_translations(p1_dir):
+  english = datasets.read_examples("lima_oasst", str(p1_dir), "en", "train")
+  assert [(e["id"], e["parallel_id"], e["targets"]) for e in english[2:4]] == [
+      ("lima_oasst_en_train:lima.3", "lima.3", "LIMA answer 2."),
+      ("lima_oasst_en_train:oasst.q-0", "oasst.q-0", "OASST answer 0 ranked 0.")]
+  assert len(english) == 6
+  spanish = {e["parallel_id"]: e for e in datasets.read_examples(
+      "lima_oasst", str(p1_dir), "es", "train")}
+  assert spanish["oasst.q-1"]["inputs"] == "¿oasst.q-1?"
+  assert spanish["oasst.q-1"]["id"] == "lima_oasst_es_train:oasst.q-1"
+  record = datasets.provenance("lima_oasst", str(p1_dir), "en", "train")
+  assert [source["path"] for source in record["sources"]] == [
+      str(p1_dir / "lima" / "train.jsonl"), str(p1_dir / "oasst1" / "train.parquet")]
+  assert (record["rows_read"], record["rows_kept"]) == (6, 6)
+  # A pinch run draws English and Spanish from one pool at disjoint positions.
+  design = PinchDesign(name="tiny", dataset="lima_oasst", languages=("en", "es"), total=4,
+                       percentages=(50,), six_languages=("en", "es"),
+                       addition_orders=(("en", "es"),), bilingual_pairs=(("en", "es"),),
+                       extra_monolingual=(), validation_size=1)
+  plan = next(plan for plan in design.runs() if plan.name == "bilingual_en_es")
+  manifest = selection.select_run(plan, str(p1_dir))
+  keys = {entry["language"]: [i.rsplit(":", 1)[1] for i in entry["ids"]]
+          for entry in manifest["train"]}
+  assert len(keys["en"]) == len(keys["es"]) == 2 and not set(keys["en"]) & set(keys["es"])
+  assert set(manifest["sources"]) == {str(p1_dir / "lima" / "train.jsonl"),
+                                      str(p1_dir / "oasst1" / "train.parquet"),
+                                      str(p1_dir / "lima_oasst" / "es" / "train.jsonl")}
+
+
+def test_lima_oasst_translation_without_its_key_is_malformed(p1_dir):
+  path = p1_dir / "lima_oasst" / "es" / "train.jsonl"
+  _write_jsonl(path, [{"conversations": ["¿Sin clave?", "Sí."]}])
+  with pytest.raises(DataFormatError, match=r"train.jsonl:1: no 'parallel_id'"):
+    datasets.read_examples("lima_oasst", str(p1_dir), "es", "train")

@@ -51,6 +51,8 @@ def _english(data_dir: str, split: str, policy: rows.ReadPolicy) -> rows.LoadRes
   rows_read = malformed = 0
   problems: list[str] = []
   for source, module in (("lima", lima), ("oasst", oasst)):
+    rows.require_file(module.path(data_dir, "en", split), f"lima_oasst English ({source})")
+  for source, module in (("lima", lima), ("oasst", oasst)):
     part = module.load(data_dir, "en", split, policy)
     for example in part.examples:
       key = f"{source}.{example['id'].rsplit(':', 1)[-1]}"
@@ -67,7 +69,7 @@ def _english(data_dir: str, split: str, policy: rows.ReadPolicy) -> rows.LoadRes
 
 def _translation(data_dir: str, language: str, split: str,
                  policy: rows.ReadPolicy) -> rows.LoadResult:
-  source = rows.require_file(path(data_dir, language, split), "LIMA+OASST translation")
+  source = rows.require_file(path(data_dir, language, split), f"lima_oasst {language} translation")
   name = task_name("lima_oasst", language, split)
   problems = rows.RowProblems(policy, source)
   examples, seen = [], {}
