@@ -10,9 +10,9 @@ import seqio
 from tasks import catalogue, datasets, selection
 from tasks.formats import aya_dataset
 from xlt_jax import languages as language_codes
-from xlt_jax.errors import DataFormatError
+from xlt_jax.errors import DataFormatError, UserInputError
 from xlt_jax.study import MultiTaskDesign, StudyDesign, plan_runs
-from xlt_jax.study_designs import PinchDesign
+from xlt_jax.study_designs import PinchDesign, PolyglotDesign
 from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
 
 
@@ -214,3 +214,53 @@ def test_lima_oasst_translation_without_its_key_is_malformed(p1_dir):
   _write_jsonl(path, [{"conversations": ["¿Sin clave?", "Sí."]}])
   with pytest.raises(DataFormatError, match=r"train.jsonl:1: no 'parallel_id'"):
     datasets.read_examples("lima_oasst", str(p1_dir), "es", "train")
+
+
+ENGLISH_PROMPTS = (
+    "How can I improve my sleep schedule when I work night shifts at the hospital?",
+    "What is the best way to learn the piano as an adult with little free time?",
+    "Could you explain why the sky looks blue during the day and red at sunset?",
+    "Which vegetables should I plant in the spring if my garden gets little sunlight?",
+    "Why do cats like to sleep in cardboard boxes instead of their expensive beds?",
+)
+SPANISH_PROMPTS = (
+    "¿Cómo puedo mejorar mi horario de sueño cuando trabajo turnos de noche en el hospital?",
+    "¿Cuál es la mejor manera de aprender piano siendo adulto y con poco tiempo libre?",
+    "¿Podrías explicar por qué el cielo se ve azul durante el día y rojo al atardecer?",
+    "¿Qué verduras debería plantar en primavera si mi jardín recibe poca luz del sol?",
+    "¿Por qué a los gatos les gusta dormir en cajas de cartón en lugar de sus camas caras?",
+)
+
+
+def test_p3_translated_substitutes_the_translations_of_the_english_items_it_removes(tmp_path):
+  """guanaco_translated: line keys of the official file pool translations with originals."""
+  _write_jsonl(tmp_path / "guanaco" / "openassistant_best_replies_train.jsonl",
+               [{"text": f"### Human: {prompt}### Assistant: Here is my answer to that."}
+                for prompt in ENGLISH_PROMPTS])
+  variant = tmp_path / "variants" / "translated" / "guanaco"
+  _write_jsonl(variant / "openassistant_best_replies_train.jsonl",
+               [{"text": f"### Human: {prompt}### Assistant: Esta es mi respuesta a eso.",
+                 "lang": "es", "parallel_id": line}
+                for line, prompt in enumerate(SPANISH_PROMPTS, start=1)])
+  design = PolyglotDesign(name="tiny", dataset="guanaco", languages=("es",), total=4,
+                          per_language=1, validation_size=1)
+  plan = next(plan for plan in design.runs() if plan.name == "multi2_translated")
+  manifest = selection.select_run(plan, str(tmp_path))
+  english, spanish = manifest["train"]
+  assert spanish["task"] == "guanaco_translated_es_train_tiny_o3_n1"
+  assert spanish["ids"][0].startswith("guanaco_translated_es_train:")
+  pool_keys = {i.rsplit(":", 1)[1] for i in english["ids"]}
+  translated = datasets.read_examples("guanaco_translated", str(tmp_path), "es", "train")
+  by_id = {e["id"]: e for e in translated}
+  translated_key = by_id[spanish["ids"][0]]["parallel_id"]
+  # The Spanish example translates the English item at pool position 3, not in training.
+  assert translated_key not in pool_keys and len(pool_keys) == 3
+  line = int(translated_key)
+  assert by_id[spanish["ids"][0]]["inputs"] == SPANISH_PROMPTS[line - 1]
+  assert str(variant / "openassistant_best_replies_train.jsonl") in manifest["sources"]
+
+
+def test_a_variant_without_its_directory_names_the_dataset_and_the_place(tmp_path):
+  with pytest.raises(UserInputError, match=r"dataset aya_dataset_rtt_google: its directory"
+                                           r" \S+/variants/rtt_google does not exist"):
+    datasets.read_examples("aya_dataset_rtt_google", str(tmp_path), "ru", "train")
