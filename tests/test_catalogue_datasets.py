@@ -91,11 +91,10 @@ def p2_dir(tmp_path_factory):
               None) for r in range(english_count)]
   native = [(language, f"{language} native {WORDS[r % 12]} {r}?", f"{language} answer {r}", None)
             for language in languages for r in range(size)]
-  data = root / "aya_dataset" / "data"
-  _write_aya(data / aya_dataset.hub_file("train").split("/")[-1], english + native)
+  _write_aya(root / "aya_dataset" / aya_dataset.hub_file("train"), english + native)
   held_out = [(language, f"{language} test {r}?", f"{language} reference {r}", None)
               for language in languages for r in range(design.validation_size)]
-  _write_aya(data / aya_dataset.hub_file("test").split("/")[-1], held_out)
+  _write_aya(root / "aya_dataset" / aya_dataset.hub_file("test"), held_out)
   variant = root / "variants" / "translated_google" / "aya_dataset" / "data"
   translated = [(language, f"[{language}] {inputs}", f"[{language}] {targets}", row)
                 for language in languages
@@ -264,3 +263,33 @@ def test_a_variant_without_its_directory_names_the_dataset_and_the_place(tmp_pat
   with pytest.raises(UserInputError, match=r"dataset aya_dataset_rtt_google: its directory"
                                            r" \S+/variants/rtt_google does not exist"):
     datasets.read_examples("aya_dataset_rtt_google", str(tmp_path), "ru", "train")
+
+
+def test_mgsm_p0_reads_each_language_from_the_dataset_that_has_it(tmp_path, shared_data):
+  """P0's MGSM: human MGSM for en, P0's own translation for pt (stand-in: the English file)."""
+  (tmp_path / "mgsm").mkdir()
+  (tmp_path / "mgsm_translated").mkdir()
+  exemplars = json.loads((shared_data / "mgsm" / "exemplars.json").read_text(encoding="utf-8"))
+  (tmp_path / "mgsm" / "exemplars.json").write_text(json.dumps(exemplars), encoding="utf-8")
+  (tmp_path / "mgsm_translated" / "exemplars.json").write_text(json.dumps(
+      {"MGSM_EXEMPLARS": {"pt": exemplars["MGSM_EXEMPLARS"]["en"]}}), encoding="utf-8")
+  english = (shared_data / "mgsm" / "mgsm_en.tsv").read_text(encoding="utf-8")
+  (tmp_path / "mgsm" / "mgsm_en.tsv").write_text(english, encoding="utf-8")
+  (tmp_path / "mgsm_translated" / "mgsm_pt.tsv").write_text(english, encoding="utf-8")
+  for language, owner in (("en", "mgsm"), ("pt", "mgsm_translated")):
+    examples = datasets.read_examples("mgsm_p0", str(tmp_path), language, "test")
+    assert len(examples) == 250 and examples[0]["id"] == f"{owner}_{language}_test:1"
+    record = datasets.provenance("mgsm_p0", str(tmp_path), language, "test")
+    assert record["tags"]["read_from"] == owner
+    assert record["sources"][0]["path"] == str(tmp_path / owner / f"mgsm_{language}.tsv")
+  with pytest.raises(UserInputError, match="dataset mgsm_p0 has no language 'it'"):
+    datasets.read_examples("mgsm_p0", str(tmp_path), "it", "test")
+
+
+def test_a_parallel_id_that_is_not_a_key_is_a_malformed_row(tmp_path):
+  _write_jsonl(tmp_path / "variants" / "translated" / "guanaco"
+               / "openassistant_best_replies_train.jsonl",
+               [{"text": f"### Human: {SPANISH_PROMPTS[0]}### Assistant: Sí.", "lang": "es",
+                 "parallel_id": True}])
+  with pytest.raises(DataFormatError, match=r"train.jsonl:1: 'parallel_id' must be a non-empty"):
+    datasets.read_examples("guanaco_translated", str(tmp_path), "es", "train")
