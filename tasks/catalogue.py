@@ -25,14 +25,20 @@ from xlt_jax.errors import UserInputError
 from xlt_jax.study import MultiTaskDesign, RunPlan, StudyDesign, plan_runs
 from xlt_jax.study_designs import ConditionDesign, ParallelDesign, PinchDesign, PolyglotDesign
 
-# Dataset names of tasks/datasets.py; a variant is `<dataset>_<variant>`.
+# Dataset names of tasks/datasets.py (tests/test_catalogue_datasets.py checks that every
+# design finds its datasets, languages and splits there); a variant is
+# `<dataset>_<variant>`, read from DATA_DIR/variants/<variant>/ (tasks/variants.py).
 XLSUM, SHAREGPT, MCOT_MATH = "xlsum", "sharegpt", "mcot_math"  # P0 Table 1, P4
-LIMA_OASST = "lima_oasst"  # P1: LIMA + OASST first turns, machine-translated (parallel)
-AYA_DATASET = "aya_dataset"  # P2 native; aya_dataset_translated_google, ..._rtt_cohere
+LIMA_OASST = "lima_oasst"  # P1: LIMA + OASST first turns and their translations (parallel)
+AYA_DATASET = "aya_dataset"  # P2 native; aya_dataset_translated_<engine>, _rtt_<engine>
 GUANACO = "guanaco"  # P3 native; guanaco_translated (MT of the English examples)
-MAPICALL_BANK = "mapicall_bank"  # P4 API calling
-# Test sets of the P0 tasks (evaluation only; training reads the names above).
-P0_EVALUATION = {XLSUM: None, SHAREGPT: "aya_dolly200", MCOT_MATH: "mgsm"}
+API_CALLING = "api_calling"  # P4's mAPICall-Bank
+# Test sets of the P0 tasks (evaluation only; training reads the names above). P0's IF
+# test set is Aya's Dolly-200, "the 200 human-selected prompts per language": of the
+# suite's two copies only dolly_machine_translated (NLLB, 101 languages) has all eight
+# P0 languages (dolly_human_edited, the post-edited one, has ar, es, fr, hi, ru, sr).
+# MGSM has no pt, ko, ar: mgsm_p0 adds P0's Google translations of them (mgsm_translated).
+P0_EVALUATION = {XLSUM: None, SHAREGPT: "dolly_machine_translated", MCOT_MATH: "mgsm_p0"}
 
 P0_SEEN, P0_UNSEEN = ("es", "fr", "ja", "zh"), ("ar", "ko", "pt")  # P0 Table 1
 P0_SINGLE_BUDGETS = (0, 100, 200, 400, 800, 1000, 2000, 5000)  # P0 §4
@@ -81,7 +87,7 @@ def designs() -> list:
       ConditionDesign(name="p2", dataset=AYA_DATASET),
       PolyglotDesign(name="p3", dataset=GUANACO),
       ParallelDesign(name="p4_math", dataset=MCOT_MATH, count=10_000, validation_size=200),
-      ParallelDesign(name="p4_api", dataset=MAPICALL_BANK, count=3_024, validation_size=150),
+      ParallelDesign(name="p4_api", dataset=API_CALLING, count=3_024, validation_size=150),
   ]
 
 

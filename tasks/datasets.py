@@ -5,6 +5,15 @@ language, inputs (the prompt text), targets (the reference completion) and
 answer (the normalised reference answer the metric compares against).
 Conversation datasets add `conversation` (the whole dialogue as JSON) and
 multiple-choice datasets add `choices` (a JSON list); see tasks/formats/.
+Parallel and translated examples add `parallel_id` (see tasks/selection.py).
+
+Besides one dataset per official source there are:
+- variants `<base>_<variant>`, a translated or round-trip-translated copy read in the
+  base's format from DATA_DIR/variants/<variant>/ (tasks/variants.py): P2's
+  aya_dataset_translated_<engine> and aya_dataset_rtt_<engine>, P3's guanaco_translated;
+- lima_oasst, P1's parallel LIMA + OASST first turns (tasks/formats/lima_oasst.py);
+- unions, one test set assembled per language from several datasets, each example
+  keeping its own dataset's id: mgsm_p0 (MGSM, with P0's Google-translated pt, ko, ar).
 """
 
 import dataclasses
@@ -12,9 +21,10 @@ import functools
 import os
 from typing import Callable
 
+from tasks import variants
 from tasks.formats import (alpaca_eval, api_calling, aya_dataset, aya_evaluation, guanaco,
-                           lima, mcot_math, mgsm_translated, oasst, rows, sharegpt, xcsqa,
-                           xlsum, xnli, xquad)
+                           lima, lima_oasst, mcot_math, mgsm_translated, oasst, rows, sharegpt,
+                           xcsqa, xlsum, xnli, xquad)
 from tasks.naming import task_name
 from xlt_jax import answers, mgsm_format
 from xlt_jax.errors import UserInputError
@@ -133,7 +143,8 @@ def _format_datasets() -> list[Dataset]:
   ]
   for subset in aya_evaluation.SUBSETS:
     found.append(_from_format(subset, aya_evaluation, path=aya_evaluation.path_for(subset),
-                              load=aya_evaluation.load_for(subset)))
+                              load=aya_evaluation.load_for(subset),
+                              languages=aya_evaluation.SUBSET_LANGUAGES[subset]))
   found += [
       _from_format("aya_dataset", aya_dataset),
       _from_format("lima", lima),
@@ -147,8 +158,52 @@ def _format_datasets() -> list[Dataset]:
       _from_format("xnli", xnli, kind="multiple_choice"),
       _from_format("xcsqa", xcsqa, kind="multiple_choice"),
       _from_format("api_calling", api_calling, kind="api_call"),
+      _from_format("lima_oasst", lima_oasst),
   ]
   return found
+
+
+# P2 (Chen et al.): Google Translate and Command R (its Figure 6 prompt), from English or
+# round trip through English; P3 (Kew et al.): GPT-3.5-Turbo from English.
+P2_ENGINES = {"google": "Google Translate", "cohere": "Cohere Command R"}
+
+
+def _variant_datasets(bases: dict[str, Dataset]) -> list[Dataset]:
+  found = []
+  for engine, engine_name in P2_ENGINES.items():
+    found.append(variants.make_variant(
+        bases["aya_dataset"], variants.Variant(f"translated_{engine}", "translated", engine_name)))
+    found.append(variants.make_variant(
+        bases["aya_dataset"], variants.Variant(f"rtt_{engine}", "round_trip", engine_name)))
+  found.append(variants.make_variant(
+      bases["guanaco"], variants.Variant("translated", "translated", "GPT-3.5-Turbo")))
+  return found
+
+
+def _union(name: str, parts: tuple[str, ...], metric: str, source_url: str) -> Dataset:
+  """A dataset whose every language is read from the first of `parts` that has it."""
+
+  def owner(language: str) -> Dataset:
+    return next(DATASETS[part] for part in parts if language in DATASETS[part].languages)
+
+  def path(data_dir: str, language: str, split: str) -> str:
+    return owner(language).path(data_dir, language, split)
+
+  def union_load(data_dir: str, language: str, split: str,
+                 policy: rows.ReadPolicy) -> rows.LoadResult:
+    result = load(owner(language).name, data_dir, language, split, policy)
+    return dataclasses.replace(result, tags={**result.tags, "read_from": owner(language).name})
+
+  def read(data_dir: str, language: str, split: str) -> list[dict[str, str]]:
+    return union_load(data_dir, language, split, rows.DEFAULT_POLICY).examples
+
+  members = [DATASETS[part] for part in parts]
+  languages = tuple(dict.fromkeys(language for part in members for language in part.languages))
+  splits = tuple(split for split in members[0].splits
+                 if all(split in part.splits for part in members))
+  return Dataset(name, languages, splits, metric, path, read,
+                 licence="; ".join(f"{part.name}: {part.licence}" for part in members),
+                 source_url=source_url, load=union_load)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -161,6 +216,11 @@ DATASETS: dict[str, Dataset] = {
                     source_url="https://github.com/google-research/url-nlp/tree/main/mgsm"),
     **{dataset.name: dataset for dataset in _format_datasets()},
 }
+DATASETS.update({dataset.name: dataset for dataset in _variant_datasets(DATASETS)})
+# P0 evaluates mathematical reasoning on MGSM's human translations and on its own Google
+# translations of mgsm_en into pt, ko and ar (papers.md P0.2).
+DATASETS["mgsm_p0"] = _union("mgsm_p0", ("mgsm", "mgsm_translated"), "accuracy",
+                             DATASETS["mgsm"].source_url)
 
 
 def get_dataset(name: str) -> Dataset:

@@ -50,15 +50,25 @@ class SourceCache:
   def __init__(self, data_dir: str):
     self.data_dir = data_dir
     self._examples: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    self._files: dict[tuple[str, str, str], list[str]] = {}
     self.sources: dict[str, str] = {}  # absolute path -> sha256
 
   def read(self, dataset: str, language: str, split: str) -> list[dict[str, str]]:
     key = (dataset, language, split)
     if key not in self._examples:
-      self._examples[key] = datasets.read_examples(dataset, self.data_dir, language, split)
-      path = os.path.abspath(self.path(*key))
-      self.sources[path] = sha256_file(path)
+      result = datasets.load(dataset, self.data_dir, language, split)
+      self._examples[key] = result.examples
+      # Every file the reader read (e.g. LIMA's and OASST's for P1's English), main one first.
+      files = [os.path.abspath(self.path(*key))]
+      files += [path for path in map(os.path.abspath, result.sources) if path not in files]
+      self._files[key] = files
+      for path in files:
+        self.sources[path] = sha256_file(path)
     return self._examples[key]
+
+  def files(self, dataset: str, language: str, split: str) -> list[str]:
+    """The absolute paths of every file `read` read for this task (after reading it)."""
+    return self._files[(dataset, language, split)]
 
   def path(self, dataset: str, language: str, split: str) -> str:
     return datasets.get_dataset(dataset).path(self.data_dir, language, split)
@@ -214,9 +224,10 @@ def select_run(plan: RunPlan, data_dir: str, cache: SourceCache | None = None) -
 
 def _run_sources(plan: RunPlan, cache: SourceCache, entries: list[dict]) -> dict[str, str]:
   """path -> sha256 of every file this run's selection depends on (a shared cache has more)."""
-  paths = {entry["source"] for entry in entries}
+  paths = {path for entry in entries
+           for path in cache.files(entry["dataset"], entry["language"], entry["split"])}
   pooled = {portion.pool for portion in plan.portions if portion.pool is not None}
-  paths |= {os.path.abspath(cache.path(*plan.pools[pool], "train")) for pool in pooled}
+  paths |= {path for pool in pooled for path in cache.files(*plan.pools[pool], "train")}
   return {path: cache.sources[path] for path in sorted(paths)}
 
 

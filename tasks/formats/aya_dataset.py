@@ -8,6 +8,10 @@ columns `inputs, targets, language, language_code, annotation_type, user_id`
 (`language_code` ISO 639-3). A language's examples are the rows whose code maps
 to it (aya_evaluation.ISO_639_3), in file order; ids "<task>:<row>" (0-based).
 P2 trains on the native es, ru, zh, de splits and on the English split.
+
+Translated copies (tasks/variants.py) use the same schema plus an optional column
+`parallel_id`: the row number, in the official file, of the English row a row
+translates (null where a row translates nothing in that file).
 """
 
 import os
@@ -50,15 +54,18 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
   name = task_name("aya_dataset", language, split)
   problems = rows.RowProblems(policy, f"{source} ({language})")
   examples = []
-  columns = table.select(["inputs", "targets", "language_code"]).to_pylist()
+  wanted = ["inputs", "targets", "language_code"]
+  wanted += ["parallel_id"] if "parallel_id" in table.column_names else []
+  columns = table.select(wanted).to_pylist()
   for row_number, row in enumerate(columns):
     if ISO_639_3.get(row["language_code"]) != language:
       continue
     problems.seen()
     problem = rows.string_fields(row, ("inputs", "targets"))
-    if problem:
-      problems.report(source, f"row {row_number}", problem)
+    parallel = rows.parallel_id(row)
+    if problem or isinstance(parallel, str):
+      problems.report(source, f"row {row_number}", problem or parallel)
       continue
     examples.append(rows.example(name, row_number, language, row["inputs"].strip(),
-                                 row["targets"].strip()))
+                                 row["targets"].strip(), **parallel))
   return problems.result(examples, [source])

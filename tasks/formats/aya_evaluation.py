@@ -32,11 +32,18 @@ COLUMNS = ("id", "inputs", "targets", "language", "script")
 # ISO 639-3 (as the suite writes it) -> our ISO 639-1 code.
 ISO_639_3 = {
     "arb": "ar", "ara": "ar", "ben": "bn", "deu": "de", "eng": "en", "spa": "es",
-    "fra": "fr", "hin": "hi", "jpn": "ja", "kor": "ko", "por": "pt", "rus": "ru",
+    "fin": "fi", "fra": "fr", "gle": "ga", "hin": "hi", "jpn": "ja", "kor": "ko", "por": "pt", "rus": "ru",
     "srp": "sr", "swh": "sw", "swa": "sw", "tel": "te", "tha": "th", "tur": "tr",
     "zho": "zh", "cmn": "zh",
 }
 LANGUAGES = tuple(sorted(set(ISO_639_3.values())))
+# The languages each subset holds (its dataset card), so that a design asking a subset
+# for a language it lacks fails when it is planned, not when its file is read.
+SUBSET_LANGUAGES = {
+    "aya_human_annotated": ("ar", "en", "pt", "te", "tr", "zh"),  # and yor (unmapped)
+    "dolly_human_edited": ("ar", "es", "fr", "hi", "ru", "sr"),
+    "dolly_machine_translated": LANGUAGES,  # 101 languages (NLLB), every mapped one
+}
 
 
 def hub_file(subset: str) -> str:

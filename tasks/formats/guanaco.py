@@ -14,6 +14,10 @@ human turn when unlabelled) and py3langid gives L a probability of at least
 
 inputs/targets are the first exchange; `conversation` is the whole dialogue
 as JSON [{"role": "user"|"assistant", "content"}]. Ids "<task>:<line>".
+
+Translated copies (tasks/variants.py) use the same format plus an optional
+`parallel_id` per line: the line number, in the official file, of the English
+conversation the line translates.
 """
 
 import dataclasses
@@ -67,8 +71,9 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
       problems.report(source, line_number, "no string 'text'")
       continue
     turns = parse_text(row["text"])
-    if isinstance(turns, str):
-      problems.report(source, line_number, turns)
+    parallel = rows.parallel_id(row)
+    if isinstance(turns, str) or isinstance(parallel, str):
+      problems.report(source, line_number, turns if isinstance(turns, str) else parallel)
       continue
     guess, probability = language_id.identify(turns[0]["content"])
     label = row.get("lang") if isinstance(row.get("lang"), str) else guess
@@ -81,7 +86,7 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
       continue
     examples.append(rows.example(name, line_number, language, turns[0]["content"],
                                  turns[1]["content"],
-                                 conversation=json.dumps(turns, ensure_ascii=False)))
+                                 conversation=json.dumps(turns, ensure_ascii=False), **parallel))
   result = problems.result(examples, [source],
                            {"low_language_confidence": filtered["low_language_confidence"]})
   # rows_read counts this language's rows (and the malformed ones, whose language

@@ -163,6 +163,21 @@ def sha256_file(path: str) -> str:
   return digest.hexdigest()
 
 
+def parallel_id(row: dict[str, Any]) -> dict[str, str] | str:
+  """{"parallel_id": key} when the row names the source item it translates, {} when it
+  does not, or what is wrong with the value (a non-empty string or an integer row key).
+
+  Translated and round-trip-translated files carry it so that tasks/selection.py can pool
+  a translation with its English original (see tasks/variants.py).
+  """
+  value = row.get("parallel_id")
+  if value is None:
+    return {}
+  if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+    return "'parallel_id' must be a non-empty string or an integer"
+  return {"parallel_id": str(value).strip()}
+
+
 def example(task: str, row_number: int | str, language: str, inputs: str, targets: str,
             answer: str = "", **extra: str) -> dict[str, str]:
   """An example dict with the id "<task>:<row number>" (stable across runs)."""
