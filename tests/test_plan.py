@@ -1,6 +1,7 @@
 """The plan binary: the real train step compiled by libtpu for a small TPU topology."""
 
 import json
+import re
 
 import pytest
 
@@ -58,17 +59,17 @@ def test_a_step_that_cannot_fit_exits_1(capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--gin.MeshConfig.fsdp=4"], "mesh .* needs 16 devices but 4 are available"),
+    (["--gin.MeshConfig.fsdp=4"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 8 devices but 4 are available"),
     (["--topology=v5e:3x3"], "unknown TPU topology 'v5e:3x3'"),
     (["--gin.MeshConfig.tensro=2"], "tensro"),
     (["--mfu=2"], "mfu 2.0 must be in"),
-    (["--gin.TrainConfig.batch_size=6"], "batch of 6 sequences cannot be split"),
+    (["--gin.TrainConfig.batch_size=3"], "batch of 3 sequences cannot be split"),
 ])
 def test_bad_input_exits_2_naming_the_problem(arguments, message, capsys):
   assert plan.main([*SMALL, *arguments]) == 2
   error = capsys.readouterr().err.strip().splitlines()[-1]
   assert error.startswith("error: ")
-  assert __import__("re").search(message, error), error
+  assert re.search(message, error), error
 
 
 def test_topology_defaults_to_the_mesh_file(capsys):
