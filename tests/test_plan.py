@@ -49,13 +49,19 @@ def test_a_small_model_fits_and_its_numbers_agree(tmp_path, capsys):
       30 * step["step_seconds"] * 4 / 3600)
 
 
-def test_a_step_that_cannot_fit_exits_1(capsys):
-  # The tiny model, but attention scores of 32k-token sequences: tens of GiB per chip.
+def test_a_step_that_cannot_fit_exits_1(tmp_path, capsys):
+  # The tiny model, but attention scores of 32k-token sequences: hundreds of GiB per
+  # chip, which libtpu refuses to compile; the plan reports its figure.
+  output = tmp_path / "plan.json"
   assert plan.main(["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
                     "--gin.MeshConfig.data=1", "--gin.MeshConfig.fsdp=2",
-                    "--gin.MeshConfig.tensor=2", "--gin.TrainConfig.inputs_length=32768"]) == 1
+                    "--gin.MeshConfig.tensor=2", "--gin.TrainConfig.inputs_length=32768",
+                    f"--output={output}"]) == 1
   last_line = capsys.readouterr().out.splitlines()[-1]
   assert last_line.startswith("DOES NOT FIT:") and "> 16 GiB HBM" in last_line
+  step = json.loads(output.read_text())["step"]
+  assert step["compiled_flops"] is None and "RESOURCE_EXHAUSTED" in step["compiler_message"]
+  assert step["temporary_bytes"] > 16 * 2**30 and not step["fits"]
 
 
 @pytest.mark.parametrize("arguments, message", [

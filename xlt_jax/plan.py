@@ -70,10 +70,17 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -
       "FLOPs per chip per step",
       f"  analytic      {plan.analytic_flops / 1e12:10.2f} TFLOP  (6 x matmul params x tokens"
       " + attention)",
-      f"  compiled      {plan.compiled_flops / 1e12:10.2f} TFLOP  (XLA, all layers;"
-      f" {plan.compiled_over_analytic:.2f} x analytic: remat recomputes the forward pass)",
-      f"  loop once     {plan.compiled_flops_loop_body_once / 1e12:10.2f} TFLOP  (XLA's raw"
-      " count: the scanned layer body counted once)",
+  ]
+  if plan.compiled_flops is None:
+    lines.append(f"  compiled      not compiled: {plan.compiler_message}")
+  else:
+    lines += [
+        f"  compiled      {plan.compiled_flops / 1e12:10.2f} TFLOP  (XLA, all layers;"
+        f" {plan.compiled_over_analytic:.2f} x analytic: remat recomputes the forward pass)",
+        f"  loop once     {plan.compiled_flops_loop_body_once / 1e12:10.2f} TFLOP  (XLA's raw"
+        " count: the scanned layer body counted once)",
+    ]
+  lines += [
       f"step time       {plan.step_seconds:.2f} s at {100 * plan.mfu:.0f}% MFU"
       " (analytic FLOPs / chip peak)",
       f"compile         {plan.compile_seconds:.0f} s (the step and two FLOP probes)",

@@ -8,6 +8,7 @@ from XLA: per-chip memory from `memory_analysis()`, FLOPs from `cost_analysis()`
 
 import dataclasses
 import math
+import re
 import time
 from typing import Any, Callable
 
@@ -42,17 +43,20 @@ class StepPlan:
   total_bytes: int  # arguments + outputs not aliased to arguments + temporaries + code
   hbm_bytes: int
   fits: bool
-  compiled_flops_loop_body_once: float  # XLA's count: the scanned layer body counted once
-  compiled_flops: float  # all layers, from probes with 1 and 2 unrolled layers
+  # None below: libtpu refused to compile (out of memory; compiler_message says how much).
+  compiled_flops_loop_body_once: float | None  # XLA's count: the scanned layer body once
+  compiled_flops: float | None  # all layers, from probes with 1 and 2 unrolled layers
   analytic_flops: float  # model FLOPs of the step on this chip (the MFU convention)
   mfu: float  # the stated model FLOPs utilisation behind step_seconds
   step_seconds: float
   compile_seconds: float  # wall time of all compiles (the step and the two probes)
+  compiler_message: str | None = None  # libtpu's out-of-memory error, when it refused
+
 
   @property
-  def compiled_over_analytic(self) -> float:
+  def compiled_over_analytic(self) -> float | None:
     """Above 1 by the recomputed forward pass under remat (about 4/3 with full remat)."""
-    return self.compiled_flops / self.analytic_flops
+    return None if self.compiled_flops is None else self.compiled_flops / self.analytic_flops
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,11 +100,9 @@ def _bytes_per_chip(abstract_tree: Any, sharding_tree: Any) -> int:
              for leaf, leaf_sharding in zip(leaves, shardings, strict=True))
 
 
-def _compile(model_config: ModelConfig, optimizer_config: train_step.OptimizerConfig,
-             train_config: TrainConfig, mesh: jax.sharding.Mesh):
-  """(sharded functions, compiled train step) for abstract state and batch on `mesh`."""
-  functions = train_step.build(model_config, optimizer_config, mesh,
-                               train_config.num_microbatches)
+def _compile(functions: train_step.ShardedFunctions, train_config: TrainConfig,
+             mesh: jax.sharding.Mesh):
+  """The train step of `functions` compiled for abstract state and batch on `mesh`."""
   length = train_config.inputs_length + train_config.targets_length
   batch = {name: jax.ShapeDtypeStruct((train_config.batch_size, length), jnp.int32,
                                       sharding=functions.batch_sharding)
@@ -112,8 +114,7 @@ def _compile(model_config: ModelConfig, optimizer_config: train_step.OptimizerCo
   # The rules must be bound while tracing, as in the wrapped train step, so the
   # model's activation constraints shard the compiled step as in training.
   with jax.sharding.set_mesh(mesh), sharding.axis_rules():
-    compiled = functions.train_step.__wrapped__.lower(state, batch).compile()
-  return functions, compiled
+    return functions.train_step.__wrapped__.lower(state, batch).compile()
 
 
 def _flops(compiled) -> float:
@@ -151,30 +152,47 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
         f" {train_config.num_microbatches} microbatches over the {batch_shards} batch shards"
         f" of mesh {dict(mesh.shape)}; move chips to tensor parallelism")
 
-  start = time.perf_counter()
-  progress(f"compiling the train step for {topology}, mesh {dict(mesh.shape)}")
-  functions, compiled = _compile(model_config, optimizer_config, train_config, mesh)
-  probe_flops = []
-  for layers in (1, 2):
-    progress(f"compiling the {layers}-layer FLOP probe ({time.perf_counter() - start:.0f} s)")
-    probe = dataclasses.replace(model_config, num_layers=layers, scan_unroll=layers)
-    probe_flops.append(_flops(_compile(probe, optimizer_config, train_config, mesh)[1]))
-  compile_seconds = time.perf_counter() - start
-  per_layer = probe_flops[1] - probe_flops[0]
-  if model_config.num_layers == 1:
-    compiled_flops = probe_flops[0]
-  else:
-    compiled_flops = probe_flops[1] + (model_config.num_layers - 2) * per_layer
-
-  memory = compiled.memory_analysis()
-  total = (memory.argument_size_in_bytes + memory.output_size_in_bytes
-           - memory.alias_size_in_bytes + memory.temp_size_in_bytes
-           + memory.generated_code_size_in_bytes)
   length = train_config.inputs_length + train_config.targets_length
   analytic_step = (flops.training_flops_per_token(model_config, length)
                    * train_config.batch_size * length)
   chips = len(devices)
-  state_sharding = functions.state_sharding
+  start = time.perf_counter()
+  progress(f"compiling the train step for {topology}, mesh {dict(mesh.shape)}")
+  functions = train_step.build(model_config, optimizer_config, mesh,
+                               train_config.num_microbatches)
+  state_bytes = (_bytes_per_chip(functions.abstract_state.params, functions.state_sharding.params),
+                 _bytes_per_chip(functions.abstract_state.opt_state,
+                                 functions.state_sharding.opt_state))
+  try:
+    compiled = _compile(functions, train_config, mesh)
+  except jax.errors.JaxRuntimeError as error:
+    # libtpu refuses to compile a program whose temporaries exceed HBM, naming their size.
+    if "RESOURCE_EXHAUSTED" not in str(error):
+      raise
+    compiled = None
+    compiler_message = str(error).strip().splitlines()[0]
+  compiled_flops = None
+  if compiled is not None:
+    compiler_message = None
+    probe_flops = []
+    for layers in (1, 2):
+      progress(f"compiling the {layers}-layer FLOP probe ({time.perf_counter() - start:.0f} s)")
+      probe = dataclasses.replace(model_config, num_layers=layers, scan_unroll=layers)
+      probe_functions = train_step.build(probe, optimizer_config, mesh,
+                                         train_config.num_microbatches)
+      probe_flops.append(_flops(_compile(probe_functions, train_config, mesh)))
+    per_layer = probe_flops[1] - probe_flops[0]
+    compiled_flops = (probe_flops[0] if model_config.num_layers == 1
+                      else probe_flops[1] + (model_config.num_layers - 2) * per_layer)
+    memory = compiled.memory_analysis()
+    arguments, temporaries = memory.argument_size_in_bytes, memory.temp_size_in_bytes
+    total = (arguments + memory.output_size_in_bytes - memory.alias_size_in_bytes + temporaries
+             + memory.generated_code_size_in_bytes)
+  else:
+    batch_bytes = 3 * train_config.batch_size * length * 4 // sharding.batch_shard_count(mesh)
+    arguments = sum(state_bytes) + batch_bytes
+    temporaries = _bytes_in_message(compiler_message)
+    total = arguments + temporaries
   return StepPlan(
       topology=topology,
       chip=chip.name,
@@ -184,21 +202,29 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
       sequence_length=length,
       num_microbatches=train_config.num_microbatches,
       parameter_count=parameter_count(model_config),
-      parameter_bytes=_bytes_per_chip(functions.abstract_state.params, state_sharding.params),
-      optimizer_bytes=_bytes_per_chip(functions.abstract_state.opt_state,
-                                      state_sharding.opt_state),
-      argument_bytes=memory.argument_size_in_bytes,
-      temporary_bytes=memory.temp_size_in_bytes,
+      parameter_bytes=state_bytes[0],
+      optimizer_bytes=state_bytes[1],
+      argument_bytes=arguments,
+      temporary_bytes=temporaries,
       total_bytes=total,
       hbm_bytes=chip.hbm_bytes,
-      fits=total <= chip.hbm_bytes,
-      compiled_flops_loop_body_once=_flops(compiled),
+      fits=compiled is not None and total <= chip.hbm_bytes,
+      compiled_flops_loop_body_once=None if compiled is None else _flops(compiled),
       compiled_flops=compiled_flops,
       analytic_flops=analytic_step / chips,
       mfu=mfu,
       step_seconds=analytic_step / (chips * chip.peak_tflops * 1e12 * mfu),
-      compile_seconds=compile_seconds,
+      compile_seconds=time.perf_counter() - start,
+      compiler_message=compiler_message,
   )
+
+
+def _bytes_in_message(message: str) -> int:
+  """The size libtpu names in an out-of-memory message, e.g. "(306.13G)"; 0 if none."""
+  match = re.search(r"\(([0-9.]+)([KMGT])\)", message)
+  if not match:
+    return 0
+  return int(float(match.group(1)) * 1024 ** ("KMGT".index(match.group(2)) + 1))
 
 
 def estimate_sweep(runs: list[RunPlan], train_config: TrainConfig, step_seconds: float,
