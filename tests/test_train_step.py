@@ -57,7 +57,7 @@ def test_loss_goes_down_on_a_tiny_config():
 
 
 def test_mesh_shapes():
-  assert sharding.MeshConfig(data=-1, tensor=2).shape(8) == (4, 1, 2)
+  assert sharding.MeshConfig(data=-1, tensor=2).shape(8) == (1, 4, 1, 2)
   with pytest.raises(UserInputError, match="needs 16 devices"):
     sharding.MeshConfig(4, 2, 2).shape(8)
   with pytest.raises(UserInputError, match="at most one axis"):

@@ -1,17 +1,32 @@
-"""Analytic training FLOPs of the decoder and the peak FLOP/s of accelerator chips,
-for the throughput (TFLOP/s per chip, MFU) every training log line reports."""
+"""Analytic training FLOPs of the decoder and the accelerator chip table (peak FLOP/s,
+HBM), for the throughput every training log line reports and for `xlt_jax.plan`."""
+
+import dataclasses
 
 import jax
 
 from xlt_jax.model import ModelConfig
 
-# Peak dense bf16 TFLOP/s per chip, by jax's device_kind (vendor data sheets).
-PEAK_TFLOPS_PER_CHIP = {
-    "TPU v5 lite": 197.0,  # v5e
-    "TPU v5e": 197.0,
-    "TPU v5p": 459.0,
-    "TPU v5": 459.0,
+@dataclasses.dataclass(frozen=True)
+class Chip:
+  """What one accelerator chip offers: peak dense bf16 FLOP/s and HBM (vendor data sheets)."""
+
+  name: str
+  peak_tflops: float
+  hbm_bytes: int
+
+
+_V5E = Chip("TPU v5e", 197.0, 16 * 2**30)
+_V5P = Chip("TPU v5p", 459.0, 95 * 2**30)
+
+# The one chip table, by jax's device_kind (libtpu names v5e "TPU v5 lite", v5p "TPU v5").
+CHIPS: dict[str, Chip] = {
+    "TPU v5 lite": _V5E,
+    "TPU v5e": _V5E,
+    "TPU v5p": _V5P,
+    "TPU v5": _V5P,
 }
+PEAK_TFLOPS_PER_CHIP = {kind: chip.peak_tflops for kind, chip in CHIPS.items()}
 
 
 def training_flops_per_token(config: ModelConfig, sequence_length: int) -> float:

@@ -16,12 +16,16 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from xlt_jax.errors import UserInputError
 
-MESH_AXES = ("data", "fsdp", "tensor")
+# "slice" is data parallelism across TPU slices (multi-slice, over the data-centre
+# network); it comes first so each slice is a contiguous block of devices.
+MESH_AXES = ("slice", "data", "fsdp", "tensor")
 
-# (logical name, mesh axes). The batch is split over data and fsdp; weights are
-# split over fsdp (ZeRO-3 style) and, along heads/mlp/vocab, over tensor.
+# (logical name, mesh axes), for parameters, optimizer state (which follows its
+# parameter) and activations alike. The batch is split over slice, data and fsdp;
+# weights are split over fsdp (ZeRO-3 style) and, along heads/mlp/vocab, over
+# tensor; nothing is split over slice, so only gradients cross slices.
 LOGICAL_AXIS_RULES: tuple[tuple[str, Any], ...] = (
-    ("batch", ("data", "fsdp")),
+    ("batch", ("slice", "data", "fsdp")),
     ("embed", "fsdp"),
     ("mlp", "tensor"),
     ("heads", "tensor"),
@@ -35,15 +39,23 @@ LOGICAL_AXIS_RULES: tuple[tuple[str, Any], ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class MeshConfig:
-  """Mesh shape: devices along each mesh axis. -1 on one axis means "all the rest"."""
+  """Mesh shape: devices along each mesh axis. -1 on one axis means "all the rest".
+
+  `topology` names the TPU slice the shape is meant for (e.g. "v5e:16x16", as
+  `jax.experimental.topologies` spells it); `xlt_jax.plan` compiles for it by
+  default. Training ignores it and uses the devices it finds.
+  """
 
   data: int = -1
   fsdp: int = 1
   tensor: int = 1
+  slice: int = 1  # last so that positional MeshConfig(data, fsdp, tensor) keeps working
+  topology: str | None = None
 
-  def shape(self, device_count: int) -> tuple[int, int, int]:
-    """The concrete (data, fsdp, tensor) sizes for `device_count` devices."""
-    sizes = [self.data, self.fsdp, self.tensor]
+  def shape(self, device_count: int) -> tuple[int, ...]:
+    """The concrete sizes along MESH_AXES (slice, data, fsdp, tensor) for `device_count`
+    devices."""
+    sizes = [self.slice, self.data, self.fsdp, self.tensor]
     if sizes.count(-1) > 1:
       raise UserInputError(f"mesh {self}: at most one axis may be -1")
     known = math.prod(size for size in sizes if size != -1)
@@ -81,6 +93,12 @@ def logical_to_sharding(logical_specs: Any, mesh: Mesh) -> Any:
 def batch_sharding(mesh: Mesh) -> NamedSharding:
   """Sharding of a [batch, ...] input array: batch split over the data-parallel axes."""
   return NamedSharding(mesh, nn.logical_to_mesh_axes(("batch",), LOGICAL_AXIS_RULES))
+
+
+def batch_shard_count(mesh: Mesh) -> int:
+  """How many ways `mesh` splits the batch: a global batch must be a multiple of it."""
+  axes = dict(LOGICAL_AXIS_RULES)["batch"]
+  return math.prod(mesh.shape[axis] for axis in axes)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -85,7 +85,7 @@ def _validation_loss(functions, params, validation_batches) -> float:
 
 
 # Fields that may differ between a converted checkpoint and the model that fine-tunes it.
-_RUNTIME_FIELDS = ("dtype", "param_dtype", "remat_policy")
+_RUNTIME_FIELDS = ("dtype", "param_dtype", "remat_policy", "scan_unroll")
 
 
 def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):

@@ -1,0 +1,117 @@
+"""The plan binary: the real train step compiled by libtpu for a small TPU topology."""
+
+import json
+import re
+
+import pytest
+
+from xlt_jax import plan, sharding, step_plan, study
+from xlt_jax.errors import UserInputError
+from xlt_jax.trainer import TrainConfig
+
+# A small model on a 2x2 v5e slice, every mesh axis but slice and data split.
+SMALL = ["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
+         "--gin.MeshConfig.data=1", "--gin.MeshConfig.fsdp=2", "--gin.MeshConfig.tensor=2",
+         "--gin.ModelConfig.embed_dim=256", "--gin.ModelConfig.mlp_dim=1024",
+         "--gin.ModelConfig.num_heads=8", "--gin.ModelConfig.num_kv_heads=4",
+         "--gin.ModelConfig.head_dim=32", "--gin.ModelConfig.num_layers=4",
+         "--gin.TrainConfig.inputs_length=112", "--gin.TrainConfig.targets_length=16"]
+
+
+def test_a_small_model_fits_and_its_numbers_agree(tmp_path, capsys):
+  output = tmp_path / "plan.json"
+  assert plan.main([*SMALL, f"--output={output}"]) == 0
+  printed = capsys.readouterr().out
+  assert printed.splitlines()[-1] == "FITS"
+  assert "v5e:2x2: 4 x TPU v5e" in printed
+  record = json.loads(output.read_text())
+  step = record["step"]
+  assert step["chips"] == 4 and step["hbm_bytes"] == 16 * 2**30
+  assert step["mesh_shape"] == {"slice": 1, "data": 1, "fsdp": 2, "tensor": 2}
+  # float32 parameters split 4 ways (the 1-D norm scales only 2 ways: a little more).
+  total_parameter_bytes = step["parameter_count"] * 4
+  assert total_parameter_bytes / 4 <= step["parameter_bytes"] < 1.05 * total_parameter_bytes / 4
+  # AdamW keeps two moments per parameter, sharded like it.
+  assert step["optimizer_bytes"] == pytest.approx(2 * step["parameter_bytes"], rel=0.01)
+  assert step["parameter_bytes"] + step["optimizer_bytes"] <= step["argument_bytes"]
+  assert step["total_bytes"] >= step["argument_bytes"] + step["temporary_bytes"] - 1
+  # No remat: XLA's count of all layers is the analytic count plus softmax, norms and
+  # the optimizer (a few percent); the raw count sees the layer loop body once.
+  assert 1.0 <= step["compiled_over_analytic"] < 1.15, step["compiled_over_analytic"]
+  assert step["compiled_flops_loop_body_once"] < 0.6 * step["compiled_flops"]
+  # 16 x 128 tokens at 197 TFLOP/s x 40% on 4 chips.
+  assert step["step_seconds"] == pytest.approx(
+      4 * step["analytic_flops"] / (4 * 197e12 * 0.4), rel=1e-6)
+  # smoke_cpu: English 48 plus 0/16/32 per seen language (2), batch 16, 2 epochs.
+  assert [run["examples"] for run in record["sweep"]["runs"]] == [48, 80, 112]
+  assert [run["steps"] for run in record["sweep"]["runs"]] == [6, 10, 14]
+  assert record["sweep"]["total_chip_hours"] == pytest.approx(
+      30 * step["step_seconds"] * 4 / 3600)
+
+
+def test_a_step_that_cannot_fit_exits_1(tmp_path, capsys):
+  # The tiny model, but attention scores of 32k-token sequences: hundreds of GiB per
+  # chip, which libtpu refuses to compile; the plan reports its figure.
+  output = tmp_path / "plan.json"
+  assert plan.main(["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
+                    "--gin.MeshConfig.data=1", "--gin.MeshConfig.fsdp=2",
+                    "--gin.MeshConfig.tensor=2", "--gin.TrainConfig.inputs_length=32768",
+                    f"--output={output}"]) == 1
+  last_line = capsys.readouterr().out.splitlines()[-1]
+  assert last_line.startswith("DOES NOT FIT:") and "> 16 GiB HBM" in last_line
+  step = json.loads(output.read_text())["step"]
+  assert step["compiled_flops"] is None and "RESOURCE_EXHAUSTED" in step["compiler_message"]
+  assert step["temporary_bytes"] > 16 * 2**30 and not step["fits"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--gin.MeshConfig.fsdp=4"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 8 devices but 4 are available"),
+    (["--topology=v5e:3x3"], "unknown TPU topology 'v5e:3x3'"),
+    (["--gin.MeshConfig.tensro=2"], "tensro"),
+    (["--mfu=2"], "mfu 2.0 must be in"),
+    (["--gin.TrainConfig.batch_size=3"], "batch of 3 sequences cannot be split"),
+])
+def test_bad_input_exits_2_naming_the_problem(arguments, message, capsys):
+  assert plan.main([*SMALL, *arguments]) == 2
+  error = capsys.readouterr().err.strip().splitlines()[-1]
+  assert error.startswith("error: ")
+  assert re.search(message, error), error
+
+
+def test_topology_defaults_to_the_mesh_file(capsys):
+  # cpu.gin names no topology: the binary says how to give one.
+  assert plan.main(["--gin_file=gin/smoke_cpu.gin"]) == 2
+  assert "no --topology given" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mesh_file, chips", [
+    ("gin/meshes/v5e_64.gin", 64), ("gin/meshes/v5e_256.gin", 256),
+    ("gin/meshes/v5p_64.gin", 32)])
+def test_pod_meshes_match_their_topology_and_split_batch_64(mesh_file, chips):
+  from xlt_jax import gin_setup
+
+  experiment, _ = gin_setup.build_experiment(
+      ["gin/smoke_cpu.gin", mesh_file], ["TrainConfig.batch_size = 64"])
+  devices = step_plan.topology_devices(experiment.mesh.topology)
+  assert len(devices) == chips
+  shape = dict(zip(sharding.MESH_AXES, experiment.mesh.shape(chips)))
+  assert 64 % (shape["slice"] * shape["data"] * shape["fsdp"]) == 0
+
+
+def test_slice_axis_is_outermost_and_batch_splits_over_it():
+  assert sharding.MeshConfig(data=2, fsdp=2, tensor=1, slice=2).shape(8) == (2, 2, 2, 1)
+  assert dict(sharding.LOGICAL_AXIS_RULES)["batch"] == ("slice", "data", "fsdp")
+
+
+def test_sweep_estimate_is_runs_times_steps_times_step_time():
+  design = study.StudyDesign(name="s", dataset="xlsum", seen_languages=("es", "fr"),
+                             unseen_languages=(), budgets=(0, 100), english_size=1000)
+  runs = step_plan.estimate_sweep(study.plan_runs(design), TrainConfig(batch_size=64),
+                                  step_seconds=2.0, chips=256)
+  assert [(run.examples, run.steps) for run in runs] == [(1000, 16), (1200, 19)]
+  assert runs[1].chip_hours == pytest.approx(19 * 2.0 * 256 / 3600)
+
+
+def test_unknown_topology_is_a_user_error():
+  with pytest.raises(UserInputError, match="unknown TPU topology 'v9z:2x2'"):
+    step_plan.topology_devices("v9z:2x2")

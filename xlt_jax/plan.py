@@ -1,0 +1,146 @@
+"""Will an experiment fit, and what will its sweep cost? Compiles the real train step for
+a TPU topology on this machine (libtpu, abstract shapes: no TPU needed).
+
+    python -m xlt_jax.plan --gin_file=gin/aya35b_multitask.gin [--topology=v5e:16x16]
+        [--mfu=0.4] [--json] [--output=plan.json] [--gin.NAME=VALUE ...]
+
+Prints per-chip memory (parameters, optimizer state, temporaries) against the
+chip's HBM, compiled against analytic FLOPs, the step time at the stated MFU and
+the chip-hours of the experiment's sweep. Exit status: 0 FITS, 1 DOES NOT FIT,
+2 with a one-line `error:` for bad input (gin typo, unknown topology, a mesh
+that does not match the topology's chip count).
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+# libtpu takes a machine-wide lock by default; compiling needs no TPU, so let several
+# plans (and tests) compile side by side. Set before libtpu loads.
+os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+
+from xlt_jax import atomic_io, gin_setup, step_plan, study  # noqa: E402
+from xlt_jax.errors import UserInputError  # noqa: E402
+
+DEFAULT_MFU = 0.4  # a stated assumption for fine-tuning unpacked sequences, not a measurement
+GIB = 2**30
+
+
+def _parse(argv: list[str]) -> tuple[list[str], list[str], dict]:
+  files, bindings, rest = gin_setup.split_gin_flags(argv)
+  options = {"topology": None, "mfu": DEFAULT_MFU, "json": False, "output": None}
+  for argument in rest:
+    name, has_value, value = argument.partition("=")
+    if name == "--json" and not has_value:
+      options["json"] = True
+    elif name in ("--topology", "--output") and value:
+      options[name[2:]] = value
+    elif name == "--mfu" and value:
+      try:
+        options["mfu"] = float(value)
+      except ValueError:
+        raise UserInputError(f"--mfu={value} is not a number") from None
+    else:
+      raise UserInputError(
+          f"unknown argument {argument!r}; use --gin_file=F, --gin.NAME=VALUE, --topology=T,"
+          " --mfu=X, --json, --output=PATH")
+  return files, bindings, options
+
+
+def _gib(value: float) -> str:
+  return f"{value / GIB:8.2f} GiB"
+
+
+def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -> str:
+  """The human-readable table: memory, FLOPs, step time, sweep, verdict (last line)."""
+  mesh = " x ".join(f"{axis} {size}" for axis, size in plan.mesh_shape.items())
+  lines = [
+      f"topology        {plan.topology}: {plan.chips} x {plan.chip}, mesh {mesh}",
+      f"step            batch {plan.batch_size} x {plan.sequence_length} tokens,"
+      f" {plan.num_microbatches} microbatch(es), {plan.parameter_count / 1e9:.2f}B parameters",
+      "memory per chip",
+      f"  parameters    {_gib(plan.parameter_bytes)}",
+      f"  optimizer     {_gib(plan.optimizer_bytes)}",
+      f"  arguments     {_gib(plan.argument_bytes)}  (parameters + optimizer state + batch)",
+      f"  temporaries   {_gib(plan.temporary_bytes)}  (activations, gradients, scratch)",
+      f"  total         {_gib(plan.total_bytes)}  of {plan.hbm_bytes / GIB:.0f} GiB HBM"
+      f" ({100 * plan.total_bytes / plan.hbm_bytes:.0f}%)",
+      "FLOPs per chip per step",
+      f"  analytic      {plan.analytic_flops / 1e12:10.2f} TFLOP  (6 x matmul params x tokens"
+      " + attention)",
+  ]
+  if plan.compiled_flops is None:
+    lines.append(f"  compiled      not compiled: {plan.compiler_message}")
+  else:
+    lines += [
+        f"  compiled      {plan.compiled_flops / 1e12:10.2f} TFLOP  (XLA, all layers;"
+        f" {plan.compiled_over_analytic:.2f} x analytic: remat recomputes the forward pass)",
+        f"  loop once     {plan.compiled_flops_loop_body_once / 1e12:10.2f} TFLOP  (XLA's raw"
+        " count: the scanned layer body counted once)",
+    ]
+  lines += [
+      f"step time       {plan.step_seconds:.2f} s at {100 * plan.mfu:.0f}% MFU"
+      " (analytic FLOPs / chip peak)",
+      f"compile         {plan.compile_seconds:.0f} s (the step and two FLOP probes)",
+  ]
+  if runs:
+    lines.append(f"sweep           {len(runs)} runs (training steps only)")
+    lines.append(f"  {'run':<16}{'examples':>10}{'steps':>8}{'hours':>9}{'chip-hours':>12}")
+    for run in runs:
+      lines.append(f"  {run.name:<16}{run.examples:>10}{run.steps:>8}{run.hours:>9.2f}"
+                   f"{run.chip_hours:>12.1f}")
+    lines.append(f"  {'total':<16}{sum(r.examples for r in runs):>10}"
+                 f"{sum(r.steps for r in runs):>8}{sum(r.hours for r in runs):>9.2f}"
+                 f"{sum(r.chip_hours for r in runs):>12.1f}")
+  lines.append("FITS" if plan.fits else
+               f"DOES NOT FIT: {plan.total_bytes / GIB:.2f} GiB per chip >"
+               f" {plan.hbm_bytes / GIB:.0f} GiB HBM")
+  return "\n".join(lines)
+
+
+def plan_to_json(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
+                 gin_files: list[str]) -> dict:
+  """Every number of the report, for machines."""
+  return {
+      "gin_files": gin_files,
+      "step": {**dataclasses.asdict(plan), "compiled_over_analytic": plan.compiled_over_analytic},
+      "sweep": {
+          "runs": [dataclasses.asdict(run) for run in runs],
+          "total_steps": sum(run.steps for run in runs),
+          "total_hours": sum(run.hours for run in runs),
+          "total_chip_hours": sum(run.chip_hours for run in runs),
+      },
+  }
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  try:
+    files, bindings, options = _parse(argv)
+    experiment, _ = gin_setup.build_experiment(files, bindings)
+    topology = options["topology"] or experiment.mesh.topology
+    if topology is None:
+      raise UserInputError("no --topology given and the mesh gin file sets no"
+                           " MeshConfig.topology (e.g. --topology=v5e:16x16)")
+    started = time.perf_counter()
+    plan = step_plan.plan_train_step(
+        experiment.model, experiment.optimizer, experiment.train, experiment.mesh, topology,
+        options["mfu"], progress=lambda message: print(message, file=sys.stderr, flush=True))
+    runs = step_plan.estimate_sweep(study.plan_runs(experiment.study), experiment.train,
+                                    plan.step_seconds, plan.chips)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  record = plan_to_json(plan, runs, files)
+  record["wall_seconds"] = time.perf_counter() - started
+  if options["output"]:
+    atomic_io.write_json(os.path.abspath(options["output"]), record)
+  print(json.dumps(record, indent=2) if options["json"] else format_report(plan, runs),
+        flush=True)
+  return 0 if plan.fits else 1
+
+
+if __name__ == "__main__":
+  sys.exit(main())
