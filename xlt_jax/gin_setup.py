@@ -18,6 +18,7 @@ CONFIGURABLES = {
     "DemoDataConfig": study_runner.DemoDataConfig,
     "DistributedConfig": distributed.DistributedConfig,
     "StudyDesign": study.StudyDesign,
+    "MultiTaskDesign": study.MultiTaskDesign,
     "ModelConfig": ModelConfig,
     "MeshConfig": sharding.MeshConfig,
     "OptimizerConfig": OptimizerConfig,

@@ -30,7 +30,7 @@ class Experiment:
   """Everything one `python -m xlt_jax.launch` invocation does; gin builds it."""
 
   model_dir: str
-  study: StudyDesign
+  study: StudyDesign  # or any design of xlt_jax.study / study_designs (plan, inspect)
   model: ModelConfig
   mesh: sharding.MeshConfig
   optimizer: OptimizerConfig
@@ -92,6 +92,14 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   """
   from tasks import mixtures, selection
 
+  if not isinstance(experiment.study, StudyDesign):
+    # Other designs (P0 multi-task, P1-P4) are planned (`xlt_jax.plan`), registered and
+    # inspected (`xlt_jax.inspect`); running them needs each task's own metric.
+    raise UserInputError(
+        f"study {experiment.study.name!r} is a {type(experiment.study).__name__}; the launcher"
+        " trains and evaluates single-dataset budget sweeps (StudyDesign) only so far. Plan it"
+        " with `python -m xlt_jax.plan` and inspect its mixtures with `python -m xlt_jax.inspect`."
+    )
   primary = distributed.is_primary_process()
   if not primary:
     stream = open(os.devnull, "w")  # progress is printed once, by the primary process
