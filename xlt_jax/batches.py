@@ -63,11 +63,15 @@ def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, n
 
 
 def training_batches(
-    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int
+    mixture: str, lengths: FeatureLengths, batch_size: int, seed: int, skip_batches: int = 0
 ) -> Iterator[dict[str, np.ndarray]]:
-  """Endless shuffled batches of this host's share of the global batch."""
+  """Endless shuffled batches of this host's share of the global batch.
+
+  The sequence depends only on the arguments, so `skip_batches=n` continues exactly where
+  a run that consumed n batches stopped (how a resumed run restores its data position).
+  """
   dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed)
-  dataset = dataset.batch(_host_batch_size(batch_size), drop_remainder=True)
+  dataset = dataset.batch(_host_batch_size(batch_size), drop_remainder=True).skip(skip_batches)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}
 
