@@ -4,12 +4,14 @@
 
 Prints progress, then the path of the report. Exit status 2 with a one-line
 `error:` message for bad input (unknown names, malformed data, impossible budgets).
+On SIGTERM (a TPU preemption notice) training saves a checkpoint and the job exits
+with status 75 (`preemption.EXIT_STATUS`); the same command resumes it.
 """
 
 import sys
 import time
 
-from xlt_jax import gin_setup, study_runner
+from xlt_jax import gin_setup, preemption, study_runner
 from xlt_jax.errors import UserInputError
 
 
@@ -25,16 +27,20 @@ def quiet_libraries() -> None:
 def main(argv: list[str] | None = None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   quiet_libraries()
+  notice = preemption.install_sigterm_handler()
   start = time.perf_counter()
   try:
     files, bindings, rest = gin_setup.split_gin_flags(argv)
     if rest:
       raise UserInputError(f"unknown arguments {rest}; use --gin_file=F and --gin.NAME=VALUE")
     experiment, operative_config = gin_setup.build_experiment(files, bindings)
-    report_path = study_runner.run_experiment(experiment, operative_config)
+    report_path = study_runner.run_experiment(experiment, operative_config, preemption=notice)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
+  except preemption.Preempted as stop:
+    print(stop, flush=True)
+    return preemption.EXIT_STATUS
   print(f"done in {time.perf_counter() - start:.0f}s; report: {report_path}", flush=True)
   return 0
 

@@ -15,14 +15,11 @@ EXIT_STATUS = 75
 
 
 class Preempted(Exception):
-  """Training stopped on a preemption notice after saving a checkpoint at `step`."""
+  """The job stopped on a preemption notice with its work saved; `what` says where
+  ("run X: preempted at step N; checkpoint saved")."""
 
-  def __init__(self, run_name: str, step: int):
-    super().__init__(
-        f"run {run_name}: preempted at step {step}; checkpoint saved; re-run the same command"
-        " to resume")
-    self.run_name = run_name
-    self.step = step
+  def __init__(self, what: str):
+    super().__init__(f"{what}; re-run the same command to resume")
 
 
 def install_sigterm_handler() -> threading.Event:

@@ -266,7 +266,7 @@ def train_run(
         checkpointing.save(manager, step, state, validation_loss)
       if preempted:
         manager.wait_until_finished()
-        raise Preempted(run_name, step)
+        raise Preempted(f"run {run_name}: preempted at step {step}; checkpoint saved")
   finally:
     if log is not None:
       log.close()
