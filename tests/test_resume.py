@@ -143,6 +143,9 @@ def _snapshot(directory: pathlib.Path) -> dict[str, bytes]:
 
 def test_a_diverging_run_stops_and_keeps_only_finite_checkpoints(tmp_path, data_dir):
   run_dir = tmp_path / "run"
+  # Leftovers of an attempt killed during its first save: nothing to resume from.
+  (run_dir / "checkpoints" / "1.orbax-checkpoint-tmp-1").mkdir(parents=True)
+  (run_dir / "metrics.jsonl").write_text('{"step": 1, "loss": 6.0}\n')
   overrides = dict(learning_rate=1e30, max_steps=8, checkpoint_every_steps=1, log_every_steps=4,
                    keep_latest_checkpoints=8)
   with pytest.raises(trainer.TrainingDiverged) as raised:
@@ -156,6 +159,9 @@ def test_a_diverging_run_stops_and_keeps_only_finite_checkpoints(tmp_path, data_
   for leaf in jax.tree.leaves(_final_params(run_dir, saved[-1])):
     assert np.isfinite(np.asarray(leaf)).all()
   assert not (run_dir / trainer.SUMMARY_FILE).exists()
+  (moved,) = run_dir.glob("interrupted-*")  # the earlier attempt's files, set aside
+  assert (moved / "metrics.jsonl").read_text() == '{"step": 1, "loss": 6.0}\n'
+  assert (moved / "checkpoints" / "1.orbax-checkpoint-tmp-1").is_dir()
 
 
 def test_metrics_past_the_restored_step_and_a_torn_line_are_dropped(tmp_path):

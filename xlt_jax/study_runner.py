@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 
-from xlt_jax import atomic_io, checkpointing, demo_data, evaluate, report, sharding, trainer
+from xlt_jax import atomic_io, demo_data, evaluate, report, sharding, trainer
 from xlt_jax.errors import UserInputError
 from xlt_jax.evaluate import EvaluationConfig
 from xlt_jax.model import ModelConfig
@@ -147,12 +147,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
       print(f"[{plan.name}] already trained; skipping training", file=stream)
     else:
-      if not checkpointing.saved_steps(os.path.join(run_dir, trainer.CHECKPOINTS_DIR)):
-        moved = trainer.set_aside_interrupted_run(run_dir)
-        if moved:
-          print(f"[{plan.name}] an unfinished attempt without a checkpoint was moved to {moved}",
-                file=stream)
-      trainer.train_run(  # resumes from run_dir's checkpoints when there are any
+      trainer.train_run(  # resumes an unfinished attempt from its checkpoints
           run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
           optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
           mixture=plan.mixture, validation_mixture=plan.validation_mixture,

@@ -124,6 +124,7 @@ def _note_nonfinite(first_nonfinite_step: jax.Array, loss: jax.Array, step: jax.
 
 @jax.jit
 def _all_finite(tree) -> jax.Array:
+  """One boolean for the whole tree: a single host synchronisation per check."""
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
@@ -177,7 +178,7 @@ def train_run(
   A run directory holding checkpoints resumes from the newest one that restores
   (parameters, optimizer state, step and data position): the result is bit-identical
   to a run never interrupted, and metrics.jsonl continues without duplicate or missing
-  steps. Validation loss is computed every `validation_every_steps` and at the last
+  steps. Files of an attempt that left no checkpoint are moved aside, never deleted. Validation loss is computed every `validation_every_steps` and at the last
   step; those steps, every `checkpoint_every_steps`-th step and a preempted step are
   checkpointed.
 
@@ -189,11 +190,20 @@ def train_run(
     UserInputError: a checkpoint of another model shape, or past this run's last step.
   """
   total_steps = train_config.total_steps(num_train_examples)
+  for name in ("validation_every_steps", "checkpoint_every_steps", "log_every_steps"):
+    if getattr(train_config, name) < 1:
+      raise UserInputError(f"TrainConfig.{name} must be at least 1, not"
+                           f" {getattr(train_config, name)}")
   if train_config.batch_size % train_config.num_microbatches:
     raise UserInputError(f"batch_size {train_config.batch_size} is not divisible by"
                          f" num_microbatches {train_config.num_microbatches}")
   functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
   checkpoint_dir = os.path.join(run_dir, CHECKPOINTS_DIR)
+  if not checkpointing.saved_steps(checkpoint_dir):
+    moved = set_aside_interrupted_run(run_dir)
+    if moved:
+      print(f"[{run_name}] an unfinished attempt without a checkpoint was moved to {moved}",
+            file=stream, flush=True)
   manager = checkpointing.open_checkpoints(
       checkpoint_dir, keep_latest=train_config.keep_latest_checkpoints,
       keep_best=train_config.keep_best_checkpoints, asynchronous=train_config.async_checkpointing)
