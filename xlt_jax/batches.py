@@ -88,23 +88,29 @@ def _packed_batches(name: str, lengths: FeatureLengths, host_batch_size: int, se
 
 def training_batches(
     mixture: str, lengths: FeatureLengths, batch_size: int, seed: int, pack: bool = False,
-    shard: seqio.ShardInfo | None = None,
+    skip_batches: int = 0, shard: seqio.ShardInfo | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
   """Endless shuffled batches of one host's share of the global batch.
 
   Each batch has MODEL_FEATURES, [host batch, inputs + targets]; with pack, rows
   hold several examples told apart by decoder_segment_ids. `shard` defaults to this
   process's (`this_host_shard`); tests pass others to rebuild what each host of a
-  multi-host run feeds.
+  multi-host run feeds. The sequence depends only on the arguments, so
+  `skip_batches=n` continues exactly where a run that consumed n batches stopped (how a
+  resumed run restores its data position).
   """
   shard = shard or this_host_shard()
   host_batch_size = _host_batch_size(batch_size, shard)
   if pack:
-    yield from _packed_batches(mixture, lengths, host_batch_size, seed, shard)
+    packed = _packed_batches(mixture, lengths, host_batch_size, seed, shard)
+    for _ in range(skip_batches):
+      next(packed)
+    yield from packed
     return
   dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed,
                            shard=shard)
-  dataset = dataset.batch(host_batch_size, drop_remainder=True).prefetch(2)
+  dataset = dataset.batch(host_batch_size, drop_remainder=True).skip(skip_batches)
+  dataset = dataset.prefetch(2)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}
 

@@ -9,12 +9,14 @@ and for a worker that cannot join a multi-host run in time.
 On a TPU VM slice every worker runs the same command (launch/run.sh): the workers
 find each other by themselves (`DistributedConfig`), each feeds its shard of the
 global batch, and the primary worker writes the result files.
+On SIGTERM (a TPU preemption notice) training saves a checkpoint and the job exits
+with status 75 (`preemption.EXIT_STATUS`); the same command resumes it.
 """
 
 import sys
 import time
 
-from xlt_jax import distributed, gin_setup, study_runner
+from xlt_jax import distributed, gin_setup, preemption, study_runner
 from xlt_jax.errors import UserInputError
 
 
@@ -30,6 +32,7 @@ def quiet_libraries() -> None:
 def main(argv: list[str] | None = None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   quiet_libraries()
+  notice = preemption.install_sigterm_handler()
   start = time.perf_counter()
   try:
     files, bindings, rest = gin_setup.split_gin_flags(argv)
@@ -37,10 +40,13 @@ def main(argv: list[str] | None = None) -> int:
       raise UserInputError(f"unknown arguments {rest}; use --gin_file=F and --gin.NAME=VALUE")
     experiment, operative_config = gin_setup.build_experiment(files, bindings)
     distributed.initialize(experiment.distributed)  # before anything touches a device
-    report_path = study_runner.run_experiment(experiment, operative_config)
+    report_path = study_runner.run_experiment(experiment, operative_config, preemption=notice)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
+  except preemption.Preempted as stop:
+    print(stop, flush=True)
+    return preemption.EXIT_STATUS
   print(f"done in {time.perf_counter() - start:.0f}s; report: {report_path}", flush=True)
   return 0
 

@@ -5,6 +5,11 @@ import os
 import sys
 import time
 
+from xlt_jax import atomic_io
+from xlt_jax.errors import DataFormatError
+
+METRICS_FILE = "metrics.jsonl"
+
 
 class MetricsLog:
   """Appends metrics to `<run_dir>/metrics.jsonl` and TensorBoard; prints progress.
@@ -15,7 +20,8 @@ class MetricsLog:
 
   def __init__(self, run_dir: str, run_name: str, total_steps: int, stream=sys.stdout,
                flops_per_step: float | None = None, num_chips: int = 1,
-               peak_flops_per_chip: float | None = None, enabled: bool = True):
+               peak_flops_per_chip: float | None = None, enabled: bool = True,
+               start_step: int = 0):
     self.run_dir = run_dir
     self.run_name = run_name
     self.total_steps = total_steps
@@ -27,7 +33,7 @@ class MetricsLog:
     self._jsonl = None
     self._tensorboard = None
     self._last_time = None
-    self._last_step = 0
+    self._last_step = start_step  # a resumed run's first rate counts from its restored step
     self._tokens_since = 0
 
   def open(self) -> "MetricsLog":
@@ -36,7 +42,7 @@ class MetricsLog:
     if not self.enabled:
       return self
     os.makedirs(self.run_dir, exist_ok=True)
-    self._jsonl = open(os.path.join(self.run_dir, "metrics.jsonl"), "a", encoding="utf-8")
+    self._jsonl = open(os.path.join(self.run_dir, METRICS_FILE), "a", encoding="utf-8")
     self._tensorboard = tf.summary.create_file_writer(os.path.join(self.run_dir, "tensorboard"))
     self._last_time = time.perf_counter()
     return self
@@ -92,3 +98,26 @@ class MetricsLog:
       parts.append(f"{record['tflops_per_second_per_chip']:.3g} TFLOP/s/chip"
                    + (f" MFU {record['mfu']:.1%}" if "mfu" in record else ""))
     print(" | ".join(parts), file=self.stream, flush=True)
+
+
+def keep_records_until(run_dir: str, last_step: int) -> list[dict]:
+  """Rewrites `<run_dir>/metrics.jsonl` atomically without the records past `last_step`
+  (logged by an attempt after its last checkpoint, which a resumed run logs again) and
+  returns the records kept. A torn last line (a kill mid-write) is dropped too."""
+  path = os.path.join(run_dir, METRICS_FILE)
+  if not os.path.isfile(path):
+    return []
+  with open(path, encoding="utf-8") as file:
+    lines = file.read().splitlines()
+  kept = []
+  for number, line in enumerate(lines, start=1):
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      if number == len(lines):
+        break
+      raise DataFormatError(f"{path}:{number}: not a JSON record") from None
+    if record["step"] <= last_step:
+      kept.append(record)
+  atomic_io.write_jsonl(path, kept)
+  return kept

@@ -4,12 +4,14 @@ of every run in every language, and the report. The launcher calls `run_experime
 import dataclasses
 import os
 import sys
+import threading
 
 from xlt_jax import atomic_io, demo_data, distributed, evaluate, report, sharding, trainer
 from xlt_jax.distributed import DistributedConfig
 from xlt_jax.errors import UserInputError
 from xlt_jax.evaluate import EvaluationConfig
 from xlt_jax.model import ModelConfig
+from xlt_jax.preemption import Preempted
 from xlt_jax.study import StudyDesign
 from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.train_step import OptimizerConfig
@@ -81,8 +83,21 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
   return path
 
 
-def run_experiment(experiment: Experiment, operative_config: str, stream=sys.stdout) -> str:
-  """Runs every stage; finished runs (train summary / metrics present) are not redone.
+def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
+  """Between stages there is nothing to save: finished stages are on disk already."""
+  if preemption is not None and preemption.is_set():
+    raise Preempted(f"{where}; finished stages are kept")
+
+
+def run_experiment(experiment: Experiment, operative_config: str, stream=sys.stdout,
+                   preemption: threading.Event | None = None) -> str:
+  """Runs every stage; finished runs (train summary / metrics present) are not redone, an
+  unfinished run with a checkpoint resumes from it, one without is moved aside and
+  restarted.
+
+  Raises:
+    xlt_jax.preemption.Preempted: `preemption` was set: training saved a checkpoint
+      first; a run's evaluation is not interrupted, the next stage does not start.
 
   In a multi-host run every process calls this; only the primary one writes files
   (orbax checkpoints are written by all, coordinated by orbax) and prints progress.
@@ -139,6 +154,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     atomic_io.write_json(os.path.join(model_dir, "study.json"), study_record)
   for index, registered in enumerate(runs, start=1):
     plan = registered.plan
+    _stop_if_preempted(preemption, f"preempted before run {plan.name}")
     run_dir = os.path.join(model_dir, "runs", plan.name)
     print(f"== run {index}/{len(runs)}: {plan.name} ({plan.train_counts})", file=stream, flush=True)
     if primary:
@@ -158,19 +174,17 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
       print(f"[{plan.name}] already trained; skipping training", file=stream)
     else:
-      moved = trainer.set_aside_interrupted_run(run_dir) if primary else None
-      distributed.wait_for_all_processes(f"{plan.name} ready")
-      if moved:
-        print(f"[{plan.name}] an unfinished attempt was moved to {moved}", file=stream)
-      trainer.train_run(
+      trainer.train_run(  # resumes an unfinished attempt from its checkpoints
           run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
           optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
           mixture=plan.mixture, validation_mixture=plan.validation_mixture,
-          num_train_examples=sum(plan.train_counts.values()),
+          num_train_examples=sum(plan.train_counts.values()), preemption=preemption,
+          stream=stream,
       )
     if os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")):
       print(f"[{plan.name}] already evaluated; skipping evaluation", file=stream)
     else:
+      _stop_if_preempted(preemption, f"run {plan.name}: preempted before evaluation")
       evaluate.evaluate_run(run_dir, experiment.evaluation, stream=stream)
   if not primary:
     return os.path.join(model_dir, "report", "report.md")  # written by the primary process

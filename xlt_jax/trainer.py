@@ -1,26 +1,33 @@
 """The training loop of one run: batches in, checkpoints, metrics and a summary out.
 
 The loop owns all I/O; the step functions it calls are pure (`xlt_jax.train_step`).
+A run resumes where its newest restorable checkpoint left it, stops cleanly on a
+preemption notice, and stops on a non-finite loss without saving the damage.
 """
 
 import dataclasses
 import math
 import os
 import sys
+import threading
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from xlt_jax import atomic_io, batches, chat_templates, checkpointing, distributed, flops
+from xlt_jax import (atomic_io, batches, chat_templates, checkpointing, distributed, flops,
+                     metrics_log)
 from xlt_jax.errors import UserInputError
 from xlt_jax.metrics_log import MetricsLog
 from xlt_jax.model import ModelConfig
-from xlt_jax.train_step import OptimizerConfig, build, global_batch
+from xlt_jax.preemption import Preempted
+from xlt_jax.train_step import OptimizerConfig, TrainState, build, global_batch
 
 SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
 LENGTHS_FILE = "length_policy.json"  # per task: examples, truncated, dropped
+CHECKPOINTS_DIR = "checkpoints"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +56,12 @@ class TrainConfig:
   chat_template: str | None = None  # chat_templates family; None: plain prompt + target
   num_epochs: float = 1.0  # passes over the run's training examples
   max_steps: int | None = None  # optional cap on the number of steps
-  validation_every_steps: int = 50  # also the checkpoint period
+  validation_every_steps: int = 50  # validation loss; these steps are always checkpointed
+  checkpoint_every_steps: int = 50  # further checkpoints (without a validation loss) between
+  keep_latest_checkpoints: int = 1  # the newest ones, to resume from
+  keep_best_checkpoints: int = 2  # the best ones by validation loss, to evaluate
+  async_checkpointing: bool = True  # write checkpoint files while training continues
   log_every_steps: int = 10
-  max_checkpoints_to_keep: int = 2  # the best ones by validation loss
   seed: int = 0
   initial_checkpoint: str | None = None  # xlt checkpoint dir (python -m xlt_jax.convert)
 
@@ -71,7 +81,7 @@ class TrainConfig:
 
 
 class TrainingDiverged(UserInputError):
-  """The loss became NaN or infinite; the best checkpoint so far is kept."""
+  """The loss or the parameters became NaN or infinite; the last good checkpoint is kept."""
 
 
 def _validation_loss(functions, params, validation_batches) -> float:
@@ -112,11 +122,12 @@ def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
 
 
 def set_aside_interrupted_run(run_dir: str) -> str | None:
-  """Moves the files of an unfinished earlier attempt into run_dir/interrupted-<time>/.
+  """Moves the files of an unfinished attempt that left no restorable checkpoint into
+  run_dir/interrupted-<time>/ (a run with one resumes instead).
 
   Nothing is deleted; returns the new location, or None when there was nothing.
   """
-  leftovers = [name for name in ("checkpoints", "metrics.jsonl", "tensorboard")
+  leftovers = [name for name in (CHECKPOINTS_DIR, metrics_log.METRICS_FILE, "tensorboard")
                if os.path.exists(os.path.join(run_dir, name))]
   if not leftovers:
     return None
@@ -128,15 +139,17 @@ def set_aside_interrupted_run(run_dir: str) -> str | None:
 
 
 def _report_lengths(run_dir: str, run_name: str, mixture: str, validation_mixture: str,
-                    lengths: batches.FeatureLengths, stream=None) -> dict:
-  """Counts what the length policy truncates and drops, per task, writes LENGTHS_FILE
-  and prints one line per task that loses anything."""
+                    lengths: batches.FeatureLengths, stream=None, write: bool = True) -> dict:
+  """Counts what the length policy truncates and drops, per task; with `write` (the
+  primary process) writes LENGTHS_FILE and prints one line per task that loses anything."""
   report = {
       "inputs_length": lengths.inputs,
       "targets_length": lengths.targets,
       "train": batches.length_counts(mixture, "train", lengths),
       "validation": batches.length_counts(validation_mixture, "validation", lengths),
   }
+  if not write:
+    return report
   atomic_io.write_json(os.path.join(run_dir, LENGTHS_FILE), report)
   for split in ("train", "validation"):
     for task, counts in report[split].items():
@@ -145,6 +158,50 @@ def _report_lengths(run_dir: str, run_name: str, mixture: str, validation_mixtur
               f" truncated, {counts['dropped']} dropped (longer than {lengths.inputs}+"
               f"{lengths.targets} tokens)", file=stream or sys.stdout, flush=True)
   return report
+
+
+@jax.jit
+def _note_nonfinite(first_nonfinite_step: jax.Array, loss: jax.Array, step: jax.Array):
+  """The first step whose loss was not finite (0: none yet), kept on the device so that
+  watching every step costs no host synchronisation."""
+  return jnp.where((first_nonfinite_step == 0) & ~jnp.isfinite(loss), step, first_nonfinite_step)
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+  """One boolean for the whole tree: a single host synchronisation per check."""
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+def _sharded_abstract_state(functions) -> TrainState:
+  return jax.tree.map(
+      lambda leaf, leaf_sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
+                                                       sharding=leaf_sharding),
+      functions.abstract_state, functions.state_sharding)
+
+
+def _restore_or_initialize(functions, manager, train_config: TrainConfig,
+                           model_config: ModelConfig, mesh: Mesh, stream) -> tuple[int, TrainState]:
+  """(step, state): the newest restorable checkpoint of the run (params, optimizer state,
+  step), else the initial checkpoint's params with a fresh optimizer, else a seeded init."""
+  restored = checkpointing.restore_newest_state(
+      manager, _sharded_abstract_state(functions), lambda text: print(text, file=stream))
+  if restored is not None:
+    step, params, opt_state = restored
+    step_array = jax.device_put(np.int32(step), functions.state_sharding.step)
+    return step, TrainState(step=step_array, params=params, opt_state=opt_state)
+  if train_config.initial_checkpoint:
+    return 0, functions.init_from_params(
+        load_initial_params(train_config.initial_checkpoint, model_config, mesh))
+  return 0, functions.init(jax.random.key(train_config.seed))
+
+
+def _best_validation(records: list[dict]) -> tuple[int | None, float]:
+  best_step, best_loss = None, math.inf
+  for record in records:
+    if "validation_loss" in record and record["validation_loss"] < best_loss:
+      best_step, best_loss = record["step"], record["validation_loss"]
+  return best_step, best_loss
 
 
 def train_run(
@@ -158,79 +215,145 @@ def train_run(
     mixture: str,
     validation_mixture: str,
     num_train_examples: int,
+    preemption: threading.Event | None = None,
+    stream=sys.stdout,
 ) -> dict:
-  """Trains one run from scratch and returns its summary (also written to SUMMARY_FILE).
+  """Trains one run to its last step and returns its summary (also written to SUMMARY_FILE).
 
-  Validation loss is computed every `validation_every_steps` and at the last step;
-  each of those steps is checkpointed and the best ones are kept.
+  A run directory holding checkpoints resumes from the newest one that restores
+  (parameters, optimizer state, step and data position): the result is bit-identical
+  to a run never interrupted, and metrics.jsonl continues without duplicate or missing
+  steps. Files of an attempt that left no checkpoint are moved aside, never deleted.
+  Validation loss is computed every `validation_every_steps` and at the last step; those
+  steps, every `checkpoint_every_steps`-th step and a preempted step are checkpointed.
+  Before training, what the length policy truncates and drops is counted per task
+  (LENGTHS_FILE). On several hosts only the primary process writes files (orbax
+  coordinates the checkpoints).
+
+  Raises:
+    Preempted: `preemption` was set (or, on several hosts, JAX's preemption sync point
+      was reached); a checkpoint of the current step is saved first.
+    TrainingDiverged: the loss or parameters became non-finite; nothing non-finite is
+      saved and the last good checkpoint is kept.
+    UserInputError: a checkpoint of another model shape, or past this run's last step.
   """
   total_steps = train_config.total_steps(num_train_examples)
+  for name in ("validation_every_steps", "checkpoint_every_steps", "log_every_steps"):
+    if getattr(train_config, name) < 1:
+      raise UserInputError(f"TrainConfig.{name} must be at least 1, not"
+                           f" {getattr(train_config, name)}")
   if train_config.batch_size % train_config.num_microbatches:
     raise UserInputError(f"batch_size {train_config.batch_size} is not divisible by"
                          f" num_microbatches {train_config.num_microbatches}")
   functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
-  if train_config.initial_checkpoint:
-    state = functions.init_from_params(
-        load_initial_params(train_config.initial_checkpoint, model_config, mesh))
-  else:
-    state = functions.init(jax.random.key(train_config.seed))
-  lengths = train_config.feature_lengths
-  length_report = _report_lengths(run_dir, run_name, mixture, validation_mixture, lengths)
-  validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
-  training = batches.training_batches(mixture, lengths, train_config.batch_size, train_config.seed,
-                                      pack=train_config.pack)
+  checkpoint_dir = os.path.join(run_dir, CHECKPOINTS_DIR)
+  primary = distributed.is_primary_process()
+  if not checkpointing.saved_steps(checkpoint_dir):
+    moved = set_aside_interrupted_run(run_dir) if primary else None
+    distributed.wait_for_all_processes(f"{run_name} ready")
+    if moved:
+      print(f"[{run_name}] an unfinished attempt without a checkpoint was moved to {moved}",
+            file=stream, flush=True)
   manager = checkpointing.open_checkpoints(
-      os.path.join(run_dir, "checkpoints"), train_config.max_checkpoints_to_keep
-  )
-  sequence_length = train_config.inputs_length + train_config.targets_length
-  log = MetricsLog(
-      run_dir, run_name, total_steps,
-      flops_per_step=flops.training_flops_per_token(model_config, sequence_length)
-      * train_config.batch_size,
-      num_chips=mesh.devices.size, peak_flops_per_chip=flops.peak_flops_per_chip(),
-      enabled=distributed.is_primary_process(),
-  ).open()
-  best_step, best_loss, start = None, math.inf, time.perf_counter()
-  real_tokens, all_positions = 0, 0  # since the last log line: padding efficiency
+      checkpoint_dir, keep_latest=train_config.keep_latest_checkpoints,
+      keep_best=train_config.keep_best_checkpoints, asynchronous=train_config.async_checkpointing)
+  log = None
   try:
-    for step in range(1, total_steps + 1):
+    start_step, state = _restore_or_initialize(functions, manager, train_config, model_config,
+                                               mesh, stream)
+    if start_step > total_steps:
+      raise UserInputError(f"run {run_name}: {checkpoint_dir} holds step {start_step}, past this"
+                           f" run's {total_steps} steps (was the configuration changed?)")
+    if start_step:
+      print(f"[{run_name}] resuming at step {start_step}/{total_steps} from {checkpoint_dir}",
+            file=stream, flush=True)
+    kept_records = metrics_log.keep_records_until(run_dir, start_step) if primary else []
+    best_step, best_loss = _best_validation(kept_records)
+    lengths = train_config.feature_lengths
+    length_report = _report_lengths(run_dir, run_name, mixture, validation_mixture, lengths,
+                                    stream, write=primary)
+    validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
+    # The data position is restored by replaying the deterministic pipeline: one batch
+    # per step, skipped inside tf.data (no tokens reach the model or the host).
+    training = batches.training_batches(mixture, lengths, train_config.batch_size,
+                                        train_config.seed, pack=train_config.pack,
+                                        skip_batches=start_step)
+    sequence_length = train_config.inputs_length + train_config.targets_length
+    log = MetricsLog(
+        run_dir, run_name, total_steps, stream=stream,
+        flops_per_step=flops.training_flops_per_token(model_config, sequence_length)
+        * train_config.batch_size,
+        num_chips=mesh.devices.size, peak_flops_per_chip=flops.peak_flops_per_chip(),
+        start_step=start_step, enabled=primary,
+    ).open()
+    several_hosts = jax.process_count() > 1
+    first_nonfinite = jax.device_put(np.int32(0), functions.state_sharding.step)
+    start = time.perf_counter()
+    real_tokens, all_positions = 0, 0  # since the last log line: padding efficiency
+
+    def stop_if_diverged(step: int, params=None) -> None:
+      bad_step = int(first_nonfinite)
+      if bad_step:
+        problem = f"loss is not finite at step {bad_step}"
+      elif params is not None and not bool(_all_finite(params)):
+        problem = f"parameters are not finite after step {step}"
+      else:
+        return
+      last_good = manager.latest_step()
+      kept = (f"the last good checkpoint (step {last_good}) is kept in {checkpoint_dir}"
+              if last_good is not None else "no checkpoint was saved")
+      raise TrainingDiverged(f"run {run_name}: {problem}; {kept}")
+
+    for step in range(start_step + 1, total_steps + 1):
       batch = next(training)
       batch_real_tokens = int(np.count_nonzero(batch["decoder_segment_ids"]))
       real_tokens += batch_real_tokens
       all_positions += batch["decoder_segment_ids"].size
       log.count_tokens(batch_real_tokens * jax.process_count())
       state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
+      first_nonfinite = _note_nonfinite(first_nonfinite, metrics["loss"], state.step)
+      validating = step % train_config.validation_every_steps == 0 or step == total_steps
+      saving = validating or step % train_config.checkpoint_every_steps == 0
+      # On one host a flag set by the SIGTERM handler; on several, every host must stop at
+      # the same step, which JAX's preemption sync point (via orbax) provides.
+      preempted = ((preemption is not None and preemption.is_set())
+                   or (several_hosts and manager.reached_preemption(step)))
       if step % train_config.log_every_steps == 0 or step == total_steps:
         metrics = dict(jax.device_get(metrics))
         metrics["padding_efficiency"] = real_tokens / max(all_positions, 1)
         real_tokens, all_positions = 0, 0
-        if not np.isfinite(metrics["loss"]):
-          raise TrainingDiverged(
-              f"run {run_name}: loss is {metrics['loss']} at step {step}; the best checkpoint"
-              f" so far (step {best_step}) is kept in {run_dir}/checkpoints"
-          )
+        stop_if_diverged(step)
         log.write(step, metrics)
-      if step % train_config.validation_every_steps == 0 or step == total_steps:
-        validation_loss = _validation_loss(functions, state.params, validation)
+      if saving or preempted:
+        stop_if_diverged(step, state.params)  # never save a non-finite checkpoint
+        validation_loss = None
+        if validating:
+          validation_loss = _validation_loss(functions, state.params, validation)
+          # Logged before the save starts: a resumed run keeps the lines up to its step.
+          log.write(step, {"validation_loss": validation_loss})
+          if validation_loss < best_loss:
+            best_step, best_loss = step, validation_loss
         checkpointing.save(manager, step, state, validation_loss)
-        log.write(step, {"validation_loss": validation_loss})
-        if validation_loss < best_loss:
-          best_step, best_loss = step, validation_loss
+      if preempted:
+        manager.wait_until_finished()
+        raise Preempted(f"run {run_name}: preempted at step {step}; checkpoint saved")
   finally:
-    log.close()
-    manager.close()
+    if log is not None:
+      log.close()
+    manager.close()  # waits for a save still being written
   summary = {
       "run": run_name,
       "steps": total_steps,
       "train_examples": num_train_examples,
       "best_step": best_step,
       "best_validation_loss": best_loss,
-      "train_seconds": time.perf_counter() - start,
+      "resumed_from_step": start_step,
+      "train_seconds": time.perf_counter() - start,  # of the last attempt
       "packed": train_config.pack,
       "truncated_examples": sum(c["truncated"] for c in length_report["train"].values()),
       "dropped_examples": sum(c["dropped"] for c in length_report["train"].values()),
   }
-  if distributed.is_primary_process():  # orbax coordinates the checkpoints; this file is ours
+  if primary:  # orbax coordinates the checkpoints; this file is ours
     atomic_io.write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
   distributed.wait_for_all_processes(f"{run_name} trained")
   return summary
