@@ -115,3 +115,18 @@ def test_sweep_estimate_is_runs_times_steps_times_step_time():
 def test_unknown_topology_is_a_user_error():
   with pytest.raises(UserInputError, match="unknown TPU topology 'v9z:2x2'"):
     step_plan.topology_devices("v9z:2x2")
+
+
+def test_the_p0_multitask_experiment_counts_every_task_of_the_sweep():
+  """P0 E2: 5k English per task x 3 tasks, plus 3 tasks x 4 languages x budget per run."""
+  from xlt_jax import gin_setup, study_runner
+
+  experiment, _ = gin_setup.build_experiment(["gin/aya35b_multitask.gin"], [])
+  runs = study.plan_runs(experiment.study)
+  assert len(runs) == 16
+  examples = {run.budget: sum(run.train_counts.values()) for run in runs}
+  assert examples[0] == 15_000 and examples[7000] == 15_000 + 3 * 4 * 7000  # 99,000
+  assert sum(examples.values()) == 871_200
+  # The launcher cannot evaluate a multi-task sweep yet: it says so instead of failing later.
+  with pytest.raises(UserInputError, match="MultiTaskDesign"):
+    study_runner.run_experiment(experiment, "")
