@@ -30,7 +30,7 @@ MODEL = ModelConfig(vocab_size=384, embed_dim=32, num_layers=2, num_heads=4, num
                     head_dim=8, mlp_dim=64)
 VOCABULARY = seqio.ByteVocabulary()  # one instance: tasks are registered by its identity
 MESH = sharding.MeshConfig(data=2, fsdp=2, tensor=2)
-TRAIN = trainer.TrainConfig(batch_size=8, inputs_length=48, targets_length=8, num_epochs=100,
+TRAIN = trainer.TrainConfig(batch_size=8, inputs_length=48, targets_length=32, num_epochs=100,
                             max_steps=30, validation_every_steps=10, checkpoint_every_steps=5,
                             log_every_steps=1, keep_latest_checkpoints=2,
                             keep_best_checkpoints=1)

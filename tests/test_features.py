@@ -12,7 +12,7 @@ from tokenizers import decoders, models, pre_tokenizers, trainers
 
 from tasks import datasets, registration
 from xlt_jax import batches, chat_templates, features, sharding, trainer
-from xlt_jax.errors import DataFormatError
+from xlt_jax.errors import DataFormatError, UserInputError
 from xlt_jax.hf_tokenizer import HuggingFaceVocabulary
 from xlt_jax.model import ModelConfig
 from xlt_jax.train_step import OptimizerConfig, build, global_batch
@@ -258,6 +258,15 @@ def test_trainer_logs_padding_efficiency_and_writes_the_length_report(vocabulary
   assert summary["truncated_examples"] == 4 and summary["packed"] is True
   with pytest.raises(Exception, match="unknown TrainConfig.chat_template 'mistral'"):
     dataclasses.replace(config, chat_template="mistral")
+  # Lengths at which nothing fits: a clear error instead of an endless, empty stream.
+  tiny = dataclasses.replace(config, inputs_length=4, targets_length=2)
+  with pytest.raises(UserInputError, match="every train example is dropped by the length policy"):
+    trainer.train_run(
+        run_dir=str(tmp_path / "too_short"), run_name="too_short", model_config=MODEL,
+        optimizer_config=OptimizerConfig(), train_config=tiny,
+        mesh=sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1]),
+        mixture="chat_test_mix",
+        validation_mixture="chat_test_validation_mix", num_train_examples=12)
 
 
 def test_packer_keeps_tokens_with_id_0_and_zero_weights_inside_examples():

@@ -138,6 +138,19 @@ def set_aside_interrupted_run(run_dir: str) -> str | None:
   return target
 
 
+def _check_something_fits(run_name: str, report: dict, lengths: batches.FeatureLengths) -> None:
+  """Raises UserInputError when the length policy drops every example of a split: the
+  endless training stream would otherwise filter forever without yielding a batch."""
+  for split in ("train", "validation"):
+    counts = report[split].values()
+    examples = sum(count["examples"] for count in counts)
+    if examples and sum(count["dropped"] for count in counts) == examples:
+      raise UserInputError(
+          f"run {run_name}: every {split} example is dropped by the length policy (its target"
+          f" alone is longer than TrainConfig.targets_length={lengths.targets}, or no assistant"
+          f" turn fits in {lengths.inputs}+{lengths.targets} tokens); raise the lengths")
+
+
 def _report_lengths(run_dir: str, run_name: str, mixture: str, validation_mixture: str,
                     lengths: batches.FeatureLengths, stream=None, write: bool = True) -> dict:
   """Counts what the length policy truncates and drops, per task; with `write` (the
@@ -272,6 +285,7 @@ def train_run(
     lengths = train_config.feature_lengths
     length_report = _report_lengths(run_dir, run_name, mixture, validation_mixture, lengths,
                                     stream, write=primary)
+    _check_something_fits(run_name, length_report, lengths)
     validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
     # The data position is restored by replaying the deterministic pipeline: one batch
     # per step, skipped inside tf.data (no tokens reach the model or the host).
