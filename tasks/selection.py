@@ -20,11 +20,11 @@ dataset x language with the same parallel key. The key of an example is its
 the last ':'), i.e. files line-aligned with the source.
 """
 
-import hashlib
 import json
 import os
 
 from tasks import datasets
+from tasks.formats import rows
 from tasks.naming import task_name
 from xlt_jax import languages as language_codes
 from xlt_jax.errors import UserInputError
@@ -34,14 +34,6 @@ from xlt_jax.study import Portion, RunPlan, permutation
 def parallel_key(example: dict[str, str]) -> str:
   """The key shared by the translations of one source item (see the module docstring)."""
   return example.get("parallel_id") or example["id"].rsplit(":", 1)[-1]
-
-
-def sha256_file(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as file:
-    for block in iter(lambda: file.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
 
 
 class SourceCache:
@@ -63,7 +55,7 @@ class SourceCache:
       files += [path for path in map(os.path.abspath, result.sources) if path not in files]
       self._files[key] = files
       for path in files:
-        self.sources[path] = sha256_file(path)
+        self.sources[path] = rows.sha256_file(path)
     return self._examples[key]
 
   def files(self, dataset: str, language: str, split: str) -> list[str]:
@@ -236,7 +228,7 @@ def check_manifest(manifest: dict) -> None:
   for path, recorded in manifest.get("sources", {}).items():
     if not os.path.isfile(path):
       raise UserInputError(f"source {path} of run {manifest.get('mixture')} no longer exists")
-    current = sha256_file(path)
+    current = rows.sha256_file(path)
     if current != recorded:
       raise UserInputError(
           f"manifest of run {manifest.get('mixture')} no longer matches its source {path}"

@@ -9,6 +9,7 @@ import seqio
 
 from tasks import catalogue, datasets, selection
 from tasks.formats import aya_dataset
+from tasks.formats import rows as format_rows
 from xlt_jax import languages as language_codes
 from xlt_jax.errors import DataFormatError, UserInputError
 from xlt_jax.study import MultiTaskDesign, StudyDesign, plan_runs
@@ -115,7 +116,7 @@ def test_a_translated_p2_mixture_registers_end_to_end(p2_dir):
   english_file = str(p2_dir / "aya_dataset" / "data" / "train-00000-of-00001.parquet")
   manifest = translated.manifest
   assert {entry["source"] for entry in manifest["train"]} == {variant_file}
-  assert manifest["sources"][variant_file] == selection.sha256_file(variant_file)
+  assert manifest["sources"][variant_file] == format_rows.sha256_file(variant_file)
   assert english_file in manifest["sources"]  # the pool's English originals
   translated_ids = [i for entry in manifest["train"] for i in entry["ids"]]
   native_ids = [i for entry in native.manifest["train"] for i in entry["ids"]]

@@ -9,7 +9,7 @@ import pytest
 import seqio
 
 from tasks import datasets, registration
-from tasks.formats import aya_evaluation, sharegpt, xlsum
+from tasks.formats import aya_evaluation, xlsum
 from xlt_jax.errors import DataFormatError, UserInputError
 
 STRICT = datasets.ReadPolicy(max_malformed_fraction=0.0)

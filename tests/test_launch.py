@@ -88,7 +88,7 @@ def test_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
                    devices=8)
   assert result.returncode == 0, result.stderr[-3000:]
   run = json.loads((tmp_path / "runs" / "budget00016" / "run.json").read_text())
-  assert run["mesh"] == {"data": 2, "fsdp": 2, "tensor": 2}
+  assert run["mesh"] == {"slice": 1, "data": 2, "fsdp": 2, "tensor": 2, "topology": None}
   metrics = json.loads((tmp_path / "runs" / "budget00016" / "eval" / "metrics.json").read_text())
   assert len(metrics["languages"]) == 5
 

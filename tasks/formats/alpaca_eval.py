@@ -13,12 +13,10 @@ Translated lists are parallel to the English one: ids "<task>:<position>"
 (P1: 805 -> 617 with other exclusions), counted as filtered.
 """
 
-import json
 import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax.errors import DataFormatError
 
 LICENCE = "CC BY-NC 4.0 (AlpacaEval / AlpacaFarm)"
 SOURCE_URL = "https://huggingface.co/datasets/tatsu-lab/alpaca_eval"
@@ -42,23 +40,12 @@ def farm_path(data_dir: str, language: str, split: str) -> str:
   return os.path.join(data_dir, "alpaca_farm", "alpaca_farm_evaluation.json")
 
 
-def _read_list(source: str) -> list:
-  try:
-    with open(source, encoding="utf-8") as file:
-      records = json.load(file)
-  except (UnicodeDecodeError, json.JSONDecodeError) as error:
-    raise DataFormatError(f"{source}: not a UTF-8 JSON file ({error})") from None
-  if not isinstance(records, list):
-    raise DataFormatError(f"{source}: expected a JSON list of instructions")
-  return records
-
-
 def _load(dataset: str, source: str, language: str, split: str, policy: rows.ReadPolicy,
           excluded: tuple[str, ...]) -> rows.LoadResult:
   name = task_name(dataset, language, split)
   problems = rows.RowProblems(policy, source)
   examples, dropped = [], 0
-  for position, record in enumerate(_read_list(source), start=1):
+  for position, record in enumerate(rows.read_json_list(source, "instructions"), start=1):
     problems.seen()
     if not isinstance(record, dict) or rows.string_fields(record, ("instruction",)):
       problems.report(source, f"item {position}", "no non-empty 'instruction' string")

@@ -16,13 +16,10 @@ translates (null where a row translates nothing in that file).
 
 import os
 
-import pyarrow
-import pyarrow.parquet
 
 from tasks.formats import rows
 from tasks.formats.aya_evaluation import ISO_639_3
 from tasks.naming import task_name
-from xlt_jax.errors import DataFormatError
 
 LICENCE = "Apache-2.0"
 SOURCE_URL = "https://huggingface.co/datasets/CohereForAI/aya_dataset"
@@ -44,13 +41,7 @@ def path(data_dir: str, language: str, split: str) -> str:
 
 def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
   source = rows.require_file(path(data_dir, language, split), "Aya dataset")
-  try:
-    table = pyarrow.parquet.read_table(source)
-  except (pyarrow.ArrowInvalid, OSError) as error:
-    raise DataFormatError(f"{source}: not a readable parquet file ({error})") from None
-  missing = [column for column in COLUMNS if column not in table.column_names]
-  if missing:
-    raise DataFormatError(f"{source}: missing columns {', '.join(missing)}")
+  table = rows.read_parquet(source, COLUMNS)
   name = task_name("aya_dataset", language, split)
   problems = rows.RowProblems(policy, f"{source} ({language})")
   examples = []

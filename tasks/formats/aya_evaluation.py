@@ -14,11 +14,9 @@ dataset; a language's examples are the rows whose ISO 639-3 code maps to it
 import os
 
 import pyarrow
-import pyarrow.parquet
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax.errors import DataFormatError
 
 LICENCE = "Apache-2.0"
 SOURCE_URL = "https://huggingface.co/datasets/CohereForAI/aya_evaluation_suite"
@@ -61,15 +59,7 @@ def path_for(subset: str):
 
 def read_table(source: str) -> pyarrow.Table:
   """The parquet table, or DataFormatError naming the file and what it lacks."""
-  try:
-    table = pyarrow.parquet.read_table(source)
-  except (pyarrow.ArrowInvalid, OSError) as error:
-    raise DataFormatError(f"{source}: not a readable parquet file ({error})") from None
-  missing = [column for column in COLUMNS if column not in table.column_names]
-  if missing:
-    raise DataFormatError(f"{source}: missing columns {', '.join(missing)}; it has"
-                          f" {', '.join(table.column_names)}")
-  return table
+  return rows.read_parquet(source, COLUMNS)
 
 
 def load_for(subset: str):

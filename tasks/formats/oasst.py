@@ -13,12 +13,9 @@ Ids are "<task>:<message_id of the prompt>".
 
 import os
 
-import pyarrow
-import pyarrow.parquet
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax.errors import DataFormatError
 
 LICENCE = "Apache-2.0"
 SOURCE_URL = "https://huggingface.co/datasets/OpenAssistant/oasst1"
@@ -40,13 +37,7 @@ def path(data_dir: str, language: str, split: str) -> str:
 
 def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
   source = rows.require_file(path(data_dir, language, split), "OASST1")
-  try:
-    table = pyarrow.parquet.read_table(source)
-  except (pyarrow.ArrowInvalid, OSError) as error:
-    raise DataFormatError(f"{source}: not a readable parquet file ({error})") from None
-  missing = [column for column in COLUMNS if column not in table.column_names]
-  if missing:
-    raise DataFormatError(f"{source}: missing columns {', '.join(missing)}")
+  table = rows.read_parquet(source, COLUMNS)
   messages = table.select(list(COLUMNS)).to_pylist()
   best_reply: dict[str, tuple[float, str]] = {}
   for message in messages:

@@ -119,6 +119,36 @@ def require_file(path: str, what: str) -> str:
   return path
 
 
+def read_parquet(source: str, columns: tuple[str, ...]):
+  """The parquet table at `source`, or DataFormatError naming the file and the columns
+  it lacks (a file that is not parquet at all is named too)."""
+  import pyarrow
+  import pyarrow.parquet
+
+  try:
+    table = pyarrow.parquet.read_table(source)
+  except (pyarrow.ArrowInvalid, OSError) as error:
+    raise DataFormatError(f"{source}: not a readable parquet file ({error})") from None
+  missing = [column for column in columns if column not in table.column_names]
+  if missing:
+    raise DataFormatError(f"{source}: missing columns {', '.join(missing)}; it has"
+                          f" {', '.join(table.column_names)}")
+  return table
+
+
+def read_json_list(source: str, what: str) -> list:
+  """The JSON list in `source` (a whole-file JSON release), or DataFormatError naming
+  the file when it is not UTF-8 JSON or not a list of `what`."""
+  try:
+    with open(source, encoding="utf-8") as file:
+      records = json.load(file)
+  except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    raise DataFormatError(f"{source}: not a UTF-8 JSON file ({error})") from None
+  if not isinstance(records, list):
+    raise DataFormatError(f"{source}: expected a JSON list of {what}")
+  return records
+
+
 def read_jsonl(path: str, problems: RowProblems) -> Iterator[tuple[int, dict[str, Any]]]:
   """(line number, object) for each JSON-object line; bad lines go to `problems`.
 

@@ -125,13 +125,7 @@ def _check_complete(turns: list[dict[str, str]]) -> str | None:
 def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
   """Conversations joined with their completions; see the module docstring."""
   source = rows.require_file(path(data_dir, language, split), "ShareGPT")
-  try:
-    with open(source, encoding="utf-8") as file:
-      records = json.load(file)
-  except (UnicodeDecodeError, json.JSONDecodeError) as error:
-    raise DataFormatError(f"{source}: not a UTF-8 JSON file ({error})") from None
-  if not isinstance(records, list):
-    raise DataFormatError(f"{source}: expected a JSON list of conversations")
+  records = rows.read_json_list(source, "conversations")
   sources = [source]
   completions_file = completions_path(data_dir, language, split)
   completions = None
