@@ -29,12 +29,17 @@ import time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Benchmark the checkout this file lives in, whatever xlt_jax the environment installed
+# (a script's own folder, not the working directory, heads sys.path).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 
+import xlt_jax  # noqa: E402
 from xlt_jax import flops, hf_config, hf_params, sharding  # noqa: E402
 from xlt_jax.atomic_io import write_text  # noqa: E402
 from xlt_jax.model import parameter_count  # noqa: E402
@@ -267,6 +272,7 @@ def main() -> None:
                                 result["achieved_flops"].items()}  # GFLOP/s
   summary = {
       "benchmark": "train_step_vs_torch", "commit": _commit(),
+      "xlt_jax": os.path.dirname(xlt_jax.__file__),
       "device": f"{jax.devices()[0].device_kind} x{os.cpu_count()} cores",
       "jax": jax.__version__, "torch": torch.__version__,
       "torch_threads": torch.get_num_threads(),
