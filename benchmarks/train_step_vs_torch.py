@@ -6,15 +6,17 @@ vocab 32000, tied embeddings, sequence 512) is built with `transformers`
 frameworks start from the same weights. One step is forward, backward, global-norm
 clipping at 1.0 and an AdamW update, on the mean next-token cross-entropy over every
 token. For each precision (fp32; bf16 compute over fp32 master weights, which is
-torch's bf16 autocast) the two frameworks are timed alternately, xlt torch xlt
-torch ..., after warm-up steps, and the median tokens/s of each and their ratio are
-reported. The same run measures this machine's matmul peak (a large jitted dot in
-each precision: fp32, and bf16 inputs with fp32 accumulation) and reports our
-step's achieved FLOP/s, from the analytic count in `xlt_jax.flops`, as a fraction
-of it. Prints one JSON object and a one-line summary per precision.
+torch's bf16 autocast) each framework runs in a process of its own and the parent
+asks them for steps alternately, xlt torch xlt torch ..., after warm-up steps; the
+median tokens/s of each and their ratio are reported. The same run measures this
+machine's matmul peak (a large jitted dot in each precision: fp32, and bf16 inputs
+with fp32 accumulation) and reports our step's achieved FLOP/s, from the analytic
+count in `xlt_jax.flops`, as a fraction of it. Prints one JSON object, then a
+one-line summary per precision; progress goes to stderr.
 
-    python benchmarks/train_step_vs_torch.py [--steps 5] [--batch 2] [--precisions fp32,bf16]
-        [--layers 12 --embed 768 --heads 12 --mlp 2048 --vocab 32000 --length 512] [--out r.json]
+    python benchmarks/train_step_vs_torch.py [--steps 5] [--batch 2] [--warmup 1]
+        [--precisions fp32,bf16] [--peak_size 2048] [--layers 12 --embed 768 --heads 12 --mlp 2048
+        --vocab 32000 --length 512] [--out r.json]
 """
 
 import argparse

@@ -216,13 +216,22 @@ def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangen
   for x_axis, y_axis in zip(x_axes, y_axes):
     position[x_axis] = len(x_free) + sorted(y_axes).index(y_axis)
   x_grad = jnp.transpose(x_grad, [position[axis] for axis in range(x.ndim)])
-  # d/dy: contract x's free axes with the cotangent's x-part -> [x_axes sorted..., y_free].
-  y_grad = jax.lax.dot_general(
-      x, cotangent, ((tuple(x_free), tuple(range(len(x_free)))), ((), ())),
-      preferred_element_type=jnp.float32)
-  position = {axis: len(x_axes) + index for index, axis in enumerate(y_free)}
-  for x_axis, y_axis in zip(x_axes, y_axes):
-    position[y_axis] = sorted(x_axes).index(x_axis)
+  # d/dy: contract x's free axes with the cotangent's x-part. Operands are ordered so
+  # that the product comes out in y's layout (no transpose after it): XLA's CPU
+  # backend would fold such a transpose into a dot form it can only run in float32.
+  x_part = tuple(range(len(x_free)))
+  if list(y_free) == list(range(len(y_free))):  # y is [free..., contracted...], e.g. [V, D]
+    y_grad = jax.lax.dot_general(cotangent, x, ((x_part, tuple(x_free)), ((), ())),
+                                 preferred_element_type=jnp.float32)  # [y_free..., x_axes sorted]
+    position = {axis: index for index, axis in enumerate(y_free)}
+    for x_axis, y_axis in zip(x_axes, y_axes):
+      position[y_axis] = len(y_free) + sorted(x_axes).index(x_axis)
+  else:
+    y_grad = jax.lax.dot_general(x, cotangent, ((tuple(x_free), x_part), ((), ())),
+                                 preferred_element_type=jnp.float32)  # [x_axes sorted..., y_free]
+    position = {axis: len(x_axes) + index for index, axis in enumerate(y_free)}
+    for x_axis, y_axis in zip(x_axes, y_axes):
+      position[y_axis] = sorted(x_axes).index(x_axis)
   y_grad = jnp.transpose(y_grad, [position[axis] for axis in range(y.ndim)])
   return x_grad.astype(x.dtype), y_grad.astype(y.dtype)
 
