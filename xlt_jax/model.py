@@ -190,9 +190,11 @@ def mixed_precision_dot(x: jax.Array, y: jax.Array, x_axes: tuple[int, ...],
   With bfloat16 operands this is the mixed-precision matmul of TPUs and of torch's
   autocast: inputs rounded, sums exact to float32. Plain autodiff of a dot with
   preferred_element_type=float32 would feed its float32 cotangent into the backward
-  products, which XLA then runs as float32 x bfloat16 -> float32 matmuls at float32
-  speed (about half the bf16 rate on CPUs, a quarter or less on TPUs); here the
-  cotangent is rounded to the input dtype first, as autocast does.
+  products, which XLA then runs as float32 matmuls (about half the bf16 rate on a
+  Zen 4 CPU, measured by benchmarks/train_step_vs_torch.py); here the cotangent is
+  rounded to the input dtype first, as autocast does. Used by the model for every
+  projection when ModelConfig.dtype is not float32 (dtype="bfloat16" with
+  param_dtype="float32" is the fast mixed-precision setting; float32 stays the default).
   """
   return jax.lax.dot_general(x, y, ((x_axes, y_axes), ((), ())),
                              preferred_element_type=jnp.float32).astype(out_dtype)
@@ -243,7 +245,7 @@ def _project(equation: str, x: jax.Array, kernel: jax.Array,
              out_dtype: Any = None) -> jax.Array:
   """einsum of an activation and a kernel without shared batch axes (output: x's free
   axes, then the kernel's). float32 operands go through jnp.einsum; lower precision
-  through mixed_precision_dot (float32 accumulation, fast on CPUs and TPUs alike)."""
+  through mixed_precision_dot (float32 accumulation in forward and backward)."""
   out_dtype = out_dtype or x.dtype
   if x.dtype == jnp.float32 and kernel.dtype == jnp.float32:
     return jnp.einsum(equation, x, kernel, preferred_element_type=jnp.float32).astype(out_dtype)
