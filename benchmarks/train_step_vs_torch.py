@@ -14,7 +14,7 @@ with fp32 accumulation) and reports our step's achieved FLOP/s, from the analyti
 count in `xlt_jax.flops`, as a fraction of it. Prints one JSON object, then a
 one-line summary per precision; progress goes to stderr.
 
-    python benchmarks/train_step_vs_torch.py [--steps 5] [--batch 2] [--warmup 1]
+    python benchmarks/train_step_vs_torch.py [--steps 5] [--batch 1] [--warmup 1]
         [--precisions fp32,bf16] [--peak_size 2048] [--layers 12 --embed 768 --heads 12 --mlp 2048
         --vocab 32000 --length 512] [--out r.json]
 """
@@ -240,7 +240,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--steps", type=int, default=5, help="timed steps per framework")
   parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first")
-  parser.add_argument("--batch", type=int, default=2)
+  parser.add_argument("--batch", type=int, default=1, help="sequences per step")
   parser.add_argument("--length", type=int, default=512)
   parser.add_argument("--layers", type=int, default=12)
   parser.add_argument("--embed", type=int, default=768)
