@@ -294,8 +294,18 @@ def main() -> None:
           for name in peaks},
       "results": results,
   }
+  # Other processes on the cores make torch's OpenMP team (which spin-waits at barriers)
+  # several times slower while XLA's step slows about in proportion: a ratio measured
+  # then says little about either framework. Measured: at load ~4 on 2 cores torch's
+  # fp32 step took 16.4 s against 2.4 s at load ~2.
+  busy = max(load_before[0], summary["load_average_after"][0]) > os.cpu_count()
+  summary["machine_oversubscribed"] = busy
   line = json.dumps(summary)
   print(line)
+  if busy:
+    print(f"warning: load average {load_before[0]} / {summary['load_average_after'][0]} exceeds"
+          f" the {os.cpu_count()} cores: other processes were running, the xlt/torch ratio is"
+          " not representative", file=sys.stderr, flush=True)
   for result in results:
     print(f"{result['precision']}: xlt {result['tokens_per_second']['xlt']:.0f} tokens/s,"
           f" torch {result['tokens_per_second']['torch']:.0f} tokens/s,"
