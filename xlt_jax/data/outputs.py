@@ -1,8 +1,11 @@
 """Several output files written at once, all or none: temporary files renamed at the end."""
 
 import os
+import shutil
 import tempfile
 from typing import TextIO
+
+from xlt_jax import atomic_io
 
 
 class AtomicFiles:
@@ -50,17 +53,7 @@ class AtomicFiles:
 
 def copy_file(source: str, destination: str) -> str:
   """Copies `source` to `destination` atomically (temporary + rename); returns destination."""
-  directory = os.path.dirname(os.path.abspath(destination))
-  os.makedirs(directory, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-" + os.path.basename(destination))
-  try:
-    with os.fdopen(handle, "wb") as output, open(source, "rb") as file:
-      for block in iter(lambda: file.read(1 << 20), b""):
-        output.write(block)
-      output.flush()
-      os.fsync(output.fileno())
-    os.replace(temporary, destination)
-  finally:
-    if os.path.exists(temporary):
-      os.remove(temporary)
+  with open(source, "rb") as file:
+    atomic_io.write_atomically(destination, lambda output: shutil.copyfileobj(file, output, 1 << 20),
+                               mode="wb")
   return destination

@@ -1,9 +1,11 @@
 """XLSum: the official per-language archives (or their extracted jsonl files) into DATA_DIR/xlsum."""
 
 import os
+import shutil
 import tarfile
 
 from tasks.formats import xlsum
+from xlt_jax import atomic_io
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
 from xlt_jax.errors import UserInputError
@@ -24,12 +26,9 @@ def _extract(archive: str, language: str, out_dir: str) -> list[str]:
       name = os.path.basename(member.name)
       if member.isfile() and name in wanted:
         destination = xlsum.path(out_dir, language, wanted[name])
-        temporary = destination + ".partial"
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        with tar.extractfile(member) as file, open(temporary, "wb") as output:
-          for block in iter(lambda: file.read(1 << 20), b""):
-            output.write(block)
-        os.replace(temporary, destination)
+        with tar.extractfile(member) as file:
+          atomic_io.write_atomically(
+              destination, lambda output: shutil.copyfileobj(file, output, 1 << 20), mode="wb")
         written.append(destination)
   if len(written) != len(wanted):
     raise UserInputError(f"{archive}: expected {', '.join(sorted(wanted))} inside")
