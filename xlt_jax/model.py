@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from xlt_jax.attention import dot_product_attention
 from xlt_jax.errors import UserInputError
 
 REMAT_POLICIES = {
@@ -306,13 +307,9 @@ class Attention(nn.Module):
         query_BLKGH, ("batch", "length", "kv_heads", None, "kv")
     )
     scale = config.query_scale if config.query_scale is not None else H**-0.5
-    scores_BKGLS = jnp.einsum(
-        "blkgh,bskh->bkgls", query_BLKGH, key_BSKH, preferred_element_type=jnp.float32
-    ) * scale
-    scores_BKGLS = jnp.where(mask_BLS[:, None, None], scores_BKGLS, -1e30)
-    probabilities = jax.nn.softmax(scores_BKGLS, axis=-1).astype(config.dtype)
-    output_BLKGH = jnp.einsum("bkgls,bskh->blkgh", probabilities, value_BSKH,
-                              preferred_element_type=jnp.float32).astype(config.dtype)
+    output_BLKGH = dot_product_attention(query_BLKGH, key_BSKH.astype(config.dtype),
+                                         value_BSKH.astype(config.dtype), mask_BLS, scale,
+                                         config.dtype)
     output_BLNH = output_BLKGH.reshape(B, L, N, H)
     out_NHD = _kernel(self, "out", (N, H, D), ("heads", "kv", "embed"), config, fan_in_axes=2)
     output_BLD = _project("blnh,nhd->bld", output_BLNH, out_NHD)
