@@ -174,13 +174,14 @@ def apply_rope(x_BLNH: jax.Array, positions_BL: jax.Array, inverse_frequencies: 
 
 def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[str, ...],
             config: ModelConfig, fan_in_axes: int = 1) -> jax.Array:
-  """A projection kernel of the given shape, initialised with variance 1/fan_in."""
+  """A projection kernel of the given shape, initialised with variance 1/fan_in, in
+  param_dtype: `_project` rounds it to the compute dtype inside its product, so that
+  its gradient comes back in param_dtype without a rounding to the compute dtype."""
   init = nn.initializers.variance_scaling(
       1.0, "fan_in", "truncated_normal", in_axis=tuple(range(fan_in_axes)),
       out_axis=tuple(range(fan_in_axes, len(shape))),
   )
-  kernel = module.param(name, _param(init, axes), shape, config.param_dtype)
-  return kernel.astype(config.dtype)
+  return module.param(name, _param(init, axes), shape, config.param_dtype)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
@@ -198,13 +199,19 @@ def mixed_precision_dot(x: jax.Array, y: jax.Array, x_axes: tuple[int, ...],
   projection in every dtype (dtype="bfloat16" with param_dtype="float32" is the fast
   mixed-precision setting; float32 stays the default, where this is an exact float32 dot
   whose backward products come out in the layouts XLA CPU's matmul kernel takes).
+
+  y (a weight) is rounded to x's dtype inside the product, and its gradient, float32
+  sums, comes back in y's own dtype: with float32 master weights nothing rounds the
+  weight gradient to bfloat16, and no stacked bfloat16 gradient of a scanned layer
+  has to be converted to float32 afterwards (a whole extra pass per weight).
   """
-  return jax.lax.dot_general(x, y, ((x_axes, y_axes), ((), ())),
+  return jax.lax.dot_general(x, y.astype(x.dtype), ((x_axes, y_axes), ((), ())),
                              preferred_element_type=jnp.float32).astype(out_dtype)
 
 
 def _mixed_precision_dot_forward(x, y, x_axes, y_axes, out_dtype):
   return mixed_precision_dot(x, y, x_axes, y_axes, out_dtype), (x, y)
+
 
 
 def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangent):
@@ -215,7 +222,7 @@ def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangen
   y_free = [axis for axis in range(y.ndim) if axis not in y_axes]
   # d/dx: contract the cotangent's y-part with y's free axes -> [x_free..., y_axes sorted].
   x_grad = jax.lax.dot_general(
-      cotangent, y, ((tuple(range(len(x_free), cotangent.ndim)), tuple(y_free)), ((), ())),
+      cotangent, y.astype(x.dtype), ((tuple(range(len(x_free), cotangent.ndim)), tuple(y_free)), ((), ())),
       preferred_element_type=jnp.float32)
   position = {axis: index for index, axis in enumerate(x_free)}
   for x_axis, y_axis in zip(x_axes, y_axes):
@@ -261,7 +268,7 @@ def _project(equation: str, x: jax.Array, kernel: jax.Array,
   if output != expected:
     raise ValueError(f"_project supports contractions without batch axes, not {equation!r}")
   return mixed_precision_dot(
-      x, kernel.astype(x.dtype), tuple(x_letters.index(letter) for letter in contracted),
+      x, kernel, tuple(x_letters.index(letter) for letter in contracted),
       tuple(kernel_letters.index(letter) for letter in contracted), out_dtype)
 
 
@@ -465,7 +472,7 @@ class Decoder(nn.Module):
 
     x_BLD = Norm(config, name="final_norm")(x_BLD)
     if config.tie_embeddings:
-      logits_BLV = _project("bld,vd->blv", x_BLD, embedding_VD.astype(config.dtype), jnp.float32)
+      logits_BLV = _project("bld,vd->blv", x_BLD, embedding_VD, jnp.float32)
     else:
       output_DV = _kernel(
           self, "output", (config.embed_dim, config.vocab_size), ("embed", "vocab"), config
