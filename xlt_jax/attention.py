@@ -64,7 +64,11 @@ def _forward(query_BLKGH, key_BSKH, value_BSKH, mask_BLS, scale, dtype):
   # Kept apart rather than summed into one log-sum-exp: in a row with no visible key
   # every score is MASKED_SCORE, and -1e30 + log(S) rounds back to -1e30.
   normalizer = (maximum_BKGL, jnp.log(total_BKGL))
-  residuals = (query_BKGLH, key_BKSH, value_BKSH, mask_BLS, output_BKGLH, normalizer)
+  # Keys also in [B, K, H, S], for the query gradient's product: transposed inside the
+  # backward pass, XLA would fold the transpose into that product, a form its CPU
+  # backend runs only in float32.
+  key_BKHS = jnp.swapaxes(key_BKSH, 2, 3)
+  residuals = (query_BKGLH, key_BKSH, key_BKHS, value_BKSH, mask_BLS, output_BKGLH, normalizer)
   return jnp.transpose(output_BKGLH, (0, 3, 1, 2, 4)), residuals
 
 
@@ -77,7 +81,7 @@ def _attention_backward(scale, dtype, residuals, output_cotangent_BLKGH):
   # no [M, S]-sized array is ever transposed for a product: every big product below
   # contracts the minor axis of its first operand or the major axis of its second,
   # the layouts XLA's CPU matmul takes as they are; only [S, H] and [M, H] arrays move.
-  query_BKGLH, key_BKSH, value_BKSH, mask_BLS, output_BKGLH, normalizer = residuals
+  query_BKGLH, key_BKSH, key_BKHS, value_BKSH, mask_BLS, output_BKGLH, normalizer = residuals
   maximum_BKGL, log_total_BKGL = normalizer
   B, K, G, L, H = query_BKGLH.shape
   query_BKMH = query_BKGLH.reshape(B, K, G * L, H)
@@ -105,7 +109,6 @@ def _attention_backward(scale, dtype, residuals, output_cotangent_BLKGH):
   score_grad_BKSM = jnp.where(mask_B1SM, score_grad_BKSM * scale, 0.0).astype(dtype)
   key_grad_BKSH = jnp.einsum("bksm,bkmh->bksh", score_grad_BKSM, query_BKMH,
                              preferred_element_type=jnp.float32)
-  key_BKHS = jnp.swapaxes(key_BKSH, 2, 3)
   query_grad_BKHM = jnp.einsum("bkhs,bksm->bkhm", key_BKHS, score_grad_BKSM,
                                preferred_element_type=jnp.float32)
   query_grad_BLKGH = jnp.transpose(query_grad_BKHM.reshape(B, K, H, G, L), (0, 4, 1, 3, 2))

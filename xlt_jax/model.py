@@ -335,9 +335,15 @@ class MLP(nn.Module):
   def __call__(self, x_BLD):
     config = self.config
     D, F = config.embed_dim, config.mlp_dim
-    gate_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "gate", (D, F), ("embed", "mlp"), config))
-    up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config))
-    hidden_BLF = ACTIVATIONS[config.activation](gate_BLF) * up_BLF
+    # The gate and up products come out in float32 (their accumulation dtype, so free)
+    # and the activation is computed in float32: the backward pass then reads float32
+    # residuals directly, where bfloat16 ones made XLA's CPU backend convert each
+    # whole [layers, B, L, F] stack to float32 before the backward loop.
+    gate_BLF = _project("bld,df->blf", x_BLD,
+                        _kernel(self, "gate", (D, F), ("embed", "mlp"), config), jnp.float32)
+    up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config),
+                      jnp.float32)
+    hidden_BLF = (ACTIVATIONS[config.activation](gate_BLF) * up_BLF).astype(config.dtype)
     hidden_BLF = nn.with_logical_constraint(hidden_BLF, ("batch", "length", "mlp"))
     down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
     return _project("blf,fd->bld", hidden_BLF, down_FD)
