@@ -7,24 +7,24 @@ frameworks start from the same weights. One step is forward, backward, global-no
 clipping at 1.0 and an AdamW update, on the mean next-token cross-entropy over every
 token. For each precision (fp32; bf16 compute over fp32 master weights, which is
 torch's bf16 autocast) each framework runs in a process of its own and the parent
-asks them for steps alternately, xlt torch xlt torch ..., after warm-up steps; the
-median tokens/s of each and their ratio are reported. The same run measures this
+asks them for steps alternately, in blocks (xlt xlt xlt torch torch torch ...), after
+warm-up steps; the median tokens/s of each and their ratio are reported. The same run measures this
 machine's matmul peak (a large jitted dot in each precision: fp32, and bf16 inputs
 with fp32 accumulation) and reports our step's achieved FLOP/s, from the analytic
 count in `xlt_jax.flops`, as a fraction of it. Prints one JSON object, then a
 one-line summary per precision; progress goes to stderr.
 
-    python benchmarks/train_step_vs_torch.py [--steps 5] [--batch 1] [--warmup 1]
+    python benchmarks/train_step_vs_torch.py [--steps 6] [--block 3] [--batch 1] [--warmup 1]
         [--precisions fp32,bf16] [--peak_size 2048] [--layers 12 --embed 768 --heads 12 --mlp 2048
-        --vocab 32000 --length 512] [--malloc_huge_pages 1] [--out r.json]
+        --vocab 32000 --length 512] [--huge_page_malloc xlt|both|none] [--out r.json]
 
-Both workers start with the same glibc malloc setting, `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`
-by default (`--malloc_huge_pages 0` leaves the environment as it is): malloc then asks
-for transparent huge pages for its large blocks. A train step allocates over a GiB of
-temporaries (XLA's per-execution buffer; torch's activations and gradients), and with
-4 KiB pages every step pays about 340,000 page faults for them (measured with
-getrusage: xlt 0.63 s, torch 0.59 s of system time per fp32 step). The setting is
-in the README for anyone training on CPUs.
+Each framework runs as its users run it. `python -m xlt_jax.launch` restarts itself
+under huge-page malloc (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, see
+`xlt_jax.host_memory`), so the xlt worker starts with that setting and the torch
+worker with the environment as it is (`--huge_page_malloc both` gives torch the same
+setting, `none` neither). Measured on this machine, the setting took xlt's fp32 step
+from 2.81 to 2.41 s, and torch's from 2.79 to 2.58 s on one run but from 2.57 to 3.00 s
+(system time 0.44 -> 1.04 s) on another, after the machine's memory had fragmented.
 """
 
 import argparse
@@ -50,7 +50,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import xlt_jax  # noqa: E402
-from xlt_jax import flops, hf_config, hf_params, sharding  # noqa: E402
+from xlt_jax import flops, hf_config, hf_params, host_memory, sharding  # noqa: E402
 from xlt_jax.atomic_io import write_text  # noqa: E402
 from xlt_jax.model import parameter_count  # noqa: E402
 from xlt_jax.train_step import OptimizerConfig, build  # noqa: E402
@@ -178,35 +178,36 @@ def _worker(framework: str, precision: str, args: argparse.Namespace, hf: dict,
   connection.close()
 
 
-HUGE_PAGE_TUNABLE = "glibc.malloc.hugetlb=1"
+HUGE_PAGE_CHOICES = {"xlt": ("xlt",), "both": ("xlt", "torch"), "none": ()}
 
 
-def worker_environment(huge_pages: bool) -> dict[str, str]:
-  """The environment both workers start with (glibc reads its tunables at start-up)."""
+def worker_environment(framework: str, huge_page_malloc: str) -> dict[str, str]:
+  """The environment a worker starts with (glibc reads its tunables at start-up)."""
   environment = dict(os.environ)
-  if huge_pages:
-    tunables = [item for item in environment.get("GLIBC_TUNABLES", "").split(":") if item]
-    tunables = [item for item in tunables if not item.startswith("glibc.malloc.hugetlb=")]
-    environment["GLIBC_TUNABLES"] = ":".join(tunables + [HUGE_PAGE_TUNABLE])
+  if framework in HUGE_PAGE_CHOICES[huge_page_malloc]:
+    environment = host_memory.environment_with_huge_page_malloc(environment) or environment
   return environment
 
 
 def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
   """Times both frameworks alternately in one precision; returns the figures."""
   context = multiprocessing.get_context("spawn")
-  # Spawned children inherit os.environ as it is when they start.
+  # Spawned children inherit os.environ as it is when each starts.
   saved_environment = dict(os.environ)
-  os.environ.clear()
-  os.environ.update(worker_environment(bool(args.malloc_huge_pages)))
   connections, processes = {}, []
-  for framework in ("xlt", "torch"):
-    parent_end, child_end = context.Pipe()
-    process = context.Process(target=_worker, args=(framework, precision, args, hf, child_end))
-    process.start()
-    connections[framework] = parent_end
-    processes.append(process)
-  os.environ.clear()
-  os.environ.update(saved_environment)
+  try:
+    for framework in ("xlt", "torch"):
+      environment = worker_environment(framework, args.huge_page_malloc)
+      os.environ.clear()
+      os.environ.update(environment)
+      parent_end, child_end = context.Pipe()
+      process = context.Process(target=_worker, args=(framework, precision, args, hf, child_end))
+      process.start()
+      connections[framework] = parent_end
+      processes.append(process)
+  finally:
+    os.environ.clear()
+    os.environ.update(saved_environment)
 
   def step(framework: str) -> tuple[float, float]:
     connections[framework].send("step")
@@ -219,11 +220,20 @@ def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
       for framework in connections:
         step(framework)
     seconds: dict[str, list[float]] = {"xlt": [], "torch": []}
-    for index in range(args.steps):
+    # Blocks of consecutive steps per framework, the frameworks taking turns. Step by
+    # step alternation made each framework's first allocations after the other's
+    # step pay for the kernel's compaction of the memory the other had just released:
+    # measured, xlt's fp32 step took 0.07 s of system time alone and 1.3-1.6 s right
+    # after a torch step (both with huge-page malloc).
+    rounds = -(-args.steps // args.block)
+    for round_index in range(rounds):
       for framework in connections:
-        seconds[framework].append(step(framework)[0])
-      print(f"  {precision} step {index + 1}/{args.steps}: xlt {seconds['xlt'][-1]:.2f} s,"
-            f" torch {seconds['torch'][-1]:.2f} s", file=sys.stderr, flush=True)
+        for _ in range(args.block):
+          seconds[framework].append(step(framework)[0])
+      print(f"  {precision} round {round_index + 1}/{rounds}:"
+            f" xlt {' '.join(f'{value:.2f}' for value in seconds['xlt'][-args.block:])} s,"
+            f" torch {' '.join(f'{value:.2f}' for value in seconds['torch'][-args.block:])} s",
+            file=sys.stderr, flush=True)
   finally:
     for connection in connections.values():
       connection.send("stop")
@@ -265,8 +275,11 @@ def _commit() -> str | None:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--steps", type=int, default=5, help="timed steps per framework")
+  parser.add_argument("--steps", type=int, default=6,
+                      help="timed steps per framework (rounded up to whole blocks)")
   parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first")
+  parser.add_argument("--block", type=int, default=3,
+                      help="consecutive steps of one framework before the other's turn")
   parser.add_argument("--batch", type=int, default=1, help="sequences per step")
   parser.add_argument("--length", type=int, default=512)
   parser.add_argument("--layers", type=int, default=12)
@@ -277,13 +290,13 @@ def main() -> None:
   parser.add_argument("--precisions", default="fp32,bf16",
                       help=f"comma-separated, from {sorted(PRECISIONS)}")
   parser.add_argument("--peak_size", type=int, default=2048, help="side of the peak matmul")
-  parser.add_argument("--malloc_huge_pages", type=int, default=1, choices=(0, 1),
-                      help=f"start both workers with GLIBC_TUNABLES={HUGE_PAGE_TUNABLE}")
+  parser.add_argument("--huge_page_malloc", default="xlt", choices=sorted(HUGE_PAGE_CHOICES),
+                      help="workers started with GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
   parser.add_argument("--out", default=None, help="also write the JSON here")
   args = parser.parse_args()
   precisions = args.precisions.split(",")
   unknown = [name for name in precisions if name not in PRECISIONS]
-  if unknown or args.steps < 1 or args.embed % args.heads:
+  if unknown or args.steps < 1 or args.block < 1 or args.embed % args.heads:
     print(f"error: bad arguments: precisions {unknown or 'ok'}, steps {args.steps},"
           f" embed {args.embed} must be a multiple of heads {args.heads}", file=sys.stderr)
     sys.exit(2)
@@ -311,8 +324,9 @@ def main() -> None:
       "device": f"{jax.devices()[0].device_kind} x{os.cpu_count()} cores",
       "jax": jax.__version__, "torch": torch.__version__,
       "torch_threads": torch.get_num_threads(),
-      "worker_glibc_tunables": worker_environment(bool(args.malloc_huge_pages)).get(
-          "GLIBC_TUNABLES"),
+      "worker_glibc_tunables": {
+          framework: worker_environment(framework, args.huge_page_malloc).get("GLIBC_TUNABLES")
+          for framework in ("xlt", "torch")},
       "load_average_before": load_before, "load_average_after": _load_average(),
       "model": {"hf_config": hf, "parameters": parameter_count(config),
                 "batch": args.batch, "length": args.length,

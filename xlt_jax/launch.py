@@ -11,13 +11,22 @@ find each other by themselves (`DistributedConfig`), each feeds its shard of the
 global batch, and the primary worker writes the result files.
 On SIGTERM (a TPU preemption notice) training saves a checkpoint and the job exits
 with status 75 (`preemption.EXIT_STATUS`); the same command resumes it.
+On Linux the command restarts itself once under huge-page malloc (`xlt_jax.host_memory`;
+XLT_JAX_HUGE_PAGE_MALLOC=0 turns that off).
 """
 
 import sys
-import time
 
-from xlt_jax import distributed, gin_setup, preemption, study_runner
-from xlt_jax.errors import UserInputError
+if __name__ == "__main__":
+  # Before the heavy imports below: restarting discards everything done so far.
+  from xlt_jax import host_memory
+
+  host_memory.restart_with_huge_page_malloc()
+
+import time  # noqa: E402
+
+from xlt_jax import distributed, gin_setup, preemption, study_runner  # noqa: E402
+from xlt_jax.errors import UserInputError  # noqa: E402
 
 
 def quiet_libraries() -> None:
