@@ -31,6 +31,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -178,6 +179,8 @@ def _worker(framework: str, precision: str, args: argparse.Namespace, hf: dict,
   connection.close()
 
 
+# Average cores other processes may use during the run before its ratio is flagged.
+OTHER_PROCESSES_TOLERANCE = 0.25
 HUGE_PAGE_CHOICES = {"xlt": ("xlt",), "both": ("xlt", "torch"), "none": ()}
 
 
@@ -261,6 +264,22 @@ def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
   }
 
 
+def _cpu_seconds() -> tuple[float, float] | None:
+  """(CPU seconds every process on the machine has used, CPU seconds this benchmark and
+  its finished workers have used), or None where /proc/stat is missing."""
+  try:
+    with open("/proc/stat") as file:
+      fields = [int(value) for value in file.readline().split()[1:]]
+  except (OSError, ValueError):
+    return None
+  # user nice system idle iowait irq softirq steal ...: everything but idle and iowait.
+  machine = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+  own = sum(getattr(resource.getrusage(who), field)
+            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            for field in ("ru_utime", "ru_stime"))
+  return machine, own
+
+
 def _load_average() -> list[float]:
   return [round(value, 2) for value in os.getloadavg()]
 
@@ -301,7 +320,7 @@ def main() -> None:
           f" embed {args.embed} must be a multiple of heads {args.heads}", file=sys.stderr)
     sys.exit(2)
 
-  load_before = _load_average()
+  load_before, cpu_before, start = _load_average(), _cpu_seconds(), time.perf_counter()
   hf = _hf_config(args)
   config = hf_config.model_config_from_hf(hf)
   # Measured before and after the steps; the higher of the two is the machine's peak
@@ -342,14 +361,22 @@ def main() -> None:
   # Other processes on the cores make torch's OpenMP team (which spin-waits at barriers)
   # several times slower while XLA's step slows about in proportion: a ratio measured
   # then says little about either framework. Measured: at load ~4 on 2 cores torch's
-  # fp32 step took 16.4 s against 2.4 s at load ~2.
-  busy = max(load_before[0], summary["load_average_after"][0]) > os.cpu_count()
+  # fp32 step took 16.4 s against 2.4 s at load ~2. The load average cannot tell, as the
+  # benchmark's own two threads make it ~2; the CPU time of every other process can.
+  cpu_after, seconds = _cpu_seconds(), time.perf_counter() - start
+  if cpu_before is not None and cpu_after is not None:
+    others = ((cpu_after[0] - cpu_before[0]) - (cpu_after[1] - cpu_before[1])) / seconds
+    summary["other_processes_cores"] = round(max(others, 0.0), 2)
+    busy = others > OTHER_PROCESSES_TOLERANCE
+  else:
+    busy = max(load_before[0], summary["load_average_after"][0]) > os.cpu_count() + 1
   summary["machine_oversubscribed"] = busy
   line = json.dumps(summary)
   print(line)
   if busy:
-    print(f"warning: load average {load_before[0]} / {summary['load_average_after'][0]} exceeds"
-          f" the {os.cpu_count()} cores: other processes were running, the xlt/torch ratio is"
+    print(f"warning: other processes kept {summary.get('other_processes_cores', '?')} cores"
+          f" busy on average (load average {load_before[0]} / "
+          f"{summary['load_average_after'][0]}, {os.cpu_count()} cores): the xlt/torch ratio is"
           " not representative", file=sys.stderr, flush=True)
   for result in results:
     print(f"{result['precision']}: xlt {result['tokens_per_second']['xlt']:.0f} tokens/s,"
