@@ -16,15 +16,14 @@ one-line summary per precision; progress goes to stderr.
 
     python benchmarks/train_step_vs_torch.py [--steps 6] [--block 3] [--batch 1] [--warmup 1]
         [--precisions fp32,bf16] [--peak_size 2048] [--layers 12 --embed 768 --heads 12 --mlp 2048
-        --vocab 32000 --length 512] [--huge_page_malloc xlt|both|none] [--out r.json]
+        --vocab 32000 --length 512] [--launch_malloc xlt|both|none] [--out r.json]
 
 Each framework runs as its users run it. `python -m xlt_jax.launch` restarts itself
-under huge-page malloc (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, see
-`xlt_jax.host_memory`), so the xlt worker starts with that setting and the torch
-worker with the environment as it is (`--huge_page_malloc both` gives torch the same
-setting, `none` neither). Measured on this machine, the setting took xlt's fp32 step
-from 2.81 to 2.41 s, and torch's from 2.79 to 2.58 s on one run but from 2.57 to 3.00 s
-(system time 0.44 -> 1.04 s) on another, after the machine's memory had fragmented.
+under mimalloc that never returns memory to the OS, on huge pages (see
+`xlt_jax.host_memory`; glibc's huge-page tunable where mimalloc is missing), so the xlt
+worker starts with that environment and the torch worker with the environment as it
+is. `--launch_malloc both` gives torch the same allocator, which helps it as much
+(measured alone: fp32 2.57 -> 2.37 s, bf16 1.51 -> 1.40 s); `none` gives it to neither.
 """
 
 import argparse
@@ -184,11 +183,12 @@ OTHER_PROCESSES_TOLERANCE = 0.25
 HUGE_PAGE_CHOICES = {"xlt": ("xlt",), "both": ("xlt", "torch"), "none": ()}
 
 
-def worker_environment(framework: str, huge_page_malloc: str) -> dict[str, str]:
+def worker_environment(framework: str, launch_malloc: str) -> dict[str, str]:
   """The environment a worker starts with (glibc reads its tunables at start-up)."""
   environment = dict(os.environ)
-  if framework in HUGE_PAGE_CHOICES[huge_page_malloc]:
-    environment = host_memory.environment_with_huge_page_malloc(environment) or environment
+  if framework in HUGE_PAGE_CHOICES[launch_malloc]:
+    environment = host_memory.environment_with_huge_page_malloc(
+        environment, host_memory.mimalloc_library()) or environment
   return environment
 
 
@@ -200,7 +200,7 @@ def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
   connections, processes = {}, []
   try:
     for framework in ("xlt", "torch"):
-      environment = worker_environment(framework, args.huge_page_malloc)
+      environment = worker_environment(framework, args.launch_malloc)
       os.environ.clear()
       os.environ.update(environment)
       parent_end, child_end = context.Pipe()
@@ -309,8 +309,8 @@ def main() -> None:
   parser.add_argument("--precisions", default="fp32,bf16",
                       help=f"comma-separated, from {sorted(PRECISIONS)}")
   parser.add_argument("--peak_size", type=int, default=2048, help="side of the peak matmul")
-  parser.add_argument("--huge_page_malloc", default="xlt", choices=sorted(HUGE_PAGE_CHOICES),
-                      help="workers started with GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
+  parser.add_argument("--launch_malloc", default="xlt", choices=sorted(HUGE_PAGE_CHOICES),
+                      help="workers started with xlt_jax.launch's allocator (host_memory)")
   parser.add_argument("--out", default=None, help="also write the JSON here")
   args = parser.parse_args()
   precisions = args.precisions.split(",")
@@ -343,8 +343,9 @@ def main() -> None:
       "device": f"{jax.devices()[0].device_kind} x{os.cpu_count()} cores",
       "jax": jax.__version__, "torch": torch.__version__,
       "torch_threads": torch.get_num_threads(),
-      "worker_glibc_tunables": {
-          framework: worker_environment(framework, args.huge_page_malloc).get("GLIBC_TUNABLES")
+      "worker_malloc": {
+          framework: {name: worker_environment(framework, args.launch_malloc).get(name)
+                      for name in ("LD_PRELOAD", "GLIBC_TUNABLES", "MIMALLOC_PURGE_DELAY")}
           for framework in ("xlt", "torch")},
       "load_average_before": load_before, "load_average_after": _load_average(),
       "model": {"hf_config": hf, "parameters": parameter_count(config),
