@@ -187,13 +187,13 @@ def _worker(framework: str, precision: str, args: argparse.Namespace, hf: dict,
 
 # Average cores other processes may use during the run before its ratio is flagged.
 OTHER_PROCESSES_TOLERANCE = 0.25
-HUGE_PAGE_CHOICES = {"xlt": ("xlt",), "both": ("xlt", "torch"), "none": ()}
+LAUNCH_MALLOC_CHOICES = {"xlt": ("xlt",), "both": ("xlt", "torch"), "none": ()}
 
 
 def worker_environment(framework: str, launch_malloc: str) -> dict[str, str]:
   """The environment a worker starts with (allocators are chosen at start-up)."""
   environment = {**os.environ, WORKER_VARIABLE: framework}
-  if framework in HUGE_PAGE_CHOICES[launch_malloc]:
+  if framework in LAUNCH_MALLOC_CHOICES[launch_malloc]:
     environment = host_memory.environment_with_huge_page_malloc(
         environment, host_memory.mimalloc_library()) or environment
   return environment
@@ -316,7 +316,7 @@ def main() -> None:
   parser.add_argument("--precisions", default="fp32,bf16",
                       help=f"comma-separated, from {sorted(PRECISIONS)}")
   parser.add_argument("--peak_size", type=int, default=2048, help="side of the peak matmul")
-  parser.add_argument("--launch_malloc", default="xlt", choices=sorted(HUGE_PAGE_CHOICES),
+  parser.add_argument("--launch_malloc", default="xlt", choices=sorted(LAUNCH_MALLOC_CHOICES),
                       help="workers started with xlt_jax.launch's allocator (host_memory)")
   parser.add_argument("--out", default=None, help="also write the JSON here")
   args = parser.parse_args()

@@ -72,10 +72,6 @@ def _forward(query_BLKGH, key_BSKH, value_BSKH, mask_BLS, scale, dtype):
   return jnp.transpose(output_BKGLH, (0, 3, 1, 2, 4)), residuals
 
 
-def _attention_forward(query_BLKGH, key_BSKH, value_BSKH, mask_BLS, scale, dtype):
-  return _forward(query_BLKGH, key_BSKH, value_BSKH, mask_BLS, scale, dtype)
-
-
 def _attention_backward(scale, dtype, residuals, output_cotangent_BLKGH):
   # Works on transposed scores, [B, K, S, M] with M = (G, L) the query rows, so that
   # no [M, S]-sized array is ever transposed for a product: every big product below
@@ -118,4 +114,4 @@ def _attention_backward(scale, dtype, residuals, output_cotangent_BLKGH):
           jnp.transpose(value_grad_BKSH, key_value_layout).astype(value_BKSH.dtype), None)
 
 
-dot_product_attention.defvjp(_attention_forward, _attention_backward)
+dot_product_attention.defvjp(_forward, _attention_backward)

@@ -213,6 +213,11 @@ def _mixed_precision_dot_forward(x, y, x_axes, y_axes, out_dtype):
   return mixed_precision_dot(x, y, x_axes, y_axes, out_dtype), (x, y)
 
 
+def _restore_axis_order(product: jax.Array, axes: list[int]) -> jax.Array:
+  """Transposes a product whose i-th axis is the operand's axis axes[i] back into the
+  operand's own axis order."""
+  return jnp.transpose(product, [axes.index(axis) for axis in range(len(axes))])
+
 
 def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangent):
   del out_dtype
@@ -220,31 +225,28 @@ def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangen
   cotangent = cotangent.astype(x.dtype)
   x_free = [axis for axis in range(x.ndim) if axis not in x_axes]
   y_free = [axis for axis in range(y.ndim) if axis not in y_axes]
+  # The axis of the other operand that each contracted axis is paired with.
+  x_partner = {y_axis: x_axis for x_axis, y_axis in zip(x_axes, y_axes)}
+  y_partner = {x_axis: y_axis for x_axis, y_axis in zip(x_axes, y_axes)}
   # d/dx: contract the cotangent's y-part with y's free axes -> [x_free..., y_axes sorted].
   x_grad = jax.lax.dot_general(
-      cotangent, y.astype(x.dtype), ((tuple(range(len(x_free), cotangent.ndim)), tuple(y_free)), ((), ())),
+      cotangent, y.astype(x.dtype),
+      ((tuple(range(len(x_free), cotangent.ndim)), tuple(y_free)), ((), ())),
       preferred_element_type=jnp.float32)
-  position = {axis: index for index, axis in enumerate(x_free)}
-  for x_axis, y_axis in zip(x_axes, y_axes):
-    position[x_axis] = len(x_free) + sorted(y_axes).index(y_axis)
-  x_grad = jnp.transpose(x_grad, [position[axis] for axis in range(x.ndim)])
+  x_grad = _restore_axis_order(x_grad, x_free + [x_partner[axis] for axis in sorted(y_axes)])
   # d/dy: contract x's free axes with the cotangent's x-part. Operands are ordered so
   # that the product comes out in y's layout (no transpose after it): XLA's CPU
   # backend would fold such a transpose into a dot form it can only run in float32.
   x_part = tuple(range(len(x_free)))
-  if list(y_free) == list(range(len(y_free))):  # y is [free..., contracted...], e.g. [V, D]
+  y_contracted = [y_partner[axis] for axis in sorted(x_axes)]
+  if y_free == list(range(len(y_free))):  # y is [free..., contracted...], e.g. [V, D]
     y_grad = jax.lax.dot_general(cotangent, x, ((x_part, tuple(x_free)), ((), ())),
-                                 preferred_element_type=jnp.float32)  # [y_free..., x_axes sorted]
-    position = {axis: index for index, axis in enumerate(y_free)}
-    for x_axis, y_axis in zip(x_axes, y_axes):
-      position[y_axis] = len(y_free) + sorted(x_axes).index(x_axis)
+                                 preferred_element_type=jnp.float32)
+    y_grad = _restore_axis_order(y_grad, y_free + y_contracted)
   else:
     y_grad = jax.lax.dot_general(x, cotangent, ((tuple(x_free), x_part), ((), ())),
-                                 preferred_element_type=jnp.float32)  # [x_axes sorted..., y_free]
-    position = {axis: len(x_axes) + index for index, axis in enumerate(y_free)}
-    for x_axis, y_axis in zip(x_axes, y_axes):
-      position[y_axis] = sorted(x_axes).index(x_axis)
-  y_grad = jnp.transpose(y_grad, [position[axis] for axis in range(y.ndim)])
+                                 preferred_element_type=jnp.float32)
+    y_grad = _restore_axis_order(y_grad, y_contracted + y_free)
   return x_grad.astype(x.dtype), y_grad.astype(y.dtype)
 
 
