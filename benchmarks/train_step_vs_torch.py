@@ -16,14 +16,21 @@ one-line summary per precision; progress goes to stderr.
 
     python benchmarks/train_step_vs_torch.py [--steps 6] [--block 3] [--batch 1] [--warmup 1]
         [--precisions fp32,bf16] [--peak_size 2048] [--layers 12 --embed 768 --heads 12 --mlp 2048
-        --vocab 32000 --length 512] [--launch_malloc xlt|both|none] [--out r.json]
+        --vocab 32000 --length 512] [--launch_malloc both|xlt|none] [--scan_unroll 0]
+        [--out r.json]
 
-Each framework runs as its users run it. `python -m xlt_jax.launch` restarts itself
-under mimalloc that never returns memory to the OS, on huge pages (see
-`xlt_jax.host_memory`; glibc's huge-page tunable where mimalloc is missing), so the xlt
-worker starts with that environment and the torch worker with the environment as it
-is. `--launch_malloc both` gives torch the same allocator, which helps it as much
-(measured alone: fp32 2.57 -> 2.37 s, bf16 1.51 -> 1.40 s); `none` gives it to neither.
+Both frameworks run under the same allocator by default (`--launch_malloc both`): the
+one `python -m xlt_jax.launch` restarts itself under, mimalloc that never returns memory
+to the OS, on huge pages (see `xlt_jax.host_memory`; glibc's huge-page tunable where
+mimalloc is missing). With glibc's default malloc torch's step maps fresh memory every
+step (measured: 170k page faults and 0.4-0.6 s of system time per bf16 step, 1.6-1.9 s
+against 1.25-1.4 s); `--launch_malloc xlt` measures that case, each framework as its
+users start it. `none` gives the launcher's allocator to neither. Each worker reports
+the allocator settings it started with ("worker_malloc" in each result).
+
+xlt runs the model with its layer loop unrolled (`ModelConfig.scan_unroll`, `--scan_unroll`,
+default all layers): on this CPU the scanned loop's stacking of residuals and gradients
+cost about 0.1 s of a 1.45 s bfloat16 step.
 """
 
 import argparse
@@ -134,8 +141,9 @@ class TorchStep:
 class XltStep:
   """The jitted, sharded train step of xlt-jax on a one-device mesh, same weights."""
 
-  def __init__(self, hf: dict, state_dict: dict, dtype: str):
-    self.config = hf_config.model_config_from_hf(hf, dtype=dtype, param_dtype="float32")
+  def __init__(self, hf: dict, state_dict: dict, dtype: str, scan_unroll: int):
+    self.config = hf_config.model_config_from_hf(hf, dtype=dtype, param_dtype="float32",
+                                                 scan_unroll=scan_unroll)
     mesh = sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1])
     self.functions = build(self.config, OptimizerConfig(**OPTIMIZER), mesh)
     tensors = {name: value.float().numpy() for name, value in state_dict.items()}
@@ -158,14 +166,17 @@ def _worker(framework: str, precision: str, args: argparse.Namespace, hf: dict,
 
   Each framework gets a process of its own so that neither's thread pools (XLA's
   spin-waiting workers, torch's OpenMP team) slow the other down; the parent
-  alternates requests between the two, so both see the same machine load.
+  alternates requests between the two, so both see the same machine load. Its first
+  message is the allocator settings it actually started with.
   """
+  connection.send({name: os.environ.get(name) for name in MALLOC_VARIABLES})
   torch.manual_seed(0)  # the same random weights in both processes
   torch_model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**hf))
   tokens = _tokens(args)
   inputs, targets = tokens[:, :-1], tokens[:, 1:]
   if framework == "xlt":
-    xlt = XltStep(hf, torch_model.state_dict(), PRECISIONS[precision])
+    xlt = XltStep(hf, torch_model.state_dict(), PRECISIONS[precision],
+                  args.scan_unroll or args.layers)
     del torch_model
     batch = jax.device_put({
         "decoder_input_tokens": inputs.astype(np.int32),
@@ -188,11 +199,15 @@ def _worker(framework: str, precision: str, args: argparse.Namespace, hf: dict,
 # Average cores other processes may use during the run before its ratio is flagged.
 OTHER_PROCESSES_TOLERANCE = 0.25
 LAUNCH_MALLOC_CHOICES = {"xlt": ("xlt",), "both": ("xlt", "torch"), "none": ()}
+# The environment variables that choose a worker's allocator.
+MALLOC_VARIABLES = ("LD_PRELOAD", "GLIBC_TUNABLES", "MIMALLOC_PURGE_DELAY")
 
 
-def worker_environment(framework: str, launch_malloc: str) -> dict[str, str]:
-  """The environment a worker starts with (allocators are chosen at start-up)."""
-  environment = {**os.environ, WORKER_VARIABLE: framework}
+def worker_environment(framework: str, launch_malloc: str,
+                       base: dict[str, str]) -> dict[str, str]:
+  """The environment a worker starts with (allocators are chosen at start-up): `base`
+  (the benchmark's own environment), plus the launcher's allocator where chosen."""
+  environment = {**base, WORKER_VARIABLE: framework}
   if framework in LAUNCH_MALLOC_CHOICES[launch_malloc]:
     environment = host_memory.environment_with_huge_page_malloc(
         environment, host_memory.mimalloc_library()) or environment
@@ -202,12 +217,14 @@ def worker_environment(framework: str, launch_malloc: str) -> dict[str, str]:
 def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
   """Times both frameworks alternately in one precision; returns the figures."""
   context = multiprocessing.get_context("spawn")
-  # Spawned children inherit os.environ as it is when each starts.
+  # Spawned children inherit os.environ as it is when each starts. Each worker's
+  # environment derives from the saved one: derived from os.environ as the previous
+  # worker left it, the torch worker once inherited the xlt worker's allocator.
   saved_environment = dict(os.environ)
-  connections, processes = {}, []
+  connections, processes, malloc = {}, [], {}
   try:
     for framework in ("xlt", "torch"):
-      environment = worker_environment(framework, args.launch_malloc)
+      environment = worker_environment(framework, args.launch_malloc, saved_environment)
       os.environ.clear()
       os.environ.update(environment)
       parent_end, child_end = context.Pipe()
@@ -224,6 +241,7 @@ def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
     return connections[framework].recv()
 
   try:
+    malloc = {framework: connection.recv() for framework, connection in connections.items()}
     # The first step of each starts from the same weights: the losses must agree.
     first = {framework: step(framework) for framework in connections}
     for _ in range(args.warmup):
@@ -258,6 +276,8 @@ def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
   return {
       "precision": precision,
       "xlt_dtype": config.dtype, "xlt_param_dtype": config.param_dtype,
+      "xlt_scan_unroll": args.scan_unroll or args.layers,
+      "worker_malloc": malloc,
       "torch": "fp32" if precision == "fp32" else "torch.autocast(cpu, bfloat16), fp32 params",
       "first_step_loss": {name: round(value[1], 6) for name, value in first.items()},
       "first_step_seconds": {name: round(value[0], 2) for name, value in first.items()},
@@ -316,8 +336,10 @@ def main() -> None:
   parser.add_argument("--precisions", default="fp32,bf16",
                       help=f"comma-separated, from {sorted(PRECISIONS)}")
   parser.add_argument("--peak_size", type=int, default=2048, help="side of the peak matmul")
-  parser.add_argument("--launch_malloc", default="xlt", choices=sorted(LAUNCH_MALLOC_CHOICES),
+  parser.add_argument("--launch_malloc", default="both", choices=sorted(LAUNCH_MALLOC_CHOICES),
                       help="workers started with xlt_jax.launch's allocator (host_memory)")
+  parser.add_argument("--scan_unroll", type=int, default=0,
+                      help="ModelConfig.scan_unroll of the xlt model (0: all layers)")
   parser.add_argument("--out", default=None, help="also write the JSON here")
   args = parser.parse_args()
   precisions = args.precisions.split(",")
@@ -350,10 +372,6 @@ def main() -> None:
       "device": f"{jax.devices()[0].device_kind} x{os.cpu_count()} cores",
       "jax": jax.__version__, "torch": torch.__version__,
       "torch_threads": torch.get_num_threads(),
-      "worker_malloc": {
-          framework: {name: worker_environment(framework, args.launch_malloc).get(name)
-                      for name in ("LD_PRELOAD", "GLIBC_TUNABLES", "MIMALLOC_PURGE_DELAY")}
-          for framework in ("xlt", "torch")},
       "load_average_before": load_before, "load_average_after": _load_average(),
       "model": {"hf_config": hf, "parameters": parameter_count(config),
                 "batch": args.batch, "length": args.length,

@@ -9,6 +9,7 @@ Shape letters used in variable names:
   K key/value heads, G query heads per key/value head (N / K), H head dim, V vocab.
 """
 
+import contextlib
 import dataclasses
 import functools
 from typing import Any
@@ -153,14 +154,21 @@ def rope_inverse_frequencies(config: ModelConfig, is_global: bool) -> jax.Array:
   return jnp.where(medium, smoothed, scaled)
 
 
-def apply_rope(x_BLNH: jax.Array, positions_BL: jax.Array, inverse_frequencies: jax.Array,
+def rotary_tables(positions_BL: jax.Array,
+                  inverse_frequencies: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(sin, cos) of each position's angle per rotated pair, [B, L, H/2] in float32."""
+  angles_BLh = positions_BL[..., None].astype(jnp.float32) * inverse_frequencies
+  return jnp.sin(angles_BLh), jnp.cos(angles_BLh)
+
+
+def apply_rope(x_BLNH: jax.Array, sin_BLh: jax.Array, cos_BLh: jax.Array,
                interleaved: bool = False) -> jax.Array:
-  """Rotates pairs of each head by position-dependent angles.
+  """Rotates pairs of each head by the angles whose sine and cosine are given
+  (`rotary_tables`).
 
   Pairs are (i, i + H/2) (Llama layout) or, interleaved, (2i, 2i + 1) (Cohere).
   """
-  angles_BLh = positions_BL[..., None].astype(jnp.float32) * inverse_frequencies
-  sin, cos = jnp.sin(angles_BLh)[:, :, None, :], jnp.cos(angles_BLh)[:, :, None, :]
+  sin, cos = sin_BLh[:, :, None, :], cos_BLh[:, :, None, :]
   x = x_BLNH.astype(jnp.float32)
   if interleaved:
     first, second = x[..., 0::2], x[..., 1::2]
@@ -280,8 +288,7 @@ class Attention(nn.Module):
   config: ModelConfig
 
   @nn.compact
-  def __call__(self, x_BLD, positions_BL, mask_BLS, inverse_frequencies, key_value_2BSKH,
-               cache_index):
+  def __call__(self, x_BLD, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index):
     config = self.config
     D, N, K, H = config.embed_dim, config.num_heads, config.num_kv_heads, config.head_dim
     query_BLNH = _project(
@@ -297,8 +304,8 @@ class Attention(nn.Module):
     if config.qk_norm:
       query_BLNH = Norm(config, "kv", name="query_norm")(query_BLNH)
       key_BLKH = Norm(config, "kv", name="key_norm")(key_BLKH)
-    query_BLNH = apply_rope(query_BLNH, positions_BL, inverse_frequencies, config.rope_interleaved)
-    key_BLKH = apply_rope(key_BLKH, positions_BL, inverse_frequencies, config.rope_interleaved)
+    query_BLNH = apply_rope(query_BLNH, *rotary_BLh, config.rope_interleaved)
+    key_BLKH = apply_rope(key_BLKH, *rotary_BLh, config.rope_interleaved)
 
     if key_value_2BSKH is not None:
       # Write this call's keys and values at [cache_index, cache_index + L).
@@ -358,15 +365,16 @@ class DecoderLayer(nn.Module):
   config: ModelConfig
 
   @nn.compact
-  def __call__(self, x_BLD, layer_inputs, key_value_2BSKH, positions_BL, masks, cache_index):
+  def __call__(self, x_BLD, is_global, key_value_2BSKH, rotary_tables_BLh, masks, cache_index):
+    """rotary_tables_BLh and masks: (global layers', local layers') RoPE tables and masks."""
     config = self.config
-    global_mask_BLS, local_mask_BLS = masks
-    mask_BLS = jnp.where(layer_inputs["is_global"], global_mask_BLS, local_mask_BLS)
+    (global_rotary, local_rotary), (global_mask_BLS, local_mask_BLS) = rotary_tables_BLh, masks
+    mask_BLS = jnp.where(is_global, global_mask_BLS, local_mask_BLS)
+    rotary_BLh = tuple(jnp.where(is_global, global_table, local_table)
+                       for global_table, local_table in zip(global_rotary, local_rotary))
     normed = Norm(config, name="attention_norm")(x_BLD)
     attended, key_value_2BSKH = Attention(config, name="attention")(
-        normed, positions_BL, mask_BLS, layer_inputs["inverse_frequencies"], key_value_2BSKH,
-        cache_index,
-    )
+        normed, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index)
     if config.post_norms:
       attended = Norm(config, name="post_attention_norm")(attended)
     if config.parallel_block:
@@ -414,8 +422,7 @@ class Decoder(nn.Module):
     """
     config = self.config
     B, L = tokens_BL.shape
-    if positions_BL is None:
-      positions_BL = jnp.broadcast_to(jnp.arange(L), (B, L))
+    default_positions = positions_BL is None
     if token_mask_BL is None:
       token_mask_BL = jnp.ones((B, L), bool)
     token_mask_BL = token_mask_BL.astype(bool)
@@ -454,13 +461,17 @@ class Decoder(nn.Module):
       x_BLD = x_BLD * jnp.asarray(config.embed_dim**0.5, config.param_dtype).astype(config.dtype)
     x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
 
-    is_global = config.layer_is_global()
-    layer_inputs = {
-        "is_global": jnp.asarray(is_global),
-        "inverse_frequencies": jnp.stack(
-            [rope_inverse_frequencies(config, flag) for flag in is_global]
-        ),
-    }
+    # RoPE's sines and cosines of every layer kind (global, local). With the default
+    # positions 0..L-1 they are computed while tracing and enter the program as constants:
+    # computed inside it, XLA CPU fuses them into every consumer and evaluates sine and
+    # cosine again per head, in the forward and the backward pass of every layer (about
+    # 0.1 s of thread time in the 1.4 s bfloat16 step of benchmarks/train_step_vs_torch.py).
+    with jax.ensure_compile_time_eval() if default_positions else contextlib.nullcontext():
+      if default_positions:
+        positions_BL = jnp.arange(L)[None, :]  # broadcasts over the batch
+      rotary_tables_BLh = tuple(
+          rotary_tables(positions_BL, rope_inverse_frequencies(config, kind))
+          for kind in (True, False))
     layer = DecoderLayer
     if REMAT_POLICIES[config.remat_policy] is not None:
       layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=False)
@@ -475,8 +486,8 @@ class Decoder(nn.Module):
         unroll=config.scan_unroll,
         metadata_params={nn.PARTITION_NAME: "layers"},
     )(config, name="layers")
-    x_BLD, key_value = layers(x_BLD, layer_inputs, key_value, positions_BL,
-                              (global_mask_BLS, local_mask_BLS), cache_index)
+    x_BLD, key_value = layers(x_BLD, jnp.asarray(config.layer_is_global()), key_value,
+                              rotary_tables_BLh, (global_mask_BLS, local_mask_BLS), cache_index)
 
     x_BLD = Norm(config, name="final_norm")(x_BLD)
     if config.tie_embeddings:
