@@ -409,7 +409,8 @@ def main() -> None:
           f" torch {result['tokens_per_second']['torch']:.0f} tokens/s,"
           f" xlt/torch {result['xlt_over_torch']:.2f}x; xlt {result['achieved_flops']['xlt']}"
           f" GFLOP/s = {result['xlt_fraction_of_matmul_peak']:.0%} of the"
-          f" {peak_key[result['precision']]} matmul peak", flush=True)
+          f" {peak_key[result['precision']]} matmul peak (--launch_malloc {args.launch_malloc})",
+          flush=True)
   if args.out:
     write_text(args.out, line + "\n")
 
