@@ -175,8 +175,7 @@ def _worker(framework: str, precision: str, args: argparse.Namespace, hf: dict,
   tokens = _tokens(args)
   inputs, targets = tokens[:, :-1], tokens[:, 1:]
   if framework == "xlt":
-    xlt = XltStep(hf, torch_model.state_dict(), PRECISIONS[precision],
-                  args.scan_unroll or args.layers)
+    xlt = XltStep(hf, torch_model.state_dict(), PRECISIONS[precision], args.scan_unroll)
     del torch_model
     batch = jax.device_put({
         "decoder_input_tokens": inputs.astype(np.int32),
@@ -221,7 +220,7 @@ def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
   # environment derives from the saved one: derived from os.environ as the previous
   # worker left it, the torch worker once inherited the xlt worker's allocator.
   saved_environment = dict(os.environ)
-  connections, processes, malloc = {}, [], {}
+  connections, processes = {}, []
   try:
     for framework in ("xlt", "torch"):
       environment = worker_environment(framework, args.launch_malloc, saved_environment)
@@ -276,7 +275,7 @@ def run_precision(args: argparse.Namespace, precision: str, hf: dict) -> dict:
   return {
       "precision": precision,
       "xlt_dtype": config.dtype, "xlt_param_dtype": config.param_dtype,
-      "xlt_scan_unroll": args.scan_unroll or args.layers,
+      "xlt_scan_unroll": args.scan_unroll,
       "worker_malloc": malloc,
       "torch": "fp32" if precision == "fp32" else "torch.autocast(cpu, bfloat16), fp32 params",
       "first_step_loss": {name: round(value[1], 6) for name, value in first.items()},
@@ -345,9 +344,11 @@ def main() -> None:
   precisions = args.precisions.split(",")
   unknown = [name for name in precisions if name not in PRECISIONS]
   if unknown or args.steps < 1 or args.block < 1 or args.embed % args.heads:
-    print(f"error: bad arguments: precisions {unknown or 'ok'}, steps {args.steps},"
-          f" embed {args.embed} must be a multiple of heads {args.heads}", file=sys.stderr)
+    print(f"error: bad arguments: precisions {unknown or 'ok'}, steps {args.steps} and block"
+          f" {args.block} must be at least 1, embed {args.embed} must be a multiple of heads"
+          f" {args.heads}", file=sys.stderr)
     sys.exit(2)
+  args.scan_unroll = args.scan_unroll or args.layers
 
   load_before, cpu_before, start = _load_average(), _cpu_seconds(), time.perf_counter()
   hf = _hf_config(args)

@@ -9,7 +9,6 @@ Shape letters used in variable names:
   K key/value heads, G query heads per key/value head (N / K), H head dim, V vocab.
 """
 
-import contextlib
 import dataclasses
 import functools
 from typing import Any
@@ -19,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from xlt_jax import rope
 from xlt_jax.attention import dot_product_attention
 from xlt_jax.errors import UserInputError
 
@@ -130,54 +130,6 @@ class Norm(nn.Module):
       y = y - jnp.mean(y, axis=-1, keepdims=True)
     y = y * jax.lax.rsqrt(jnp.mean(y * y, axis=-1, keepdims=True) + config.norm_epsilon)
     return (y * (1.0 + scale if config.norm_scale_plus_one else scale)).astype(x.dtype)
-
-
-def rope_inverse_frequencies(config: ModelConfig, is_global: bool) -> jax.Array:
-  """Per rotated pair, the angle per position; with the config's scaling on global layers."""
-  half = config.head_dim // 2
-  base = config.rope_base if is_global else config.local_rope_base
-  inverse = base ** (-jnp.arange(half, dtype=jnp.float32) / half)
-  if not is_global or config.rope_scaling == "none":
-    return inverse
-  factor = config.rope_scaling_factor
-  if config.rope_scaling == "linear":
-    return inverse / factor
-  # Llama 3: long wavelengths divided by the factor, short kept, the band between smoothed.
-  low_wavelength = config.rope_original_max_positions / config.rope_low_frequency_factor
-  high_wavelength = config.rope_original_max_positions / config.rope_high_frequency_factor
-  wavelength = 2 * jnp.pi / inverse
-  scaled = jnp.where(wavelength > low_wavelength, inverse / factor, inverse)
-  smooth = (config.rope_original_max_positions / wavelength - config.rope_low_frequency_factor) / (
-      config.rope_high_frequency_factor - config.rope_low_frequency_factor)
-  smoothed = (1 - smooth) * scaled / factor + smooth * scaled
-  medium = (wavelength >= high_wavelength) & (wavelength <= low_wavelength)
-  return jnp.where(medium, smoothed, scaled)
-
-
-def rotary_tables(positions_BL: jax.Array,
-                  inverse_frequencies: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """(sin, cos) of each position's angle per rotated pair, [B, L, H/2] in float32."""
-  angles_BLh = positions_BL[..., None].astype(jnp.float32) * inverse_frequencies
-  return jnp.sin(angles_BLh), jnp.cos(angles_BLh)
-
-
-def apply_rope(x_BLNH: jax.Array, sin_BLh: jax.Array, cos_BLh: jax.Array,
-               interleaved: bool = False) -> jax.Array:
-  """Rotates pairs of each head by the angles whose sine and cosine are given
-  (`rotary_tables`).
-
-  Pairs are (i, i + H/2) (Llama layout) or, interleaved, (2i, 2i + 1) (Cohere).
-  """
-  sin, cos = sin_BLh[:, :, None, :], cos_BLh[:, :, None, :]
-  x = x_BLNH.astype(jnp.float32)
-  if interleaved:
-    first, second = x[..., 0::2], x[..., 1::2]
-    rotated = jnp.stack([first * cos - second * sin, second * cos + first * sin], axis=-1)
-    return rotated.reshape(x.shape).astype(x_BLNH.dtype)
-  half = x.shape[-1] // 2
-  first, second = x[..., :half], x[..., half:]
-  rotated = jnp.concatenate([first * cos - second * sin, second * cos + first * sin], axis=-1)
-  return rotated.astype(x_BLNH.dtype)
 
 
 def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[str, ...],
@@ -304,8 +256,8 @@ class Attention(nn.Module):
     if config.qk_norm:
       query_BLNH = Norm(config, "kv", name="query_norm")(query_BLNH)
       key_BLKH = Norm(config, "kv", name="key_norm")(key_BLKH)
-    query_BLNH = apply_rope(query_BLNH, *rotary_BLh, config.rope_interleaved)
-    key_BLKH = apply_rope(key_BLKH, *rotary_BLh, config.rope_interleaved)
+    query_BLNH = rope.apply_rope(query_BLNH, *rotary_BLh, config.rope_interleaved)
+    key_BLKH = rope.apply_rope(key_BLKH, *rotary_BLh, config.rope_interleaved)
 
     if key_value_2BSKH is not None:
       # Write this call's keys and values at [cache_index, cache_index + L).
@@ -422,7 +374,6 @@ class Decoder(nn.Module):
     """
     config = self.config
     B, L = tokens_BL.shape
-    default_positions = positions_BL is None
     if token_mask_BL is None:
       token_mask_BL = jnp.ones((B, L), bool)
     token_mask_BL = token_mask_BL.astype(bool)
@@ -461,18 +412,7 @@ class Decoder(nn.Module):
       x_BLD = x_BLD * jnp.asarray(config.embed_dim**0.5, config.param_dtype).astype(config.dtype)
     x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
 
-    # RoPE's sines and cosines of every layer kind (global, local). With the default
-    # positions 0..L-1 they are computed while tracing and enter the program as constants:
-    # computed inside it, XLA CPU fuses them into every consumer and evaluates sine and
-    # cosine again per head, in the forward and the backward pass of every layer (the
-    # RoPE fusions of the 1.4 s bfloat16 step of benchmarks/train_step_vs_torch.py took
-    # 0.1 s of thread time that way, 0.05 s with constant tables).
-    with jax.ensure_compile_time_eval() if default_positions else contextlib.nullcontext():
-      if default_positions:
-        positions_BL = jnp.arange(L)[None, :]  # broadcasts over the batch
-      rotary_tables_BLh = tuple(
-          rotary_tables(positions_BL, rope_inverse_frequencies(config, kind))
-          for kind in (True, False))
+    rotary_tables_BLh = rope.tables_per_layer_kind(config, positions_BL, L)
     layer = DecoderLayer
     if REMAT_POLICIES[config.remat_policy] is not None:
       layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=False)
