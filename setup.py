@@ -33,7 +33,7 @@ setuptools.setup(
         "huggingface_hub>=0.30",  # `python -m xlt_jax.data prepare` fetches official releases
         "py3langid>=0.3",  # offline language ID (model ships in the wheel)
         "pandas>=2.2",  # the mixture inspector's tables
-        # mimalloc for the training process (xlt_jax/host_memory.py): memory reused, not
+        # mimalloc for the training process (xlt_jax/training/host_memory.py): memory reused, not
         # faulted in afresh every step. Wheels exist for x86-64 Linux.
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
     ],

@@ -105,7 +105,7 @@ def _train_tokenizer(examples: list[dict[str, str]], path: str) -> None:
 
 def measure(mixture: str, lengths, batch_size: int, batches: int, pack: bool) -> dict:
   """Set-up time, then steady-state rates over `batches` batches."""
-  from xlt_jax import batches as batches_module
+  from xlt_jax.training import batches as batches_module
 
   start = time.perf_counter()
   iterator = batches_module.training_batches(mixture, lengths, batch_size, seed=0, pack=pack)
@@ -133,7 +133,8 @@ def measure(mixture: str, lengths, batch_size: int, batches: int, pack: bool) ->
 def first_pass(mixture: str, lengths) -> dict:
   """One cold pass over every example of the mixture's tasks (tokenization included):
   what the pipeline sustains before seqio's in-memory cache holds the tasks."""
-  from xlt_jax import batches as batches_module, features
+  from xlt_jax.training import batches as batches_module
+  from xlt_jax.training import features
 
   start, tokens, examples = time.perf_counter(), 0, 0
   for task in batches_module._tasks_of(mixture):
@@ -163,8 +164,8 @@ def main() -> None:
   import seqio
 
   from tasks import registration
-  from xlt_jax import batches as batches_module
-  from xlt_jax.hf_tokenizer import HuggingFaceVocabulary
+  from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
+  from xlt_jax.training import batches as batches_module
 
   examples = {(task, language): make_examples(task, language, args.examples_per_task_language, 0)
               for task in TASKS for language in LANGUAGES}
@@ -206,7 +207,7 @@ def main() -> None:
   }
   print(json.dumps(document, indent=1))
   if args.out:
-    from xlt_jax import atomic_io
+    from xlt_jax.core import atomic_io
     atomic_io.write_json(args.out, document)
 
 

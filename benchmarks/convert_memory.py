@@ -10,7 +10,6 @@ that process's peak RSS. Prints one JSON line; `--out` also writes it to a file.
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -65,7 +64,7 @@ def main() -> None:
   peak_bytes = int(converted.stdout.strip().splitlines()[-1])
   disk_bytes = _directory_bytes(hf_dir)
   baseline = subprocess.run(
-      [sys.executable, "-c", "import resource, xlt_jax.convert, xlt_jax.hf_params, jax,"
+      [sys.executable, "-c", "import resource, xlt_jax.convert, xlt_jax.models.hf_params, jax,"
        " orbax.checkpoint; import jax.numpy as jnp; jnp.zeros(1).block_until_ready();"
        " print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"],
       check=True, env=env, capture_output=True, text=True)

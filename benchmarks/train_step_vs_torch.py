@@ -2,7 +2,7 @@
 
 One ~110M-parameter Llama-style model (hidden 768, 12 layers, 12 heads, MLP 2048,
 vocab 32000, tied embeddings, sequence 512) is built with `transformers`
-(`LlamaForCausalLM`) and converted into xlt-jax with `xlt_jax.hf_params`, so both
+(`LlamaForCausalLM`) and converted into xlt-jax with `xlt_jax.models.hf_params`, so both
 frameworks start from the same weights. One step is forward, backward, global-norm
 clipping at 1.0 and an AdamW update, on the mean next-token cross-entropy over every
 token. For each precision (fp32; bf16 compute over fp32 master weights, which is
@@ -11,7 +11,7 @@ asks them for steps alternately, in blocks (xlt xlt xlt torch torch torch ...), 
 warm-up steps; the median tokens/s of each and their ratio are reported. The same run measures this
 machine's matmul peak (a large jitted dot in each precision: fp32, and bf16 inputs
 with fp32 accumulation) and reports our step's achieved FLOP/s, from the analytic
-count in `xlt_jax.flops`, as a fraction of it. Prints one JSON object, then a
+count in `xlt_jax.models.flops`, as a fraction of it. Prints one JSON object, then a
 one-line summary per precision; progress goes to stderr.
 
     python benchmarks/train_step_vs_torch.py [--steps 6] [--block 3] [--batch 1] [--warmup 1]
@@ -21,7 +21,7 @@ one-line summary per precision; progress goes to stderr.
 
 Both frameworks run under the same allocator by default (`--launch_malloc both`): the
 one `python -m xlt_jax.launch` restarts itself under, mimalloc that never returns memory
-to the OS, on huge pages (see `xlt_jax.host_memory`; glibc's huge-page tunable where
+to the OS, on huge pages (see `xlt_jax.training.host_memory`; glibc's huge-page tunable where
 mimalloc is missing). With glibc's default malloc torch's step maps fresh memory every
 step (measured: 170k page faults and 0.4-0.6 s of system time per bf16 step, 1.6-1.9 s
 against 1.25-1.4 s); `--launch_malloc xlt` measures that case, each framework as its
@@ -64,10 +64,11 @@ if not TORCH_ONLY:
   import jax.numpy as jnp
 
   import xlt_jax
-  from xlt_jax import flops, hf_config, hf_params, host_memory, sharding
-  from xlt_jax.atomic_io import write_text
-  from xlt_jax.model import parameter_count
-  from xlt_jax.train_step import OptimizerConfig, build
+  from xlt_jax.core.atomic_io import write_text
+  from xlt_jax.models import flops, hf_config, hf_params
+  from xlt_jax.models.decoder import parameter_count
+  from xlt_jax.training import host_memory, sharding
+  from xlt_jax.training.train_step import OptimizerConfig, build
 
 # One optimizer for both frameworks (torch.optim.AdamW takes the same numbers).
 OPTIMIZER = dict(learning_rate=1e-4, b1=0.9, b2=0.95, weight_decay=0.1, gradient_clip_norm=1.0)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one experiment on every worker of the slice: the same command everywhere; the
-# workers find each other (xlt_jax/distributed.py), each feeds its shard of the batch.
+# workers find each other (xlt_jax/training/distributed.py), each feeds its shard of the batch.
 #
 #   launch/run.sh --tpu=xlt-v5p-256 --zone=us-east5-a [--detach] [--dry-run] \
 #       --gin_file=gin/aya35b_multitask.gin --gin.MODEL_DIR="'/mnt/shared/runs/x'" ...

@@ -21,9 +21,9 @@ import difflib
 import functools
 
 from tasks import mixtures, selection
-from xlt_jax.errors import UserInputError
-from xlt_jax.study import MultiTaskDesign, RunPlan, StudyDesign, plan_runs
-from xlt_jax.study_designs import ConditionDesign, ParallelDesign, PinchDesign, PolyglotDesign
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.studies.designs import MultiTaskDesign, RunPlan, StudyDesign, plan_runs
+from xlt_jax.studies.paper_designs import ConditionDesign, ParallelDesign, PinchDesign, PolyglotDesign
 
 # Dataset names of tasks/datasets.py (tests/test_catalogue_datasets.py checks that every
 # design finds its datasets, languages and splits there); a variant is

@@ -22,12 +22,27 @@ import os
 from typing import Callable
 
 from tasks import variants
-from tasks.formats import (alpaca_eval, api_calling, aya_dataset, aya_evaluation, guanaco,
-                           lima, lima_oasst, mcot_math, mgsm_translated, oasst, rows, sharegpt,
-                           xcsqa, xlsum, xnli, xquad)
+from tasks.formats import (
+  alpaca_eval,
+  api_calling,
+  aya_dataset,
+  aya_evaluation,
+  guanaco,
+  lima,
+  lima_oasst,
+  mcot_math,
+  mgsm_translated,
+  oasst,
+  rows,
+  sharegpt,
+  xcsqa,
+  xlsum,
+  xnli,
+  xquad,
+)
 from tasks.naming import task_name
-from xlt_jax import answers, mgsm_format
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.evaluation import answers, mgsm_format
 
 ReadPolicy = rows.ReadPolicy
 

@@ -13,9 +13,9 @@ import seqio
 
 from tasks import datasets, registration, selection
 from tasks.naming import task_name
-from xlt_jax import languages as language_codes
-from xlt_jax.errors import UserInputError
-from xlt_jax.study import RunPlan, StudyDesign, nested_subset, plan_runs
+from xlt_jax.core import languages as language_codes
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.studies.designs import RunPlan, StudyDesign, nested_subset, plan_runs
 
 
 @dataclasses.dataclass(frozen=True)

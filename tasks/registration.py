@@ -4,7 +4,7 @@ Registration is idempotent: registering the same task with the same data again
 is a no-op; registering a different definition under an existing name is an error.
 
 With a chat template family, a task's examples are rendered as conversations
-(`xlt_jax.chat_templates`) and tokenized in the data source, in Python, when the
+(`xlt_jax.models.chat_templates`) and tokenized in the data source, in Python, when the
 dataset is built: the outputs are "chat_tokens" and "chat_loss_mask" (1 on every
 assistant turn's content and end-of-turn token). Tokenizing there rather than in
 a tf.py_function keeps the tf.data graph free of Python (no GIL in the input
@@ -23,8 +23,9 @@ import tensorflow as tf
 
 from tasks import datasets
 from tasks.naming import task_name
-from xlt_jax import chat_templates, features
-from xlt_jax.errors import DataFormatError, UserInputError
+from xlt_jax.core.errors import DataFormatError, UserInputError
+from xlt_jax.models import chat_templates
+from xlt_jax.training import features
 
 STRING_FIELDS = ("id", "language", "inputs", "targets", "answer")
 # Carried into the task only when every example has them: the whole dialogue of a
@@ -156,7 +157,7 @@ def register_task(
 ) -> str:
   """Registers every example of dataset x language x split as one task; returns its name.
 
-  chat_family (see `xlt_jax.chat_templates.FAMILIES`) renders the examples as
+  chat_family (see `xlt_jax.models.chat_templates.FAMILIES`) renders the examples as
   conversations; None keeps plain "inputs"/"targets".
   """
   _check_chat_family(chat_family)

@@ -26,9 +26,9 @@ import os
 from tasks import datasets
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax import languages as language_codes
-from xlt_jax.errors import UserInputError
-from xlt_jax.study import Portion, RunPlan, permutation
+from xlt_jax.core import languages as language_codes
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.studies.designs import Portion, RunPlan, permutation
 
 
 def parallel_key(example: dict[str, str]) -> str:

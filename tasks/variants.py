@@ -28,7 +28,7 @@ import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
 
 VARIANTS_DIRECTORY = "variants"
 

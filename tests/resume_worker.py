@@ -21,10 +21,11 @@ if __name__ == "__main__":  # before jax loads; pytest's conftest does the same 
 import seqio  # noqa: E402
 
 from tasks import registration  # noqa: E402
-from xlt_jax import demo_data, preemption, sharding, trainer  # noqa: E402
-from xlt_jax.errors import UserInputError  # noqa: E402
-from xlt_jax.model import ModelConfig  # noqa: E402
-from xlt_jax.train_step import OptimizerConfig  # noqa: E402
+from xlt_jax.core.errors import UserInputError  # noqa: E402
+from xlt_jax.data import demo as demo_data
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.training import preemption, sharding, trainer  # noqa: E402
+from xlt_jax.training.train_step import OptimizerConfig  # noqa: E402
 
 MODEL = ModelConfig(vocab_size=384, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2,
                     head_dim=8, mlp_dim=64)

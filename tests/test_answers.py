@@ -4,10 +4,16 @@ import json
 
 import pytest
 
-from xlt_jax import answers
-from xlt_jax.answers import (ANSWER_PREFIXES, ANSWER_PREFIX_VARIANTS, answer_sentence,
-                             answers_match, extract_number, normalize_number)
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.evaluation import answers
+from xlt_jax.evaluation.answers import (
+  ANSWER_PREFIX_VARIANTS,
+  ANSWER_PREFIXES,
+  answer_sentence,
+  answers_match,
+  extract_number,
+  normalize_number,
+)
 
 MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from xlt_jax.attention import MASKED_SCORE, dot_product_attention
+from xlt_jax.models.attention import MASKED_SCORE, dot_product_attention
 
 B, L, K, G, H = 2, 7, 2, 3, 4
 
@@ -90,7 +90,8 @@ FAMILIES = {
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_model_gradients_equal_transformers_autograd_in_float32(name, tmp_path):
-  from xlt_jax import convert, hf_params
+  from xlt_jax.models import conversion as convert
+  from xlt_jax.models import hf_params
 
   torch.manual_seed(0)
   reference = transformers.AutoModelForCausalLM.from_config(FAMILIES[name]()).float()

@@ -7,9 +7,10 @@ import pytest
 import seqio
 
 from tasks import catalogue, datasets, selection
-from xlt_jax import demo_data, gin_setup
-from xlt_jax.errors import UserInputError
-from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.data import demo as demo_data
+from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.runner import gin_setup
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import seqio
 from tasks import catalogue, datasets, selection
 from tasks.formats import aya_dataset
 from tasks.formats import rows as format_rows
-from xlt_jax import languages as language_codes
-from xlt_jax.errors import DataFormatError, UserInputError
-from xlt_jax.study import MultiTaskDesign, StudyDesign, plan_runs
-from xlt_jax.study_designs import PinchDesign, PolyglotDesign
-from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.core import languages as language_codes
+from xlt_jax.core.errors import DataFormatError, UserInputError
+from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.studies.designs import MultiTaskDesign, StudyDesign, plan_runs
+from xlt_jax.studies.paper_designs import PinchDesign, PolyglotDesign
 
 
 def _needs(design) -> set[tuple[str, str, str]]:

@@ -1,4 +1,4 @@
-"""Tests for xlt_jax.chat_templates against the official Hugging Face chat templates.
+"""Tests for xlt_jax.models.chat_templates against the official Hugging Face chat templates.
 
 For each family, a small byte-level BPE tokenizer whose added special tokens are
 the family's control tokens is wrapped in transformers.PreTrainedTokenizerFast with
@@ -11,8 +11,8 @@ import tokenizers
 import transformers
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from xlt_jax import chat_templates
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models import chat_templates
 
 # Official chat templates, verbatim (Jinja source after JSON unescaping).
 

@@ -9,10 +9,11 @@ import jax
 import numpy as np
 import pytest
 
-from xlt_jax import checkpointing, sharding
-from xlt_jax.errors import UserInputError
-from xlt_jax.model import Decoder, ModelConfig
-from xlt_jax.train_step import OptimizerConfig, abstract_params, build
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.decoder import Decoder
+from xlt_jax.training import checkpointing, sharding
+from xlt_jax.training.train_step import OptimizerConfig, abstract_params, build
 
 CONFIG = ModelConfig(vocab_size=64, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2,
                      head_dim=8, mlp_dim=64)

@@ -9,8 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from xlt_jax import convert  # noqa: E402
-from xlt_jax.errors import UserInputError  # noqa: E402
+from xlt_jax.core.errors import UserInputError  # noqa: E402
+from xlt_jax.models import conversion as convert  # noqa: E402
 
 COMMON = dict(vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
@@ -92,7 +92,7 @@ def test_unsupported_family_is_named():
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_greedy_kv_cache_generation_equals_transformers_generate(name, tmp_path):
-  from xlt_jax.decoding import greedy_generate, left_pad
+  from xlt_jax.evaluation.decoding import greedy_generate, left_pad
 
   reference = _save_random_model(name, tmp_path)
   model, params = convert.from_hf(str(tmp_path))

@@ -8,7 +8,7 @@ import pytest
 import seqio
 
 from tasks import datasets, registration
-from xlt_jax.errors import DataFormatError
+from xlt_jax.core.errors import DataFormatError
 
 LENIENT = datasets.ReadPolicy(max_malformed_fraction=0.5)
 

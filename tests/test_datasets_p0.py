@@ -10,7 +10,7 @@ import seqio
 
 from tasks import datasets, registration
 from tasks.formats import aya_evaluation, xlsum
-from xlt_jax.errors import DataFormatError, UserInputError
+from xlt_jax.core.errors import DataFormatError, UserInputError
 
 STRICT = datasets.ReadPolicy(max_malformed_fraction=0.0)
 LENIENT = datasets.ReadPolicy(max_malformed_fraction=0.5)

@@ -15,10 +15,10 @@ import pytest
 
 from tasks import datasets
 from tasks.formats import aya_evaluation
+from xlt_jax.core.errors import DataFormatError
 from xlt_jax.data import __main__ as prepare_binary
 from xlt_jax.data import mcot_math
 from xlt_jax.data.fetch import Fetcher
-from xlt_jax.errors import DataFormatError
 
 MCOT_LANGUAGES = ("en", "es", "fr", "ja", "zh")
 

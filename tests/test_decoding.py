@@ -5,8 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from xlt_jax.decoding import greedy_generate, greedy_generate_without_cache, left_pad
-from xlt_jax.model import Decoder, ModelConfig
+from xlt_jax.evaluation.decoding import greedy_generate, greedy_generate_without_cache, left_pad
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.decoder import Decoder
 
 CONFIG = ModelConfig(vocab_size=48, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=1,
                      head_dim=8, mlp_dim=64)

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from xlt_jax import demo_data
-from xlt_jax.demo_data import (DEMO_LANGUAGES, distinct_problem_count, generate_problems,
-                               write_demo_dataset)
-from xlt_jax.errors import UserInputError
-from xlt_jax.mgsm_format import read_mgsm_tsv
+from xlt_jax import demo_data as demo_data_binary
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.data import demo as demo_data
+from xlt_jax.data.demo import DEMO_LANGUAGES, distinct_problem_count, generate_problems, write_demo_dataset
+from xlt_jax.evaluation.mgsm_format import read_mgsm_tsv
 
 SIZES = {"train": 200, "validation": 16, "test": 20}
 
@@ -142,8 +142,8 @@ def test_requests_beyond_the_templates_are_user_errors(tmp_path):
 
 
 def test_command_line(tmp_path, capsys):
-  assert demo_data.main([f"--out={tmp_path}", "--train=5", "--validation=2", "--test=3"]) == 0
+  assert demo_data_binary.main([f"--out={tmp_path}", "--train=5", "--validation=2", "--test=3"]) == 0
   assert len(read_mgsm_tsv(str(tmp_path / "demo_arith" / "test" / "ar.tsv"))) == 3
-  assert demo_data.main([f"--out={tmp_path}", "--train=100000"]) == 2
+  assert demo_data_binary.main([f"--out={tmp_path}", "--train=100000"]) == 2
   error = capsys.readouterr().err
   assert error.startswith("error: ") and error.count("\n") == 1

@@ -11,11 +11,12 @@ import tokenizers
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
 from tasks import datasets, registration
-from xlt_jax import batches, chat_templates, features, sharding, trainer
-from xlt_jax.errors import DataFormatError, UserInputError
-from xlt_jax.hf_tokenizer import HuggingFaceVocabulary
-from xlt_jax.model import ModelConfig
-from xlt_jax.train_step import OptimizerConfig, build, global_batch
+from xlt_jax.core.errors import DataFormatError, UserInputError
+from xlt_jax.models import chat_templates
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
+from xlt_jax.training import batches, features, sharding, trainer
+from xlt_jax.training.train_step import OptimizerConfig, build, global_batch
 
 CONTROL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TEXT = ("The cat sat on the mat. El gato se sentó en la alfombra. What is two plus three? "

@@ -4,9 +4,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from xlt_jax import flops, sharding
-from xlt_jax.model import ModelConfig
-from xlt_jax.train_step import OptimizerConfig, build
+from xlt_jax.models import flops
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.training import sharding
+from xlt_jax.training.train_step import OptimizerConfig, build
 
 
 @pytest.mark.parametrize("embed_dim, mlp_dim, length", [(256, 1024, 128), (512, 2048, 256)])

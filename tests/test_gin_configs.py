@@ -4,8 +4,8 @@ import pathlib
 
 import pytest
 
-from xlt_jax import gin_setup
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.runner import gin_setup
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(path.relative_to(REPO) for path in (REPO / "gin").glob("*.gin"))

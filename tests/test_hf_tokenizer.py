@@ -1,4 +1,4 @@
-"""Tests for xlt_jax.hf_tokenizer: a tokenizer.json as a seqio vocabulary."""
+"""Tests for xlt_jax.models.hf_tokenizer: a tokenizer.json as a seqio vocabulary."""
 
 import pathlib
 import pickle
@@ -10,8 +10,8 @@ import tensorflow as tf
 import tokenizers
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from xlt_jax.errors import UserInputError
-from xlt_jax.hf_tokenizer import HuggingFaceVocabulary
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",

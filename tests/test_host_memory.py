@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from xlt_jax import host_memory
+from xlt_jax.training import host_memory
 
 
 def test_preloads_mimalloc_keeping_the_users_own_settings():

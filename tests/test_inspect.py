@@ -6,11 +6,12 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from tasks import datasets
-from xlt_jax import demo_data, inspect
-from xlt_jax.tokenizer import train_sentencepiece
+from xlt_jax import inspect
+from xlt_jax.data import demo as demo_data
+from xlt_jax.models.tokenizer import train_sentencepiece
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from xlt_jax import gin_setup
+from xlt_jax.runner import gin_setup
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "launch"

@@ -4,10 +4,15 @@ import json
 
 import pytest
 
-from xlt_jax.answers import extract_number
-from xlt_jax.errors import DataFormatError, UserInputError
-from xlt_jax.mgsm_format import (MgsmRow, exemplar_labels, few_shot_prompt, read_exemplars,
-                                 read_mgsm_tsv)
+from xlt_jax.core.errors import DataFormatError, UserInputError
+from xlt_jax.evaluation.answers import extract_number
+from xlt_jax.evaluation.mgsm_format import (
+  MgsmRow,
+  exemplar_labels,
+  few_shot_prompt,
+  read_exemplars,
+  read_mgsm_tsv,
+)
 
 MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 

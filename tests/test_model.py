@@ -9,8 +9,9 @@ import numpy as np
 import optax
 import pytest
 
-from xlt_jax.errors import UserInputError
-from xlt_jax.model import Decoder, KVCache, ModelConfig, mixed_precision_dot, parameter_count
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.decoder import Decoder, KVCache, mixed_precision_dot, parameter_count
 
 CONFIG = ModelConfig(vocab_size=64, embed_dim=32, num_layers=3, num_heads=4, num_kv_heads=2,
                      head_dim=8, mlp_dim=48)

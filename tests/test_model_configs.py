@@ -10,12 +10,13 @@ published on the Hugging Face Hub (architecture fields only).
 import dataclasses
 import pathlib
 
-import gin
 import pytest
 
-from xlt_jax import gin_setup
-from xlt_jax.hf_config import model_config_from_hf
-from xlt_jax.model import ModelConfig, parameter_count
+import gin
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.decoder import parameter_count
+from xlt_jax.models.hf_config import model_config_from_hf
+from xlt_jax.runner import gin_setup
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 import seqio
 
-from xlt_jax import batches, distributed, evaluate, gin_setup, sharding
-from xlt_jax.errors import UserInputError
-from xlt_jax.model import Decoder
-from xlt_jax.train_step import build, global_batch
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.evaluation import evaluator as evaluate
+from xlt_jax.models.decoder import Decoder
+from xlt_jax.runner import gin_setup
+from xlt_jax.training import batches, distributed, sharding
+from xlt_jax.training.train_step import build, global_batch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 STEPS = 3
@@ -91,7 +93,7 @@ def _reference(model_dir):
   """The same run in this process (one process, 8 devices): the hosts' shards of each
   global batch concatenated in host order, the same initialisation and steps."""
   from tasks import mixtures
-  from xlt_jax.tokenizer import load_vocabulary
+  from xlt_jax.models.tokenizer import load_vocabulary
 
   files, bindings, _ = gin_setup.split_gin_flags([*GIN_ARGUMENTS, f"--gin.MODEL_DIR='{model_dir}'"])
   experiment, _ = gin_setup.build_experiment(files, bindings)
@@ -201,8 +203,8 @@ def test_one_process_needs_no_coordinator():
 
 SHARED_DIRECTORY_CHECK = """
 import sys
-from xlt_jax import distributed
-from xlt_jax.errors import UserInputError
+from xlt_jax.training import distributed
+from xlt_jax.core.errors import UserInputError
 address, process_id, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 distributed.initialize(distributed.DistributedConfig(address, 2, process_id,
                                                      initialization_timeout_seconds=60))

@@ -3,9 +3,9 @@
 import nbclient
 import nbformat
 import pytest
-
 from conftest import REPO_ROOT
-from xlt_jax import demo_data
+
+from xlt_jax.data import demo as demo_data
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "inspect_mixtures.ipynb"
 

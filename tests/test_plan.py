@@ -5,9 +5,11 @@ import re
 
 import pytest
 
-from xlt_jax import plan, sharding, step_plan, study
-from xlt_jax.errors import UserInputError
-from xlt_jax.trainer import TrainConfig
+from xlt_jax import plan
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.studies import designs as study
+from xlt_jax.training import sharding, step_plan
+from xlt_jax.training.trainer import TrainConfig
 
 # A small model on a 2x2 v5e slice, every mesh axis but slice and data split.
 SMALL = ["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
@@ -88,7 +90,7 @@ def test_topology_defaults_to_the_mesh_file(capsys):
     ("gin/meshes/v5e_64.gin", 64), ("gin/meshes/v5e_256.gin", 256),
     ("gin/meshes/v5p_64.gin", 32)])
 def test_pod_meshes_match_their_topology_and_split_batch_64(mesh_file, chips):
-  from xlt_jax import gin_setup
+  from xlt_jax.runner import gin_setup
 
   experiment, _ = gin_setup.build_experiment(
       ["gin/smoke_cpu.gin", mesh_file], ["TrainConfig.batch_size = 64"])
@@ -119,7 +121,7 @@ def test_unknown_topology_is_a_user_error():
 
 def test_the_p0_multitask_experiment_counts_every_task_of_the_sweep():
   """P0 E2: 5k English per task x 3 tasks, plus 3 tasks x 4 languages x budget per run."""
-  from xlt_jax import gin_setup, study_runner
+  from xlt_jax.runner import gin_setup, study_runner
 
   experiment, _ = gin_setup.build_experiment(["gin/aya35b_multitask.gin"], [])
   runs = study.plan_runs(experiment.study)

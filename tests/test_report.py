@@ -10,9 +10,8 @@ import sys
 
 import pytest
 
-from xlt_jax import report
-from xlt_jax import report_tables as tables
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.reporting import report, tables
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SEEN = ["es", "fr", "ja", "zh"]

@@ -15,13 +15,13 @@ import tempfile
 import jax
 import numpy as np
 import pytest
-
 import resume_worker  # tests/ is on sys.path (pytest prepend mode)
-from xlt_jax import checkpointing, metrics_log, sharding, trainer
-from xlt_jax.errors import UserInputError
-from xlt_jax.model import Decoder
-from xlt_jax.preemption import EXIT_STATUS
-from xlt_jax.train_step import abstract_params
+
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.decoder import Decoder
+from xlt_jax.training import checkpointing, metrics_log, sharding, trainer
+from xlt_jax.training.preemption import EXIT_STATUS
+from xlt_jax.training.train_step import abstract_params
 
 WORKER = pathlib.Path(resume_worker.__file__)
 
@@ -121,7 +121,7 @@ def test_preempted_then_killed_run_continues_bit_identically(tmp_path, data_dir)
 
 
 def test_a_checkpoint_of_another_model_is_named_and_left_untouched(tmp_path, data_dir):
-  from xlt_jax.train_step import OptimizerConfig, build
+  from xlt_jax.training.train_step import OptimizerConfig, build
   wider = dataclasses.replace(resume_worker.MODEL, mlp_dim=96)
   functions = build(wider, OptimizerConfig(), sharding.make_mesh(resume_worker.MESH))
   manager = checkpointing.open_checkpoints(str(tmp_path / "run" / "checkpoints"), keep_latest=1,

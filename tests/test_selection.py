@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from tasks import datasets, selection
-from xlt_jax import demo_data
-from xlt_jax.errors import UserInputError
-from xlt_jax.study import Portion, RunPlan, plan_runs
-from xlt_jax.study_designs import PinchDesign
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.data import demo as demo_data
+from xlt_jax.studies.designs import Portion, RunPlan, plan_runs
+from xlt_jax.studies.paper_designs import PinchDesign
 
 TRAIN_ROWS = 60
 

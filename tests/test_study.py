@@ -2,8 +2,8 @@
 
 import pytest
 
-from xlt_jax.errors import UserInputError
-from xlt_jax.study import StudyDesign, nested_subset, plan_runs
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.studies.designs import StudyDesign, nested_subset, plan_runs
 
 IDS = [f"demo_arith_es_train:{line}" for line in range(1, 501)]
 

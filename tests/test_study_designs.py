@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 
-from xlt_jax.errors import UserInputError
-from xlt_jax.study import MultiTaskDesign, plan_runs, split_evenly
-from xlt_jax.study_designs import ConditionDesign, ParallelDesign, PinchDesign, PolyglotDesign
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.studies.designs import MultiTaskDesign, plan_runs, split_evenly
+from xlt_jax.studies.paper_designs import ConditionDesign, ParallelDesign, PinchDesign, PolyglotDesign
 
 
 def _by_name(design):

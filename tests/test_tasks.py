@@ -7,10 +7,11 @@ import pytest
 import seqio
 
 from tasks import datasets, mixtures, registration
-from xlt_jax import batches, demo_data
-from xlt_jax.errors import DataFormatError, UserInputError
-from xlt_jax.study import StudyDesign
-from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.core.errors import DataFormatError, UserInputError
+from xlt_jax.data import demo as demo_data
+from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.studies.designs import StudyDesign
+from xlt_jax.training import batches
 
 
 @pytest.fixture(scope="module")

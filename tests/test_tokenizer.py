@@ -2,8 +2,8 @@
 
 import pytest
 
-from xlt_jax.errors import UserInputError
-from xlt_jax.tokenizer import EOS_ID, PAD_ID, load_vocabulary, train_sentencepiece
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.tokenizer import EOS_ID, PAD_ID, load_vocabulary, train_sentencepiece
 
 TEXTS = ["Ana tiene 3 manzanas.", "太郎はりんごを3個持っています。", "لدى أحمد 3 تفاحات.",
          "민수는 사과 3개를 가지고 있습니다.", "小明有3个苹果。"] * 40

@@ -6,10 +6,10 @@ import jax
 import numpy as np
 import pytest
 
-from xlt_jax import sharding
-from xlt_jax.errors import UserInputError
-from xlt_jax.model import ModelConfig
-from xlt_jax.train_step import OptimizerConfig, build, global_batch
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.training import sharding
+from xlt_jax.training.train_step import OptimizerConfig, build, global_batch
 
 CONFIG = ModelConfig(vocab_size=64, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2,
                      head_dim=8, mlp_dim=64)
@@ -71,9 +71,9 @@ def test_no_mesh_axis_name_outside_the_sharding_module():
   import pathlib
   import re
 
-  package = pathlib.Path(sharding.__file__).parent
+  package = pathlib.Path(sharding.__file__).parents[1]  # all of xlt_jax/
   pattern = re.compile(r"""["'](fsdp|tensor)["']""")
-  offenders = [path.name for path in package.glob("*.py")
+  offenders = [str(path.relative_to(package)) for path in package.rglob("*.py")
                if path.name != "sharding.py" and pattern.search(path.read_text())]
   assert not offenders
 
@@ -99,8 +99,8 @@ def test_gradient_accumulation_equals_the_large_batch():
 
 
 def test_a_large_replicated_parameter_fails_fast_with_its_name():
-  from xlt_jax.model import Decoder
-  from xlt_jax.train_step import abstract_params
+  from xlt_jax.models.decoder import Decoder
+  from xlt_jax.training.train_step import abstract_params
   big = ModelConfig(vocab_size=65536, embed_dim=1024, num_layers=1, num_heads=8,
                     num_kv_heads=8, head_dim=128, mlp_dim=1024)  # embedding: 256 MiB in fp32
   data_parallel = sharding.make_mesh(sharding.MeshConfig(data=8))

@@ -6,9 +6,10 @@ import jax
 import numpy as np
 import pytest
 
-from xlt_jax import convert, sharding, trainer
-from xlt_jax.errors import UserInputError
-from xlt_jax.train_step import OptimizerConfig
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models import conversion as convert
+from xlt_jax.training import sharding, trainer
+from xlt_jax.training.train_step import OptimizerConfig
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_fine_tuning_starts_from_the_converted_params(converted_qwen3, tmp_path,
 
 
 def test_first_step_from_converted_params_uses_a_fresh_optimizer(converted_qwen3):
-  from xlt_jax.train_step import build, global_batch
+  from xlt_jax.training.train_step import build, global_batch
   config, _, _ = convert.load_xlt(converted_qwen3)
   mesh = sharding.make_mesh(sharding.MeshConfig(2, 2, 2))
   functions = build(config, OptimizerConfig(learning_rate=1e-3), mesh)

@@ -8,203 +8,48 @@ An xlt checkpoint directory holds `model.json` (our ModelConfig and the original
 config.json), `params/` (one orbax checkpoint per parameter) and the
 tokenizer files. `verify` runs the same tokens through `transformers` and
 xlt-jax, prints the largest logit difference and both greedy continuations, and
-exits 1 above the tolerance. Users run it after every conversion.
+exits 1 above the tolerance. Users run it after every conversion. The work is done
+by `xlt_jax.models.conversion`; this module only parses flags.
 """
 
 import argparse
-import dataclasses
-import json
-import os
 import sys
 
-import numpy as np
 
-from xlt_jax.errors import UserInputError
-from xlt_jax.hf_config import model_config_from_hf
-from xlt_jax.hf_params import (from_hf, iter_params_from_hf, open_hf, params_from_hf,
-                               params_to_hf, read_hf_config, tensor_mappings)
-from xlt_jax.model import Decoder, ModelConfig
-
-__all__ = ["from_hf", "hf_to_xlt", "load_xlt", "model_config_from_hf", "params_from_hf",
-           "params_to_hf", "read_hf_config", "tensor_mappings", "verify", "xlt_to_hf"]
-
-MODEL_FILE = "model.json"  # {"model_config": ..., "hf_config": ...}
-PARAMS_DIR = "params"  # one orbax checkpoint per parameter: params/<dotted path>/
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                   "tokenizer.model", "generation_config.json", "chat_template.jinja")
-SHARD_BYTES = 2 << 30  # safetensors shard size on export
-
-
-def _leaf_directory(xlt_dir: str, path: tuple[str, ...]) -> str:
-  return os.path.abspath(os.path.join(xlt_dir, PARAMS_DIR, ".".join(path)))
-
-
-def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
-  """Converts a Hugging Face checkpoint into an xlt checkpoint directory; returns out_dir.
-
-  Streams: each parameter is assembled from its tensors, written as its own orbax
-  checkpoint (`params/<dotted path>/`) and dropped before the next. Measured peak RSS
-  for a 1.1B bf16 checkpoint: 0.99x its size on disk, against 2.8x when the whole tree
-  was built first and saved at once (benchmarks/convert_memory.py).
-  """
-  import shutil
-
-  import jax
-  import orbax.checkpoint as ocp
-
-  from xlt_jax import atomic_io
-
-  hf_config = read_hf_config(hf_dir)
-  config, reader = open_hf(hf_dir, dtype)
-  if os.path.exists(os.path.join(out_dir, PARAMS_DIR)):
-    raise UserInputError(f"{out_dir}/{PARAMS_DIR} already exists; choose an empty --out")
-  os.makedirs(os.path.join(out_dir, PARAMS_DIR))
-  checkpointer = ocp.StandardCheckpointer()
-  for path, array in iter_params_from_hf(config, reader.names(), reader.get_tensor, dtype):
-    # A jax array, not numpy: orbax keeps extra host copies of numpy leaves.
-    checkpointer.save(_leaf_directory(out_dir, path), {"value": jax.device_put(array)})
-    checkpointer.wait_until_finished()
-    del array
-  for name in TOKENIZER_FILES:
-    if os.path.isfile(os.path.join(hf_dir, name)):
-      shutil.copyfile(os.path.join(hf_dir, name), os.path.join(out_dir, name))
-  # Written last: a directory without model.json is an unfinished conversion.
-  atomic_io.write_json(os.path.join(out_dir, MODEL_FILE), {
-      "model_config": dataclasses.asdict(config), "hf_config": hf_config})
-  return out_dir
-
-
-def load_xlt(xlt_dir: str, abstract_params=None) -> tuple[ModelConfig, dict, dict]:
-  """(model config, params, original HF config) of an xlt checkpoint directory.
-
-  With `abstract_params` (shapes and shardings) the params are restored sharded and
-  any shape mismatch is an error naming the parameter.
-  """
-  import jax
-  import orbax.checkpoint as ocp
-
-  from xlt_jax.checkpointing import check_shapes
-
-  path = os.path.join(xlt_dir, MODEL_FILE)
-  if not os.path.isfile(path):
-    raise UserInputError(f"{path} does not exist: is {xlt_dir} a finished xlt checkpoint?")
-  with open(path, encoding="utf-8") as file:
-    record = json.load(file)
-  config = ModelConfig(**record["model_config"])
-  if abstract_params is None:
-    from xlt_jax import sharding
-    from xlt_jax.train_step import abstract_params as make_abstract
-
-    mesh = sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1])
-    abstract_params = make_abstract(Decoder(config), mesh)
-  checkpointer = ocp.StandardCheckpointer()
-  leaves = []
-  for key_path, abstract in jax.tree_util.tree_leaves_with_path(abstract_params):
-    leaf_path = tuple(key.key for key in key_path)
-    directory = _leaf_directory(xlt_dir, leaf_path)
-    if not os.path.isdir(directory):
-      raise UserInputError(f"{xlt_dir} has no parameter {'.'.join(leaf_path)} (another model?)")
-    check_shapes(checkpointer.metadata(directory).item_metadata, {"value": abstract}, directory)
-    leaves.append(checkpointer.restore(directory, {"value": abstract})["value"])
-  params = jax.tree.unflatten(jax.tree.structure(abstract_params), leaves)
-  return config, params, record["hf_config"]
-
-
-def xlt_to_hf(xlt_dir: str, out_dir: str, dtype: str | None = None) -> str:
-  """Writes an xlt checkpoint as a Hugging Face directory (safetensors shards + config)."""
-  import shutil
-
-  from safetensors.numpy import save_file
-
-  from xlt_jax import atomic_io
-
-  config, params, hf_config = load_xlt(xlt_dir)
-  os.makedirs(out_dir, exist_ok=True)
-  numpy_dtype = None
-  if dtype is not None:
-    import jax.numpy as jnp
-    numpy_dtype = np.dtype(jnp.dtype(dtype))
-  shards, current, current_bytes = [], {}, 0
-  for name, tensor in params_to_hf(config, params):
-    tensor = tensor if numpy_dtype is None else tensor.astype(numpy_dtype)
-    if current and current_bytes + tensor.nbytes > SHARD_BYTES:
-      shards.append(current)
-      current, current_bytes = {}, 0
-    current[name], current_bytes = tensor, current_bytes + tensor.nbytes
-  shards.append(current)
-  weight_map = {}
-  for index, shard in enumerate(shards, start=1):
-    file_name = ("model.safetensors" if len(shards) == 1
-                 else f"model-{index:05d}-of-{len(shards):05d}.safetensors")
-    save_file(shard, os.path.join(out_dir, file_name), metadata={"format": "pt"})
-    weight_map.update({name: file_name for name in shard})
-  if len(shards) > 1:
-    atomic_io.write_json(os.path.join(out_dir, "model.safetensors.index.json"),
-                         {"metadata": {}, "weight_map": weight_map})
-  for name in TOKENIZER_FILES:
-    if os.path.isfile(os.path.join(xlt_dir, name)):
-      shutil.copyfile(os.path.join(xlt_dir, name), os.path.join(out_dir, name))
-  atomic_io.write_json(os.path.join(out_dir, "config.json"), hf_config)
-  return out_dir
-
-
-def verify(hf_dir: str, tolerance: float = 1e-4, new_tokens: int = 16, stream=sys.stdout) -> bool:
-  """Compares logits and greedy continuations of transformers and xlt-jax in float32.
-
-  Returns:
-    True when the largest absolute logit difference is within `tolerance`.
-  """
-  import torch
-  import transformers
-
-  from xlt_jax.decoding import greedy_generate, left_pad
-
-  reference = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
-  reference.eval()
-  model, params = from_hf(hf_dir, dtype="float32")
-  vocab = model.config.vocab_size
-  tokens = np.random.default_rng(0).integers(3, vocab, (2, 24))
-  with torch.no_grad():
-    expected = reference(torch.from_numpy(tokens)).logits.numpy()
-    theirs = reference.generate(torch.from_numpy(tokens), max_new_tokens=new_tokens,
-                                min_new_tokens=new_tokens, do_sample=False, eos_token_id=None,
-                                pad_token_id=0)[:, tokens.shape[1]:].numpy()
-  logits = np.asarray(model.apply({"params": params}, tokens)[0])
-  padded, mask = left_pad(tokens.tolist())
-  ours = np.asarray(greedy_generate(model, params, padded, mask, max_new_tokens=new_tokens,
-                                    eos_id=-1))
-  difference = float(np.max(np.abs(logits - expected)))
-  print(f"max |logit difference|: {difference:.3g} (tolerance {tolerance:g})", file=stream)
-  for row in range(tokens.shape[0]):
-    print(f"row {row} transformers: {theirs[row].tolist()}", file=stream)
-    print(f"row {row} xlt-jax:      {ours[row].tolist()}", file=stream)
-  same = bool((ours == theirs).all())
-  print("greedy continuations: " + ("identical" if same else "DIFFERENT"), file=stream)
-  return difference <= tolerance and same
-
-
-def main(argv: list[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(description="Hugging Face <-> xlt-jax checkpoints.")
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="python -m xlt_jax.convert", description="Hugging Face <-> xlt-jax checkpoints.",
+      epilog="example: python -m xlt_jax.convert hf-to-xlt --hf_dir=aya-23-8b --out=aya23_8b_xlt")
   commands = parser.add_subparsers(dest="command", required=True)
-  to_xlt = commands.add_parser("hf-to-xlt")
+  to_xlt = commands.add_parser("hf-to-xlt", help="a Hugging Face directory -> an xlt directory")
   to_xlt.add_argument("--hf_dir", required=True)
   to_xlt.add_argument("--out", required=True)
   to_xlt.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-  to_hf = commands.add_parser("xlt-to-hf")
+  to_hf = commands.add_parser("xlt-to-hf", help="an xlt directory -> a Hugging Face directory")
   to_hf.add_argument("--xlt_dir", required=True)
   to_hf.add_argument("--out", required=True)
   to_hf.add_argument("--dtype", default=None, choices=["float32", "bfloat16"])
-  check = commands.add_parser("verify")
+  check = commands.add_parser(
+      "verify", help="logits against transformers (needs torch and transformers: the [test] extra)")
   check.add_argument("--hf_dir", required=True)
   check.add_argument("--tolerance", type=float, default=1e-4)
-  args = parser.parse_args(argv)
+  return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+  args = _parser().parse_args(argv)
+  from xlt_jax.core.errors import UserInputError
+  from xlt_jax.models import conversion
+
   try:
     if args.command == "hf-to-xlt":
-      print(hf_to_xlt(args.hf_dir, args.out, args.dtype))
+      print(conversion.hf_to_xlt(args.hf_dir, args.out, args.dtype))
     elif args.command == "xlt-to-hf":
-      print(xlt_to_hf(args.xlt_dir, args.out, args.dtype))
+      print(conversion.xlt_to_hf(args.xlt_dir, args.out, args.dtype))
     else:
-      return 0 if verify(args.hf_dir, args.tolerance) else 1
+      from xlt_jax.evaluation import parity
+
+      return 0 if parity.verify(args.hf_dir, args.tolerance) else 1
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2

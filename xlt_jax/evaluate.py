@@ -6,133 +6,36 @@ Reads `run.json` (written by the launcher) for the model, tokenizer, data and
 evaluation languages, restores the chosen checkpoint, decodes greedily with a
 KV cache in batches, extracts the numeric answer and writes
 `eval/predictions.jsonl` (one line per item) and `eval/metrics.json` (per language).
+The work is done by `xlt_jax.evaluation.evaluator`; this module only parses flags.
 """
 
 import argparse
-import dataclasses
-import json
 import os
 import sys
-import time
-
-import jax
-import numpy as np
-from jax.experimental import multihost_utils
-
-from xlt_jax import answers, atomic_io, batches, checkpointing, distributed, sharding
-from xlt_jax.decoding import greedy_generate, left_pad
-from xlt_jax.errors import UserInputError
-from xlt_jax.model import Decoder, ModelConfig
-from xlt_jax.study import StudyDesign
-from xlt_jax.tokenizer import load_vocabulary
-from xlt_jax.train_step import abstract_params
-
-RUN_FILE = "run.json"
 
 
-@dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
-  batch_size: int = 32  # prompts decoded together
-  max_new_tokens: int = 32
-  checkpoint: str = "best"  # "best", "latest" or a step number
-
-
-def read_run(run_dir: str) -> dict:
-  path = os.path.join(run_dir, RUN_FILE)
-  if not os.path.isfile(path):
-    raise UserInputError(f"{path} does not exist: is {run_dir} a run directory?")
-  with open(path, encoding="utf-8") as file:
-    return json.load(file)
-
-
-def _round_up(value: int, multiple: int) -> int:
-  return -(-value // multiple) * multiple
-
-
-def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationConfig, eos_id: int):
-  """Greedy completions (token lists, EOS removed) of prompts, in order.
-
-  Batches have a fixed size and prompt length (one compilation per language). In a
-  multi-host run every process passes the same prompts and gets every completion.
-  """
-  length = _round_up(max(len(prompt) for prompt in prompts), 16)
-  completions = []
-  for start in range(0, len(prompts), config.batch_size):
-    chunk = prompts[start:start + config.batch_size]
-    padded = chunk + [[0]] * (config.batch_size - len(chunk))
-    tokens, mask = left_pad(padded, length)
-    generated = greedy_generate(model, params, tokens, mask,
-                                max_new_tokens=config.max_new_tokens, eos_id=eos_id)
-    if not generated.is_fully_addressable:  # rows live on other hosts' devices too
-      generated = multihost_utils.process_allgather(generated, tiled=True)
-    generated = np.asarray(generated)
-    for row in generated[:len(chunk)].tolist():
-      completions.append(row[:row.index(eos_id)] if eos_id in row else row)
-  return completions
-
-
-def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> dict:
-  """Evaluates one run in every language of its study; returns (and writes) the metrics."""
-  from tasks import mixtures  # the binary registers tasks; the library never does at import
-
-  run = read_run(run_dir)
-  vocabulary = load_vocabulary(run["tokenizer"])
-  design = StudyDesign(**{key: tuple(v) if isinstance(v, list) else v
-                          for key, v in run["study"].items()})
-  tasks = mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary)
-  model_config = ModelConfig(**run["model"])
-  model = Decoder(model_config)
-  mesh = sharding.make_mesh(sharding.MeshConfig(**run["mesh"]))
-  step, params = checkpointing.restore_params(
-      os.path.join(run_dir, "checkpoints"), config.checkpoint, abstract_params(model, mesh)
-  )
-  predictions, per_language = [], {}
-  with jax.sharding.set_mesh(mesh), sharding.axis_rules():
-    for language, task in tasks.items():
-      start = time.perf_counter()
-      examples = batches.evaluation_examples(task)
-      prompts = [[vocabulary.pad_id] + example["prompt_tokens"] for example in examples]
-      completions = decode_prompts(model, params, prompts, config, vocabulary.eos_id)
-      correct = 0
-      for example, completion in zip(examples, completions):
-        text = vocabulary.decode(completion)
-        extracted = answers.extract_number(text)
-        is_correct = answers.answers_match(extracted, example["answer"])
-        correct += is_correct
-        predictions.append({
-            "id": example["id"], "language": language, "prompt": example["prompt"],
-            "prediction": text, "extracted": extracted, "answer": example["answer"],
-            "correct": is_correct,
-        })
-      per_language[language] = {
-          "accuracy": correct / len(examples), "count": len(examples), "correct": correct
-      }
-      print(f"[eval {run['run']}] {language}: accuracy {correct / len(examples):.3f}"
-            f" ({correct}/{len(examples)}, {time.perf_counter() - start:.1f}s)",
-            file=stream, flush=True)
-  metrics = {
-      "run": run["run"], "budget": run["budget"], "checkpoint_step": step,
-      "metric": "accuracy", "languages": per_language,
-  }
-  eval_dir = os.path.join(run_dir, "eval")
-  if distributed.is_primary_process():  # every process decoded the same items; one writes
-    atomic_io.write_jsonl(os.path.join(eval_dir, "predictions.jsonl"), predictions)
-    atomic_io.write_json(os.path.join(eval_dir, "metrics.json"), metrics)  # last: marks completion
-  distributed.wait_for_all_processes(f"{run['run']} evaluated")
-  return metrics
+def _parser() -> argparse.ArgumentParser:
+  # Defaults are repeated from EvaluationConfig so that --help needs no JAX import.
+  parser = argparse.ArgumentParser(
+      prog="python -m xlt_jax.evaluate", description=__doc__.split("\n")[0],
+      epilog="example: python -m xlt_jax.evaluate --run_dir=xlt_runs/demo_cpu/runs/budget00050")
+  parser.add_argument("--run_dir", required=True, help="a run directory holding run.json")
+  parser.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+  parser.add_argument("--batch_size", type=int, default=32, help="prompts decoded together")
+  parser.add_argument("--max_new_tokens", type=int, default=32, help="tokens generated per prompt")
+  return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--run_dir", required=True)
-  parser.add_argument("--checkpoint", default="best", help="best, latest or a step")
-  parser.add_argument("--batch_size", type=int, default=EvaluationConfig.batch_size)
-  parser.add_argument("--max_new_tokens", type=int, default=EvaluationConfig.max_new_tokens)
-  args = parser.parse_args(argv)
+  args = _parser().parse_args(argv)
+  from xlt_jax.core.errors import UserInputError
+  from xlt_jax.evaluation import evaluator
+  from xlt_jax.training import distributed
+
   try:
     # On a TPU VM slice run this on every worker: they join automatically.
     distributed.initialize(distributed.DistributedConfig())
-    metrics = evaluate_run(args.run_dir, EvaluationConfig(
+    metrics = evaluator.evaluate_run(args.run_dir, evaluator.EvaluationConfig(
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, checkpoint=args.checkpoint
     ))
   except UserInputError as error:

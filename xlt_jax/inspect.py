@@ -19,7 +19,7 @@ import tempfile
 
 import numpy as np
 
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
 
 TRAINED_VOCAB_SIZE = 2000
 TRAINING_TEXT_LIMIT = 20_000
@@ -39,8 +39,8 @@ def list_mixtures() -> list[dict]:
 
 def load_tokenizer(path: str, eos_token: str | None = None):
   """A seqio vocabulary from a SentencePiece `.model` or a Hugging Face `tokenizer.json`."""
-  from xlt_jax.hf_tokenizer import HuggingFaceVocabulary
-  from xlt_jax.tokenizer import load_vocabulary
+  from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
+  from xlt_jax.models.tokenizer import load_vocabulary
 
   if not os.path.isfile(path):
     raise UserInputError(f"tokenizer {path} does not exist")
@@ -118,7 +118,7 @@ def inspect_mixture(name: str, data_dir: str, tokenizer: str | None = None,
       data, a budget larger than the data, or an unreadable tokenizer.
   """
   from tasks import catalogue, mixtures, selection
-  from xlt_jax.tokenizer import load_vocabulary, train_sentencepiece
+  from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 
   design, plan = catalogue.design_for(name), catalogue.plan_for(name)
   data_dir = os.path.abspath(data_dir)

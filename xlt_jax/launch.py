@@ -11,7 +11,7 @@ find each other by themselves (`DistributedConfig`), each feeds its shard of the
 global batch, and the primary worker writes the result files.
 On SIGTERM (a TPU preemption notice) training saves a checkpoint and the job exits
 with status 75 (`preemption.EXIT_STATUS`); the same command resumes it.
-On Linux the command restarts itself once under huge-page malloc (`xlt_jax.host_memory`;
+On Linux the command restarts itself once under huge-page malloc (`xlt_jax.training.host_memory`;
 XLT_JAX_HUGE_PAGE_MALLOC=0 turns that off).
 """
 
@@ -19,14 +19,15 @@ import sys
 
 if __name__ == "__main__":
   # Before the heavy imports below: restarting discards everything done so far.
-  from xlt_jax import host_memory
+  from xlt_jax.training import host_memory
 
   host_memory.restart_with_huge_page_malloc()
 
 import time  # noqa: E402
 
-from xlt_jax import distributed, gin_setup, preemption, study_runner  # noqa: E402
-from xlt_jax.errors import UserInputError  # noqa: E402
+from xlt_jax.core.errors import UserInputError  # noqa: E402
+from xlt_jax.runner import gin_setup, study_runner  # noqa: E402
+from xlt_jax.training import distributed, preemption
 
 
 def quiet_libraries() -> None:

@@ -21,8 +21,11 @@ import time
 # plans (and tests) compile side by side. Set before libtpu loads.
 os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 
-from xlt_jax import atomic_io, gin_setup, step_plan, study  # noqa: E402
-from xlt_jax.errors import UserInputError  # noqa: E402
+from xlt_jax.core import atomic_io
+from xlt_jax.core.errors import UserInputError  # noqa: E402
+from xlt_jax.runner import gin_setup
+from xlt_jax.studies import designs  # noqa: E402
+from xlt_jax.training import step_plan
 
 DEFAULT_MFU = 0.4  # a stated assumption for fine-tuning unpacked sequences, not a measurement
 GIB = 2**30
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = step_plan.plan_train_step(
         experiment.model, experiment.optimizer, experiment.train, experiment.mesh, topology,
         options["mfu"], progress=lambda message: print(message, file=sys.stderr, flush=True))
-    runs = step_plan.estimate_sweep(study.plan_runs(experiment.study), experiment.train,
+    runs = step_plan.estimate_sweep(designs.plan_runs(experiment.study), experiment.train,
                                     plan.step_seconds, plan.chips)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)

@@ -16,7 +16,6 @@ translates (null where a row translates nothing in that file).
 
 import os
 
-
 from tasks.formats import rows
 from tasks.formats.aya_evaluation import ISO_639_3
 from tasks.naming import task_name

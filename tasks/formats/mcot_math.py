@@ -21,8 +21,8 @@ from typing import Any
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax import answers
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.evaluation import answers
 
 LICENCE = "Apache-2.0"
 SOURCE_URL = "https://huggingface.co/datasets/laihuiyuan/mCoT-MATH"

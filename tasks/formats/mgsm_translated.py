@@ -1,6 +1,6 @@
 """MGSM test sets machine-translated from English (P0: pt, ko, ar by Google Translate).
 
-Layout, the official MGSM format (see xlt_jax/mgsm_format.py):
+Layout, the official MGSM format (see xlt_jax/evaluation/mgsm_format.py):
 
     DATA_DIR/mgsm_translated/mgsm_<lang>.tsv      question TAB answer, no header
     DATA_DIR/mgsm_translated/exemplars.json       the 8 exemplars of each language,
@@ -17,7 +17,7 @@ import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax import answers, mgsm_format
+from xlt_jax.evaluation import answers, mgsm_format
 
 LICENCE = "CC BY-SA 4.0 (MGSM; machine translation by the user)"
 SOURCE_URL = "https://github.com/google-research/url-nlp/tree/main/mgsm"

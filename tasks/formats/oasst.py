@@ -13,7 +13,6 @@ Ids are "<task>:<message_id of the prompt>".
 
 import os
 
-
 from tasks.formats import rows
 from tasks.naming import task_name
 

@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any, Iterator
 
-from xlt_jax.errors import DataFormatError, UserInputError
+from xlt_jax.core.errors import DataFormatError, UserInputError
 
 # How many file:line problems an error message or a provenance record quotes.
 QUOTED_PROBLEMS = 5

@@ -28,7 +28,7 @@ from typing import Any
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax.errors import DataFormatError
+from xlt_jax.core.errors import DataFormatError
 
 LICENCE = "prompts: no clear licence (sharegpt.com); completions: the user's generator's terms"
 SOURCE_URL = "https://huggingface.co/datasets/anon8231489123/ShareGPT_Vicuna_unfiltered"

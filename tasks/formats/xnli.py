@@ -17,7 +17,7 @@ import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
-from xlt_jax.errors import DataFormatError
+from xlt_jax.core.errors import DataFormatError
 
 LICENCE = "CC BY-NC 4.0"
 SOURCE_URL = "https://github.com/facebookresearch/XNLI"

@@ -18,10 +18,10 @@ from tasks.formats import mgsm_translated as mgsm_translated_format
 from tasks.formats import rows
 from tasks.formats import sharegpt as sharegpt_format
 from tasks.formats import xlsum as xlsum_format
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.core.languages import check_language
 from xlt_jax.data import aya_evaluation, mcot_math, mgsm, releases, sharegpt, xlsum
 from xlt_jax.data.fetch import Fetcher
-from xlt_jax.errors import UserInputError
-from xlt_jax.languages import check_language
 
 # Dataset name -> prepare(out_dir, source, fetcher, **options) -> summary.
 PREPARERS: dict[str, Callable[..., dict]] = {

@@ -3,9 +3,9 @@
 import os
 
 from tasks.formats import aya_evaluation
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
-from xlt_jax.errors import UserInputError
 
 
 def prepare(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -> dict:

@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 from typing import Callable
 
-from xlt_jax.errors import UserInputError
+from xlt_jax.core.errors import UserInputError
 
 
 def _hub_file(repo_id: str, filename: str, cache_dir: str) -> str:

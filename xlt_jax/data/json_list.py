@@ -6,8 +6,8 @@ from typing import Any, BinaryIO, Iterator
 
 import ijson
 
+from xlt_jax.core.errors import DataFormatError
 from xlt_jax.data.progress import Progress
-from xlt_jax.errors import DataFormatError
 
 
 class HashingReader:

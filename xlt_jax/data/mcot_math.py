@@ -6,12 +6,12 @@ import os
 from typing import TextIO
 
 from tasks.formats import mcot_math, rows
-from xlt_jax import atomic_io
+from xlt_jax.core import atomic_io
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.json_list import stream_records
 from xlt_jax.data.outputs import AtomicFiles
 from xlt_jax.data.progress import Progress
-from xlt_jax.errors import UserInputError
 
 
 def in_validation(index: int, seed: int, fraction: float) -> bool:

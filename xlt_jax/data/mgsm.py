@@ -3,10 +3,10 @@
 import os
 
 from tasks.formats import mgsm_translated
-from xlt_jax import mgsm_format
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
-from xlt_jax.errors import UserInputError
+from xlt_jax.evaluation import mgsm_format
 
 MGSM_URL = "https://raw.githubusercontent.com/google-research/url-nlp/main/mgsm/mgsm_{}.tsv"
 MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 from typing import TextIO
 
-from xlt_jax import atomic_io
+from xlt_jax.core import atomic_io
 
 
 class AtomicFiles:

@@ -13,9 +13,9 @@ import os
 import zipfile
 
 from tasks.formats import xnli, xquad
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
-from xlt_jax.errors import UserInputError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ import os
 from typing import TextIO
 
 from tasks.formats import language_id, rows, sharegpt
-from xlt_jax import atomic_io
+from xlt_jax.core import atomic_io
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.json_list import stream_records
 from xlt_jax.data.outputs import AtomicFiles

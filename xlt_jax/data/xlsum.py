@@ -5,10 +5,10 @@ import shutil
 import tarfile
 
 from tasks.formats import xlsum
-from xlt_jax import atomic_io
+from xlt_jax.core import atomic_io
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
-from xlt_jax.errors import UserInputError
 
 HUB_REPO = "csebuetnlp/xlsum"
 

@@ -1,0 +1,91 @@
+"""Batched greedy decoding: one prefill of the left-padded prompts, then one token per
+step from a KV cache, all inside a single jitted while-loop."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from xlt_jax.models.decoder import Decoder, KVCache
+
+
+def left_pad(prompts: list[list[int]], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Left-pads token lists to a common length: (tokens_BP, mask_BP) with mask 1 on real tokens."""
+  length = length or max(len(prompt) for prompt in prompts)
+  tokens = np.zeros((len(prompts), length), np.int32)
+  mask = np.zeros((len(prompts), length), bool)
+  for row, prompt in enumerate(prompts):
+    prompt = prompt[-length:]
+    tokens[row, length - len(prompt):] = prompt
+    mask[row, length - len(prompt):] = True
+  return tokens, mask
+
+
+@functools.partial(jax.jit, static_argnames=("model", "max_new_tokens", "eos_id"))
+def greedy_generate(
+    model: Decoder,
+    params,
+    tokens_BP: jax.Array,
+    mask_BP: jax.Array,
+    *,
+    max_new_tokens: int,
+    eos_id: int,
+) -> jax.Array:
+  """Greedy continuation of left-padded prompts.
+
+  Returns:
+    [B, max_new_tokens] generated ids; after a row's EOS (which is included) the
+    row holds 0 (padding). Stops early once every row has produced EOS.
+  """
+  B, P = tokens_BP.shape
+  cache = KVCache.zeros(model.config, B, P + max_new_tokens)
+  positions_BP = jnp.maximum(jnp.cumsum(mask_BP, axis=1) - 1, 0)
+  logits_BPV, cache = model.apply(
+      {"params": params}, tokens_BP, positions_BP, mask_BP, cache=cache, cache_index=0
+  )
+  next_B = jnp.argmax(logits_BPV[:, -1], axis=-1).astype(jnp.int32)
+  next_position_B = positions_BP[:, -1] + 1
+  output_BT = jnp.zeros((B, max_new_tokens), jnp.int32)
+  done_B = jnp.zeros((B,), bool)
+
+  def condition(carry):
+    step, _, _, _, done_B, _ = carry
+    return (step < max_new_tokens) & ~jnp.all(done_B)
+
+  def body(carry):
+    step, next_B, cache, output_BT, done_B, position_B = carry
+    token_B = jnp.where(done_B, 0, next_B)
+    output_BT = output_BT.at[:, step].set(token_B)
+    done_B = done_B | (token_B == eos_id)
+    logits_B1V, cache = model.apply(
+        {"params": params}, token_B[:, None], position_B[:, None], jnp.ones((B, 1), bool),
+        cache=cache, cache_index=P + step,
+    )
+    next_B = jnp.argmax(logits_B1V[:, 0], axis=-1).astype(jnp.int32)
+    return step + 1, next_B, cache, output_BT, done_B, position_B + 1
+
+  carry = (jnp.int32(0), next_B, cache, output_BT, done_B, next_position_B)
+  return jax.lax.while_loop(condition, body, carry)[3]
+
+
+def greedy_generate_without_cache(
+    model: Decoder, params, prompt: list[int], *, max_new_tokens: int, eos_id: int
+) -> list[int]:
+  """Reference decoder for tests: re-runs the whole sequence for every new token.
+
+  The sequence is right-padded to one fixed length (one compilation); causal
+  attention keeps the padding from affecting earlier positions.
+  """
+  length = len(prompt) + max_new_tokens
+  apply = jax.jit(lambda p, t: model.apply({"params": p}, t)[0])
+  tokens = list(prompt)
+  generated = []
+  for _ in range(max_new_tokens):
+    padded = jnp.asarray([tokens + [0] * (length - len(tokens))], jnp.int32)
+    token = int(jnp.argmax(apply(params, padded)[0, len(tokens) - 1]))
+    generated.append(token)
+    tokens.append(token)
+    if token == eos_id:
+      break
+  return generated

@@ -1,0 +1,386 @@
+"""A decoder-only transformer (RMSNorm, RoPE, SwiGLU, grouped-query attention) in Flax.
+
+Every parameter and activation carries logical axis names; `xlt_jax.training.sharding`
+maps them onto mesh axes, so this file never names a mesh axis. Layers are
+scanned: one compiled layer body whatever the depth.
+
+Shape letters used in variable names:
+  B batch, L length (queries), S key/cache length, D embed, F mlp, N query heads,
+  K key/value heads, G query heads per key/value head (N / K), H head dim, V vocab.
+"""
+
+import functools
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models import rope
+from xlt_jax.models.attention import dot_product_attention
+from xlt_jax.models.config import REMAT_POLICIES, ModelConfig
+
+
+@flax.struct.dataclass
+class KVCache:
+  """Keys and values of every layer for decoding, filled left to right.
+
+  key_value: [2, layers, B, S, K, H] (keys then values); valid_BS marks the
+  filled slots that hold real (non-padding) tokens.
+  """
+
+  key_value: jax.Array
+  valid: jax.Array
+
+  @classmethod
+  def zeros(cls, config: ModelConfig, batch_size: int, length: int) -> "KVCache":
+    shape = (2, config.num_layers, batch_size, length, config.num_kv_heads, config.head_dim)
+    return cls(
+        key_value=jnp.zeros(shape, config.dtype), valid=jnp.zeros((batch_size, length), bool)
+    )
+
+
+def _param(init: Any, axes: tuple[str, ...]) -> Any:
+  return nn.with_logical_partitioning(init, axes)
+
+
+class Norm(nn.Module):
+  """RMSNorm, or LayerNorm without bias, over the last axis, computed in float32."""
+
+  config: ModelConfig
+  axis_name: str = "embed"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    config = self.config
+    init = nn.initializers.zeros if config.norm_scale_plus_one else nn.initializers.ones
+    scale = self.param("scale", _param(init, (self.axis_name,)), (x.shape[-1],),
+                       config.param_dtype).astype(jnp.float32)
+    y = x.astype(jnp.float32)
+    if config.norm_type == "layer":
+      y = y - jnp.mean(y, axis=-1, keepdims=True)
+    y = y * jax.lax.rsqrt(jnp.mean(y * y, axis=-1, keepdims=True) + config.norm_epsilon)
+    return (y * (1.0 + scale if config.norm_scale_plus_one else scale)).astype(x.dtype)
+
+
+def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[str, ...],
+            config: ModelConfig, fan_in_axes: int = 1) -> jax.Array:
+  """A projection kernel of the given shape, initialised with variance 1/fan_in, in
+  param_dtype: `_project` rounds it to the compute dtype inside its product, so that
+  its gradient comes back in param_dtype without a rounding to the compute dtype."""
+  init = nn.initializers.variance_scaling(
+      1.0, "fan_in", "truncated_normal", in_axis=tuple(range(fan_in_axes)),
+      out_axis=tuple(range(fan_in_axes, len(shape))),
+  )
+  return module.param(name, _param(init, axes), shape, config.param_dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def mixed_precision_dot(x: jax.Array, y: jax.Array, x_axes: tuple[int, ...],
+                        y_axes: tuple[int, ...], out_dtype: Any) -> jax.Array:
+  """Contracts x_axes of x with y_axes of y (output: x's free axes, then y's), low-precision
+  inputs with float32 accumulation in the forward and in both backward products.
+
+  With bfloat16 operands this is the mixed-precision matmul of TPUs and of torch's
+  autocast: inputs rounded, sums exact to float32. Plain autodiff of a dot with
+  preferred_element_type=float32 would feed its float32 cotangent into the backward
+  products, which XLA then runs as float32 matmuls (about half the bf16 rate on a
+  Zen 4 CPU, measured by benchmarks/train_step_vs_torch.py); here the cotangent is
+  rounded to the input dtype first, as autocast does. Used by the model for every
+  projection in every dtype (dtype="bfloat16" with param_dtype="float32" is the fast
+  mixed-precision setting; float32 stays the default, where this is an exact float32 dot
+  whose backward products come out in the layouts XLA CPU's matmul kernel takes).
+
+  y (a weight) is rounded to x's dtype inside the product, and its gradient, float32
+  sums, comes back in y's own dtype: with float32 master weights nothing rounds the
+  weight gradient to bfloat16, and no stacked bfloat16 gradient of a scanned layer
+  has to be converted to float32 afterwards (a whole extra pass per weight).
+  """
+  return jax.lax.dot_general(x, y.astype(x.dtype), ((x_axes, y_axes), ((), ())),
+                             preferred_element_type=jnp.float32).astype(out_dtype)
+
+
+def _mixed_precision_dot_forward(x, y, x_axes, y_axes, out_dtype):
+  return mixed_precision_dot(x, y, x_axes, y_axes, out_dtype), (x, y)
+
+
+def _restore_axis_order(product: jax.Array, axes: list[int]) -> jax.Array:
+  """Transposes a product whose i-th axis is the operand's axis axes[i] back into the
+  operand's own axis order."""
+  return jnp.transpose(product, [axes.index(axis) for axis in range(len(axes))])
+
+
+def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangent):
+  del out_dtype
+  x, y = residuals
+  cotangent = cotangent.astype(x.dtype)
+  x_free = [axis for axis in range(x.ndim) if axis not in x_axes]
+  y_free = [axis for axis in range(y.ndim) if axis not in y_axes]
+  # The axis of the other operand that each contracted axis is paired with.
+  x_partner = {y_axis: x_axis for x_axis, y_axis in zip(x_axes, y_axes)}
+  y_partner = {x_axis: y_axis for x_axis, y_axis in zip(x_axes, y_axes)}
+  # d/dx: contract the cotangent's y-part with y's free axes -> [x_free..., y_axes sorted].
+  x_grad = jax.lax.dot_general(
+      cotangent, y.astype(x.dtype),
+      ((tuple(range(len(x_free), cotangent.ndim)), tuple(y_free)), ((), ())),
+      preferred_element_type=jnp.float32)
+  x_grad = _restore_axis_order(x_grad, x_free + [x_partner[axis] for axis in sorted(y_axes)])
+  # d/dy: contract x's free axes with the cotangent's x-part. Operands are ordered so
+  # that the product comes out in y's layout (no transpose after it): XLA's CPU
+  # backend would fold such a transpose into a dot form it can only run in float32.
+  x_part = tuple(range(len(x_free)))
+  y_contracted = [y_partner[axis] for axis in sorted(x_axes)]
+  if y_free == list(range(len(y_free))):  # y is [free..., contracted...], e.g. [V, D]
+    y_grad = jax.lax.dot_general(cotangent, x, ((x_part, tuple(x_free)), ((), ())),
+                                 preferred_element_type=jnp.float32)
+    y_grad = _restore_axis_order(y_grad, y_free + y_contracted)
+  else:
+    y_grad = jax.lax.dot_general(x, cotangent, ((tuple(x_free), x_part), ((), ())),
+                                 preferred_element_type=jnp.float32)
+    y_grad = _restore_axis_order(y_grad, y_contracted + y_free)
+  return x_grad.astype(x.dtype), y_grad.astype(y.dtype)
+
+
+mixed_precision_dot.defvjp(_mixed_precision_dot_forward, _mixed_precision_dot_backward)
+
+
+def _project(equation: str, x: jax.Array, kernel: jax.Array,
+             out_dtype: Any = None) -> jax.Array:
+  """einsum of an activation and a kernel without shared batch axes (output: x's free
+  axes, then the kernel's), through mixed_precision_dot in every dtype: float32
+  accumulation in forward and backward, and backward products laid out for XLA CPU's
+  fast matmul kernel. (In float32, plain autodiff of jnp.einsum made XLA transpose the
+  MLP's [L, F] gradients element by element into the operand of an Eigen dot; the
+  custom VJP made the 110M-parameter train step of benchmarks/train_step_vs_torch.py
+  11% faster.)"""
+  out_dtype = out_dtype or x.dtype
+  inputs, output = equation.split("->")
+  x_letters, kernel_letters = inputs.split(",")
+  contracted = [letter for letter in x_letters if letter in kernel_letters]
+  expected = "".join(letter for letter in x_letters + kernel_letters if letter not in contracted)
+  if output != expected:
+    raise ValueError(f"_project supports contractions without batch axes, not {equation!r}")
+  return mixed_precision_dot(
+      x, kernel, tuple(x_letters.index(letter) for letter in contracted),
+      tuple(kernel_letters.index(letter) for letter in contracted), out_dtype)
+
+
+class Attention(nn.Module):
+  """Grouped-query self-attention that reads and writes one layer's KV cache."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BLD, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index):
+    config = self.config
+    D, N, K, H = config.embed_dim, config.num_heads, config.num_kv_heads, config.head_dim
+    query_BLNH = _project(
+        "bld,dnh->blnh", x_BLD, _kernel(self, "query", (D, N, H), ("embed", "heads", "kv"), config)
+    )
+    key_BLKH = _project(
+        "bld,dkh->blkh", x_BLD, _kernel(self, "key", (D, K, H), ("embed", "kv_heads", "kv"), config)
+    )
+    value_BLKH = _project(
+        "bld,dkh->blkh", x_BLD,
+        _kernel(self, "value", (D, K, H), ("embed", "kv_heads", "kv"), config),
+    )
+    if config.qk_norm:
+      query_BLNH = Norm(config, "kv", name="query_norm")(query_BLNH)
+      key_BLKH = Norm(config, "kv", name="key_norm")(key_BLKH)
+    query_BLNH = rope.apply_rope(query_BLNH, *rotary_BLh, config.rope_interleaved)
+    key_BLKH = rope.apply_rope(key_BLKH, *rotary_BLh, config.rope_interleaved)
+
+    if key_value_2BSKH is not None:
+      # Write this call's keys and values at [cache_index, cache_index + L).
+      new_key_value = jnp.stack([key_BLKH, value_BLKH]).astype(key_value_2BSKH.dtype)
+      key_value_2BSKH = jax.lax.dynamic_update_slice(
+          key_value_2BSKH, new_key_value, (0, 0, cache_index, 0, 0)
+      )
+      key_BSKH, value_BSKH = key_value_2BSKH[0], key_value_2BSKH[1]
+    else:
+      key_BSKH, value_BSKH = key_BLKH, value_BLKH
+
+    B, L = x_BLD.shape[:2]
+    query_BLKGH = query_BLNH.reshape(B, L, K, N // K, H)
+    query_BLKGH = nn.with_logical_constraint(
+        query_BLKGH, ("batch", "length", "kv_heads", None, "kv")
+    )
+    scale = config.query_scale if config.query_scale is not None else H**-0.5
+    output_BLKGH = dot_product_attention(query_BLKGH, key_BSKH.astype(config.dtype),
+                                         value_BSKH.astype(config.dtype), mask_BLS, scale,
+                                         config.dtype)
+    output_BLNH = output_BLKGH.reshape(B, L, N, H)
+    out_NHD = _kernel(self, "out", (N, H, D), ("heads", "kv", "embed"), config, fan_in_axes=2)
+    output_BLD = _project("blnh,nhd->bld", output_BLNH, out_NHD)
+    return output_BLD, key_value_2BSKH
+
+
+ACTIVATIONS = {"silu": nn.silu, "gelu_tanh": lambda x: nn.gelu(x, approximate=True)}
+
+
+class MLP(nn.Module):
+  """Gated feed-forward block: SwiGLU or GeGLU."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BLD):
+    config = self.config
+    D, F = config.embed_dim, config.mlp_dim
+    # The gate and up products come out in float32 (their accumulation dtype, so free)
+    # and the activation is computed in float32: the backward pass then reads float32
+    # residuals directly, where bfloat16 ones made XLA's CPU backend convert each
+    # whole [layers, B, L, F] stack to float32 before the backward loop.
+    gate_BLF = _project("bld,df->blf", x_BLD,
+                        _kernel(self, "gate", (D, F), ("embed", "mlp"), config), jnp.float32)
+    up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config),
+                      jnp.float32)
+    hidden_BLF = (ACTIVATIONS[config.activation](gate_BLF) * up_BLF).astype(config.dtype)
+    hidden_BLF = nn.with_logical_constraint(hidden_BLF, ("batch", "length", "mlp"))
+    down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
+    return _project("blf,fd->bld", hidden_BLF, down_FD)
+
+
+class DecoderLayer(nn.Module):
+  """One block. Sequential pre-norm (Llama, Qwen3, Gemma 3 with post norms too), or
+  parallel: x + attention(norm(x)) + mlp(norm(x)) with one shared norm (Cohere)."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BLD, is_global, key_value_2BSKH, rotary_tables_BLh, masks, cache_index):
+    """rotary_tables_BLh and masks: (global layers', local layers') RoPE tables and masks."""
+    config = self.config
+    (global_rotary, local_rotary), (global_mask_BLS, local_mask_BLS) = rotary_tables_BLh, masks
+    mask_BLS = jnp.where(is_global, global_mask_BLS, local_mask_BLS)
+    rotary_BLh = tuple(jnp.where(is_global, global_table, local_table)
+                       for global_table, local_table in zip(global_rotary, local_rotary))
+    normed = Norm(config, name="attention_norm")(x_BLD)
+    attended, key_value_2BSKH = Attention(config, name="attention")(
+        normed, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index)
+    if config.post_norms:
+      attended = Norm(config, name="post_attention_norm")(attended)
+    if config.parallel_block:
+      x_BLD = x_BLD + attended + MLP(config, name="mlp")(normed)
+    else:
+      x_BLD = x_BLD + attended
+      mlp_out = MLP(config, name="mlp")(Norm(config, name="mlp_norm")(x_BLD))
+      if config.post_norms:
+        mlp_out = Norm(config, name="post_mlp_norm")(mlp_out)
+      x_BLD = x_BLD + mlp_out
+    x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
+    return x_BLD, key_value_2BSKH
+
+
+class Decoder(nn.Module):
+  """The language model: token ids in, next-token logits out (optionally with a KV cache)."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(
+      self,
+      tokens_BL: jax.Array,
+      positions_BL: jax.Array | None = None,
+      token_mask_BL: jax.Array | None = None,
+      cache: KVCache | None = None,
+      cache_index: jax.Array | int = 0,
+      segment_ids_BL: jax.Array | None = None,
+  ) -> tuple[jax.Array, KVCache | None]:
+    """Computes logits for every position.
+
+    Args:
+      tokens_BL: token ids.
+      positions_BL: position of each token (for RoPE); defaults to 0..L-1.
+      token_mask_BL: 1 for real tokens, 0 for padding that no query may attend to.
+      cache: if given, these tokens occupy cache slots [cache_index, cache_index + L)
+        and attend to every earlier valid slot.
+      cache_index: first cache slot written by this call.
+      segment_ids_BL: for packed rows (no cache): which example each token belongs
+        to; tokens attend only within their own segment. Pass the per-segment
+        positions as positions_BL so that RoPE restarts at each example.
+
+    Returns:
+      (logits_BLV in float32, the updated cache or None).
+    """
+    config = self.config
+    B, L = tokens_BL.shape
+    if token_mask_BL is None:
+      token_mask_BL = jnp.ones((B, L), bool)
+    token_mask_BL = token_mask_BL.astype(bool)
+
+    if cache is None:
+      key_valid_BS, first_query_slot, key_value = token_mask_BL, 0, None
+    else:
+      key_valid_BS = jax.lax.dynamic_update_slice(cache.valid, token_mask_BL, (0, cache_index))
+      first_query_slot, key_value = cache_index, cache.key_value
+    S = key_valid_BS.shape[1]
+    # Slots fill left to right, so slot distance is position distance for real tokens.
+    # Causal: the query in slot first_query_slot + i sees key slots <= that slot.
+    distance_LS = (first_query_slot + jnp.arange(L))[:, None] - jnp.arange(S)[None, :]
+    global_mask_BLS = (distance_LS >= 0)[None] & key_valid_BS[:, None, :]
+    if segment_ids_BL is not None:
+      if cache is not None:
+        raise UserInputError("segment_ids_BL (packed rows) cannot be used with a KV cache")
+      global_mask_BLS &= segment_ids_BL[:, :, None] == segment_ids_BL[:, None, :]
+    window = config.sliding_window or S + L
+    local_mask_BLS = global_mask_BLS & (distance_LS < window)[None]
+
+    embedding_VD = self.param(
+        "embedding",
+        # Unit-variance logits at initialisation when the head is tied.
+        _param(nn.initializers.normal(stddev=config.embed_dim**-0.5), ("vocab", "embed")),
+        (config.vocab_size, config.embed_dim),
+        config.param_dtype,
+    )
+    # Gather from a table gathered over vocab but still split along embed: a gather
+    # from a vocab-sharded table makes XLA replicate and re-partition the whole
+    # activation, and a fully replicated table (and its gradient) would cost
+    # 2 x 8.4 GB per chip for Aya 23 35B in float32 (xlt_jax.plan measures this).
+    table_VD = nn.with_logical_constraint(embedding_VD, (None, "embed"))
+    x_BLD = jnp.take(table_VD, tokens_BL, axis=0).astype(config.dtype)
+    if config.scale_embeddings:
+      x_BLD = x_BLD * jnp.asarray(config.embed_dim**0.5, config.param_dtype).astype(config.dtype)
+    x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
+
+    rotary_tables_BLh = rope.tables_per_layer_kind(config, positions_BL, L)
+    layer = DecoderLayer
+    if REMAT_POLICIES[config.remat_policy] is not None:
+      layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=False)
+    layers = nn.scan(
+        layer,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        in_axes=(0, 1 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
+                 nn.broadcast),
+        out_axes=1,
+        length=config.num_layers,
+        unroll=config.scan_unroll,
+        metadata_params={nn.PARTITION_NAME: "layers"},
+    )(config, name="layers")
+    x_BLD, key_value = layers(x_BLD, jnp.asarray(config.layer_is_global()), key_value,
+                              rotary_tables_BLh, (global_mask_BLS, local_mask_BLS), cache_index)
+
+    x_BLD = Norm(config, name="final_norm")(x_BLD)
+    if config.tie_embeddings:
+      logits_BLV = _project("bld,vd->blv", x_BLD, embedding_VD, jnp.float32)
+    else:
+      output_DV = _kernel(
+          self, "output", (config.embed_dim, config.vocab_size), ("embed", "vocab"), config
+      )
+      logits_BLV = _project("bld,dv->blv", x_BLD, output_DV, jnp.float32)
+    if config.logit_scale != 1.0:
+      logits_BLV = logits_BLV * config.logit_scale
+    logits_BLV = nn.with_logical_constraint(logits_BLV.astype(jnp.float32), ("batch", "length", "vocab"))
+    new_cache = None if cache is None else KVCache(key_value=key_value, valid=key_valid_BS)
+    return logits_BLV, new_cache
+
+
+def parameter_count(config: ModelConfig) -> int:
+  """Number of parameters, computed from abstract shapes (allocates nothing)."""
+  shapes = jax.eval_shape(
+      lambda: Decoder(config).init(jax.random.key(0), jnp.zeros((1, 1), jnp.int32))
+  )
+  return sum(leaf.size for leaf in jax.tree.leaves(nn.unbox(shapes)))

@@ -1,0 +1,103 @@
+"""Hugging Face `config.json` -> ModelConfig for the families the studies fine-tune.
+
+Each family's quirks become ModelConfig fields; no other module knows family names.
+Reads both the transformers 5 layout (`rope_parameters`) and older files
+(`rope_theta`, `rope_scaling`, `rope_local_base_freq`).
+"""
+
+from typing import Any
+
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.config import ModelConfig
+
+FAMILIES = ("llama", "qwen3", "cohere", "gemma3_text")
+
+
+def _rope(hf: dict, layer_type: str | None = None) -> dict:
+  """The rope parameters (theta and scaling) of one layer type, from either layout."""
+  parameters = hf.get("rope_parameters")
+  if isinstance(parameters, dict) and layer_type in parameters:
+    parameters = parameters[layer_type]
+  if isinstance(parameters, dict) and "rope_theta" in parameters:
+    return parameters
+  legacy = dict(hf.get("rope_scaling") or {})
+  legacy["rope_theta"] = hf.get("rope_theta", 10_000.0)
+  if layer_type == "sliding_attention":
+    legacy = {"rope_theta": hf.get("rope_local_base_freq", 10_000.0)}
+  return legacy
+
+
+def _rope_fields(rope: dict) -> dict[str, Any]:
+  kind = rope.get("rope_type", rope.get("type", "default"))
+  fields: dict[str, Any] = {"rope_base": float(rope["rope_theta"])}
+  if kind == "llama3":
+    fields.update(
+        rope_scaling="llama3",
+        rope_scaling_factor=float(rope["factor"]),
+        rope_low_frequency_factor=float(rope["low_freq_factor"]),
+        rope_high_frequency_factor=float(rope["high_freq_factor"]),
+        rope_original_max_positions=int(rope["original_max_position_embeddings"]),
+    )
+  elif kind == "linear":
+    fields.update(rope_scaling="linear", rope_scaling_factor=float(rope["factor"]))
+  elif kind != "default":
+    raise UserInputError(f"rope scaling {kind!r} is not supported (llama3 and linear are)")
+  return fields
+
+
+def model_config_from_hf(hf: dict, **overrides: Any) -> ModelConfig:
+  """The ModelConfig equal to a Hugging Face config dict (`config.json`).
+
+  Raises:
+    UserInputError: an unsupported model_type or feature, naming it.
+  """
+  family = hf.get("model_type")
+  if family not in FAMILIES:
+    raise UserInputError(
+        f"model_type {family!r} is not supported; supported: {', '.join(FAMILIES)}"
+    )
+  heads = hf["num_attention_heads"]
+  fields: dict[str, Any] = {
+      "vocab_size": hf["vocab_size"],
+      "embed_dim": hf["hidden_size"],
+      "num_layers": hf["num_hidden_layers"],
+      "num_heads": heads,
+      "num_kv_heads": hf.get("num_key_value_heads") or heads,
+      "head_dim": hf.get("head_dim") or hf["hidden_size"] // heads,
+      "mlp_dim": hf["intermediate_size"],
+      "tie_embeddings": bool(hf.get("tie_word_embeddings", family in ("cohere", "gemma3_text"))),
+  }
+  if family in ("llama", "qwen3"):
+    fields.update(norm_epsilon=hf.get("rms_norm_eps", 1e-6), **_rope_fields(_rope(hf)))
+    fields["qk_norm"] = family == "qwen3"
+    if hf.get("attention_bias") or hf.get("mlp_bias"):
+      raise UserInputError(f"{family} with attention_bias/mlp_bias is not supported")
+  elif family == "cohere":
+    if hf.get("use_qk_norm"):
+      raise UserInputError("cohere with use_qk_norm=True is not supported yet")
+    fields.update(
+        norm_type="layer", norm_epsilon=hf.get("layer_norm_eps", 1e-5), parallel_block=True,
+        rope_interleaved=True, logit_scale=float(hf.get("logit_scale", 1.0)),
+        **_rope_fields(_rope(hf)),
+    )
+  else:  # gemma3_text
+    pattern = hf.get("sliding_window_pattern") or hf.get("_sliding_window_pattern") or 6
+    fields.update(
+        norm_epsilon=hf.get("rms_norm_eps", 1e-6), norm_scale_plus_one=True, post_norms=True,
+        qk_norm=True, scale_embeddings=True, activation="gelu_tanh",
+        query_scale=float(hf["query_pre_attn_scalar"]) ** -0.5,
+        sliding_window=hf["sliding_window"], global_layer_every=pattern,
+        local_rope_base=float(_rope(hf, "sliding_attention")["rope_theta"]),
+        **_rope_fields(_rope(hf, "full_attention")),
+    )
+    if hf.get("final_logit_softcapping") or hf.get("attn_logit_softcapping"):
+      raise UserInputError("gemma3 with logit soft-capping is not supported")
+    if hf.get("hidden_activation", "gelu_pytorch_tanh") != "gelu_pytorch_tanh":
+      raise UserInputError(f"gemma3 activation {hf['hidden_activation']!r} is not supported")
+  fields.update(overrides)
+  config = ModelConfig(**fields)
+  layer_types = hf.get("layer_types")
+  if layer_types and [kind == "full_attention" for kind in layer_types] != config.layer_is_global():
+    raise UserInputError("layer_types do not follow one global layer every"
+                         f" {config.global_layer_every} layers: {layer_types}")
+  return config

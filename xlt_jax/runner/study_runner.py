@@ -1,0 +1,195 @@
+"""Runs a whole study: data, tokenizer, mixtures, one training run per budget, evaluation
+of every run in every language, and the report. The launcher calls `run_experiment`."""
+
+import dataclasses
+import os
+import sys
+import threading
+
+from xlt_jax.core import atomic_io
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.data import demo as demo_data
+from xlt_jax.evaluation import evaluator
+from xlt_jax.evaluation.evaluator import EvaluationConfig
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.reporting import report
+from xlt_jax.studies.designs import StudyDesign
+from xlt_jax.training import distributed, sharding, trainer
+from xlt_jax.training.distributed import DistributedConfig
+from xlt_jax.training.preemption import Preempted
+from xlt_jax.training.train_step import OptimizerConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoDataConfig:
+  """Examples per language and split of the generated demo dataset."""
+
+  train: int = demo_data.DEFAULT_SPLIT_SIZES["train"]
+  validation: int = demo_data.DEFAULT_SPLIT_SIZES["validation"]
+  test: int = demo_data.DEFAULT_SPLIT_SIZES["test"]
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """Everything one `python -m xlt_jax.launch` invocation does; gin builds it."""
+
+  model_dir: str
+  study: StudyDesign  # or any design of xlt_jax.studies.designs / study_designs (plan, inspect)
+  model: ModelConfig
+  mesh: sharding.MeshConfig
+  optimizer: OptimizerConfig
+  train: trainer.TrainConfig
+  evaluation: EvaluationConfig
+  data_dir: str | None = None  # None: generate the demo dataset into MODEL_DIR/data
+  demo_data: DemoDataConfig = DemoDataConfig()
+  tokenizer: str | None = None  # SentencePiece model; None: train one on the training split
+  tokenizer_vocab_size: int = 1024
+  distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
+
+
+def _prepare_data(experiment: Experiment, stream) -> str:
+  if experiment.data_dir is not None:
+    return experiment.data_dir
+  data_dir = os.path.join(experiment.model_dir, "data")
+  if experiment.study.dataset != "demo_arith":
+    raise UserInputError(
+        f"dataset {experiment.study.dataset} needs DATA_DIR; only demo_arith is generated"
+    )
+  if not os.path.isdir(os.path.join(data_dir, "demo_arith")) and distributed.is_primary_process():
+    sizes = experiment.demo_data
+    print(f"writing the demo dataset to {data_dir}", file=stream, flush=True)
+    demo_data.write_demo_dataset(
+        data_dir, {"train": sizes.train, "validation": sizes.validation, "test": sizes.test},
+        seed=sizes.seed,
+    )
+  distributed.wait_for_all_processes("demo data written")
+  return data_dir
+
+
+def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
+  if experiment.tokenizer is not None:
+    return experiment.tokenizer
+  from tasks import datasets
+
+  path = os.path.join(experiment.model_dir, "tokenizer", "spm.model")
+  if not os.path.isfile(path) and distributed.is_primary_process():
+    study = experiment.study
+    texts = []
+    for language in (study.english, *study.seen_languages, *study.unseen_languages):
+      if language in datasets.get_dataset(study.dataset).languages:
+        for example in datasets.read_examples(study.dataset, data_dir, language, "train"):
+          texts += [example["inputs"], example["targets"]]
+    print(f"training a SentencePiece tokenizer on {len(texts)} texts -> {path}", file=stream)
+    train_sentencepiece(texts, path, experiment.tokenizer_vocab_size)
+  distributed.wait_for_all_processes("tokenizer trained")
+  return path
+
+
+def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
+  """Between stages there is nothing to save: finished stages are on disk already."""
+  if preemption is not None and preemption.is_set():
+    raise Preempted(f"{where}; finished stages are kept")
+
+
+def run_experiment(experiment: Experiment, operative_config: str, stream=sys.stdout,
+                   preemption: threading.Event | None = None) -> str:
+  """Runs every stage; finished runs (train summary / metrics present) are not redone, an
+  unfinished run with a checkpoint resumes from it, one without is moved aside and
+  restarted.
+
+  Raises:
+    xlt_jax.training.preemption.Preempted: `preemption` was set: training saved a checkpoint
+      first; a run's evaluation is not interrupted, the next stage does not start.
+
+  In a multi-host run every process calls this; only the primary one writes files
+  (orbax checkpoints are written by all, coordinated by orbax) and prints progress.
+
+  Returns:
+    The path of the report's report.md.
+  """
+  from tasks import mixtures, selection
+
+  if not isinstance(experiment.study, StudyDesign):
+    # Other designs (P0 multi-task, P1-P4) are planned (`xlt_jax.plan`), registered and
+    # inspected (`xlt_jax.inspect`); running them needs each task's own metric.
+    raise UserInputError(
+        f"study {experiment.study.name!r} is a {type(experiment.study).__name__}; the launcher"
+        " trains and evaluates single-dataset budget sweeps (StudyDesign) only so far. Plan it"
+        " with `python -m xlt_jax.plan` and inspect its mixtures with `python -m xlt_jax.inspect`."
+    )
+  primary = distributed.is_primary_process()
+  if not primary:
+    stream = open(os.devnull, "w")  # progress is printed once, by the primary process
+  model_dir = experiment.model_dir
+  os.makedirs(model_dir, exist_ok=True)
+  distributed.check_shared_directory(model_dir)
+  if primary:
+    atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
+  data_dir = os.path.abspath(_prepare_data(experiment, stream))
+  tokenizer_path = os.path.abspath(_prepare_tokenizer(experiment, data_dir, stream))
+  vocabulary = load_vocabulary(tokenizer_path)
+  if vocabulary.vocab_size > experiment.model.vocab_size:
+    raise UserInputError(
+        f"tokenizer {tokenizer_path} has {vocabulary.vocab_size} pieces but"
+        f" ModelConfig.vocab_size is {experiment.model.vocab_size}"
+    )
+  runs = mixtures.register_study(experiment.study, data_dir, vocabulary,
+                                 chat_family=experiment.train.chat_template)
+  for registered in runs:  # a started run must keep training on the data it was planned on
+    saved = os.path.join(model_dir, "runs", registered.plan.name, "manifest.json")
+    if os.path.isfile(saved):
+      selection.check_manifest_file(saved)
+  mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
+  mesh = sharding.make_mesh(experiment.mesh)
+  study_record = {
+      "study": experiment.study.name,
+      "dataset": experiment.study.evaluation_dataset or experiment.study.dataset,
+      "metric": "accuracy",
+      "english": experiment.study.english,
+      "seen_languages": list(experiment.study.seen_languages),
+      "unseen_languages": list(experiment.study.unseen_languages),
+      "budgets": sorted(experiment.study.budgets),
+      "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}"}
+               for r in runs],
+  }
+  if primary:
+    atomic_io.write_json(os.path.join(model_dir, "study.json"), study_record)
+  for index, registered in enumerate(runs, start=1):
+    plan = registered.plan
+    _stop_if_preempted(preemption, f"preempted before run {plan.name}")
+    run_dir = os.path.join(model_dir, "runs", plan.name)
+    print(f"== run {index}/{len(runs)}: {plan.name} ({plan.train_counts})", file=stream, flush=True)
+    if primary:
+      atomic_io.write_text(os.path.join(run_dir, "operative_config.gin"), operative_config)
+      atomic_io.write_json(os.path.join(run_dir, "manifest.json"), registered.manifest)
+      atomic_io.write_json(os.path.join(run_dir, evaluator.RUN_FILE), {
+          "run": plan.name,
+          "budget": plan.budget,
+          "study": dataclasses.asdict(experiment.study),
+          "model": dataclasses.asdict(experiment.model),
+          "mesh": dataclasses.asdict(experiment.mesh),
+          "data_dir": os.path.abspath(data_dir),
+          "tokenizer": os.path.abspath(tokenizer_path),
+          "mixture": plan.mixture,
+          "validation_mixture": plan.validation_mixture,
+      })
+    if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
+      print(f"[{plan.name}] already trained; skipping training", file=stream)
+    else:
+      trainer.train_run(  # resumes an unfinished attempt from its checkpoints
+          run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
+          optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
+          mixture=plan.mixture, validation_mixture=plan.validation_mixture,
+          num_train_examples=sum(plan.train_counts.values()), preemption=preemption,
+          stream=stream,
+      )
+    if os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")):
+      print(f"[{plan.name}] already evaluated; skipping evaluation", file=stream)
+    else:
+      _stop_if_preempted(preemption, f"run {plan.name}: preempted before evaluation")
+      evaluator.evaluate_run(run_dir, experiment.evaluation, stream=stream)
+  if not primary:
+    return os.path.join(model_dir, "report", "report.md")  # written by the primary process
+  return report.build_report(model_dir)["report"]

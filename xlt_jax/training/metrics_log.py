@@ -1,0 +1,123 @@
+"""Training metrics: one JSON line per logged step, TensorBoard scalars, a progress line."""
+
+import json
+import os
+import sys
+import time
+
+from xlt_jax.core import atomic_io
+from xlt_jax.core.errors import DataFormatError
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class MetricsLog:
+  """Appends metrics to `<run_dir>/metrics.jsonl` and TensorBoard; prints progress.
+
+  Files are opened by `open()`, not by the constructor. With `enabled=False` (every
+  process but the primary one of a multi-host run) it writes and prints nothing.
+  """
+
+  def __init__(self, run_dir: str, run_name: str, total_steps: int, stream=sys.stdout,
+               flops_per_step: float | None = None, num_chips: int = 1,
+               peak_flops_per_chip: float | None = None, enabled: bool = True,
+               start_step: int = 0):
+    self.run_dir = run_dir
+    self.run_name = run_name
+    self.total_steps = total_steps
+    self.stream = stream
+    self.flops_per_step = flops_per_step  # analytic, all positions of the global batch
+    self.num_chips = num_chips
+    self.peak_flops_per_chip = peak_flops_per_chip  # None where unknown: no MFU
+    self.enabled = enabled
+    self._jsonl = None
+    self._tensorboard = None
+    self._last_time = None
+    self._last_step = start_step  # a resumed run's first rate counts from its restored step
+    self._tokens_since = 0
+
+  def open(self) -> "MetricsLog":
+    import tensorflow as tf  # heavy import, only when logging starts
+
+    if not self.enabled:
+      return self
+    os.makedirs(self.run_dir, exist_ok=True)
+    self._jsonl = open(os.path.join(self.run_dir, METRICS_FILE), "a", encoding="utf-8")
+    self._tensorboard = tf.summary.create_file_writer(os.path.join(self.run_dir, "tensorboard"))
+    self._last_time = time.perf_counter()
+    return self
+
+  def close(self) -> None:
+    if self._jsonl:
+      self._jsonl.close()
+      self._tensorboard.close()
+
+  def count_tokens(self, tokens: int) -> None:
+    self._tokens_since += tokens
+
+  def write(self, step: int, metrics: dict[str, float]) -> None:
+    """Records metrics of `step`; adds steps/s and tokens/s since the previous write."""
+    import tensorflow as tf
+
+    if not self.enabled:
+      return
+
+    now = time.perf_counter()
+    elapsed = max(now - self._last_time, 1e-9)
+    record = {"step": step, **{key: float(value) for key, value in metrics.items()}}
+    if step > self._last_step and "loss" in metrics:
+      record["steps_per_second"] = (step - self._last_step) / elapsed
+      record["tokens_per_second"] = self._tokens_since / elapsed
+      record["tokens_per_second_per_chip"] = record["tokens_per_second"] / self.num_chips
+      if self.flops_per_step:
+        flops_per_chip = self.flops_per_step * record["steps_per_second"] / self.num_chips
+        record["tflops_per_second_per_chip"] = flops_per_chip / 1e12
+        if self.peak_flops_per_chip:
+          record["mfu"] = flops_per_chip / self.peak_flops_per_chip
+      self._last_time, self._last_step, self._tokens_since = now, step, 0
+    self._jsonl.write(json.dumps(record) + "\n")
+    self._jsonl.flush()
+    with self._tensorboard.as_default(step=step):
+      for key, value in record.items():
+        if key != "step":
+          tf.summary.scalar(key, value)
+    self._tensorboard.flush()
+    self._print(record)
+
+  def _print(self, record: dict) -> None:
+    parts = [f"[{self.run_name}] step {record['step']}/{self.total_steps}"]
+    if "loss" in record:
+      parts.append(f"loss {record['loss']:.4f}")
+    if "validation_loss" in record:
+      parts.append(f"validation loss {record['validation_loss']:.4f}")
+    if "steps_per_second" in record:
+      parts.append(
+          f"{record['steps_per_second']:.1f} steps/s {record['tokens_per_second']:,.0f} tokens/s"
+      )
+    if "tflops_per_second_per_chip" in record:
+      parts.append(f"{record['tflops_per_second_per_chip']:.3g} TFLOP/s/chip"
+                   + (f" MFU {record['mfu']:.1%}" if "mfu" in record else ""))
+    print(" | ".join(parts), file=self.stream, flush=True)
+
+
+def keep_records_until(run_dir: str, last_step: int) -> list[dict]:
+  """Rewrites `<run_dir>/metrics.jsonl` atomically without the records past `last_step`
+  (logged by an attempt after its last checkpoint, which a resumed run logs again) and
+  returns the records kept. A torn last line (a kill mid-write) is dropped too."""
+  path = os.path.join(run_dir, METRICS_FILE)
+  if not os.path.isfile(path):
+    return []
+  with open(path, encoding="utf-8") as file:
+    lines = file.read().splitlines()
+  kept = []
+  for number, line in enumerate(lines, start=1):
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      if number == len(lines):
+        break
+      raise DataFormatError(f"{path}:{number}: not a JSON record") from None
+    if record["step"] <= last_step:
+      kept.append(record)
+  atomic_io.write_jsonl(path, kept)
+  return kept

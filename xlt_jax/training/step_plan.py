@@ -1,0 +1,242 @@
+"""Ahead-of-time plans: the real train step compiled for a TPU topology on a machine
+without one, and what a sweep of runs would cost.
+
+libtpu compiles for a topology description (`jax.experimental.topologies`) from
+abstract shapes, so nothing is allocated and no TPU is needed. The numbers come
+from XLA: per-chip memory from `memory_analysis()`, FLOPs from `cost_analysis()`.
+"""
+
+import dataclasses
+import math
+import re
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import topologies
+
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models import flops
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.decoder import parameter_count
+from xlt_jax.studies.designs import RunPlan
+from xlt_jax.training import sharding, train_step
+from xlt_jax.training.batches import MODEL_FEATURES
+from xlt_jax.training.trainer import TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class StepPlan:
+  """One compiled train step on one topology. Byte and FLOP counts are per chip."""
+
+  topology: str
+  chip: str
+  chips: int
+  mesh_shape: dict[str, int]
+  batch_size: int  # global, in sequences
+  sequence_length: int
+  num_microbatches: int
+  parameter_count: int
+  parameter_bytes: int  # this chip's shards of the parameters
+  optimizer_bytes: int  # this chip's shards of the optimizer state
+  argument_bytes: int  # everything passed in: parameters, optimizer state, batch
+  temporary_bytes: int  # activations, gradients and scratch inside the step
+  total_bytes: int  # arguments + outputs not aliased to arguments + temporaries + code
+  hbm_bytes: int
+  fits: bool
+  # None below: libtpu refused to compile (out of memory; compiler_message says how much).
+  compiled_flops_loop_body_once: float | None  # XLA's count: the scanned layer body once
+  compiled_flops: float | None  # all layers, from probes with 1 and 2 unrolled layers
+  analytic_flops: float  # model FLOPs of the step on this chip (the MFU convention)
+  mfu: float  # the stated model FLOPs utilisation behind step_seconds
+  step_seconds: float
+  compile_seconds: float  # wall time of all compiles (the step and the two probes)
+  compiler_message: str | None = None  # libtpu's out-of-memory error, when it refused
+
+
+  @property
+  def compiled_over_analytic(self) -> float | None:
+    """Above 1 by the recomputed forward pass under remat (about 4/3 with full remat)."""
+    return None if self.compiled_flops is None else self.compiled_flops / self.analytic_flops
+
+
+@dataclasses.dataclass(frozen=True)
+class RunEstimate:
+  """The cost of one training run of a sweep at the planned step time."""
+
+  name: str
+  examples: int
+  steps: int
+  hours: float
+  chip_hours: float
+
+
+def topology_devices(topology: str) -> list[Any]:
+  """The devices of a TPU topology such as "v5e:16x16" or "v5p:2x4x4" (libtpu's names).
+
+  Raises:
+    UserInputError: libtpu does not know the topology (its reason in the message).
+  """
+  try:
+    description = topologies.get_topology_desc(topology, "tpu")
+  except (RuntimeError, ValueError) as error:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise UserInputError(f"unknown TPU topology {topology!r}: {reason}") from None
+  return list(description.devices)
+
+
+def chip_of(devices: list[Any]) -> flops.Chip:
+  """The chip table entry for these devices (UserInputError for chips not in the table)."""
+  kind = devices[0].device_kind
+  if kind not in flops.CHIPS:
+    raise UserInputError(f"no peak FLOP/s or HBM known for {kind!r}; add it to flops.CHIPS")
+  return flops.CHIPS[kind]
+
+
+def _bytes_per_chip(abstract_tree: Any, sharding_tree: Any) -> int:
+  """Bytes of the largest shard of each leaf, summed: what one chip holds."""
+  leaves = jax.tree.leaves(abstract_tree)
+  shardings = jax.tree.leaves(sharding_tree, is_leaf=lambda x: isinstance(x, jax.sharding.Sharding))
+  return sum(math.prod(leaf_sharding.shard_shape(leaf.shape)) * leaf.dtype.itemsize
+             for leaf, leaf_sharding in zip(leaves, shardings, strict=True))
+
+
+def _compile(functions: train_step.ShardedFunctions, train_config: TrainConfig,
+             mesh: jax.sharding.Mesh):
+  """The train step of `functions` compiled for abstract state and batch on `mesh`."""
+  length = train_config.inputs_length + train_config.targets_length
+  batch = {name: jax.ShapeDtypeStruct((train_config.batch_size, length), jnp.int32,
+                                      sharding=functions.batch_sharding)
+           for name in MODEL_FEATURES}
+  state = jax.tree.map(
+      lambda leaf, leaf_sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
+                                                       sharding=leaf_sharding),
+      functions.abstract_state, functions.state_sharding)
+  # The rules must be bound while tracing, as in the wrapped train step, so the
+  # model's activation constraints shard the compiled step as in training.
+  with jax.sharding.set_mesh(mesh), sharding.axis_rules():
+    return functions.train_step.__wrapped__.lower(state, batch).compile()
+
+
+def _flops(compiled) -> float:
+  return float(compiled.cost_analysis()["flops"])
+
+
+def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.OptimizerConfig,
+                    train_config: TrainConfig, mesh_config: sharding.MeshConfig, topology: str,
+                    mfu: float, progress: Callable[[str], None] = lambda message: None
+                    ) -> StepPlan:
+  """Compiles the train step for `topology` and measures it.
+
+  XLA's cost analysis counts a scanned loop body once, so two small probes of
+  the same model and mesh, with 1 and 2 layers unrolled, give the FLOPs of one
+  layer (their difference); the step's FLOPs are the 2-layer probe plus that per
+  remaining layer. The step time assumes `mfu` of the chip's peak on the
+  analytic model FLOPs. `progress` hears about each compile as it starts.
+
+  Raises:
+    UserInputError: unknown topology or chip, a mesh that does not match the
+      topology's chip count, a batch the mesh cannot split, mfu outside (0, 1].
+  """
+  if not 0 < mfu <= 1:
+    raise UserInputError(f"mfu {mfu} must be in (0, 1]")
+  devices = topology_devices(topology)
+  chip = chip_of(devices)
+  try:
+    mesh = sharding.make_mesh(mesh_config, devices)
+  except UserInputError as error:
+    raise UserInputError(f"topology {topology} ({len(devices)} chips): {error}") from None
+  batch_shards = sharding.batch_shard_count(mesh)
+  if train_config.batch_size % (batch_shards * train_config.num_microbatches):
+    raise UserInputError(
+        f"batch of {train_config.batch_size} sequences cannot be split into"
+        f" {train_config.num_microbatches} microbatches over the {batch_shards} batch shards"
+        f" of mesh {dict(mesh.shape)}; move chips to tensor parallelism")
+
+  length = train_config.inputs_length + train_config.targets_length
+  analytic_step = (flops.training_flops_per_token(model_config, length)
+                   * train_config.batch_size * length)
+  chips = len(devices)
+  start = time.perf_counter()
+  progress(f"compiling the train step for {topology}, mesh {dict(mesh.shape)}")
+  functions = train_step.build(model_config, optimizer_config, mesh,
+                               train_config.num_microbatches)
+  state_bytes = (_bytes_per_chip(functions.abstract_state.params, functions.state_sharding.params),
+                 _bytes_per_chip(functions.abstract_state.opt_state,
+                                 functions.state_sharding.opt_state))
+  try:
+    compiled = _compile(functions, train_config, mesh)
+  except jax.errors.JaxRuntimeError as error:
+    # libtpu refuses to compile a program whose temporaries exceed HBM, naming their size.
+    if "RESOURCE_EXHAUSTED" not in str(error):
+      raise
+    compiled = None
+    compiler_message = str(error).strip().splitlines()[0]
+  compiled_flops = None
+  if compiled is not None:
+    compiler_message = None
+    probe_flops = []
+    for layers in (1, 2):
+      progress(f"compiling the {layers}-layer FLOP probe ({time.perf_counter() - start:.0f} s)")
+      probe = dataclasses.replace(model_config, num_layers=layers, scan_unroll=layers)
+      probe_functions = train_step.build(probe, optimizer_config, mesh,
+                                         train_config.num_microbatches)
+      probe_flops.append(_flops(_compile(probe_functions, train_config, mesh)))
+    per_layer = probe_flops[1] - probe_flops[0]
+    compiled_flops = (probe_flops[0] if model_config.num_layers == 1
+                      else probe_flops[1] + (model_config.num_layers - 2) * per_layer)
+    memory = compiled.memory_analysis()
+    arguments, temporaries = memory.argument_size_in_bytes, memory.temp_size_in_bytes
+    total = (arguments + memory.output_size_in_bytes - memory.alias_size_in_bytes + temporaries
+             + memory.generated_code_size_in_bytes)
+  else:
+    batch_bytes = 3 * train_config.batch_size * length * 4 // sharding.batch_shard_count(mesh)
+    arguments = sum(state_bytes) + batch_bytes
+    temporaries = _bytes_in_message(compiler_message)
+    total = arguments + temporaries
+  return StepPlan(
+      topology=topology,
+      chip=chip.name,
+      chips=chips,
+      mesh_shape=dict(mesh.shape),
+      batch_size=train_config.batch_size,
+      sequence_length=length,
+      num_microbatches=train_config.num_microbatches,
+      parameter_count=parameter_count(model_config),
+      parameter_bytes=state_bytes[0],
+      optimizer_bytes=state_bytes[1],
+      argument_bytes=arguments,
+      temporary_bytes=temporaries,
+      total_bytes=total,
+      hbm_bytes=chip.hbm_bytes,
+      fits=compiled is not None and total <= chip.hbm_bytes,
+      compiled_flops_loop_body_once=None if compiled is None else _flops(compiled),
+      compiled_flops=compiled_flops,
+      analytic_flops=analytic_step / chips,
+      mfu=mfu,
+      step_seconds=analytic_step / (chips * chip.peak_tflops * 1e12 * mfu),
+      compile_seconds=time.perf_counter() - start,
+      compiler_message=compiler_message,
+  )
+
+
+def _bytes_in_message(message: str) -> int:
+  """The size libtpu names in an out-of-memory message, e.g. "(306.13G)"; 0 if none."""
+  match = re.search(r"\(([0-9.]+)([KMGT])\)", message)
+  if not match:
+    return 0
+  return int(float(match.group(1)) * 1024 ** ("KMGT".index(match.group(2)) + 1))
+
+
+def estimate_sweep(runs: list[RunPlan], train_config: TrainConfig, step_seconds: float,
+                   chips: int) -> list[RunEstimate]:
+  """Runs x steps x step time, per run. Counts training steps only: validation,
+  evaluation, compilation and checkpoint writes come on top."""
+  estimates = []
+  for run in runs:
+    examples = sum(run.train_counts.values())
+    steps = train_config.total_steps(examples)
+    hours = steps * step_seconds / 3600
+    estimates.append(RunEstimate(run.name, examples, steps, hours, hours * chips))
+  return estimates

@@ -1,0 +1,372 @@
+"""The training loop of one run: batches in, checkpoints, metrics and a summary out.
+
+The loop owns all I/O; the step functions it calls are pure (`xlt_jax.training.train_step`).
+A run resumes where its newest restorable checkpoint left it, stops cleanly on a
+preemption notice, and stops on a non-finite loss without saving the damage.
+"""
+
+import dataclasses
+import math
+import os
+import sys
+import threading
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from xlt_jax import atomic_io, batches, chat_templates, checkpointing, distributed, flops, metrics_log
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.models.config import ModelConfig
+from xlt_jax.training.metrics_log import MetricsLog
+from xlt_jax.training.preemption import Preempted
+from xlt_jax.training.train_step import OptimizerConfig, TrainState, build, global_batch
+
+SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
+LENGTHS_FILE = "length_policy.json"  # per task: examples, truncated, dropped
+CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How long and how to train one run (P0 §3: batch 64 unpacked, checkpoints every 50 steps).
+
+  Rows hold inputs_length + targets_length tokens. Length policy (counted per task
+  before training, printed, and written to LENGTHS_FILE and the summary):
+    - plain prompt/target examples: a prompt longer than inputs_length keeps its
+      last inputs_length tokens (the question and the EOS that ends the prompt);
+      an example whose target (with EOS) is longer than targets_length is dropped,
+      never cut, so that no answer is trained with a premature end.
+    - chat examples (chat_template set): the whole conversation must fit in
+      inputs_length + targets_length + 1 tokens; otherwise it is cut after the last
+      assistant turn that fits (every trained turn is whole), or dropped if not
+      even the first assistant turn fits.
+  Dropped examples shorten an epoch; the step count still follows the planned
+  example count, so a run with drops sees some examples once more.
+  """
+
+  batch_size: int = 64  # global, in sequences (rows)
+  num_microbatches: int = 1  # gradient accumulation: same update, 1/n of the activations
+  inputs_length: int = 256  # prompt tokens per example (see the length policy above)
+  targets_length: int = 256  # completion tokens per example
+  pack: bool = False  # several examples per row (segment ids); P0 trains unpacked
+  chat_template: str | None = None  # chat_templates family; None: plain prompt + target
+  num_epochs: float = 1.0  # passes over the run's training examples
+  max_steps: int | None = None  # optional cap on the number of steps
+  validation_every_steps: int = 50  # validation loss; these steps are always checkpointed
+  checkpoint_every_steps: int = 50  # further checkpoints (without a validation loss) between
+  keep_latest_checkpoints: int = 1  # the newest ones, to resume from
+  keep_best_checkpoints: int = 2  # the best ones by validation loss, to evaluate
+  async_checkpointing: bool = True  # write checkpoint files while training continues
+  log_every_steps: int = 10
+  seed: int = 0
+  initial_checkpoint: str | None = None  # xlt checkpoint dir (python -m xlt_jax.convert)
+
+  def __post_init__(self):
+    if self.chat_template is not None and self.chat_template not in chat_templates.FAMILIES:
+      raise UserInputError(f"unknown TrainConfig.chat_template {self.chat_template!r}; known:"
+                           f" {', '.join(chat_templates.FAMILIES)} (or None for plain prompts)")
+
+  @property
+  def feature_lengths(self) -> batches.FeatureLengths:
+    return batches.FeatureLengths(self.inputs_length, self.targets_length)
+
+  def total_steps(self, num_examples: int) -> int:
+    """Steps for num_epochs passes over num_examples (at least one step)."""
+    steps = max(1, math.ceil(self.num_epochs * num_examples / self.batch_size))
+    return min(steps, self.max_steps) if self.max_steps else steps
+
+
+class TrainingDiverged(UserInputError):
+  """The loss or the parameters became NaN or infinite; the last good checkpoint is kept."""
+
+
+def _validation_loss(functions, params, validation_batches) -> float:
+  total, weight = 0.0, 0.0
+  for batch in validation_batches:
+    batch_total, batch_weight = functions.validation_step(
+        params, global_batch(batch, functions.batch_sharding)
+    )
+    total, weight = total + float(batch_total), weight + float(batch_weight)
+  return total / max(weight, 1.0)
+
+
+# Fields that may differ between a converted checkpoint and the model that fine-tunes it.
+_RUNTIME_FIELDS = ("dtype", "param_dtype", "remat_policy", "scan_unroll")
+
+
+def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
+  """Parameters of a converted checkpoint, sharded for `mesh` (the optimizer starts fresh).
+
+  Raises:
+    UserInputError: the checkpoint's architecture differs from `model_config`
+      (naming the fields), or a parameter has another shape.
+  """
+  from xlt_jax.models import conversion
+  from xlt_jax.models.decoder import Decoder
+  from xlt_jax.training.train_step import abstract_params
+
+  saved_config, params, _ = conversion.load_xlt(xlt_dir, abstract_params(Decoder(model_config), mesh))
+  differing = [field.name for field in dataclasses.fields(ModelConfig)
+               if field.name not in _RUNTIME_FIELDS
+               and getattr(saved_config, field.name) != getattr(model_config, field.name)]
+  if differing:
+    raise UserInputError(
+        f"initial checkpoint {xlt_dir} is a different model: "
+        + ", ".join(f"{name}={getattr(saved_config, name)!r} (gin: {getattr(model_config, name)!r})"
+                    for name in differing))
+  return params
+
+
+def set_aside_interrupted_run(run_dir: str) -> str | None:
+  """Moves the files of an unfinished attempt that left no restorable checkpoint into
+  run_dir/interrupted-<time>/ (a run with one resumes instead).
+
+  Nothing is deleted; returns the new location, or None when there was nothing.
+  """
+  leftovers = [name for name in (CHECKPOINTS_DIR, metrics_log.METRICS_FILE, "tensorboard")
+               if os.path.exists(os.path.join(run_dir, name))]
+  if not leftovers:
+    return None
+  target = os.path.join(run_dir, time.strftime("interrupted-%Y%m%d-%H%M%S"))
+  os.makedirs(target)
+  for name in leftovers:
+    os.rename(os.path.join(run_dir, name), os.path.join(target, name))
+  return target
+
+
+def _check_something_fits(run_name: str, report: dict, lengths: batches.FeatureLengths) -> None:
+  """Raises UserInputError when the length policy drops every example of a split: the
+  endless training stream would otherwise filter forever without yielding a batch."""
+  for split in ("train", "validation"):
+    counts = report[split].values()
+    examples = sum(count["examples"] for count in counts)
+    if examples and sum(count["dropped"] for count in counts) == examples:
+      raise UserInputError(
+          f"run {run_name}: every {split} example is dropped by the length policy (its target"
+          f" alone is longer than TrainConfig.targets_length={lengths.targets}, or no assistant"
+          f" turn fits in {lengths.inputs}+{lengths.targets} tokens); raise the lengths")
+
+
+def _report_lengths(run_dir: str, run_name: str, mixture: str, validation_mixture: str,
+                    lengths: batches.FeatureLengths, stream=None, write: bool = True) -> dict:
+  """Counts what the length policy truncates and drops, per task; with `write` (the
+  primary process) writes LENGTHS_FILE and prints one line per task that loses anything."""
+  report = {
+      "inputs_length": lengths.inputs,
+      "targets_length": lengths.targets,
+      "train": batches.length_counts(mixture, "train", lengths),
+      "validation": batches.length_counts(validation_mixture, "validation", lengths),
+  }
+  if not write:
+    return report
+  atomic_io.write_json(os.path.join(run_dir, LENGTHS_FILE), report)
+  for split in ("train", "validation"):
+    for task, counts in report[split].items():
+      if counts["truncated"] or counts["dropped"]:
+        print(f"[{run_name}] {task}: {counts['truncated']} of {counts['examples']} examples"
+              f" truncated, {counts['dropped']} dropped (longer than {lengths.inputs}+"
+              f"{lengths.targets} tokens)", file=stream or sys.stdout, flush=True)
+  return report
+
+
+@jax.jit
+def _note_nonfinite(first_nonfinite_step: jax.Array, loss: jax.Array, step: jax.Array):
+  """The first step whose loss was not finite (0: none yet), kept on the device so that
+  watching every step costs no host synchronisation."""
+  return jnp.where((first_nonfinite_step == 0) & ~jnp.isfinite(loss), step, first_nonfinite_step)
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+  """One boolean for the whole tree: a single host synchronisation per check."""
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+def _sharded_abstract_state(functions) -> TrainState:
+  return jax.tree.map(
+      lambda leaf, leaf_sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
+                                                       sharding=leaf_sharding),
+      functions.abstract_state, functions.state_sharding)
+
+
+def _restore_or_initialize(functions, manager, train_config: TrainConfig,
+                           model_config: ModelConfig, mesh: Mesh, stream) -> tuple[int, TrainState]:
+  """(step, state): the newest restorable checkpoint of the run (params, optimizer state,
+  step), else the initial checkpoint's params with a fresh optimizer, else a seeded init."""
+  restored = checkpointing.restore_newest_state(
+      manager, _sharded_abstract_state(functions), lambda text: print(text, file=stream))
+  if restored is not None:
+    step, params, opt_state = restored
+    step_array = jax.device_put(np.int32(step), functions.state_sharding.step)
+    return step, TrainState(step=step_array, params=params, opt_state=opt_state)
+  if train_config.initial_checkpoint:
+    return 0, functions.init_from_params(
+        load_initial_params(train_config.initial_checkpoint, model_config, mesh))
+  return 0, functions.init(jax.random.key(train_config.seed))
+
+
+def _best_validation(records: list[dict]) -> tuple[int | None, float]:
+  best_step, best_loss = None, math.inf
+  for record in records:
+    if "validation_loss" in record and record["validation_loss"] < best_loss:
+      best_step, best_loss = record["step"], record["validation_loss"]
+  return best_step, best_loss
+
+
+def train_run(
+    *,
+    run_dir: str,
+    run_name: str,
+    model_config: ModelConfig,
+    optimizer_config: OptimizerConfig,
+    train_config: TrainConfig,
+    mesh: Mesh,
+    mixture: str,
+    validation_mixture: str,
+    num_train_examples: int,
+    preemption: threading.Event | None = None,
+    stream=sys.stdout,
+) -> dict:
+  """Trains one run to its last step and returns its summary (also written to SUMMARY_FILE).
+
+  A run directory holding checkpoints resumes from the newest one that restores
+  (parameters, optimizer state, step and data position): the result is bit-identical
+  to a run never interrupted, and metrics.jsonl continues without duplicate or missing
+  steps. Files of an attempt that left no checkpoint are moved aside, never deleted.
+  Validation loss is computed every `validation_every_steps` and at the last step; those
+  steps, every `checkpoint_every_steps`-th step and a preempted step are checkpointed.
+  Before training, what the length policy truncates and drops is counted per task
+  (LENGTHS_FILE). On several hosts only the primary process writes files (orbax
+  coordinates the checkpoints).
+
+  Raises:
+    Preempted: `preemption` was set (or, on several hosts, JAX's preemption sync point
+      was reached); a checkpoint of the current step is saved first.
+    TrainingDiverged: the loss or parameters became non-finite; nothing non-finite is
+      saved and the last good checkpoint is kept.
+    UserInputError: a checkpoint of another model shape, or past this run's last step.
+  """
+  total_steps = train_config.total_steps(num_train_examples)
+  for name in ("validation_every_steps", "checkpoint_every_steps", "log_every_steps"):
+    if getattr(train_config, name) < 1:
+      raise UserInputError(f"TrainConfig.{name} must be at least 1, not"
+                           f" {getattr(train_config, name)}")
+  if train_config.batch_size % train_config.num_microbatches:
+    raise UserInputError(f"batch_size {train_config.batch_size} is not divisible by"
+                         f" num_microbatches {train_config.num_microbatches}")
+  functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
+  checkpoint_dir = os.path.join(run_dir, CHECKPOINTS_DIR)
+  primary = distributed.is_primary_process()
+  if not checkpointing.saved_steps(checkpoint_dir):
+    moved = set_aside_interrupted_run(run_dir) if primary else None
+    distributed.wait_for_all_processes(f"{run_name} ready")
+    if moved:
+      print(f"[{run_name}] an unfinished attempt without a checkpoint was moved to {moved}",
+            file=stream, flush=True)
+  manager = checkpointing.open_checkpoints(
+      checkpoint_dir, keep_latest=train_config.keep_latest_checkpoints,
+      keep_best=train_config.keep_best_checkpoints, asynchronous=train_config.async_checkpointing)
+  log = None
+  try:
+    start_step, state = _restore_or_initialize(functions, manager, train_config, model_config,
+                                               mesh, stream)
+    if start_step > total_steps:
+      raise UserInputError(f"run {run_name}: {checkpoint_dir} holds step {start_step}, past this"
+                           f" run's {total_steps} steps (was the configuration changed?)")
+    if start_step:
+      print(f"[{run_name}] resuming at step {start_step}/{total_steps} from {checkpoint_dir}",
+            file=stream, flush=True)
+    kept_records = metrics_log.keep_records_until(run_dir, start_step) if primary else []
+    best_step, best_loss = _best_validation(kept_records)
+    lengths = train_config.feature_lengths
+    length_report = _report_lengths(run_dir, run_name, mixture, validation_mixture, lengths,
+                                    stream, write=primary)
+    _check_something_fits(run_name, length_report, lengths)
+    validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
+    # The data position is restored by replaying the deterministic pipeline: one batch
+    # per step, skipped inside tf.data (no tokens reach the model or the host).
+    training = batches.training_batches(mixture, lengths, train_config.batch_size,
+                                        train_config.seed, pack=train_config.pack,
+                                        skip_batches=start_step)
+    sequence_length = train_config.inputs_length + train_config.targets_length
+    log = MetricsLog(
+        run_dir, run_name, total_steps, stream=stream,
+        flops_per_step=flops.training_flops_per_token(model_config, sequence_length)
+        * train_config.batch_size,
+        num_chips=mesh.devices.size, peak_flops_per_chip=flops.peak_flops_per_chip(),
+        start_step=start_step, enabled=primary,
+    ).open()
+    several_hosts = jax.process_count() > 1
+    first_nonfinite = jax.device_put(np.int32(0), functions.state_sharding.step)
+    start = time.perf_counter()
+    real_tokens, all_positions = 0, 0  # since the last log line: padding efficiency
+
+    def stop_if_diverged(step: int, params=None) -> None:
+      bad_step = int(first_nonfinite)
+      if bad_step:
+        problem = f"loss is not finite at step {bad_step}"
+      elif params is not None and not bool(_all_finite(params)):
+        problem = f"parameters are not finite after step {step}"
+      else:
+        return
+      last_good = manager.latest_step()
+      kept = (f"the last good checkpoint (step {last_good}) is kept in {checkpoint_dir}"
+              if last_good is not None else "no checkpoint was saved")
+      raise TrainingDiverged(f"run {run_name}: {problem}; {kept}")
+
+    for step in range(start_step + 1, total_steps + 1):
+      batch = next(training)
+      batch_real_tokens = int(np.count_nonzero(batch["decoder_segment_ids"]))
+      real_tokens += batch_real_tokens
+      all_positions += batch["decoder_segment_ids"].size
+      log.count_tokens(batch_real_tokens * jax.process_count())
+      state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
+      first_nonfinite = _note_nonfinite(first_nonfinite, metrics["loss"], state.step)
+      validating = step % train_config.validation_every_steps == 0 or step == total_steps
+      saving = validating or step % train_config.checkpoint_every_steps == 0
+      # On one host a flag set by the SIGTERM handler; on several, every host must stop at
+      # the same step, which JAX's preemption sync point (via orbax) provides.
+      preempted = ((preemption is not None and preemption.is_set())
+                   or (several_hosts and manager.reached_preemption(step)))
+      if step % train_config.log_every_steps == 0 or step == total_steps:
+        metrics = dict(jax.device_get(metrics))
+        metrics["padding_efficiency"] = real_tokens / max(all_positions, 1)
+        real_tokens, all_positions = 0, 0
+        stop_if_diverged(step)
+        log.write(step, metrics)
+      if saving or preempted:
+        stop_if_diverged(step, state.params)  # never save a non-finite checkpoint
+        validation_loss = None
+        if validating:
+          validation_loss = _validation_loss(functions, state.params, validation)
+          # Logged before the save starts: a resumed run keeps the lines up to its step.
+          log.write(step, {"validation_loss": validation_loss})
+          if validation_loss < best_loss:
+            best_step, best_loss = step, validation_loss
+        checkpointing.save(manager, step, state, validation_loss)
+      if preempted:
+        manager.wait_until_finished()
+        raise Preempted(f"run {run_name}: preempted at step {step}; checkpoint saved")
+  finally:
+    if log is not None:
+      log.close()
+    manager.close()  # waits for a save still being written
+  summary = {
+      "run": run_name,
+      "steps": total_steps,
+      "train_examples": num_train_examples,
+      "best_step": best_step,
+      "best_validation_loss": best_loss,
+      "resumed_from_step": start_step,
+      "train_seconds": time.perf_counter() - start,  # of the last attempt
+      "packed": train_config.pack,
+      "truncated_examples": sum(c["truncated"] for c in length_report["train"].values()),
+      "dropped_examples": sum(c["dropped"] for c in length_report["train"].values()),
+  }
+  if primary:  # orbax coordinates the checkpoints; this file is ours
+    atomic_io.write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
+  distributed.wait_for_all_processes(f"{run_name} trained")
+  return summary
