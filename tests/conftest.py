@@ -15,8 +15,9 @@ import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Real data the tests read, committed with its licences (see tests/data/README.md).
+TEST_DATA = REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,9 +42,9 @@ def isolated_seqio_registries():
   seqio.MixtureRegistry._REGISTRY.update(mixtures)
 
 
-@pytest.fixture
-def shared_data() -> pathlib.Path:
-  """The read-only real data beside the checkout (MGSM, paper tables)."""
-  if not SHARED_DATA.is_dir():
-    pytest.fail(f"{SHARED_DATA} is missing: tests need ../shared beside the checkout")
-  return SHARED_DATA
+@pytest.fixture(name="test_data")
+def fixture_test_data() -> pathlib.Path:
+  """tests/data/ in this checkout: real MGSM, LCB and paper-table files (read only)."""
+  if not (TEST_DATA / "README.md").is_file():
+    pytest.fail(f"{TEST_DATA} is missing or incomplete: it is part of the repository")
+  return TEST_DATA

@@ -19,8 +19,8 @@ MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "z
 
 
 @pytest.fixture
-def official(shared_data):
-  with open(shared_data / "mgsm" / "exemplars.json", encoding="utf-8") as file:
+def official(test_data):
+  with open(test_data / "mgsm" / "exemplars.json", encoding="utf-8") as file:
     return json.load(file)
 
 
@@ -28,7 +28,7 @@ def test_prefixes_cover_mgsm_and_our_three_languages():
   assert set(ANSWER_PREFIXES) == set(MGSM_LANGUAGES) | {"ar", "ko", "pt"}
 
 
-def test_module_does_not_read_shared_data():
+def test_module_opens_no_data_file():
   with open(answers.__file__, encoding="utf-8") as file:
     source = file.read()
   # The prefixes are hard-coded: answers.py opens no file (the test above checks them).

@@ -266,15 +266,15 @@ def test_a_variant_without_its_directory_names_the_dataset_and_the_place(tmp_pat
     datasets.read_examples("aya_dataset_rtt_google", str(tmp_path), "ru", "train")
 
 
-def test_mgsm_p0_reads_each_language_from_the_dataset_that_has_it(tmp_path, shared_data):
+def test_mgsm_p0_reads_each_language_from_the_dataset_that_has_it(tmp_path, test_data):
   """P0's MGSM: human MGSM for en, P0's own translation for pt (stand-in: the English file)."""
   (tmp_path / "mgsm").mkdir()
   (tmp_path / "mgsm_translated").mkdir()
-  exemplars = json.loads((shared_data / "mgsm" / "exemplars.json").read_text(encoding="utf-8"))
+  exemplars = json.loads((test_data / "mgsm" / "exemplars.json").read_text(encoding="utf-8"))
   (tmp_path / "mgsm" / "exemplars.json").write_text(json.dumps(exemplars), encoding="utf-8")
   (tmp_path / "mgsm_translated" / "exemplars.json").write_text(json.dumps(
       {"MGSM_EXEMPLARS": {"pt": exemplars["MGSM_EXEMPLARS"]["en"]}}), encoding="utf-8")
-  english = (shared_data / "mgsm" / "mgsm_en.tsv").read_text(encoding="utf-8")
+  english = (test_data / "mgsm" / "mgsm_en.tsv").read_text(encoding="utf-8")
   (tmp_path / "mgsm" / "mgsm_en.tsv").write_text(english, encoding="utf-8")
   (tmp_path / "mgsm_translated" / "mgsm_pt.tsv").write_text(english, encoding="utf-8")
   for language, owner in (("en", "mgsm"), ("pt", "mgsm_translated")):

@@ -133,8 +133,8 @@ def test_sharegpt_missing_or_stray_completions_are_clear_errors(tmp_path):
     datasets.read_examples("sharegpt", str(tmp_path), "fr", "train")
 
 
-def _lcb_prompts(shared_data, source, language):
-  path = shared_data / "language_confusion" / "test_sets" / "monolingual" / source / f"{language}.csv"
+def _lcb_prompts(test_data, source, language):
+  path = test_data / "language_confusion" / "test_sets" / "monolingual" / source / f"{language}.csv"
   with open(path, encoding="utf-8", newline="") as file:
     return [row["prompt"] for row in csv.DictReader(file)]
 
@@ -145,10 +145,10 @@ def _write_aya_parquet(path, rows):
   pyarrow.parquet.write_table(pyarrow.table(columns), path)
 
 
-def test_aya_evaluation_suite_parquet_selects_rows_by_iso_639_3(tmp_path, shared_data):
+def test_aya_evaluation_suite_parquet_selects_rows_by_iso_639_3(tmp_path, test_data):
   """Real Dolly post-edited prompts (Language Confusion Benchmark), in the suite's schema."""
-  spanish = _lcb_prompts(shared_data, "dolly", "es")[:5]
-  arabic = _lcb_prompts(shared_data, "dolly", "ar")[:3]
+  spanish = _lcb_prompts(test_data, "dolly", "es")[:5]
+  arabic = _lcb_prompts(test_data, "dolly", "ar")[:3]
   rows = ([{"id": str(i), "inputs": p, "targets": f"ref {i}", "language": "spa",
             "script": "Latn"} for i, p in enumerate(spanish)]
           + [{"id": str(9 + i), "inputs": p, "targets": "مرجع", "language": "arb",
@@ -175,22 +175,22 @@ def test_aya_evaluation_suite_missing_column_is_named(tmp_path):
     datasets.read_examples("aya_human_annotated", str(tmp_path), "pt", "test")
 
 
-def _write_translated_mgsm(directory, shared_data, translator=None):
+def _write_translated_mgsm(directory, test_data, translator=None):
   directory.mkdir(parents=True, exist_ok=True)
-  exemplars = json.loads((shared_data / "mgsm" / "exemplars.json").read_text(encoding="utf-8"))
+  exemplars = json.loads((test_data / "mgsm" / "exemplars.json").read_text(encoding="utf-8"))
   # Stand-ins for the user's translated exemplars: the English ones under pt/ko/ar.
   translated = {language: exemplars["MGSM_EXEMPLARS"]["en"] for language in ("pt", "ko", "ar")}
   (directory / "exemplars.json").write_text(json.dumps({"MGSM_EXEMPLARS": translated}),
                                             encoding="utf-8")
-  english = (shared_data / "mgsm" / "mgsm_en.tsv").read_text(encoding="utf-8")
+  english = (test_data / "mgsm" / "mgsm_en.tsv").read_text(encoding="utf-8")
   for language in ("pt", "ko", "ar"):
     (directory / f"mgsm_{language}.tsv").write_text(english, encoding="utf-8")
   if translator:
     (directory / "TRANSLATION").write_text(translator + "\n", encoding="utf-8")
 
 
-def test_translated_mgsm_reads_with_a_provenance_tag(tmp_path, shared_data):
-  _write_translated_mgsm(tmp_path / "mgsm_translated", shared_data, "Google Translate, 2024-05")
+def test_translated_mgsm_reads_with_a_provenance_tag(tmp_path, test_data):
+  _write_translated_mgsm(tmp_path / "mgsm_translated", test_data, "Google Translate, 2024-05")
   examples = datasets.read_examples("mgsm_translated", str(tmp_path), "ko", "test")
   assert len(examples) == 250 and examples[0]["id"] == "mgsm_translated_ko_test:1"
   assert examples[0]["answer"] == "18" and examples[0]["targets"] == "답은 18입니다."

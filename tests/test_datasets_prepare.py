@@ -186,10 +186,10 @@ def test_sharegpt_release_is_split_by_the_language_of_its_first_prompt(tmp_path)
   assert examples[0]["targets"] == "Paris."
 
 
-def test_translated_mgsm_is_validated_before_it_is_copied(tmp_path, shared_data):
+def test_translated_mgsm_is_validated_before_it_is_copied(tmp_path, test_data):
   source = tmp_path / "translated"
   source.mkdir()
-  shutil.copy(shared_data / "mgsm" / "exemplars.json", source / "exemplars.json")
+  shutil.copy(test_data / "mgsm" / "exemplars.json", source / "exemplars.json")
   out = tmp_path / "data"
   status = prepare_binary.main(["prepare", "mgsm_translated", "--out", str(out), "--source",
                                 str(source), "--languages", "pt"], fetcher=OFFLINE)

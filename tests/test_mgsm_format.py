@@ -18,21 +18,21 @@ MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "z
 
 
 @pytest.fixture
-def exemplars(shared_data):
-  return read_exemplars(str(shared_data / "mgsm" / "exemplars.json"))
+def exemplars(test_data):
+  return read_exemplars(str(test_data / "mgsm" / "exemplars.json"))
 
 
 @pytest.mark.parametrize("language", MGSM_LANGUAGES)
-def test_every_official_tsv_loads_completely(shared_data, language):
-  rows = read_mgsm_tsv(str(shared_data / "mgsm" / f"mgsm_{language}.tsv"))
+def test_every_official_tsv_loads_completely(test_data, language):
+  rows = read_mgsm_tsv(str(test_data / "mgsm" / f"mgsm_{language}.tsv"))
   assert len(rows) == 250
   assert [row.line_number for row in rows] == list(range(1, 251))
   for row in rows:
     assert row.question and row.answer.lstrip("-").replace(".", "", 1).isdigit(), row
 
 
-def test_known_rows(shared_data):
-  rows = read_mgsm_tsv(str(shared_data / "mgsm" / "mgsm_en.tsv"))
+def test_known_rows(test_data):
+  rows = read_mgsm_tsv(str(test_data / "mgsm" / "mgsm_en.tsv"))
   assert rows[2].line_number == 3 and rows[2].answer == "70000"
   assert rows[2].question.startswith("Josh decides to try flipping a house.")
   assert rows[0] == MgsmRow(1, rows[0].question, "18")
@@ -41,16 +41,16 @@ def test_known_rows(shared_data):
   assert "114200" in {row.answer for row in rows}
 
 
-def test_the_same_answers_in_every_language(shared_data):
-  english = [row.answer for row in read_mgsm_tsv(str(shared_data / "mgsm" / "mgsm_en.tsv"))]
+def test_the_same_answers_in_every_language(test_data):
+  english = [row.answer for row in read_mgsm_tsv(str(test_data / "mgsm" / "mgsm_en.tsv"))]
   for language in MGSM_LANGUAGES:
-    rows = read_mgsm_tsv(str(shared_data / "mgsm" / f"mgsm_{language}.tsv"))
+    rows = read_mgsm_tsv(str(test_data / "mgsm" / f"mgsm_{language}.tsv"))
     assert [row.answer for row in rows] == english, language
 
 
-def test_exemplars_load_in_order(exemplars, shared_data):
+def test_exemplars_load_in_order(exemplars, test_data):
   assert set(exemplars) == set(MGSM_LANGUAGES)
-  with open(shared_data / "mgsm" / "exemplars.json", encoding="utf-8") as file:
+  with open(test_data / "mgsm" / "exemplars.json", encoding="utf-8") as file:
     raw = json.load(file)["MGSM_EXEMPLARS"]
   for language in MGSM_LANGUAGES:
     assert exemplars[language] == [(raw[language][i]["q"], raw[language][i]["a"])
@@ -58,8 +58,8 @@ def test_exemplars_load_in_order(exemplars, shared_data):
 
 
 @pytest.mark.parametrize("language", MGSM_LANGUAGES)
-def test_exemplar_answers_extract_to_the_official_numbers(exemplars, shared_data, language):
-  with open(shared_data / "mgsm" / "exemplars.json", encoding="utf-8") as file:
+def test_exemplar_answers_extract_to_the_official_numbers(exemplars, test_data, language):
+  with open(test_data / "mgsm" / "exemplars.json", encoding="utf-8") as file:
     numbers = json.load(file)["EXEMPLAR_NUMBER_ANSWERS"]
   assert [extract_number(answer) for _, answer in exemplars[language]] == [
       str(number) for number in numbers]
@@ -100,8 +100,8 @@ def test_eight_shot_prompt(exemplars, language, test_question_line):
 
 
 @pytest.mark.parametrize("language", MGSM_LANGUAGES)
-def test_prompt_for_every_language_ends_with_its_labels(exemplars, shared_data, language):
-  question = read_mgsm_tsv(str(shared_data / "mgsm" / f"mgsm_{language}.tsv"))[0].question
+def test_prompt_for_every_language_ends_with_its_labels(exemplars, test_data, language):
+  question = read_mgsm_tsv(str(test_data / "mgsm" / f"mgsm_{language}.tsv"))[0].question
   prompt = few_shot_prompt(exemplars[language], question)
   question_label, answer_label = exemplar_labels(exemplars[language])
   last_block = prompt.split("\n\n")[-1]

@@ -19,15 +19,15 @@ UNSEEN = ["ar", "ko", "pt"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _paper_tables(shared_data) -> list[dict]:
-  directory = shared_data / "paper_tables" / "post_trainers_guide"
+def _paper_tables(test_data) -> list[dict]:
+  directory = test_data / "paper_tables" / "post_trainers_guide"
   entries = json.loads((directory / "index.json").read_text(encoding="utf-8"))
   return [dict(entry, path=str(directory / entry["file"])) for entry in entries]
 
 
-def _paper_table(shared_data, task: str, model: str) -> tuple[list[int], tables.Rows]:
+def _paper_table(test_data, task: str, model: str) -> tuple[list[int], tables.Rows]:
   """The single-task table of `model` on `task` trained on all four seen languages."""
-  [entry] = [entry for entry in _paper_tables(shared_data)
+  [entry] = [entry for entry in _paper_tables(test_data)
              if entry["task"] == task and entry["model"] == model
              and entry["setting"] == "single_task" and entry["training_languages"] == ["en", *SEEN]]
   return tables.read_paper_table(entry["path"])
@@ -36,8 +36,8 @@ def _paper_table(shared_data, task: str, model: str) -> tuple[list[int], tables.
 # --- Pure computations against the paper's appendix tables (P0 Tables 3-23) ---------------
 
 
-def test_average_row_reproduces_the_printed_avg_row_of_every_paper_table(shared_data):
-  entries = _paper_tables(shared_data)
+def test_average_row_reproduces_the_printed_avg_row_of_every_paper_table(test_data):
+  entries = _paper_tables(test_data)
   assert len(entries) == 21
   for entry in entries:
     budgets, rows = tables.read_paper_table(entry["path"])
@@ -56,8 +56,8 @@ def test_average_row_reproduces_the_printed_avg_row_of_every_paper_table(shared_
     ("math_reasoning", "aya-7b", 0.434, 0.686, 5000, 25.2),  # paper: 22.7 (rounding, P0.2)
 ])
 def test_relative_to_english_and_gap_bridged_match_papers_md(
-    shared_data, task, model, baseline, best, best_budget, points):
-  budgets, rows = _paper_table(shared_data, task, model)
+    test_data, task, model, baseline, best, best_budget, points):
+  budgets, rows = _paper_table(test_data, task, model)
   gap = tables.gap_bridged(budgets, tables.relative_to_english(rows, "en"))
   assert gap.baseline == pytest.approx(baseline, abs=5e-4)
   assert gap.best == pytest.approx(best, abs=5e-4)
@@ -67,14 +67,14 @@ def test_relative_to_english_and_gap_bridged_match_papers_md(
 
 @pytest.mark.parametrize("task, points", [
     ("instruction_following", 6.8), ("summarization", 8.5), ("math_reasoning", 23.4)])
-def test_balanced_relative_to_english_matches_the_alternative_reading(shared_data, task, points):
-  budgets, rows = _paper_table(shared_data, task, "aya-7b")
+def test_balanced_relative_to_english_matches_the_alternative_reading(test_data, task, points):
+  budgets, rows = _paper_table(test_data, task, "aya-7b")
   relative = tables.balanced_relative_to_english(rows, SEEN, UNSEEN, "en")
   assert tables.gap_bridged(budgets, relative).points == pytest.approx(points, abs=0.05)
 
 
-def test_seen_unseen_means_match_a_hand_computation(shared_data):
-  budgets, rows = _paper_table(shared_data, "instruction_following", "aya-7b")  # Table 4
+def test_seen_unseen_means_match_a_hand_computation(test_data):
+  budgets, rows = _paper_table(test_data, "instruction_following", "aya-7b")  # Table 4
   seen, unseen = tables.seen_unseen_means(rows, SEEN, UNSEEN)
   column = budgets.index(400)
   assert seen[column] == pytest.approx((4.03 + 4.11 + 3.85 + 3.62) / 4)

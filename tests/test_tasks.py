@@ -154,11 +154,11 @@ def test_evaluation_tasks_cover_every_language_and_read_prompts(demo_dir, vocabu
   assert examples[0]["prompt_tokens"][-1] == vocabulary.eos_id
 
 
-def test_mgsm_tasks_load_all_languages_with_8_shot_prompts(shared_data, vocabulary):
+def test_mgsm_tasks_load_all_languages_with_8_shot_prompts(test_data, vocabulary):
   for language in datasets.MGSM_LANGUAGES:
-    name = registration.register_task("mgsm", str(shared_data), language, "test", vocabulary)
+    name = registration.register_task("mgsm", str(test_data), language, "test", vocabulary)
     assert name == f"mgsm_{language}_test"
-  examples = datasets.read_examples("mgsm", str(shared_data), "en", "test")
+  examples = datasets.read_examples("mgsm", str(test_data), "en", "test")
   assert len(examples) == 250
   assert examples[0]["inputs"].count("\n\n") == 8  # 8 exemplars, then the question
   first = next(batches.get_mixture_or_task("mgsm_en_test").get_dataset(
