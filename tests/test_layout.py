@@ -4,7 +4,6 @@ import ast
 import pathlib
 
 import pytest
-
 from conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "xlt_jax"
