@@ -59,7 +59,7 @@ def test_a_real_process_restarts_once_with_its_arguments(tmp_path):
   script.write_text(
       "import os, sys\n"
       "print('start', os.getpid(), flush=True)\n"
-      "from xlt_jax import host_memory\n"
+      "from xlt_jax.training import host_memory\n"
       "host_memory.restart_with_huge_page_malloc()\n"
       "maps = open('/proc/self/maps').read()\n"
       "allocator = 'mimalloc' if 'libmimalloc' in maps else os.environ.get('GLIBC_TUNABLES')\n"

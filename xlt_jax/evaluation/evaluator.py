@@ -30,6 +30,8 @@ from xlt_jax.training import batches, checkpointing, distributed, sharding
 from xlt_jax.training.train_step import abstract_params
 
 RUN_FILE = "run.json"
+# The `Dataset.metric` values this module scores (numeric-answer accuracy, MGSM style).
+SUPPORTED_METRICS = ("accuracy",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +116,7 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
             file=stream, flush=True)
   metrics = {
       "run": run["run"], "budget": run["budget"], "checkpoint_step": step,
-      "metric": "accuracy", "languages": per_language,
+      "metric": SUPPORTED_METRICS[0], "languages": per_language,
   }
   eval_dir = os.path.join(run_dir, "eval")
   if distributed.is_primary_process():  # every process decoded the same items; one writes

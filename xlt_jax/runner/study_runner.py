@@ -119,6 +119,16 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
         " trains and evaluates single-dataset budget sweeps (StudyDesign) only so far. Plan it"
         " with `python -m xlt_jax.plan` and inspect its mixtures with `python -m xlt_jax.inspect`."
     )
+  from tasks import datasets
+
+  evaluation_dataset = experiment.study.evaluation_dataset or experiment.study.dataset
+  metric = datasets.get_dataset(evaluation_dataset).metric
+  if metric not in evaluator.SUPPORTED_METRICS:  # before any training: its scores would be wrong
+    raise UserInputError(
+        f"dataset {evaluation_dataset!r} is scored by {metric!r}; the evaluation binary scores"
+        f" {', '.join(evaluator.SUPPORTED_METRICS)} only so far. Evaluate its predictions"
+        " elsewhere, or study an MGSM-format dataset (demo_arith, mgsm, mgsm_p0, mcot_math)."
+    )
   primary = distributed.is_primary_process()
   if not primary:
     stream = open(os.devnull, "w")  # progress is printed once, by the primary process
@@ -145,8 +155,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   mesh = sharding.make_mesh(experiment.mesh)
   study_record = {
       "study": experiment.study.name,
-      "dataset": experiment.study.evaluation_dataset or experiment.study.dataset,
-      "metric": "accuracy",
+      "dataset": evaluation_dataset,
+      "metric": metric,
       "english": experiment.study.english,
       "seen_languages": list(experiment.study.seen_languages),
       "unseen_languages": list(experiment.study.unseen_languages),
