@@ -109,6 +109,8 @@ def _assert_one_line_error(result, *fragments):
     ("DATA_DIR = '/nonexistent/data'", ["data directory /nonexistent/data does not exist"]),
     # Scored by ROUGE-L, which the evaluation binary does not compute yet: refused up front.
     ("StudyDesign.dataset = 'xlsum'", ["dataset 'xlsum' is scored by 'rouge_l'", "accuracy"]),
+    ("TrainConfig.initial_checkpoint = '/ckpt/aya'", ["initial_checkpoint='/ckpt/aya'",
+                                                      "Experiment.tokenizer"]),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, binding, fragments):
   result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{tmp_path}'",

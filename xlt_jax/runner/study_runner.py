@@ -129,6 +129,14 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
         f" {', '.join(evaluator.SUPPORTED_METRICS)} only so far. Evaluate its predictions"
         " elsewhere, or study an MGSM-format dataset (demo_arith, mgsm, mgsm_p0, mcot_math)."
     )
+  if experiment.train.initial_checkpoint and experiment.tokenizer is None:
+    # A trained tokenizer's ids would index the pretrained embedding at random.
+    raise UserInputError(
+        f"TrainConfig.initial_checkpoint={experiment.train.initial_checkpoint!r} with"
+        " Experiment.tokenizer=None would train a new tokenizer for a pretrained model; using"
+        " the checkpoint's own tokenizer.json is not supported yet: set Experiment.tokenizer to"
+        " the SentencePiece .model the checkpoint was trained with"
+    )
   primary = distributed.is_primary_process()
   if not primary:
     stream = open(os.devnull, "w")  # progress is printed once, by the primary process
