@@ -1,0 +1,72 @@
+"""Readers and `prepare` on small files written in the layouts of the real public releases.
+
+Each test builds its file in the layout the release actually has (cited in the reader's
+module docstring): region-tagged OASST1 `lang`, P3's OpenLID-labelled and <S1>/<S2>
+Guanaco, P3's JSON-Lines AlpacaEval translations, X-CSR's `jap` folder, XLSum's lower-case
+Hub archives, MGSM's `exemplars.py`, mCoT-MATH's `lang` / `lang-id` records.
+"""
+
+import json
+
+import pyarrow
+import pyarrow.parquet
+import pytest
+
+from tasks import datasets
+from tasks.formats import rows
+from xlt_jax.errors import DataFormatError, UserInputError
+
+
+def _write(path, text):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(text, encoding="utf-8")
+
+
+def _jsonl(records):
+  return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+
+
+# A language a reader claims but the file has no row of fails, naming what it has.
+
+
+def test_a_language_without_rows_fails_naming_the_file_and_the_values_seen(tmp_path):
+  header = "language\tgold_label\tsentence1\tsentence2\tpairID\n"
+  _write(tmp_path / "xnli" / "xnli.test.tsv",
+         header + "de\tneutral\tA.\tB.\t1\n" + "de\tentailment\tC.\tD.\t2\n"
+         + "en\tneutral\tE.\tF.\t1\n")
+  with pytest.raises(DataFormatError) as error:
+    datasets.read_examples("xnli", str(tmp_path), "fr", "test")
+  message = str(error.value)
+  assert message == (f"xnli: no rows with language 'fr' in {tmp_path / 'xnli' / 'xnli.test.tsv'};"
+                     " language values seen: de (2), en (1)")
+  assert isinstance(error.value, UserInputError)  # the binaries print it as one line
+
+
+def test_aya_readers_fail_on_a_language_the_file_does_not_have(tmp_path):
+  path = tmp_path / "aya_evaluation_suite" / "dolly_human_edited" / "test-00000-of-00001.parquet"
+  path.parent.mkdir(parents=True)
+  pyarrow.parquet.write_table(pyarrow.table(
+      {"id": ["1", "2"], "inputs": ["¿Hola?", "Привет?"], "targets": ["Hola.", "Привет."],
+       "language": ["spa", "rus"], "script": ["Latn", "Cyrl"]}), path)
+  with pytest.raises(DataFormatError, match=r"dolly_human_edited: no rows with language 'fr'"
+                     r" in .*; language values seen: rus \(1\), spa \(1\)"):
+    datasets.read_examples("dolly_human_edited", str(tmp_path), "fr", "test")
+  assert len(datasets.read_examples("dolly_human_edited", str(tmp_path), "es", "test")) == 1
+
+
+def test_the_values_seen_are_listed_most_frequent_first_and_capped():
+  field = rows.LanguageField("demo", "FILE", "lang", "pt")
+  for value in ["pt-BR", "en", "en", None]:
+    field.seen(value, False)
+  with pytest.raises(DataFormatError) as error:
+    field.check()
+  assert str(error.value) == ("demo: no rows with lang 'pt' in FILE; lang values seen:"
+                              " en (2), None (1), pt-BR (1)")
+  empty = rows.LanguageField("demo", "FILE", "lang", "pt")
+  with pytest.raises(DataFormatError, match="values seen: none"):
+    empty.check()
+  many = rows.LanguageField("demo", "FILE", "lang", "pt")
+  for number in range(20):
+    many.seen(f"x{number:02d}", False)
+  with pytest.raises(DataFormatError, match=r"x11 \(1\), and 8 more values$"):
+    many.check()
