@@ -13,7 +13,7 @@ import pyarrow.parquet
 import pytest
 
 from tasks import datasets
-from tasks.formats import rows
+from tasks.formats import language_codes, rows
 from xlt_jax.errors import DataFormatError, UserInputError
 
 
@@ -70,3 +70,44 @@ def test_the_values_seen_are_listed_most_frequent_first_and_capped():
     many.seen(f"x{number:02d}", False)
   with pytest.raises(DataFormatError, match=r"x11 \(1\), and 8 more values$"):
     many.check()
+
+
+# OASST1: `lang` holds BCP-47 tags, some region-tagged ("pt-BR", "uk-UA").
+
+
+def _write_oasst(path, prompts):
+  """An OASST1 message table: each (lang, text) a root prompt with a rank-0 reply."""
+  messages = {"message_id": [], "parent_id": [], "text": [], "role": [], "lang": [], "rank": []}
+  for number, (lang, text) in enumerate(prompts):
+    for message_id, parent_id, role, rank, content in (
+        (f"p{number}", None, "prompter", None, text),
+        (f"r{number}", f"p{number}", "assistant", 0, f"reply to {text}")):
+      for column, value in zip(messages, (message_id, parent_id, content, role, lang, rank)):
+        messages[column].append(value)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  pyarrow.parquet.write_table(pyarrow.table(messages), path)
+
+
+def test_oasst_region_tagged_lang_counts_for_its_base_language(tmp_path):
+  _write_oasst(tmp_path / "oasst1" / "train.parquet",
+               [("pt-BR", "Olá, tudo bem?"), ("en", "Hi?"), ("uk-UA", "Привіт?"),
+                ("pt-BR", "Qual é a capital?"), ("zh", "你好？"), ("en", "How?")])
+  portuguese = datasets.read_examples("oasst", str(tmp_path), "pt", "train")
+  assert [(e["id"], e["inputs"]) for e in portuguese] == [
+      ("oasst_pt_train:p0", "Olá, tudo bem?"), ("oasst_pt_train:p3", "Qual é a capital?")]
+  assert [e["id"] for e in datasets.read_examples("oasst", str(tmp_path), "uk", "train")] == [
+      "oasst_uk_train:p2"]
+  assert len(datasets.read_examples("oasst", str(tmp_path), "zh", "train")) == 1
+  with pytest.raises(DataFormatError) as error:
+    datasets.read_examples("oasst", str(tmp_path), "fr", "train")
+  assert str(error.value) == (
+      f"oasst1: no rows with lang 'fr' in {tmp_path / 'oasst1' / 'train.parquet'}; lang values"
+      " seen: en (2), pt-BR (2), uk-UA (1), zh (1)")
+
+
+@pytest.mark.parametrize("label, code", [
+    ("pt-BR", "pt"), ("uk-UA", "uk"), ("zh", "zh"), ("zh-TW", "zh"), ("ES", "es"),
+    ("spa_Latn", "es"), ("zho_Hans", "zh"), ("eng_Latn", "en"), ("cat_Latn", "ca"),
+    ("por", "pt"), ("xyz_Latn", None), ("", None), (None, None)])
+def test_base_language_of_bcp47_openlid_and_iso_labels(label, code):
+  assert language_codes.base_language(label) == code
