@@ -111,3 +111,54 @@ def test_oasst_region_tagged_lang_counts_for_its_base_language(tmp_path):
     ("por", "pt"), ("xyz_Latn", None), ("", None), (None, None)])
 def test_base_language_of_bcp47_openlid_and_iso_labels(label, code):
   assert language_codes.base_language(label) == code
+
+
+# Guanaco as P3 releases it: OpenLID labels, <S1>/<S2> turns, trailing user turns.
+
+SPANISH = "Soy nuevo en la cocina. Tengo invitados que vienen. ¿Cómo sé cuánta comida cocinar?"
+SPANISH_REPLY = "Puede ser difícil estimar cuánta comida debes cocinar."
+CHINESE = "你好，我想学习如何打羽毛球。你能向我解释一下这个游戏的规则吗？"
+ENGLISH = "I am new to cooking. I have guests coming over. How do I know how much food to cook?"
+
+
+def test_guanaco_reads_openlid_labels_and_p3_turn_markers(tmp_path):
+  lines = [
+      {"text": f"<S1> {SPANISH} <S2> {SPANISH_REPLY} <S1> ¿Diferentes culturas tienen diferentes formas de calcular las cantidades?"
+               " <S2> Sí, aquí tienes algunos ejemplos.", "lang": "spa_Latn", "id": 29},
+      {"text": f"### Human: {ENGLISH}### Assistant: It can be difficult to estimate.",
+       "lang": "eng_Latn", "id": 30},
+      # Ends on a user turn (as in the release): the unanswered question is dropped.
+      {"text": f"<S1> {SPANISH}<S2> {SPANISH_REPLY}<S1> ¿Con cuál debería comenzar?",
+       "lang": "spa_Latn", "id": 31},
+      {"text": f"### Human: {CHINESE}### Assistant: 当然可以。", "lang": "zho_Hans", "id": 32},
+  ]
+  path = tmp_path / "guanaco" / "openassistant_best_replies_train.jsonl"
+  _write(path, _jsonl(lines))
+  spanish = datasets.read_examples("guanaco", str(tmp_path), "es", "train")
+  assert [e["id"] for e in spanish] == ["guanaco_es_train:1", "guanaco_es_train:3"]
+  assert (spanish[0]["inputs"], spanish[0]["targets"]) == (SPANISH, SPANISH_REPLY)
+  assert [turn["role"] for turn in json.loads(spanish[0]["conversation"])] == [
+      "user", "assistant", "user", "assistant"]
+  assert json.loads(spanish[1]["conversation"]) == [
+      {"role": "user", "content": SPANISH}, {"role": "assistant", "content": SPANISH_REPLY}]
+  record = datasets.provenance("guanaco", str(tmp_path), "es", "train")
+  assert record["tags"]["trailing_user_turns_dropped"] == "1"
+  assert record["rows_kept"] == 2 and record["malformed"] == 0
+  assert [e["id"] for e in datasets.read_examples("guanaco", str(tmp_path), "zh", "train")] == [
+      "guanaco_zh_train:4"]
+  with pytest.raises(DataFormatError, match=r"guanaco: no rows with lang 'fr' in .*train\.jsonl;"
+                     r" lang values seen: spa_Latn \(2\), eng_Latn \(1\), zho_Hans \(1\)"):
+    datasets.read_examples("guanaco", str(tmp_path), "fr", "train")
+
+
+def test_guanaco_translated_copy_with_s1_s2_turns_and_no_label(tmp_path):
+  _write(tmp_path / "guanaco" / "openassistant_best_replies_train.jsonl",
+         _jsonl([{"text": f"### Human: {ENGLISH}### Assistant: It can be difficult to estimate."}]))
+  _write(tmp_path / "variants" / "translated" / "guanaco" / "openassistant_best_replies_train.jsonl",
+         _jsonl([{"text": f"<S1> {SPANISH} <S2> {SPANISH_REPLY}", "parallel_id": 1},
+                 {"text": "<S1> <S2> vacío"}]))  # an empty user turn is malformed
+  lenient = datasets.ReadPolicy(max_malformed_fraction=0.5)
+  translated = datasets.read_examples("guanaco_translated", str(tmp_path), "es", "train", lenient)
+  assert [(e["inputs"], e["parallel_id"]) for e in translated] == [(SPANISH, "1")]
+  with pytest.raises(DataFormatError, match="lang values seen: py3langid:es"):
+    datasets.read_examples("guanaco_translated", str(tmp_path), "de", "train", lenient)
