@@ -7,6 +7,7 @@ Hub archives, MGSM's `exemplars.py`, mCoT-MATH's `lang` / `lang-id` records.
 """
 
 import json
+import os
 
 import pyarrow
 import pyarrow.parquet
@@ -14,7 +15,16 @@ import pytest
 
 from tasks import datasets
 from tasks.formats import language_codes, rows
+from xlt_jax.data import __main__ as prepare_binary
+from xlt_jax.data.fetch import Fetcher
 from xlt_jax.errors import DataFormatError, UserInputError
+
+
+def _no_network(*arguments):
+  raise AssertionError(f"tests never download: {arguments}")
+
+
+OFFLINE = Fetcher("unused", hub_file=_no_network, url_file=_no_network)
 
 
 def _write(path, text):
@@ -162,3 +172,53 @@ def test_guanaco_translated_copy_with_s1_s2_turns_and_no_label(tmp_path):
   assert [(e["inputs"], e["parallel_id"]) for e in translated] == [(SPANISH, "1")]
   with pytest.raises(DataFormatError, match="lang values seen: py3langid:es"):
     datasets.read_examples("guanaco_translated", str(tmp_path), "de", "train", lenient)
+
+
+# AlpacaEval translations as P3 publishes them: JSON Lines of {"instruction"}, quoted.
+
+
+def test_p3_alpaca_eval_translations_are_prepared_from_a_checkout_and_unquoted(tmp_path):
+  checkout = tmp_path / "multilingual-instruction-tuning"
+  _write(checkout / "data" / "alpaca_eval_instructions_es.json", _jsonl([
+      {"instruction": '"¿Cómo obtuvieron los estados de EE. UU. sus nombres?"'},
+      {"instruction": 'He leído el libro "Los doce Césares" de Suetonio varias veces.'},
+      {"instruction": '"Quiero hablar sobre "Smooth", una canción de Rob Thomas."'}]))
+  _write(checkout / "data" / "alpaca_eval_instructions_en.json",
+         _jsonl([{"instruction": "How did US states get their names?"}]))
+  _write(checkout / "data" / "alpaca_eval" / "alpaca_eval_instructions_zh.json", _jsonl([
+      {"instruction": "“有哪些著名演员是从百老汇开始他们的职业生涯的？”"},
+      {"instruction": "美国各州是如何得到它们的名字的？"}]))
+  outputs = checkout / "data" / "alpaca_eval_outputs" / "falcon_7b_es_merged"
+  _write(outputs / "alpaca_eval_instructions_es-none-guanaco_prompt-s0-k50-p0.9-t0.8-b8.json",
+         "[]")
+  out = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "alpaca_eval_translated", "--out", str(out),
+                              "--source", str(checkout)], fetcher=OFFLINE) == 0
+  assert sorted(os.listdir(out / "alpaca_eval")) == ["alpaca_eval_instructions_es.json",
+                                                     "alpaca_eval_instructions_zh.json"]
+  spanish = datasets.read_examples("alpaca_eval", str(out), "es", "test")
+  assert [(e["id"], e["inputs"]) for e in spanish] == [
+      ("alpaca_eval_es_test:1", "¿Cómo obtuvieron los estados de EE. UU. sus nombres?"),
+      ("alpaca_eval_es_test:2", 'He leído el libro "Los doce Césares" de Suetonio varias veces.'),
+      ("alpaca_eval_es_test:3", 'Quiero hablar sobre "Smooth", una canción de Rob Thomas.')]
+  chinese = datasets.read_examples("alpaca_eval", str(out), "zh", "test")
+  assert chinese[0]["inputs"] == "有哪些著名演员是从百老汇开始他们的职业生涯的？"
+  # The official English list is still a JSON list, read as published.
+  _write(out / "alpaca_eval" / "alpaca_eval.json", json.dumps(
+      [{"instruction": "How did US states get their names?", "output": "...",
+        "dataset": "helpful_base"}]))
+  assert datasets.read_examples("alpaca_eval", str(out), "en", "test")[0]["inputs"] == (
+      "How did US states get their names?")
+
+
+def test_a_broken_alpaca_eval_line_keeps_the_positions_parallel(tmp_path):
+  _write(tmp_path / "alpaca_eval" / "alpaca_eval_instructions_de.json",
+         '{"instruction": "\\"Wer ist Larry Page?\\""}\n{"instruction": \n'
+         '{"instruction": "Was ist Atlantis?"}\n')
+  lenient = datasets.ReadPolicy(max_malformed_fraction=0.5)
+  examples = datasets.read_examples("alpaca_eval", str(tmp_path), "de", "test", lenient)
+  assert [(e["id"], e["inputs"]) for e in examples] == [
+      ("alpaca_eval_de_test:1", "Wer ist Larry Page?"),
+      ("alpaca_eval_de_test:3", "Was ist Atlantis?")]
+  with pytest.raises(DataFormatError, match=r"instructions_de.json:2: not a UTF-8 JSON line"):
+    datasets.read_examples("alpaca_eval", str(tmp_path), "de", "test")

@@ -13,6 +13,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
+from tasks.formats import alpaca_eval as alpaca_eval_format
 from tasks.formats import mcot_math as mcot_math_format
 from tasks.formats import mgsm_translated as mgsm_translated_format
 from tasks.formats import rows
@@ -31,6 +32,7 @@ PREPARERS: dict[str, Callable[..., dict]] = {
     "aya_evaluation_suite": aya_evaluation.prepare,
     "mgsm": mgsm.prepare_mgsm,
     "mgsm_translated": mgsm.prepare_translated,
+    "alpaca_eval_translated": releases.prepare_alpaca_eval_translated,
     "xnli": releases.prepare_xnli,
     **{name: functools.partial(releases.prepare_files, name) for name in releases.RELEASES},
     **{name: functools.partial(releases.prepare_directory, name)
@@ -43,6 +45,7 @@ LANGUAGES = {
     "sharegpt": sharegpt_format.LANGUAGES,
     "mcot_math": mcot_math_format.LANGUAGES,
     "mgsm_translated": mgsm_translated_format.LANGUAGES,
+    "alpaca_eval_translated": tuple(code for code in alpaca_eval_format.LANGUAGES if code != "en"),
 }
 
 

@@ -5,14 +5,17 @@ file, a publisher URL, or only the user's --source) and where it goes under
 DATA_DIR (the layout in tasks/formats/<format>.py). With --source DIR a file
 is looked up as DIR/<its name in the release>; a directory release (X-CSQA,
 translations, API calling) is copied from DIR keeping its relative paths.
+P3's AlpacaEval translations are picked out of a checkout of P3's repository
+(`prepare_alpaca_eval_translated`).
 """
 
 import dataclasses
 import fnmatch
 import os
+import re
 import zipfile
 
-from tasks.formats import xnli, xquad
+from tasks.formats import alpaca_eval, rows, xnli, xquad
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
 from xlt_jax.errors import UserInputError
@@ -58,7 +61,6 @@ DIRECTORY_RELEASES = {
     "xcsqa": "xcsqa",  # X-CSR_datasets/X-CSQA: <lang>/{dev,test}.jsonl
     "api_calling": "api_calling",  # <split>/<lang>.jsonl (P4 releases scripts, not files)
     "lima_translated": "lima/translated",  # <lang>/{train,test}.jsonl
-    "alpaca_eval_translated": "alpaca_eval",  # alpaca_eval_instructions_<lang>.json
 }
 
 
@@ -138,3 +140,49 @@ def prepare_xnli(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -
   return {"dataset": "xnli", "written": written}
 
 
+
+
+_TRANSLATION_NAME = re.compile(r"alpaca_eval_instructions_([a-z]{2,3})\.json")
+
+
+def prepare_alpaca_eval_translated(out_dir: str, source: str | None, fetcher: Fetcher,
+                                   languages: tuple[str, ...] | None = None,
+                                   policy: rows.ReadPolicy = rows.DEFAULT_POLICY,
+                                   **unused) -> dict:
+  """DATA_DIR/alpaca_eval/alpaca_eval_instructions_<lang>.json from P3's translations.
+
+  `source` is a checkout of github.com/ZurichNLP/multilingual-instruction-tuning (or
+  any directory holding the files): every `alpaca_eval_instructions_<lang>.json` under
+  it is found (P3 keeps some in data/, some in data/alpaca_eval/; the model outputs in
+  data/alpaca_eval_outputs/ have longer names and are not matched), read with the
+  reader (JSON Lines, wrapping quotes) and copied flat. P3's English file is skipped:
+  English is the official alpaca_eval.json (`prepare alpaca_eval`).
+
+  Raises:
+    UserInputError: no --source, no translation in it, or one language twice.
+  """
+  del fetcher, unused
+  if source is None or not os.path.isdir(source):
+    raise UserInputError("alpaca_eval_translated is prepared from a checkout of P3's"
+                         " repository: pass --source DIR")
+  wanted = tuple(languages or [code for code in alpaca_eval.LANGUAGES if code != "en"])
+  found: dict[str, str] = {}
+  for root, folders, names in os.walk(source):
+    folders.sort()
+    for name in sorted(names):
+      match = _TRANSLATION_NAME.fullmatch(name)
+      if not match or match.group(1) not in wanted:
+        continue
+      path = os.path.join(root, name)
+      if match.group(1) in found:
+        raise UserInputError(f"two AlpacaEval translations into {match.group(1)!r}:"
+                             f" {found[match.group(1)]} and {path}")
+      found[match.group(1)] = path
+  if not found:
+    raise UserInputError(f"{source} holds no alpaca_eval_instructions_<lang>.json for"
+                         f" {', '.join(wanted)}")
+  written, counts = [], {}
+  for language, path in sorted(found.items()):
+    counts[language] = len(alpaca_eval.load_translation(path, language, policy).examples)
+    written.append(copy_file(path, alpaca_eval.path(out_dir, language, "test")))
+  return {"dataset": "alpaca_eval_translated", "written": written, "instructions": counts}
