@@ -6,8 +6,10 @@ Guanaco, P3's JSON-Lines AlpacaEval translations, X-CSR's `jap` folder, XLSum's 
 Hub archives, MGSM's `exemplars.py`, mCoT-MATH's `lang` / `lang-id` records.
 """
 
+import io
 import json
 import os
+import tarfile
 
 import pyarrow
 import pyarrow.parquet
@@ -222,3 +224,46 @@ def test_a_broken_alpaca_eval_line_keeps_the_positions_parallel(tmp_path):
       ("alpaca_eval_de_test:3", "Was ist Atlantis?")]
   with pytest.raises(DataFormatError, match=r"instructions_de.json:2: not a UTF-8 JSON line"):
     datasets.read_examples("alpaca_eval", str(tmp_path), "de", "test")
+
+
+# XLSum on the Hub: data/<lower-case name>_XLSum_v2.0.tar.bz2 holding ./<name>_<split>.jsonl.
+
+
+def _xlsum_archive(path, name):
+  with tarfile.open(path, "w:bz2") as archive:
+    for split in ("train", "val", "test"):
+      data = "".join(json.dumps({"id": f"{name}-{split}-{n}", "url": "https://www.bbc.com/mundo/x",
+                                 "title": "t", "summary": f"{split} summary {n}",
+                                 "text": f"{split} text {n}"}, ensure_ascii=False) + "\n"
+                     for n in range(2)).encode()
+      member = tarfile.TarInfo(f"./{name}_{split}.jsonl")
+      member.size = len(data)
+      archive.addfile(member, io.BytesIO(data))
+
+
+def test_xlsum_downloads_the_lower_case_hub_archives(tmp_path):
+  hub = tmp_path / "hub"
+  hub.mkdir()
+  for name in ("spanish", "chinese_simplified"):
+    _xlsum_archive(hub / f"{name}_XLSum_v2.0.tar.bz2", name)
+  requested = []
+
+  def fake_hub_file(repo_id, filename, cache_dir):
+    requested.append((repo_id, filename))
+    local = hub / os.path.basename(filename)
+    if not local.is_file():  # what hf_hub_download does for a name the repository lacks
+      raise UserInputError(f"{repo_id} has no {filename}")
+    return str(local)
+
+  fetcher = Fetcher(str(tmp_path / "cache"), hub_file=fake_hub_file, url_file=_no_network)
+  out = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "xlsum", "--out", str(out), "--languages", "es,zh"],
+                             fetcher=fetcher) == 0
+  assert requested == [("csebuetnlp/xlsum", "data/spanish_XLSum_v2.0.tar.bz2"),
+                       ("csebuetnlp/xlsum", "data/chinese_simplified_XLSum_v2.0.tar.bz2")]
+  assert sorted(os.listdir(out / "xlsum")) == [
+      "chinese_simplified_test.jsonl", "chinese_simplified_train.jsonl",
+      "chinese_simplified_val.jsonl", "spanish_test.jsonl", "spanish_train.jsonl",
+      "spanish_val.jsonl"]
+  validation = datasets.read_examples("xlsum", str(out), "zh", "validation")
+  assert [e["targets"] for e in validation] == ["val summary 0", "val summary 1"]
