@@ -10,6 +10,7 @@ import io
 import json
 import os
 import tarfile
+import zipfile
 
 import pyarrow
 import pyarrow.parquet
@@ -267,3 +268,52 @@ def test_xlsum_downloads_the_lower_case_hub_archives(tmp_path):
       "spanish_val.jsonl"]
   validation = datasets.read_examples("xlsum", str(out), "zh", "validation")
   assert [e["targets"] for e in validation] == ["val summary 0", "val summary 1"]
+
+
+# X-CSQA as the X-CSR release has it: Japanese in jap/, no answerKey in test.
+
+
+def _xcsqa_row(language, key=True):
+  row = {"id": "be1920f7ba5454ad", "lang": language, "question": {
+      "stem": "知識はどうなりますか？" if language == "jap" else "What happens to knowledge?",
+      "choices": [{"label": label, "text": f"{label} text"} for label in "ABCDE"]},
+         "answerKey": "D"}
+  if not key:
+    del row["answerKey"]  # "hidden for test data"
+  return row
+
+
+def test_xcsqa_japanese_is_read_from_the_release_jap_folder(tmp_path, capsys):
+  release = tmp_path / "xcsr_datasets.zip"
+  with zipfile.ZipFile(release, "w") as archive:
+    for folder in ("en", "jap"):
+      for split in ("dev", "test"):
+        archive.writestr(f"X-CSR_datasets/X-CSQA/{folder}/{split}.jsonl",
+                         _jsonl([_xcsqa_row(folder, key=split == "dev")]))
+    archive.writestr("X-CSR_datasets/X-CSQA/en/train.jsonl", _jsonl([_xcsqa_row("en")]))
+    archive.writestr("X-CSR_datasets/X-CODAH/jap/dev.jsonl", "{}\n")
+  fetched = []
+  fetcher = Fetcher("unused", hub_file=_no_network,
+                    url_file=lambda url, cache_dir: fetched.append(url) or str(release))
+  out = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "xcsqa", "--out", str(out), "--languages", "en,ja"],
+                             fetcher=fetcher) == 0
+  assert fetched == ["https://inklab.usc.edu/XCSR/xcsr_datasets.zip"]
+  assert sorted(os.listdir(out / "xcsqa")) == ["en", "jap"]
+  assert sorted(os.listdir(out / "xcsqa" / "jap")) == ["dev.jsonl", "test.jsonl"]
+  japanese = datasets.read_examples("xcsqa", str(out), "ja", "validation")[0]
+  assert japanese["id"] == "xcsqa_ja_validation:be1920f7ba5454ad"
+  assert japanese["inputs"].startswith("知識はどうなりますか？\nA. A text")
+  assert japanese["answer"] == "D"
+  test = datasets.read_examples("xcsqa", str(out), "ja", "test")[0]
+  assert (test["targets"], test["answer"]) == ("", "")
+  # The extracted folder works as --source too; a language the release lacks is named.
+  with zipfile.ZipFile(release) as archive:
+    archive.extractall(tmp_path / "extracted")
+  source = str(tmp_path / "extracted" / "X-CSR_datasets")
+  assert prepare_binary.main(["prepare", "xcsqa", "--out", str(tmp_path / "again"), "--source",
+                              source, "--languages", "ja"], fetcher=OFFLINE) == 0
+  assert (tmp_path / "again" / "xcsqa" / "jap" / "test.jsonl").is_file()
+  assert prepare_binary.main(["prepare", "xcsqa", "--out", str(tmp_path / "again"), "--source",
+                              source, "--languages", "de"], fetcher=OFFLINE) == 2
+  assert "X-CSQA has no de/dev.jsonl (X-CSQA de)" in capsys.readouterr().err

@@ -125,7 +125,10 @@ QUOTED_VALUES = 12
 
 
 def count_summary(counts: collections.Counter, limit: int = QUOTED_VALUES) -> str:
-  """"pt-BR (120), en (300)": the values most frequent first, at most `limit` of them."""
+  """The values and their counts, most frequent first, at most `limit` of them.
+
+  E.g. "en (300), pt-BR (120)", or "none (no rows)" when nothing was counted.
+  """
   if not counts:
     return "none (no rows)"
   ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -4,7 +4,8 @@ Each release is a list of files, each with where it comes from (a Hub dataset
 file, a publisher URL, or only the user's --source) and where it goes under
 DATA_DIR (the layout in tasks/formats/<format>.py). With --source DIR a file
 is looked up as DIR/<its name in the release>; a directory release (X-CSQA,
-translations, API calling) is copied from DIR keeping its relative paths.
+translations, API calling) is copied from DIR keeping its relative paths. X-CSQA
+comes from the X-CSR zip or a folder of it (`prepare_xcsqa`).
 P3's AlpacaEval translations are picked out of a checkout of P3's repository
 (`prepare_alpaca_eval_translated`).
 """
@@ -15,7 +16,7 @@ import os
 import re
 import zipfile
 
-from tasks.formats import alpaca_eval, rows, xnli, xquad
+from tasks.formats import alpaca_eval, rows, xcsqa, xnli, xquad
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
 from xlt_jax.errors import UserInputError
@@ -58,7 +59,6 @@ RELEASES: dict[str, list[ReleaseFile]] = {
 # Releases the user supplies as a directory in the layout's own shape:
 # dataset -> the folder under DATA_DIR that --source DIR is copied into.
 DIRECTORY_RELEASES = {
-    "xcsqa": "xcsqa",  # X-CSR_datasets/X-CSQA: <lang>/{dev,test}.jsonl
     "api_calling": "api_calling",  # <split>/<lang>.jsonl (P4 releases scripts, not files)
     "lima_translated": "lima/translated",  # <lang>/{train,test}.jsonl
 }
@@ -186,3 +186,60 @@ def prepare_alpaca_eval_translated(out_dir: str, source: str | None, fetcher: Fe
     counts[language] = len(alpaca_eval.load_translation(path, language, policy).examples)
     written.append(copy_file(path, alpaca_eval.path(out_dir, language, "test")))
   return {"dataset": "alpaca_eval_translated", "written": written, "instructions": counts}
+
+
+def _xcsqa_root(source: str) -> str:
+  """The X-CSQA folder inside `source`: itself, X-CSQA/ or X-CSR_datasets/X-CSQA/."""
+  for candidate in ("", "X-CSQA", xcsqa.RELEASE_DIRECTORY):
+    root = os.path.join(source, candidate)
+    if os.path.isdir(os.path.join(root, xcsqa.folder("en"))):
+      return root
+  raise UserInputError(f"{source} is not the X-CSR release: no en/ folder in it, in X-CSQA/"
+                       f" or in {xcsqa.RELEASE_DIRECTORY}/")
+
+
+def prepare_xcsqa(out_dir: str, source: str | None, fetcher: Fetcher,
+                  languages: tuple[str, ...] | None = None, **unused) -> dict:
+  """DATA_DIR/xcsqa/<folder>/{dev,test}.jsonl from the X-CSR release.
+
+  `source` is the release zip (xcsr_datasets.zip), the extracted X-CSR_datasets folder
+  or its X-CSQA folder; without it the zip is downloaded from the URL the Hugging Face
+  loader uses. The release's folder names are kept (Japanese is `jap`; see
+  tasks/formats/xcsqa.py), only dev and test are copied.
+
+  Raises:
+    UserInputError: the source is not the release, or lacks a language's files.
+  """
+  del unused
+  archive = fetcher.url(xcsqa.RELEASE_URL) if source is None else source
+  files = {(language, split): f"{xcsqa.folder(language)}/{xcsqa.file_name(split)}"
+           for language in languages or xcsqa.LANGUAGES for split in xcsqa.SPLITS}
+  written = []
+  if os.path.isdir(archive):
+    root = _xcsqa_root(archive)
+    for (language, _), relative in files.items():  # every file checked before any copy
+      if not os.path.isfile(os.path.join(root, relative)):
+        raise UserInputError(f"{root} has no {relative} (X-CSQA {language})")
+    for (language, split), relative in files.items():
+      written.append(copy_file(os.path.join(root, relative),
+                               xcsqa.path(out_dir, language, split)))
+    return {"dataset": "xcsqa", "written": written}
+  if not zipfile.is_zipfile(archive):
+    raise UserInputError(f"{archive} is neither a folder of the X-CSR release nor its zip")
+  with zipfile.ZipFile(archive) as release:
+    names = set(release.namelist())
+    for (language, _), relative in files.items():
+      if f"{xcsqa.RELEASE_DIRECTORY}/{relative}" not in names:
+        raise UserInputError(f"{archive} has no {xcsqa.RELEASE_DIRECTORY}/{relative}"
+                             f" (X-CSQA {language})")
+    for (language, split), relative in files.items():
+      destination = xcsqa.path(out_dir, language, split)
+      os.makedirs(os.path.dirname(destination), exist_ok=True)
+      temporary = destination + ".partial"
+      with release.open(f"{xcsqa.RELEASE_DIRECTORY}/{relative}") as file, \
+          open(temporary, "wb") as output:
+        for block in iter(lambda: file.read(1 << 20), b""):
+          output.write(block)
+      os.replace(temporary, destination)
+      written.append(destination)
+  return {"dataset": "xcsqa", "written": written}
