@@ -19,6 +19,7 @@ import pytest
 from tasks import datasets
 from tasks.formats import language_codes, rows
 from xlt_jax.data import __main__ as prepare_binary
+from xlt_jax.data import mgsm
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.errors import DataFormatError, UserInputError
 
@@ -317,3 +318,84 @@ def test_xcsqa_japanese_is_read_from_the_release_jap_folder(tmp_path, capsys):
   assert prepare_binary.main(["prepare", "xcsqa", "--out", str(tmp_path / "again"), "--source",
                               source, "--languages", "de"], fetcher=OFFLINE) == 2
   assert "X-CSQA has no de/dev.jsonl (X-CSQA de)" in capsys.readouterr().err
+
+
+# MGSM's exemplars as published: the Python module mgsm/exemplars.py.
+
+EXEMPLAR_LABELS = {"en": ("Question: ", "Step-by-Step Answer: ", "The answer is {}."),
+                   "zh": ("问题：", "逐步解答：", "答案是 {}。")}
+
+
+def _python_string(text):
+  """`text` as exemplars.py writes it: ASCII literals with \\u escapes, implicitly joined."""
+  half = len(text) // 2
+  return "\n                 ".join(json.dumps(part) for part in (text[:half], text[half:]))
+
+
+def _write_exemplars_py(path, languages=("en", "zh")):
+  lines = ['"""Prompts for mgsm."""', "# pylint: disable=line-too-long", "",
+           "EXEMPLAR_NUMBER_ANSWERS = [11, 29, 39, 9, 33, 8, 8, 5]", "",
+           "EXEMPLAR_EQUATION_SOLUTIONS = [", '    "5 + 6 = 11.",', "]", "",
+           "MGSM_EXEMPLARS = {"]
+  for language in languages:
+    question, answer, conclusion = EXEMPLAR_LABELS[language]
+    lines.append(f'    "{language}": {{')
+    for number in range(1, 9):
+      lines += [f'        "{number}": {{',
+                f'            "q": {_python_string(f"{question}Roger has {number} balls.")},',
+                f'            "a": {_python_string(answer + conclusion.format(number))}',
+                "        },"]
+    lines.append("    },")
+  lines.append("}")
+  _write(path, "\n".join(lines) + "\n")
+
+
+def test_mgsm_prepare_reads_the_published_exemplars_py(tmp_path):
+  source = tmp_path / "url-nlp" / "mgsm"
+  _write_exemplars_py(source / "exemplars.py")
+  for language in ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"):
+    _write(source / f"mgsm_{language}.tsv", "Janet has 16 eggs. How many?\t18\n")
+  out = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "mgsm", "--out", str(out), "--source", str(source)],
+                             fetcher=OFFLINE) == 0
+  converted = json.loads((out / "mgsm" / "exemplars.json").read_text(encoding="utf-8"))
+  assert sorted(converted) == ["EXEMPLAR_EQUATION_SOLUTIONS", "EXEMPLAR_NUMBER_ANSWERS",
+                               "MGSM_EXEMPLARS"]
+  assert converted["MGSM_EXEMPLARS"]["zh"]["1"] == {"q": "问题：Roger has 1 balls.",
+                                                    "a": "逐步解答：答案是 1。"}
+  prompt = datasets.read_examples("mgsm", str(out), "zh", "test")[0]["inputs"]
+  assert prompt.startswith("问题：Roger has 1 balls.\n逐步解答：答案是 1。\n\n")
+  assert prompt.endswith("问题：Janet has 16 eggs. How many?\n逐步解答：")
+
+
+def test_mgsm_exemplars_py_is_parsed_never_run(tmp_path):
+  marker = tmp_path / "executed"
+  path = tmp_path / "exemplars.py"
+  _write(path, f'MGSM_EXEMPLARS = __import__("pathlib").Path({str(marker)!r}).touch()\n')
+  status = prepare_binary.main(["prepare", "mgsm_translated", "--out", str(tmp_path / "data"),
+                                "--source", str(tmp_path), "--languages", "pt"], fetcher=OFFLINE)
+  assert status == 2 and not marker.exists()
+  with pytest.raises(DataFormatError, match=r"exemplars.py:1: MGSM_EXEMPLARS is not a literal"):
+    mgsm.read_exemplars_py(str(path))
+  _write(path, "EXEMPLAR_NUMBER_ANSWERS = [1]\n")
+  with pytest.raises(DataFormatError, match="no top-level 'MGSM_EXEMPLARS"):
+    mgsm.read_exemplars_py(str(path))
+
+
+def test_mgsm_download_takes_the_exemplars_from_the_publisher(tmp_path):
+  release = tmp_path / "release"
+  _write_exemplars_py(release / "exemplars.py")
+  for language in ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"):
+    _write(release / f"mgsm_{language}.tsv", "Q?\t1\n")
+  urls = []
+
+  def fake_url_file(url, cache_dir):
+    urls.append(url)
+    return str(release / url.rsplit("/", 1)[1])
+
+  fetcher = Fetcher("unused", hub_file=_no_network, url_file=fake_url_file)
+  out = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "mgsm", "--out", str(out)], fetcher=fetcher) == 0
+  assert urls[-1] == ("https://raw.githubusercontent.com/google-research/url-nlp/main/mgsm/"
+                      "exemplars.py")
+  assert len(datasets.read_examples("mgsm", str(out), "en", "test")) == 1
