@@ -399,3 +399,32 @@ def test_mgsm_download_takes_the_exemplars_from_the_publisher(tmp_path):
   assert urls[-1] == ("https://raw.githubusercontent.com/google-research/url-nlp/main/mgsm/"
                       "exemplars.py")
   assert len(datasets.read_examples("mgsm", str(out), "en", "test")) == 1
+
+
+# mCoT-MATH: `lang` in mcot_math.json, `lang-id` in the newer lang-id/mcot-math.json.
+
+
+@pytest.mark.parametrize("release_file, field", [("mcot_math.json", "lang"),
+                                                 ("lang-id/mcot-math.json", "lang-id")])
+def test_mcot_math_accepts_lang_and_lang_id_records(tmp_path, release_file, field, capsys):
+  records = [{"question": f"[{language}] Question {number}?",
+              "answer": f"Step 1. The answer is: {number}", field: language}
+             for number in range(3) for language in ("en", "sw", "zh")]
+  release = tmp_path / release_file
+  _write(release, json.dumps(records, ensure_ascii=False))
+  out = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "mcot_math", "--out", str(out), "--source", str(release),
+                              "--validation_fraction", "0"], fetcher=OFFLINE) == 0
+  prepared = json.loads((out / "mcot_math" / "prepared.json").read_text())
+  assert prepared["written"] == {"train/en": 3, "train/sw": 3, "train/zh": 3}
+  assert prepared["malformed"] == 0 and "ja" in prepared["no_records"]
+  swahili = datasets.read_examples("mcot_math", str(out), "sw", "train")
+  assert [(e["inputs"], e["answer"]) for e in swahili] == [
+      (f"[sw] Question {number}?", str(number)) for number in range(3)]
+  # A language asked for by name and absent from the release fails, naming what it has.
+  assert prepare_binary.main(["prepare", "mcot_math", "--out", str(tmp_path / "again"),
+                              "--source", str(release), "--languages", "sw,ja"],
+                             fetcher=OFFLINE) == 2
+  error = capsys.readouterr().err.splitlines()[-1]
+  assert error == (f"error: mcot_math: no records of ja in {release}; lang/lang-id/language"
+                   " values seen: en (3), sw (3), zh (3)")
