@@ -137,8 +137,9 @@ ENGLISH = "I am new to cooking. I have guests coming over. How do I know how muc
 
 def test_guanaco_reads_openlid_labels_and_p3_turn_markers(tmp_path):
   lines = [
-      {"text": f"<S1> {SPANISH} <S2> {SPANISH_REPLY} <S1> ¿Diferentes culturas tienen diferentes formas de calcular las cantidades?"
-               " <S2> Sí, aquí tienes algunos ejemplos.", "lang": "spa_Latn", "id": 29},
+      {"text": f"<S1> {SPANISH} <S2> {SPANISH_REPLY} <S1> ¿Diferentes culturas tienen"
+               " diferentes formas de calcular las cantidades? <S2> Sí, aquí tienes algunos"
+               " ejemplos.", "lang": "spa_Latn", "id": 29},
       {"text": f"### Human: {ENGLISH}### Assistant: It can be difficult to estimate.",
        "lang": "eng_Latn", "id": 30},
       # Ends on a user turn (as in the release): the unanswered question is dropped.
@@ -168,7 +169,8 @@ def test_guanaco_reads_openlid_labels_and_p3_turn_markers(tmp_path):
 def test_guanaco_translated_copy_with_s1_s2_turns_and_no_label(tmp_path):
   _write(tmp_path / "guanaco" / "openassistant_best_replies_train.jsonl",
          _jsonl([{"text": f"### Human: {ENGLISH}### Assistant: It can be difficult to estimate."}]))
-  _write(tmp_path / "variants" / "translated" / "guanaco" / "openassistant_best_replies_train.jsonl",
+  variant = tmp_path / "variants" / "translated" / "guanaco"
+  _write(variant / "openassistant_best_replies_train.jsonl",
          _jsonl([{"text": f"<S1> {SPANISH} <S2> {SPANISH_REPLY}", "parallel_id": 1},
                  {"text": "<S1> <S2> vacío"}]))  # an empty user turn is malformed
   lenient = datasets.ReadPolicy(max_malformed_fraction=0.5)
