@@ -9,7 +9,8 @@ The release (github.com/google-research/url-nlp, folder mgsm/) has one
 parses it with `ast` and evaluates only the right-hand sides of those assignments with
 `ast.literal_eval` (literals only; a call or a name is an error). Preparation writes
 the result as DATA_DIR/mgsm/exemplars.json, the same keys in JSON (what the readers
-load); an `exemplars.json` given instead is accepted as is.
+load); an `exemplars.json` given instead is checked the same way and its content
+written unchanged.
 """
 
 import ast

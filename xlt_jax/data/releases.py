@@ -3,10 +3,10 @@
 Each release is a list of files, each with where it comes from (a Hub dataset
 file, a publisher URL, or only the user's --source) and where it goes under
 DATA_DIR (the layout in tasks/formats/<format>.py). With --source DIR a file
-is looked up as DIR/<its name in the release>; a directory release (X-CSQA,
+is looked up as DIR/<its name in the release>; a directory release (LIMA
 translations, API calling) is copied from DIR keeping its relative paths. X-CSQA
-comes from the X-CSR zip or a folder of it (`prepare_xcsqa`).
-P3's AlpacaEval translations are picked out of a checkout of P3's repository
+comes from the X-CSR zip or a folder of it (`prepare_xcsqa`), P3's AlpacaEval
+translations are picked out of a checkout of P3's repository
 (`prepare_alpaca_eval_translated`).
 """
 
@@ -138,8 +138,6 @@ def prepare_xnli(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -
       os.replace(temporary, destination)
       written.append(destination)
   return {"dataset": "xnli", "written": written}
-
-
 
 
 _TRANSLATION_NAME = re.compile(r"alpaca_eval_instructions_([a-z]{2,3})\.json")
