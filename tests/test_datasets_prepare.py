@@ -147,7 +147,7 @@ def _xlsum_lines(language_name, split):
 def test_xlsum_prepares_from_the_release_archive(tmp_path):
   source = tmp_path / "release"
   source.mkdir()
-  with tarfile.open(source / "French_XLSum_v2.0.tar.bz2", "w:bz2") as archive:
+  with tarfile.open(source / "french_XLSum_v2.0.tar.bz2", "w:bz2") as archive:
     for split in ("train", "val", "test"):
       data = _xlsum_lines("french", split).encode()
       member = tarfile.TarInfo(f"french_{split}.jsonl")

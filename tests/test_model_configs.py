@@ -34,7 +34,7 @@ CHECKPOINTS = {
         model_type="cohere", vocab_size=256000, hidden_size=4096, intermediate_size=14336,
         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
         max_position_embeddings=8192, layer_norm_eps=1e-5, rope_theta=10000,
-        logit_scale=0.125, use_qk_norm=False, tie_word_embeddings=True,
+        logit_scale=0.0625, use_qk_norm=False, tie_word_embeddings=True,
     ), (7.9e9, 8.1e9)),
     "gin/models/aya23_35b.gin": (dict(  # CohereForAI/aya-23-35B
         model_type="cohere", vocab_size=256000, hidden_size=8192, intermediate_size=22528,

@@ -6,7 +6,8 @@ Layout, the official release files unchanged:
 
 columns `inputs, targets, language, language_code, annotation_type, user_id`
 (`language_code` ISO 639-3). A language's examples are the rows whose code maps
-to it (aya_evaluation.ISO_639_3), in file order; ids "<task>:<row>" (0-based).
+to it (aya_evaluation.ISO_639_3), in file order; ids "<task>:<row>" (0-based). A
+language no row's code maps to fails, naming the codes the file has.
 P2 trains on the native es, ru, zh, de splits and on the English split.
 
 Translated copies (tasks/variants.py) use the same schema plus an optional column
@@ -43,12 +44,15 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
   table = rows.read_parquet(source, COLUMNS)
   name = task_name("aya_dataset", language, split)
   problems = rows.RowProblems(policy, f"{source} ({language})")
+  codes = rows.LanguageField("aya_dataset", source, "language_code", language)
   examples = []
   wanted = ["inputs", "targets", "language_code"]
   wanted += ["parallel_id"] if "parallel_id" in table.column_names else []
   columns = table.select(wanted).to_pylist()
   for row_number, row in enumerate(columns):
-    if ISO_639_3.get(row["language_code"]) != language:
+    matched = ISO_639_3.get(row["language_code"]) == language
+    codes.seen(row["language_code"], matched)
+    if not matched:
       continue
     problems.seen()
     problem = rows.string_fields(row, ("inputs", "targets"))
@@ -58,4 +62,6 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
       continue
     examples.append(rows.example(name, row_number, language, row["inputs"].strip(),
                                  row["targets"].strip(), **parallel))
-  return problems.result(examples, [source])
+  result = problems.result(examples, [source])
+  codes.check()  # after the malformed-row check: it names bad lines
+  return result

@@ -8,7 +8,8 @@ for subset in `aya_human_annotated`, `dolly_human_edited`,
 `dolly_machine_translated`; columns `id, inputs, targets, language, script`
 with `language` an ISO 639-3 code ("arb", "spa", ...). Each subset is its own
 dataset; a language's examples are the rows whose ISO 639-3 code maps to it
-(ISO_639_3), in file order, with ids "<task>:<row>" (0-based parquet row).
+(ISO_639_3), in file order, with ids "<task>:<row>" (0-based parquet row). A
+language no row's code maps to fails, naming the codes the file has.
 """
 
 import os
@@ -71,9 +72,12 @@ def load_for(subset: str):
     table = read_table(source).select(["inputs", "targets", "language"]).to_pylist()
     name = task_name(subset, language, split)
     problems = rows.RowProblems(policy, f"{source} ({language})")
+    codes = rows.LanguageField(subset, source, "language", language)
     examples = []
     for row_number, row in enumerate(table):
-      if ISO_639_3.get(row["language"]) != language:
+      matched = ISO_639_3.get(row["language"]) == language
+      codes.seen(row["language"], matched)
+      if not matched:
         continue
       problems.seen()
       problem = rows.string_fields(row, ("inputs", "targets"))
@@ -82,5 +86,7 @@ def load_for(subset: str):
         continue
       examples.append(rows.example(name, row_number, language, row["inputs"].strip(),
                                    row["targets"].strip(), ""))
-    return problems.result(examples, [source])
+    result = problems.result(examples, [source])
+    codes.check()  # after the malformed-row check: it names bad lines
+    return result
   return load

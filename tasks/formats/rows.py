@@ -4,8 +4,16 @@ A malformed row is never dropped silently. Readers report each one with its file
 and line to a `RowProblems`; a load fails with DataFormatError when the malformed
 share of a file exceeds `ReadPolicy.max_malformed_fraction`, and otherwise the
 count and the first problems are kept in the load's provenance.
+
+Nor does a language silently come out empty: a reader that keeps the rows of one
+language by a field of the file (OASST1's `lang`, the Aya files' language codes,
+XNLI's `language`, Guanaco's label) counts that field's values in a `LanguageField`,
+whose `check` fails with DataFormatError naming the file and the values it saw when
+no row was of the language (e.g. a release that writes "pt-BR" where "pt" was looked
+for).
 """
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -110,6 +118,57 @@ class RowProblems:
     self.check()
     return LoadResult(examples, list(sources), self.rows, self.count, list(self.quoted),
                       dict(filtered or {}))
+
+
+# How many distinct values of a language field an error message lists.
+QUOTED_VALUES = 12
+
+
+def count_summary(counts: collections.Counter, limit: int = QUOTED_VALUES) -> str:
+  """The values and their counts, most frequent first, at most `limit` of them.
+
+  E.g. "en (300), pt-BR (120)", or "none (no rows)" when nothing was counted.
+  """
+  if not counts:
+    return "none (no rows)"
+  ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+  text = ", ".join(f"{value} ({count})" for value, count in ranked[:limit])
+  if len(ranked) > limit:
+    text += f", and {len(ranked) - limit} more values"
+  return text
+
+
+class LanguageField:
+  """The values of the field a reader selects one language's rows by, in one source.
+
+  Call `seen(value, matched)` for every row the reader looks at (before any other
+  check), then `check()` once the source is read: it raises when no row matched.
+
+  Attributes:
+    matched: rows whose value named the language.
+    values: how many rows had each value (non-strings by their repr).
+  """
+
+  def __init__(self, dataset: str, source: str, field: str, language: str):
+    self.dataset = dataset
+    self.source = source
+    self.field = field
+    self.language = language
+    self.matched = 0
+    self.values: collections.Counter = collections.Counter()
+
+  def seen(self, value: Any, matched: bool) -> None:
+    """Counts one row whose field held `value`; `matched` when it is of the language."""
+    self.values[value if isinstance(value, str) else repr(value)] += 1
+    self.matched += bool(matched)
+
+  def check(self) -> None:
+    """Raises DataFormatError naming the file and the values seen when no row matched."""
+    if self.matched:
+      return
+    raise DataFormatError(
+        f"{self.dataset}: no rows with {self.field} {self.language!r} in {self.source};"
+        f" {self.field} values seen: {count_summary(self.values)}")
 
 
 def require_file(path: str, what: str) -> str:

@@ -1,14 +1,22 @@
 """X-CSQA (Lin et al., 2021): five-way commonsense questions in 16 languages (P3).
 
-Layout, the official X-CSR release:
+Layout, the official X-CSR release's X-CSQA folder unchanged:
 
-    DATA_DIR/xcsqa/<lang>/<dev|test>.jsonl
+    DATA_DIR/xcsqa/<folder>/<dev|test>.jsonl
 
-one {"id", "lang", "question": {"stem", "choices": [{"label": "A".."E", "text"}]},
-"answerKey"} per line (the release's test split has no answerKey: its examples
-have targets and answer ""). Our splits: validation (= dev), test. inputs are
-the stem then one "<label>. <text>" line per choice; `choices` is the JSON list
-of labels; targets/answer the answer key. Ids "<task>:<id>" (parallel).
+where <folder> is the release's language folder: our code, except Japanese, whose
+folder is `jap` (the release's 16 languages are en, zh, de, es, fr, it, jap, nl, pl,
+pt, ru, ar, vi, hi, sw, ur: github.com/INK-USC/XCSR docs/dataset.md and its run
+scripts' `langs`; the Hugging Face loader huggingface/datasets datasets/xcsr/xcsr.py
+reads `X-CSR_datasets/X-CSQA/<lang>/{dev,test}.jsonl` from
+https://inklab.usc.edu/XCSR/xcsr_datasets.zip with the same list).
+
+One {"id", "lang", "question": {"stem", "choices": [{"label": "A".."E", "text"}]},
+"answerKey"} per line; the release's test split has no answerKey ("hidden for test
+data"), so its examples have targets and answer "". Our splits: validation (= dev),
+test. inputs are the stem then one "<label>. <text>" line per choice; `choices` is
+the JSON list of labels; targets/answer the answer key. Ids "<task>:<id>" (the id is
+shared by all languages, so examples are parallel).
 """
 
 import json
@@ -24,10 +32,24 @@ SPLITS = ("validation", "test")
 LANGUAGES = ("ar", "de", "en", "es", "fr", "hi", "it", "ja", "nl", "pl", "pt", "ru", "sw",
              "ur", "vi", "zh")
 _OFFICIAL_SPLIT = {"validation": "dev", "test": "test"}
+# Our code -> the release's folder, where they differ.
+_FOLDERS = {"ja": "jap"}
+RELEASE_URL = "https://inklab.usc.edu/XCSR/xcsr_datasets.zip"
+RELEASE_DIRECTORY = "X-CSR_datasets/X-CSQA"  # inside the zip
+
+
+def folder(language: str) -> str:
+  """The release's folder of a language: our code, "jap" for "ja"."""
+  return _FOLDERS.get(language, language)
+
+
+def file_name(split: str) -> str:
+  """The release's file of one of our splits: dev.jsonl (validation) or test.jsonl."""
+  return f"{_OFFICIAL_SPLIT[split]}.jsonl"
 
 
 def path(data_dir: str, language: str, split: str) -> str:
-  return os.path.join(data_dir, "xcsqa", language, f"{_OFFICIAL_SPLIT[split]}.jsonl")
+  return os.path.join(data_dir, "xcsqa", folder(language), file_name(split))
 
 
 def _problem(row: dict) -> str | None:

@@ -1,10 +1,13 @@
 """XLSum (Hasan et al., 2021): BBC article -> one-sentence summary, per language.
 
-Layout (the official per-language file names of the XLSum v2.0 archives):
+Layout (the official per-language file names inside the XLSum v2.0 archives, which
+the Hub's loading script reads as `<name>_train.jsonl`, `<name>_val.jsonl`,
+`<name>_test.jsonl`):
 
     DATA_DIR/xlsum/<xlsum name>_<train|val|test>.jsonl   e.g. xlsum/spanish_train.jsonl
 
-one JSON object per line with string fields `id, url, title, summary, text`.
+one JSON object per line with string fields `id, url, title, summary, text` (the
+example record of github.com/csebuetnlp/xl-sum's README).
 Our split "validation" is XLSum's "val". An example's inputs are the article
 text, its targets and answer the reference summary.
 """
@@ -20,8 +23,9 @@ METRIC = "rouge_l"
 SPLITS = ("train", "validation", "test")
 FIELDS = ("id", "url", "title", "summary", "text")
 
-# Our language code -> XLSum's language name (file prefix); the archive name is
-# "<Name>_XLSum_v2.0.tar.bz2" with the first letter upper-cased.
+# Our language code -> XLSum's language name (file prefix, and the Hub config name); the
+# Hub archive is "data/<name>_XLSum_v2.0.tar.bz2" with the name as is, in lower case
+# (e.g. "data/chinese_simplified_XLSum_v2.0.tar.bz2"; see xlt_jax/data/xlsum.py).
 XLSUM_NAMES = {
     "ar": "arabic", "bn": "bengali", "en": "english", "es": "spanish", "fr": "french",
     "hi": "hindi", "ja": "japanese", "ko": "korean", "pt": "portuguese", "ru": "russian",

@@ -8,7 +8,8 @@ tab-separated with a header naming at least `language, gold_label, sentence1,
 sentence2, pairID`. Our splits: validation (= dev), test. inputs are the
 premise and the hypothesis on two lines; `choices` is the JSON list
 ["entailment", "neutral", "contradiction"]; targets/answer the gold label.
-Ids "<task>:<pairID>" (parallel across languages).
+Ids "<task>:<pairID>" (parallel across languages). A language without rows fails,
+naming the `language` values the file has.
 """
 
 import csv
@@ -40,6 +41,7 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
   source = rows.require_file(path(data_dir, language, split), "XNLI")
   name = task_name("xnli", language, split)
   problems = rows.RowProblems(policy, f"{source} ({language})")
+  codes = rows.LanguageField("xnli", source, "language", language)
   examples = []
   with open(source, encoding="utf-8", newline="") as file:
     reader = csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -47,6 +49,7 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
     if missing:
       raise DataFormatError(f"{source}:1: header lacks {', '.join(missing)}")
     for row in reader:
+      codes.seen(row["language"], row["language"] == language)
       if row["language"] != language:
         continue
       problems.seen()
@@ -58,4 +61,6 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
                                    f"{row['sentence1'].strip()}\n{row['sentence2'].strip()}",
                                    row["gold_label"], row["gold_label"],
                                    choices=json.dumps(LABELS)))
-  return problems.result(examples, [source])
+  result = problems.result(examples, [source])
+  codes.check()  # after the malformed-row check: it names bad lines
+  return result

@@ -13,10 +13,12 @@ import os
 import sys
 from typing import Callable, Sequence
 
+from tasks.formats import alpaca_eval as alpaca_eval_format
 from tasks.formats import mcot_math as mcot_math_format
 from tasks.formats import mgsm_translated as mgsm_translated_format
 from tasks.formats import rows
 from tasks.formats import sharegpt as sharegpt_format
+from tasks.formats import xcsqa as xcsqa_format
 from tasks.formats import xlsum as xlsum_format
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.languages import check_language
@@ -31,6 +33,8 @@ PREPARERS: dict[str, Callable[..., dict]] = {
     "aya_evaluation_suite": aya_evaluation.prepare,
     "mgsm": mgsm.prepare_mgsm,
     "mgsm_translated": mgsm.prepare_translated,
+    "alpaca_eval_translated": releases.prepare_alpaca_eval_translated,
+    "xcsqa": releases.prepare_xcsqa,
     "xnli": releases.prepare_xnli,
     **{name: functools.partial(releases.prepare_files, name) for name in releases.RELEASES},
     **{name: functools.partial(releases.prepare_directory, name)
@@ -43,6 +47,8 @@ LANGUAGES = {
     "sharegpt": sharegpt_format.LANGUAGES,
     "mcot_math": mcot_math_format.LANGUAGES,
     "mgsm_translated": mgsm_translated_format.LANGUAGES,
+    "xcsqa": xcsqa_format.LANGUAGES,
+    "alpaca_eval_translated": tuple(code for code in alpaca_eval_format.LANGUAGES if code != "en"),
 }
 
 

@@ -1,13 +1,19 @@
-"""mCoT-MATH: split the one ~11.6 GB JSON list per language, streaming (bounded memory)."""
+"""mCoT-MATH: split the one ~11.6 GB JSON list per language, streaming (bounded memory).
 
+Either release file works (tasks/formats/mcot_math.py): `mcot_math.json`, whose records
+name the language `lang`, or `lang-id/mcot-math.json`, which names it `lang-id`.
+"""
+
+import collections
 import hashlib
 import json
+import logging
 import os
 from typing import TextIO
 
 from tasks.formats import mcot_math, rows
 from xlt_jax.core import atomic_io
-from xlt_jax.core.errors import UserInputError
+from xlt_jax.core.errors import DataFormatError, UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.json_list import stream_records
 from xlt_jax.data.outputs import AtomicFiles
@@ -31,8 +37,10 @@ def split_by_language(source: str, out_dir: str, *, validation_fraction: float =
   A record without a known language or without question/answer strings is
   malformed: reported by position, counted, and fatal above the policy's share
   (then nothing is written). With `languages`, records of the others are skipped
-  (counted as "other_language"). Returns the summary also written to
-  DATA_DIR/mcot_math/prepared.json (source sha256, counts per language x split).
+  (counted as "other_language"), and a requested language without any record fails
+  with the language values the file has (nothing is written); without, languages the
+  file lacks are listed in the summary's "no_records". Returns the summary also written
+  to DATA_DIR/mcot_math/prepared.json (source sha256, counts per language x split).
   """
   del unused
   wanted = tuple(languages or mcot_math.LANGUAGES)
@@ -42,15 +50,18 @@ def split_by_language(source: str, out_dir: str, *, validation_fraction: float =
   progress = Progress("mcot_math", os.path.getsize(source), progress_stream)
   problems = rows.RowProblems(policy, source)
   counts: dict[str, int] = {}
+  values: collections.Counter = collections.Counter()  # the raw language field values
   skipped = 0
   file_summary: dict = {}
   with AtomicFiles() as outputs:
     for index, record in stream_records(source, progress, file_summary):
       problems.seen()
-      language = (mcot_math.first_string(record, mcot_math.LANGUAGE_FIELDS)
-                  if isinstance(record, dict) else None)
+      raw = (mcot_math.first_string(record, mcot_math.LANGUAGE_FIELDS)
+             if isinstance(record, dict) else None)
+      values[raw if raw is not None else "(none)"] += 1
+      language = mcot_math.record_language(record)
       if language not in mcot_math.LANGUAGES:
-        problems.report(source, f"item {index}", f"language {language!r} is not one of"
+        problems.report(source, f"item {index}", f"language {raw!r} is not one of"
                         f" {', '.join(mcot_math.LANGUAGES)}")
         continue
       if language not in wanted:
@@ -65,12 +76,20 @@ def split_by_language(source: str, out_dir: str, *, validation_fraction: float =
       outputs.open(path).write(json.dumps({**record, "index": index}, ensure_ascii=False) + "\n")
       counts[f"{split}/{language}"] = counts.get(f"{split}/{language}", 0) + 1
     problems.check()  # raising here leaves every output untouched
+    missing = [language for language in wanted
+               if not any(counts.get(f"{split}/{language}") for split in mcot_math.SPLITS)]
+    seen = (f"{'/'.join(mcot_math.LANGUAGE_FIELDS)} values seen:"
+            f" {rows.count_summary(values)}")
+    if missing and languages:
+      raise DataFormatError(f"mcot_math: no records of {', '.join(missing)} in {source}; {seen}")
+    if missing:
+      logging.warning("mcot_math: %s has no records of %s; %s", source, ", ".join(missing), seen)
     summary = {
         "dataset": "mcot_math", "source": os.path.abspath(source), **file_summary,
         "licence": mcot_math.LICENCE, "source_url": mcot_math.SOURCE_URL,
         "records": problems.rows, "malformed": problems.count,
         "malformed_examples": problems.quoted, "filtered": {"other_language": skipped},
-        "validation_fraction": validation_fraction,
+        "validation_fraction": validation_fraction, "no_records": missing,
         "seed": seed, "written": dict(sorted(counts.items())),
     }
   atomic_io.write_json(os.path.join(out_dir, "mcot_math", "prepared.json"), summary)

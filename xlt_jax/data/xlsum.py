@@ -1,4 +1,15 @@
-"""XLSum: the official per-language archives (or their extracted jsonl files) into DATA_DIR/xlsum."""
+"""XLSum: the official per-language archives (or their extracted jsonl files) into DATA_DIR/xlsum.
+
+The Hub release (https://huggingface.co/datasets/csebuetnlp/xlsum) keeps one archive
+per language, `data/<name>_XLSum_v2.0.tar.bz2`, with the language name in lower case as
+the dataset's config names write it (`data/spanish_XLSum_v2.0.tar.bz2`,
+`data/chinese_simplified_XLSum_v2.0.tar.bz2`): its loading script xlsum.py formats
+`_URL = ".../resolve/main/data/{}_XLSum_v{}.tar.bz2"` with the config name and version
+"2.0", and reads `<name>_train.jsonl`, `<name>_val.jsonl` and `<name>_test.jsonl` from
+the extracted folder (as quoted by SEACrowd's and DataLab's xl_sum loaders, which load
+the same URLs). The members are stored as `./<name>_<split>.jsonl`; only their base
+names are matched.
+"""
 
 import os
 import shutil
@@ -14,8 +25,9 @@ HUB_REPO = "csebuetnlp/xlsum"
 
 
 def archive_name(language: str) -> str:
-  """E.g. "es" -> "Spanish_XLSum_v2.0.tar.bz2" (the release's file name)."""
-  return f"{xlsum.XLSUM_NAMES[language].capitalize()}_XLSum_v2.0.tar.bz2"
+  """E.g. "es" -> "spanish_XLSum_v2.0.tar.bz2", "zh" -> "chinese_simplified_XLSum_v2.0.tar.bz2"
+  (the release's file name: the language name in lower case)."""
+  return f"{xlsum.XLSUM_NAMES[language]}_XLSum_v2.0.tar.bz2"
 
 
 def _extract(archive: str, language: str, out_dir: str) -> list[str]:

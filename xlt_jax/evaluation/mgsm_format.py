@@ -101,7 +101,10 @@ class _ExemplarsByLanguage(dict):
 
 
 def read_exemplars(path: str) -> dict[str, list[tuple[str, str]]]:
-  """Reads the official `exemplars.json`: language -> its 8 (question, answer) exemplars.
+  """Reads `exemplars.json`: language -> its 8 (question, answer) exemplars.
+
+  The file is the official `mgsm/exemplars.py` converted to JSON with the same keys
+  (`python -m xlt_jax.data prepare mgsm` writes it from the .py file).
 
   Guarantees each language maps to exactly 8 pairs of non-empty strings, in the
   order "1".."8" of `MGSM_EXEMPLARS[language]`. Looking up a language the file
@@ -122,6 +125,16 @@ def read_exemplars(path: str) -> dict[str, list[tuple[str, str]]]:
     raise DataFormatError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
   except UnicodeDecodeError as error:
     raise DataFormatError(f"{path}: not valid UTF-8 ({error.reason})") from None
+  return exemplars_from_object(content, path)
+
+
+def exemplars_from_object(content: object, path: str) -> dict[str, list[tuple[str, str]]]:
+  """The checked exemplars of a parsed exemplar file (`read_exemplars` has the contract).
+
+  Args:
+    content: the file's top-level object, e.g. {"MGSM_EXEMPLARS": {...}, ...}.
+    path: the file it came from, named in errors.
+  """
   if not isinstance(content, dict) or not isinstance(content.get("MGSM_EXEMPLARS"), dict):
     raise DataFormatError(f"{path}: expected a JSON object with an 'MGSM_EXEMPLARS' object")
   exemplars = {}
