@@ -89,7 +89,8 @@ def register_evaluation_tasks(design: StudyDesign, data_dir: str, vocabulary) ->
       continue
     examples = datasets.read_examples(dataset, data_dir, language, "test")
     ids = nested_subset([example["id"] for example in examples], design.evaluation_size,
-                        design.seed, task_name(dataset, language, "test"), language)
+                        design.seed, task_name(dataset, language, "test"), language,
+                        what="StudyDesign.evaluation_size")
     tasks[language] = registration.register_subset_task(
         dataset, data_dir, language, "test", ids, vocabulary)
   return tasks

@@ -164,3 +164,10 @@ def test_mgsm_tasks_load_all_languages_with_8_shot_prompts(test_data, vocabulary
   first = next(batches.get_mixture_or_task("mgsm_en_test").get_dataset(
       sequence_length=None, split="test", shuffle=False).as_numpy_iterator())
   assert first["answer"].decode() == "18"
+
+
+def test_an_evaluation_size_larger_than_the_test_set_is_named_as_such(demo_dir, vocabulary):
+  # The demo test split has 6 items per language; asking for 7 is not a training budget.
+  with pytest.raises(UserInputError, match=r"StudyDesign.evaluation_size 7 for task"
+                                           r" demo_arith_\w+_test \(language \w+\) exceeds the 6"):
+    mixtures.register_evaluation_tasks(_design(evaluation_size=7), str(demo_dir), vocabulary)

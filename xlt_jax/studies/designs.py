@@ -204,8 +204,11 @@ def permutation(count: int, seed: int, key: str) -> np.ndarray:
   return np.random.default_rng(seed_for(seed, key)).permutation(count)
 
 
-def nested_subset(ids: list[str], count: int, seed: int, task: str, language: str) -> list[str]:
+def nested_subset(ids: list[str], count: int, seed: int, task: str, language: str,
+                  what: str = "budget") -> list[str]:
   """The first `count` ids of a permutation of `ids` seeded by (seed, task).
+
+  `what` names the count in the error (a training budget, an evaluation size).
 
   Guarantees: deterministic; nested (the subset for n is a prefix of the subset
   for m > n); independent of `count` otherwise.
@@ -215,7 +218,7 @@ def nested_subset(ids: list[str], count: int, seed: int, task: str, language: st
   """
   if count > len(ids):
     raise UserInputError(
-        f"budget {count} for task {task} (language {language}) exceeds the {len(ids)}"
+        f"{what} {count} for task {task} (language {language}) exceeds the {len(ids)}"
         " available examples"
     )
   order = permutation(len(ids), seed, task)
