@@ -87,7 +87,7 @@ QUANTITIES: dict[str, tuple[str, Callable[[dict], list[tuple[str, float]]]]] = {
                      lambda s: [("rho", s["spearman_seen_unseen"]["rho"])]),
     "spearman_p": ("Spearman p-value",
                    lambda s: [("p", s["spearman_seen_unseen"]["p"])]),
-    "gap_bridged_points": ("gap bridged (points)", _gap_points),
+    "gap_bridged_points": ("gap bridged in points", _gap_points),
     "peak_relative": ("best relative to English",
                       lambda s: [(label, _peaks(s, key)[0]) for key, label in READINGS]),
     "best_relative_budget": ("budget of the best relative to English",
