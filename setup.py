@@ -26,6 +26,7 @@ setuptools.setup(
         "sentencepiece>=0.2.0,<0.3",
         "safetensors>=0.4",
         "numpy>=2.0",
+        "scipy>=1.11",  # Spearman's rank correlation in reports (scipy.stats.spearmanr)
         "matplotlib>=3.9",
         "tensorboard>=2.21,<2.22",  # tf.summary writes TensorBoard scalars only with it
         "pyarrow>=20",  # Aya evaluation suite and Aya dataset parquet files

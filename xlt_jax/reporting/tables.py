@@ -126,6 +126,12 @@ def _columns(rows: Rows) -> range:
   return range(len(next(iter(rows.values()))))
 
 
+def non_english_means(rows: Rows, english: str = "en") -> list[float]:
+  """Per column, the mean over every language row except English (and `Avg.`)."""
+  others = [language for language in _language_rows(rows) if language != english]
+  return [_mean([rows[language][column] for language in others]) for column in _columns(rows)]
+
+
 def relative_to_english(rows: Rows, english: str = "en") -> list[float]:
   """Per column, mean(every non-English language) / English: P0's "relative to English".
 
@@ -133,9 +139,8 @@ def relative_to_english(rows: Rows, english: str = "en") -> list[float]:
   (papers.md P0.2). A column whose English score is 0 gives NaN, not an error, because
   an untrained tiny model can score 0.
   """
-  others = [language for language in _language_rows(rows) if language != english]
-  return [_ratio(_mean([rows[language][column] for language in others]), rows[english][column])
-          for column in _columns(rows)]
+  return [_ratio(mean, english_score)
+          for mean, english_score in zip(non_english_means(rows, english), rows[english])]
 
 
 def balanced_relative_to_english(
@@ -148,6 +153,17 @@ def balanced_relative_to_english(
   seen_means, unseen_means = seen_unseen_means(rows, seen, unseen)
   return [_ratio((seen_mean + unseen_mean) / 2, english_score) for seen_mean, unseen_mean,
           english_score in zip(seen_means, unseen_means, rows[english])]
+
+
+def average_relative_to_english(rows: Rows, english: str = "en") -> list[float]:
+  """Per column, the 8-language mean (English included, `average_row`) / English.
+
+  The third reading of P0's "relative to English" (papers.md P0.2: the multi-task MR
+  caption's "a little over 60%" fits it). The mean is recomputed from the language rows,
+  so a printed `Avg.` row is ignored.
+  """
+  return [_ratio(average, english_score)
+          for average, english_score in zip(average_row(rows), rows[english])]
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -168,10 +184,37 @@ def gap_bridged(budgets: list[int], relative: list[float]) -> GapBridged | None:
   if 0 not in budgets or math.isnan(relative[budgets.index(0)]):
     return None
   baseline = relative[budgets.index(0)]
-  candidates = [(value, budget) for budget, value in zip(budgets, relative)
-                if not math.isnan(value)]
-  best, best_budget = max(candidates, key=lambda pair: (pair[0], -pair[1]))
+  best, best_budget = peak(budgets, relative)
   return GapBridged(baseline, best, best_budget, (best - baseline) * 100)
+
+
+def peak(budgets: list[int], values: list[float]) -> tuple[float, int] | None:
+  """The highest non-NaN value and its budget (the smallest budget on ties); None if all NaN."""
+  candidates = [(value, budget) for budget, value in zip(budgets, values)
+                if not math.isnan(value)]
+  return max(candidates, key=lambda pair: (pair[0], -pair[1])) if candidates else None
+
+
+def spearman(first: list[float], second: list[float]) -> tuple[float, float]:
+  """Spearman's rank correlation and its two-sided p-value, by `scipy.stats.spearmanr`.
+
+  P0's Table 2 correlates the seen and the unseen means. Over a table's columns (one point
+  per run) that is 8 or 16 points. Ties get average ranks; values are rounded to 10
+  decimals first, because means of printed scores that are equal in decimal can differ in
+  the last bit of a float (P0 Table 11's seen means at 400 and 1000: 0.21, 0.27, 0.36,
+  0.29 and 0.21, 0.27, 0.37, 0.28 give 0.2825 and 0.28250000000000003), and ranking would
+  break those ties by that noise. NaN when either side is constant or holds a NaN, or
+  with fewer than 3 points.
+  """
+  first, second = [round(value, 10) for value in first], [round(value, 10) for value in second]
+  if any(math.isnan(value) for value in [*first, *second]) or len(first) < 3:
+    return math.nan, math.nan
+  if len(set(first)) == 1 or len(set(second)) == 1:
+    return math.nan, math.nan  # scipy warns and returns NaN: the rank correlation is undefined
+  from scipy import stats  # here, so the report binary's --help does not load scipy
+
+  result = stats.spearmanr(first, second)
+  return float(result.statistic), float(result.pvalue)
 
 
 def format_score(value: float, decimals: int = 2) -> str:
