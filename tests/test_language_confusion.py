@@ -327,3 +327,86 @@ def test_slice_a_clean_model_scores_high_and_a_confused_one_low(slice_counts):
     assert len(tasks["crosslingual"]["lpr"]) == 1 + 14
   assert all(group.scored >= 3 for tasks in slice_counts.values() for groups in tasks.values()
              for group in groups.values())
+
+
+# --- LCB's own released script on the same slice ------------------------------------------
+
+
+class _NumpyScores:
+  """fasttext-predict returns probabilities as a tuple; LCB's script expects the numpy
+  array of the original fasttext package (it compares it with 0.3)."""
+
+  def __init__(self, model):
+    self._model = model
+
+  def predict(self, text, k=1, threshold=0.0):
+    import numpy
+
+    labels, probabilities = self._model.predict(text, k=k, threshold=threshold)
+    return labels, numpy.asarray(probabilities)
+
+
+def _load_lcb_script(monkeypatch, workdir):
+  """Imports tests/data/language_confusion/compute_metrics.py offline, with our model files.
+
+  Its `lid.176.bin` is the bundled lid.176.ftz and its `words` the test copy (both read
+  from the working directory); its fugashi Tagger gets unidic-lite's dictionary (it would
+  otherwise download UniDic); downloads are refused. Only these inputs are changed, not its
+  code, so any disagreement is in the rules.
+  """
+  import urllib.request
+
+  import fasttext
+  import fugashi
+  import unidic_lite
+
+  data = SLICE.parent
+  (workdir / "words").symlink_to(data / "words")
+  (workdir / "lid.176.bin").symlink_to(lc.bundled_lid_model_path())
+  monkeypatch.chdir(workdir)
+
+  def refuse(*args, **kwargs):
+    raise AssertionError(f"LCB's script tried to download: {args} {kwargs}")
+
+  monkeypatch.setattr(urllib.request, "urlretrieve", refuse)
+  load_model = fasttext.load_model
+  monkeypatch.setattr(fasttext, "load_model", lambda path: _NumpyScores(load_model(path)))
+  dicdir = unidic_lite.DICDIR
+  monkeypatch.setattr(fugashi, "Tagger", lambda args: fugashi.GenericTagger(
+      f"{args} -d {dicdir} -r {dicdir}/mecabrc"))
+  spec = importlib.util.spec_from_file_location("lcb_compute_metrics",
+                                                data / "compute_metrics.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_lcb_released_script_agrees_on_the_slice(monkeypatch, tmp_path, slice_counts):
+  lcb = _load_lcb_script(monkeypatch, tmp_path)
+  assert lcb.en_words == lc.english_words()
+  empty_wpr_groups = 0
+  for model in MODELS:
+    with open(SLICE / f"{model}.csv", encoding="utf-8") as file:  # text mode, as LCB reads
+      rows = list(csv.DictReader(file))
+    for task in ("monolingual", "crosslingual"):
+      ours = slice_counts[model][task]
+      theirs = lcb.compute_all_metrics([row for row in rows if row["task"] == task])
+      groups = {key: value for key, value in theirs.items() if "all" not in key}
+      assert set(groups) == set(ours)
+      for key, metrics in groups.items():
+        counts = ours[key]
+        assert counts.lpr == pytest.approx(metrics["lpr"], abs=1e-12), (model, task, key)
+        if counts.language not in lc.WPR_LANGUAGES:
+          assert "wpr" not in metrics
+        elif counts.wpr is None:  # nothing line-clean: LCB says 100%, we leave it out
+          assert counts.line_clean == 0 and metrics["wpr"] == 1.0
+          empty_wpr_groups += 1
+        else:
+          assert counts.wpr == pytest.approx(metrics["wpr"], abs=1e-12), (model, task, key)
+      # no group of the slice is without a scored completion, so the LPR means agree too
+      ours_lpr = lc.aggregate(ours.values())["lpr"]
+      assert ours_lpr["overall"] == pytest.approx(100 * theirs[("all", "all")]["lpr"])
+      for language, value in ours_lpr.items():
+        if language != "overall":
+          assert value == pytest.approx(100 * theirs[("all", language)]["lpr"])
+  assert empty_wpr_groups > 0  # the slice has such groups (Llama 3 answering in English)
