@@ -33,6 +33,17 @@ setuptools.setup(
         "huggingface_hub>=0.30",  # `python -m xlt_jax.data prepare` fetches official releases
         "py3langid>=0.3",  # offline language ID (model ships in the wheel)
         "pandas>=2.2",  # the mixture inspector's tables
+        # XL-Sum's multilingual ROUGE (xlt_jax/evaluation/rouge.py), offline: Google's ROUGE
+        # arithmetic, NLTK's Snowball stemmers, OpenNMT's pre-tokenizer, and the segmenters
+        # and stemmers XL-Sum uses, each shipping its dictionary (unidic-lite for MeCab).
+        "rouge-score==0.1.2",
+        "nltk>=3.9,<4",
+        "pyonmttok>=1.37,<2",
+        "jieba==0.42.1",
+        "fugashi>=1.3,<2",
+        "unidic-lite==1.0.8",
+        "pythainlp>=5.0,<6",
+        "TurkishStemmer==1.3",
         # mimalloc for the training process (xlt_jax/training/host_memory.py): memory reused, not
         # faulted in afresh every step. Wheels exist for x86-64 Linux.
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
@@ -47,6 +58,8 @@ setuptools.setup(
             "nbclient>=0.10",
             "nbformat>=5.10",
             "ipykernel>=6.29",
+            # XL-Sum's own ROUGE scorer, the reference for tests/test_rouge.py
+            "multilingual-rouge==0.0.1",
         ],
     },
 )
