@@ -10,6 +10,8 @@ setuptools.setup(
         " language budgets, a sharded trainer, per-language evaluation and reports."
     ),
     packages=setuptools.find_packages(include=["xlt_jax", "xlt_jax.*", "tasks", "tasks.*"]),
+    # NLTK's stopword lists for XL-Sum's ROUGE stemmers (xlt_jax/evaluation/rouge_stemmers.py).
+    package_data={"xlt_jax.evaluation": ["nltk_stopwords/*"]},
     python_requires=">=3.11,<3.12",
     install_requires=[
         # [tpu] brings libtpu: `python -m xlt_jax.plan` compiles for TPU topologies on a CPU.
