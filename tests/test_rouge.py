@@ -15,13 +15,15 @@ import collections
 import csv
 import hashlib
 import io
+import json
 import os
 import pathlib
 import re
+import subprocess
 import sys
 
 import pytest
-from conftest import TEST_DATA
+from conftest import REPO_ROOT, TEST_DATA
 
 from tasks.catalogue import P0_SEEN, P0_UNSEEN
 from tasks.formats import xlsum
@@ -242,3 +244,80 @@ def test_score_by_language_averages_per_language_in_sorted_order():
   assert scores["es"]["rouge1"] == pytest.approx((0.75 + 0.0) / 2)
   with pytest.raises(UserInputError, match="unknown ROUGE language code 'xx'"):
     rouge.score_by_language([rouge.Example("xx", "a", "b")])
+
+
+def _run_binary(*arguments: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, "-m", "xlt_jax.score", *arguments], cwd=REPO_ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def _write_jsonl(path: pathlib.Path, rows: list) -> str:
+  path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n"
+                          for row in rows), encoding="utf-8")
+  return str(path)
+
+
+def test_binary_prints_mean_f_measures_per_language_as_json(tmp_path, pairs):
+  rows = [{"language": language, "prediction": prediction, "reference": target, "id": index}
+          for language in ("zh", "ar", "en") for index, (prediction, target)
+          in enumerate(pairs[language][:3])]
+  path = _write_jsonl(tmp_path / "predictions.jsonl", rows)
+  result = _run_binary("rouge", path, "--json")
+  assert result.returncode == 0, result.stderr
+  printed = json.loads(result.stdout)
+  expected = rouge.score_by_language(
+      rouge.Example(row["language"], row["prediction"], row["reference"]) for row in rows)
+  assert list(printed) == ["ar", "en", "zh"]
+  for language, scores in expected.items():
+    assert printed[language] == pytest.approx(scores, abs=1e-12)
+    assert all(0 <= value <= 1 for value in printed[language].values())
+
+
+
+def test_binary_main_turns_stemming_off_and_prints_a_table(tmp_path, capsys):
+  from xlt_jax import score
+
+  path = _write_jsonl(tmp_path / "predictions.jsonl", [
+      {"language": "en", "prediction": "the cat runs", "reference": "The cats were running"},
+      {"language": "zh", "prediction": "今天天气很好", "reference": "今天 天气 很好"}])
+  assert score.main(["rouge", path, "--json"]) == 0
+  stemmed = json.loads(capsys.readouterr().out)
+  assert score.main(["rouge", path, "--json", "--no_stemmer"]) == 0
+  unstemmed = json.loads(capsys.readouterr().out)
+  assert unstemmed["en"]["rouge1"] < stemmed["en"]["rouge1"] and unstemmed["zh"] == stemmed["zh"]
+  assert score.main(["rouge", path]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert [line.split("\t") for line in lines] == [
+      ["language", "rouge1", "rouge2", "rougeL"],
+      ["en", *(f"{stemmed['en'][name]:.4f}" for name in rouge.ROUGE_TYPES)],
+      ["zh", *(f"{stemmed['zh'][name]:.4f}" for name in rouge.ROUGE_TYPES)]]
+
+
+@pytest.mark.parametrize("rows,message", [
+    (None, r"nowhere\.jsonl: no such predictions file"),
+    ([{"language": "es", "prediction": "a", "reference": "b"},
+      {"language": "es", "prediction": "a"}],
+     r"predictions\.jsonl:2: missing field 'reference'"),
+    ([{"language": "xx", "prediction": "a", "reference": "b"}],
+     r"predictions\.jsonl:1: unknown language 'xx'"),
+    (["{not json"], r"predictions\.jsonl:1: not JSON"),
+    ([{"language": "es", "prediction": None, "reference": "b"}],
+     r"predictions\.jsonl:1: field 'prediction' is NoneType, not a string"),
+    ([], r"predictions\.jsonl: no predictions"),
+])
+def test_binary_names_file_and_line_of_bad_input_and_exits_2(tmp_path, rows, message):
+  path = (str(tmp_path / "nowhere.jsonl") if rows is None
+          else _write_jsonl(tmp_path / "predictions.jsonl", rows))
+  result = _run_binary("rouge", path, "--json")
+  assert result.returncode == 2, result.stderr
+  assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+  assert result.stderr.startswith("error: ") and re.search(message, result.stderr), result.stderr
+
+
+def test_binary_help_shows_an_example_and_the_metrics():
+  result = _run_binary("--help")
+  assert result.returncode == 0
+  assert "rouge" in result.stdout and "example:" in result.stdout
+  assert "python -m xlt_jax.score rouge predictions.jsonl --json" in result.stdout
+  result = _run_binary("rouge", "--help")
+  assert result.returncode == 0 and "--no_stemmer" in result.stdout

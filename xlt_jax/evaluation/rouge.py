@@ -48,7 +48,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from xlt_jax.core import languages
-from xlt_jax.evaluation import rouge_segmenters, rouge_stemmers
+from xlt_jax.evaluation import prediction_files, rouge_segmenters, rouge_stemmers
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
@@ -198,3 +198,19 @@ def score_by_language(examples: Iterable[Example],
                      for rouge_type in ROUGE_TYPES}
           for language in sorted(totals)}
 
+
+# The fields a predictions file needs for ROUGE (see prediction_files.py).
+FIELDS = ("language", "prediction", "reference")
+
+
+def score_file(path: str, use_stemmer: bool = True) -> dict[str, dict[str, float]]:
+  """`score_by_language` of a predictions file (JSONL with FIELDS on every line).
+
+  Raises:
+    UserInputError: a missing file, or the first line without the fields or with a
+      language ROUGE does not know, named by file and line.
+  """
+  rows = prediction_files.read(path, FIELDS, languages=LANGUAGES)
+  return score_by_language(
+      (Example(row["language"], row["prediction"], row["reference"]) for row in rows),
+      use_stemmer=use_stemmer)
