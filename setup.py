@@ -11,9 +11,11 @@ setuptools.setup(
     ),
     packages=setuptools.find_packages(include=["xlt_jax", "xlt_jax.*", "tasks", "tasks.*"]),
     # Data read at run time: the Language Confusion Benchmark's English word list (WPR), with
-    # its Apache-2.0 licence (xlt_jax/evaluation/data/README.md).
+    # its Apache-2.0 licence (xlt_jax/evaluation/data/README.md); NLTK's stopword lists for
+    # XL-Sum's ROUGE stemmers (xlt_jax/evaluation/rouge_stemmers.py).
     package_data={
-        "xlt_jax.evaluation": ["data/lcb_english_words.txt", "data/LCB_LICENSE", "data/README.md"],
+        "xlt_jax.evaluation": ["data/lcb_english_words.txt", "data/LCB_LICENSE", "data/README.md",
+                               "nltk_stopwords/*"],
     },
     python_requires=">=3.11,<3.12",
     install_requires=[
@@ -46,6 +48,14 @@ setuptools.setup(
         "fugashi>=1.3,<2",
         "unidic-lite==1.0.8",
         "pandas>=2.2",  # the mixture inspector's tables
+        # XL-Sum's multilingual ROUGE (xlt_jax/evaluation/rouge.py), offline: Google's ROUGE
+        # arithmetic, NLTK's Snowball stemmers, OpenNMT's pre-tokenizer, and the segmenters
+        # and stemmers XL-Sum uses (jieba, MeCab with unidic-lite: above), all offline.
+        "rouge-score==0.1.2",
+        "nltk>=3.9,<4",
+        "pyonmttok>=1.37,<2",
+        "pythainlp>=5.0,<6",
+        "TurkishStemmer==1.3",
         # mimalloc for the training process (xlt_jax/training/host_memory.py): memory reused, not
         # faulted in afresh every step. Wheels exist for x86-64 Linux.
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
@@ -60,6 +70,8 @@ setuptools.setup(
             "nbclient>=0.10",
             "nbformat>=5.10",
             "ipykernel>=6.29",
+            # XL-Sum's own ROUGE scorer, the reference for tests/test_rouge.py
+            "multilingual-rouge==0.0.1",
         ],
     },
 )

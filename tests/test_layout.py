@@ -19,7 +19,7 @@ ALLOWED = {
     "runner": {"core", "models", "studies", "training", "evaluation", "reporting", "data",
                "tasks"},
 }
-BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data"]
+BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data", "score"]
 
 
 def _project_imports(path: pathlib.Path) -> set[str]:

@@ -1,0 +1,72 @@
+"""Predictions files that `python -m xlt_jax.score` reads: JSONL, one scored item a line.
+
+Each non-blank line is a JSON object holding at least the fields a metric asks for, all
+strings (ROUGE: `language`, `prediction`, `reference`); other fields are ignored. Any
+problem (a missing file, a line that is not such an object, an unknown language, no items
+at all) raises UserInputError naming the file and line: a metric on a partly read file
+would be wrong without saying so.
+"""
+
+import json
+import os
+from collections.abc import Collection
+
+from xlt_jax.core.errors import UserInputError
+
+Row = dict[str, str]
+
+
+def _check_row(row: object, fields: tuple[str, ...],
+               languages: Collection[str] | None) -> str | None:
+  """What is wrong with one parsed line, or None."""
+  if not isinstance(row, dict):
+    return f"expected a JSON object, got {type(row).__name__}"
+  missing = [field for field in fields if field not in row]
+  if missing:
+    return (f"missing field{'s' if len(missing) > 1 else ''} "
+            + ", ".join(repr(field) for field in missing))
+  for field in fields:
+    if not isinstance(row[field], str):
+      return f"field {field!r} is {type(row[field]).__name__}, not a string"
+  if languages is not None and "language" in fields and row["language"] not in languages:
+    return (f"unknown language {row['language']!r}; known: " + ", ".join(sorted(languages)))
+  return None
+
+
+def read(path: str, fields: tuple[str, ...],
+         languages: Collection[str] | None = None) -> list[Row]:
+  """Every item of a predictions file, with its `fields` checked.
+
+  Args:
+    path: the JSONL file.
+    fields: the string fields every line must have.
+    languages: if given, the language codes the `language` field may hold.
+
+  Returns:
+    One dict per non-blank line, in file order (all of the line's fields).
+
+  Raises:
+    UserInputError: naming `path` and the line of the first problem.
+  """
+  if not os.path.isfile(path):
+    raise UserInputError(f"{path}: no such predictions file")
+  rows = []
+  with open(path, "rb") as file:
+    for line_number, raw_line in enumerate(file, start=1):
+      try:
+        line = raw_line.decode("utf-8")
+      except UnicodeDecodeError:
+        raise UserInputError(f"{path}:{line_number}: not UTF-8 text") from None
+      if not line.strip():
+        continue
+      try:
+        row = json.loads(line)
+      except json.JSONDecodeError as error:
+        raise UserInputError(f"{path}:{line_number}: not JSON ({error.msg})") from None
+      problem = _check_row(row, fields, languages)
+      if problem:
+        raise UserInputError(f"{path}:{line_number}: {problem}")
+      rows.append(row)
+  if not rows:
+    raise UserInputError(f"{path}: no predictions (the file has no JSON lines)")
+  return rows

@@ -1,0 +1,91 @@
+"""Scores a predictions file with one metric and prints the scores per language.
+
+    python -m xlt_jax.score rouge FILE [--json] [--no_stemmer]
+
+FILE is JSONL, one item a line, e.g. {"language": "es", "prediction": "...", "reference":
+"..."}; each metric names the fields it needs. `rouge` prints each language's mean
+ROUGE-1/2/L F-measure (0-1) with XL-Sum's multilingual tokenization, stemming by default
+where the language has a stemmer (ar bn en es fr hi pt ru tr; XL-Sum evaluates with
+stemming on); `--no_stemmer` turns it off. `--json` prints
+{"<language>": {"rouge1": F, "rouge2": F, "rougeL": F}}, otherwise a table. Bad input
+prints one `error:` line naming file and line and exits 2. The work is done by
+`xlt_jax.evaluation` (`rouge.py`); this module only parses flags.
+
+A metric is one entry in SUBCOMMANDS: a function that adds its subparser (with the
+shared FILE and --json flags) and sets `score` to a function of the parsed flags that
+returns {language: {score name: value}}.
+"""
+
+import argparse
+import json
+import sys
+
+_EXAMPLE = """example:
+  echo '{"language": "es", "prediction": "El gato duerme.", "reference": "El perro duerme."}' \\
+    > predictions.jsonl
+  python -m xlt_jax.score rouge predictions.jsonl --json
+  {"es": {"rouge1": 0.6666666666666666, "rouge2": 0.0, "rougeL": 0.6666666666666666}}"""
+
+
+def _score_rouge(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+  from xlt_jax.evaluation import rouge
+
+  return rouge.score_file(args.file, use_stemmer=not args.no_stemmer)
+
+
+def _add_rouge(commands, shared: argparse.ArgumentParser) -> None:
+  parser = commands.add_parser(
+      "rouge", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
+      help="ROUGE-1/2/L F-measures as XL-Sum computes them (fields: language, prediction,"
+           " reference)",
+      description="Mean ROUGE-1/2/L F-measure (0-1) per language, as XL-Sum's multilingual\n"
+                  "ROUGE computes it: segmentation with jieba (zh), MeCab + unidic-lite (ja) and\n"
+                  "PyThaiNLP newmm (th), and stemming for ar bn en es fr hi pt ru tr (default).",
+      epilog=_EXAMPLE)
+  parser.add_argument("--no_stemmer", action="store_true",
+                      help="do not stem (default: stem where the language has a stemmer)")
+  parser.set_defaults(score=_score_rouge)
+
+
+# One entry per metric subcommand.
+SUBCOMMANDS = (_add_rouge,)
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="python -m xlt_jax.score", description=__doc__.split("\n")[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EXAMPLE)
+  shared = argparse.ArgumentParser(add_help=False)
+  shared.add_argument("file", metavar="FILE", help="predictions, JSONL (one item a line)")
+  shared.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+  commands = parser.add_subparsers(dest="metric", required=True, metavar="METRIC")
+  for add in SUBCOMMANDS:
+    add(commands, shared)
+  return parser
+
+
+def _table(scores: dict[str, dict[str, float]]) -> str:
+  """Languages as rows, score names as columns, 4 decimals."""
+  names = list(dict.fromkeys(name for row in scores.values() for name in row))
+  lines = ["\t".join(["language", *names])]
+  for language, row in scores.items():
+    lines.append("\t".join([language, *(f"{row[name]:.4f}" if name in row else "-"
+                                        for name in names)]))
+  return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+  args = _parser().parse_args(argv)
+  from xlt_jax.core.errors import UserInputError
+
+  try:
+    scores = args.score(args)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  print(json.dumps(scores, ensure_ascii=False) if args.json else _table(scores))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
