@@ -410,3 +410,24 @@ def test_lcb_released_script_agrees_on_the_slice(monkeypatch, tmp_path, slice_co
         if language != "overall":
           assert value == pytest.approx(100 * theirs[("all", language)]["lpr"])
   assert empty_wpr_groups > 0  # the slice has such groups (Llama 3 answering in English)
+
+
+def test_score_binary_prints_lcb_csv_scores_as_json_and_as_a_table(test_data):
+  """`python -m xlt_jax.score language_confusion` on a real LCB output file."""
+  import subprocess
+  import sys
+
+  from conftest import REPO_ROOT
+
+  path = test_data / "language_confusion" / "outputs" / "command-r-plus.csv"
+  run = lambda *flags: subprocess.run(  # noqa: E731
+      [sys.executable, "-m", "xlt_jax.score", "language_confusion", str(path), *flags],
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+  as_json = run("--json")
+  assert as_json.returncode == 0, as_json.stderr[-2000:]
+  assert json.loads(as_json.stdout) == lc.score_outputs_csv(str(path))
+  assert as_json.stderr == ""  # no tokenizer chatter
+  table = run()
+  assert table.returncode == 0
+  assert table.stdout.splitlines()[0].startswith("scores\toverall\t")
+  assert "command-r-plus/monolingual/lpr\t100.0000" in table.stdout

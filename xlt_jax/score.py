@@ -1,6 +1,7 @@
 """Scores a predictions file with one metric and prints the scores per language.
 
     python -m xlt_jax.score rouge FILE [--json] [--no_stemmer]
+    python -m xlt_jax.score language_confusion OUTPUTS.csv|PREDICTIONS.jsonl [--json]
 
 FILE is JSONL, one item a line, e.g. {"language": "es", "prediction": "...", "reference":
 "..."}; each metric names the fields it needs. `rouge` prints each language's mean
@@ -47,8 +48,30 @@ def _add_rouge(commands, shared: argparse.ArgumentParser) -> None:
   parser.set_defaults(score=_score_rouge)
 
 
+def _score_language_confusion(args: argparse.Namespace) -> dict:
+  from xlt_jax.evaluation import language_confusion
+
+  if args.file.endswith(".csv"):
+    return language_confusion.score_outputs_csv(args.file)
+  return language_confusion.score_predictions_jsonl(args.file)
+
+
+def _add_language_confusion(commands, shared: argparse.ArgumentParser) -> None:
+  parser = commands.add_parser(
+      "language_confusion", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
+      help="the Language Confusion Benchmark's line- and word-level pass rates (LPR, WPR), in"
+           " percent",
+      description="LPR and WPR (percent) by the Language Confusion Benchmark's rules, offline:\n"
+                  "FILE is either LCB's released output CSV (id,model,completion,task,source,\n"
+                  "language), scored per model and task, or a predictions JSONL (fields:\n"
+                  "language, prediction).",
+      epilog="example:\n  python -m xlt_jax.score language_confusion"
+             " tests/data/language_confusion/outputs/command-r.csv --json")
+  parser.set_defaults(score=_score_language_confusion)
+
+
 # One entry per metric subcommand.
-SUBCOMMANDS = (_add_rouge,)
+SUBCOMMANDS = (_add_rouge, _add_language_confusion)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,10 +87,25 @@ def _parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _table(scores: dict[str, dict[str, float]]) -> str:
-  """Languages as rows, score names as columns, 4 decimals."""
+def _rows(scores: dict, prefix: str = "") -> dict[str, dict[str, float]]:
+  """Nested scores flattened to rows: the keys above the innermost {name: value} level
+  joined by "/" (e.g. "command-r/monolingual/lpr")."""
+  rows = {}
+  for key, value in scores.items():
+    name = f"{prefix}/{key}" if prefix else str(key)
+    if all(isinstance(inner, (int, float)) for inner in value.values()):
+      rows[name] = value
+    else:
+      rows.update(_rows(value, name))
+  return rows
+
+
+def _table(scores: dict) -> str:
+  """One row per language (or per model/task/metric for nested scores), 4 decimals."""
+  nested = _rows(scores).keys() != scores.keys()
+  scores = _rows(scores)
   names = list(dict.fromkeys(name for row in scores.values() for name in row))
-  lines = ["\t".join(["language", *names])]
+  lines = ["\t".join(["scores" if nested else "language", *names])]
   for language, row in scores.items():
     lines.append("\t".join([language, *(f"{row[name]:.4f}" if name in row else "-"
                                         for name in names)]))

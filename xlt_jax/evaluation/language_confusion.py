@@ -55,6 +55,7 @@ import dataclasses
 import functools
 import importlib.resources
 import json
+import logging
 import shlex
 import statistics
 import string
@@ -134,6 +135,7 @@ def normalize(text: str) -> str:
 def _jieba_tokenizer() -> Any:
   import jieba
 
+  jieba.setLogLevel(logging.WARNING)  # it logs dictionary loading at DEBUG to stderr
   return jieba.Tokenizer()  # the default dictionary, like jieba.cut; built on first use
 
 
