@@ -327,6 +327,12 @@ def train_run(
       log.count_tokens(batch_real_tokens * jax.process_count())
       state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
       first_nonfinite = _note_nonfinite(first_nonfinite, metrics["loss"], state.step)
+      if step == start_step + 1:  # compiled and run once: the ETA's step rate starts here
+        jax.block_until_ready(metrics["loss"])
+        log.first_step_done(step)
+      if log.bar_due():  # a terminal's progress bar (never in line mode: logs, pipes)
+        jax.block_until_ready(metrics["loss"])  # it shows, and times, finished steps
+        log.show_step(step)
       validating = step % train_config.validation_every_steps == 0 or step == total_steps
       saving = validating or step % train_config.checkpoint_every_steps == 0
       # On one host a flag set by the SIGTERM handler; on several, every host must stop at
