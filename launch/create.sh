@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Requests a TPU slice as a queued resource and (with --wait) waits until it is ACTIVE.
 #
-#   launch/create.sh --tpu=xlt-v5p-256 --zone=us-east5-a --accelerator-type=v5p-256 \
-#       [--runtime-version=v2-alpha-tpuv5] [--spot] [--wait] [--project=P] [--dry-run]
+# Usage: launch/create.sh --tpu=NAME --zone=ZONE --accelerator-type=TYPE
+#            [--runtime-version=VERSION] [--spot] [--wait] [--project=P] [--dry-run]
 #
-# The runtime version defaults by chip: v5p -> v2-alpha-tpuv5, v5e (v5litepod) ->
-# v2-alpha-tpuv5-lite, v6e -> v2-alpha-tpuv6e.
+#   --accelerator-type=TYPE    the slice, as gcloud names it: v5litepod-N (v5e, N chips),
+#                              v5p-N (N TensorCores, two per chip: v5p-256 is 128 chips),
+#                              v6e-N (N chips)
+#   --runtime-version=VERSION  the TPU VM image; by default v2-alpha-tpuv5 for v5p,
+#                              v2-alpha-tpuv5-lite for v5e, v2-alpha-tpuv6e for v6e
+#   --spot                     a Spot slice (cheaper; can be preempted)
+#   --wait                     poll every minute until the queued resource is ACTIVE
+#
+# Example (a v5e pod for gin/aya35b_multitask.gin):
+#   launch/create.sh --tpu=xlt-v5e-256 --zone=us-west4-a --accelerator-type=v5litepod-256 --wait
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
