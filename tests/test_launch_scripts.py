@@ -64,6 +64,27 @@ def test_create_requests_a_queued_resource_and_waits():
   assert "--runtime-version=v2-alpha-tpuv5-lite" in v5e and "--spot" not in v5e
 
 
+@pytest.mark.parametrize("typed, gcloud_name, runtime", [
+    ("v5e-256", "v5litepod-256", "v2-alpha-tpuv5-lite"),  # as the README and people say it
+    ("v5e-8", "v5litepod-8", "v2-alpha-tpuv5-lite"),
+    ("v5litepod-64", "v5litepod-64", "v2-alpha-tpuv5-lite"),  # gcloud's own names pass
+    ("v5p-128", "v5p-128", "v2-alpha-tpuv5"),
+    ("v6e-16", "v6e-16", "v2-alpha-tpuv6e"),
+])
+def test_create_accepts_the_accelerator_names_people_type(typed, gcloud_name, runtime):
+  result = subprocess.run(["bash", str(LAUNCH / "create.sh"), *WHERE,
+                           f"--accelerator-type={typed}"], capture_output=True, text=True,
+                          timeout=60)
+  assert result.returncode == 0, result.stderr
+  (create,) = [shlex.split(line) for line in result.stdout.splitlines()]
+  assert f"--accelerator-type={gcloud_name}" in create
+  assert f"--runtime-version={runtime}" in create
+  if typed != gcloud_name:  # the dry run says what it translated
+    assert result.stderr == f"# --accelerator-type={typed} is gcloud's {gcloud_name}\n"
+  else:
+    assert not result.stderr
+
+
 def test_setup_copies_the_committed_tree_to_every_worker_and_installs_it():
   archive, copy, install = _dry_run("setup.sh", *WHERE)
   assert archive[:4] == ["git", "-C", str(REPO), "archive"] and archive[-1] == "HEAD"
