@@ -72,6 +72,17 @@ def test_study_estimate_counts_remaining_steps_and_measured_evaluations():
   assert estimate.remaining_seconds() == 0.0 and estimate.describe() == "study eta 0s"
 
 
+def test_study_estimate_charges_each_run_its_overhead_once():
+  # Runs of 100, 40 and 10 steps. The first took 70 s: 20 s of set-up and compilation
+  # (its first step included), then 99 steps at 0.5 s.
+  estimate = progress.StudyEstimate(steps_to_train=[100, 40, 10], to_evaluate=[False] * 3)
+  estimate.trained(0, steps=100, seconds=69.5, seconds_after_first_step=49.5)
+  # 20 s + 39 x 0.5 s, and 20 s + 9 x 0.5 s (all included, 0.695 s per step: 34.75 s).
+  assert estimate.remaining_seconds() == pytest.approx(39.5 + 24.5)
+  estimate.trained(1, steps=40, seconds=45.5, seconds_after_first_step=19.5)  # 26 s overhead
+  assert estimate.remaining_seconds() == pytest.approx(23.0 + 9 * 0.5)
+
+
 def test_study_estimate_says_when_evaluation_is_not_measured_yet():
   estimate = progress.StudyEstimate(steps_to_train=[10, 10], to_evaluate=[True, True])
   estimate.trained(0, steps=10, seconds=5.0)

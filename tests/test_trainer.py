@@ -72,7 +72,7 @@ def english_demo_data(tmp_path_factory) -> str:
 
 def test_every_progress_line_of_a_run_states_its_eta(english_demo_data, tmp_path):
   stream = io.StringIO()  # not a terminal: plain lines, as in logs, CI and pipes
-  resume_worker.train(str(tmp_path / "run"), english_demo_data,
+  summary = resume_worker.train(str(tmp_path / "run"), english_demo_data,
                       {"max_steps": 6, "validation_every_steps": 3, "checkpoint_every_steps": 3},
                       stream=stream)
   lines = [line for line in stream.getvalue().splitlines() if line.startswith("[tiny] step")]
@@ -82,6 +82,8 @@ def test_every_progress_line_of_a_run_states_its_eta(english_demo_data, tmp_path
   assert lines[1].startswith("[tiny] step 2/6 eta ") and " eta ? " not in lines[1]
   assert lines[-1].startswith("[tiny] step 6/6 eta 0s | validation loss")
   assert "\r" not in stream.getvalue()
+  # What the study's ETA needs: the time of the steps after the first, compiling one.
+  assert 0 < summary["seconds_after_first_step"] < summary["train_seconds"]
 
 
 def test_a_run_on_a_terminal_draws_one_bar_in_place(english_demo_data, tmp_path):

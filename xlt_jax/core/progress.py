@@ -76,10 +76,11 @@ class RateEstimate:
 class StudyEstimate:
   """The time left in a study of several runs, each trained and then evaluated.
 
-  Training still to do is counted in steps and costs the measured seconds per step over
-  every step trained so far (setup and compilation included, as each run pays them
-  again); each evaluation still to do costs the measured mean evaluation time, and is
-  left out (and said to be) until one evaluation was measured.
+  A run still to train costs the mean measured overhead of a run (set-up and its first,
+  compiling step) plus its remaining steps at the measured seconds per step after the
+  first; while no run told that split, every step costs the measured seconds per step
+  all included. Each evaluation still to do costs the measured mean evaluation time,
+  and is left out (and said to be) until one evaluation was measured.
   """
 
   def __init__(self, steps_to_train: Sequence[int], to_evaluate: Sequence[bool]):
@@ -88,16 +89,24 @@ class StudyEstimate:
       raise ValueError("one entry per run in both steps_to_train and to_evaluate")
     self._steps_left = list(steps_to_train)
     self._evaluation_left = list(to_evaluate)
-    self._steps_trained, self._train_seconds = 0, 0.0
+    self._steps_trained, self._train_seconds = 0, 0.0  # all included
+    self._overheads: list[float] = []  # per run: its time but for the steps after the first
+    self._later_steps, self._later_seconds = 0, 0.0  # the steps after each run's first
     self._evaluations, self._evaluation_seconds = 0, 0.0
 
-  def trained(self, run: int, steps: int, seconds: float) -> None:
-    """Run `run` (0-based) finished training: `steps` steps in `seconds` (0 steps: it was
-    trained before and only skipped)."""
+  def trained(self, run: int, steps: int, seconds: float,
+              seconds_after_first_step: float | None = None) -> None:
+    """Run `run` (0-based) finished training: `steps` steps in `seconds`, of which
+    `seconds_after_first_step` after its first step (when known). 0 steps: the run was
+    trained before and only skipped."""
     self._steps_left[run] = 0
     if steps > 0:
       self._steps_trained += steps
       self._train_seconds += seconds
+    if steps > 1 and seconds_after_first_step is not None:
+      self._overheads.append(max(seconds - seconds_after_first_step, 0.0))
+      self._later_steps += steps - 1
+      self._later_seconds += seconds_after_first_step
 
   def evaluated(self, run: int, seconds: float | None) -> None:
     """Run `run` finished evaluation in `seconds` (None: evaluated before, skipped)."""
@@ -113,12 +122,16 @@ class StudyEstimate:
   def remaining_seconds(self) -> float | None:
     """Training and measured evaluation time still to go; None while a step rate is
     needed but not measured."""
-    steps_left = sum(self._steps_left)
+    runs_left = [steps for steps in self._steps_left if steps > 0]
     seconds = 0.0
-    if steps_left:
+    if self._overheads:
+      overhead = sum(self._overheads) / len(self._overheads)
+      seconds += sum(overhead + (steps - 1) * self._later_seconds / self._later_steps
+                     for steps in runs_left)
+    elif runs_left:
       if not self._steps_trained:
         return None
-      seconds += steps_left * self._train_seconds / self._steps_trained
+      seconds += sum(runs_left) * self._train_seconds / self._steps_trained
     if self._evaluations:
       seconds += self.evaluations_left * self._evaluation_seconds / self._evaluations
     return seconds

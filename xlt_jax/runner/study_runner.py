@@ -115,9 +115,9 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
                    preemption: threading.Event | None = None) -> str:
   """Runs every stage; finished runs (train summary / metrics present) are not redone, an
   unfinished run with a checkpoint resumes from it, one without is moved aside and
-  restarted. The lines that start and end each run state the study's ETA: the steps
-  still to train at the measured time per step, plus the evaluations still to run at
-  the measured time per evaluation.
+  restarted. The lines that start and end each run state the study's ETA: per run still
+  to train, the measured overhead of a run (set-up, compilation) plus its steps at the
+  measured time per step, and the evaluations still to run at the measured time each.
 
   Raises:
     xlt_jax.training.preemption.Preempted: `preemption` was set: training saved a checkpoint
@@ -212,7 +212,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       )
       took["training"] = time.perf_counter() - start
       estimate.trained(index - 1, steps=summary["steps"] - summary["resumed_from_step"],
-                       seconds=took["training"])
+                       seconds=took["training"],
+                       seconds_after_first_step=summary["seconds_after_first_step"])
     if os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")):
       print(f"[{plan.name}] already evaluated; skipping evaluation", file=stream)
       estimate.evaluated(index - 1, seconds=None)
