@@ -15,7 +15,8 @@ seqio keeps small tasks in memory after it, so later epochs skip it); for each
 which tokenizes every task), the steady-state rate in real (non-padding) tokens/s
 and in positions/s, and the padding efficiency, then compares the positions/s with what
 one TPU v5e host consumes for a 7B model: 8 chips x 2,500 tokens/s/chip = 20,000
-positions/s. One JSON document goes to stdout (and to --out).
+positions/s. One JSON document goes to stdout (and to --out), with the CPU it ran on
+("machine", from `machine_info.describe_machine`).
 
     JAX_PLATFORMS=cpu python benchmarks/batches_throughput.py [--batches 20] [--out r.json]
 """
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 
+import machine_info  # benchmarks/, the script's own folder
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -202,6 +204,7 @@ def main() -> None:
       "benchmark": "batches_throughput",
       "commit": commit,
       "cpu_count": os.cpu_count(),
+      "machine": machine_info.describe_machine(),  # the CPU every figure here is from
       "config": vars(args),
       "results": results,
   }

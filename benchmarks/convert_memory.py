@@ -2,7 +2,8 @@
 
 Builds a randomly initialised ~1.1B-parameter Llama-style model with `transformers`
 (TinyLlama's shape), saves it in bfloat16, converts it in a fresh process and reads
-that process's peak RSS. Prints one JSON line; `--out` also writes it to a file.
+that process's peak RSS. Prints one JSON line (with the CPU it ran on: "machine", from
+`machine_info.describe_machine`); `--out` also writes it to a file.
 
     python benchmarks/convert_memory.py [--work_dir /tmp/convert_bench] [--out result.json]
 """
@@ -14,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+import machine_info  # benchmarks/, the script's own folder
 
 SHAPE = dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
              num_attention_heads=32, num_key_value_heads=4, tie_word_embeddings=False)
@@ -76,6 +79,7 @@ def main() -> None:
       "import_rss_bytes": import_bytes,
       "peak_minus_imports_over_disk": round((peak_bytes - import_bytes) / disk_bytes, 3),
       "seconds": round(seconds, 1),
+      "machine": machine_info.describe_machine(),  # the CPU the time is from
   }
   line = json.dumps(result)
   print(line)

@@ -11,8 +11,9 @@ asks them for steps alternately, in blocks (xlt xlt xlt torch torch torch ...), 
 warm-up steps; the median tokens/s of each and their ratio are reported. The same run measures this
 machine's matmul peak (a large jitted dot in each precision: fp32, and bf16 inputs
 with fp32 accumulation) and reports our step's achieved FLOP/s, from the analytic
-count in `xlt_jax.models.flops`, as a fraction of it. Prints one JSON object, then a
-one-line summary per precision; progress goes to stderr.
+count in `xlt_jax.models.flops`, as a fraction of it. Prints one JSON object (with the
+CPU it ran on: "machine", from `machine_info.describe_machine`), then a one-line
+summary per precision naming that CPU; progress goes to stderr.
 
     python benchmarks/train_step_vs_torch.py [--steps 6] [--block 3] [--batch 1] [--warmup 1]
         [--precisions fp32,bf16] [--peak_size 2048] [--layers 12 --embed 768 --heads 12 --mlp 2048
@@ -50,6 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # (a script's own folder, not the working directory, heads sys.path).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import machine_info  # noqa: E402  (benchmarks/, the script's own folder)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
@@ -372,6 +374,7 @@ def main() -> None:
       "benchmark": "train_step_vs_torch", "commit": _commit(),
       "xlt_jax": os.path.dirname(xlt_jax.__file__),
       "device": f"{jax.devices()[0].device_kind} x{os.cpu_count()} cores",
+      "machine": machine_info.describe_machine(),  # the CPU every figure here is from
       "jax": jax.__version__, "torch": torch.__version__,
       "torch_threads": torch.get_num_threads(),
       "load_average_before": load_before, "load_average_after": _load_average(),
@@ -411,8 +414,8 @@ def main() -> None:
           f" torch {result['tokens_per_second']['torch']:.0f} tokens/s,"
           f" xlt/torch {result['xlt_over_torch']:.2f}x; xlt {result['achieved_flops']['xlt']}"
           f" GFLOP/s = {result['xlt_fraction_of_matmul_peak']:.0%} of the"
-          f" {peak_key[result['precision']]} matmul peak (--launch_malloc {args.launch_malloc})",
-          flush=True)
+          f" {peak_key[result['precision']]} matmul peak (--launch_malloc {args.launch_malloc})"
+          f" on {machine_info.describe_briefly(summary['machine'])}", flush=True)
   if args.out:
     write_text(args.out, line + "\n")
 

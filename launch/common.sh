@@ -1,14 +1,17 @@
 # shellcheck shell=bash
-# Shared by the launch/*.sh scripts (sourced, not run): option parsing and the one
-# function that runs, or with --dry-run prints, every gcloud command.
-#
-# Every script takes:
-#   --tpu=NAME          the queued resource and its TPU VM (one node), e.g. xlt-v5p-256
-#   --zone=ZONE         e.g. us-east5-a
-#   --project=PROJECT   default: gcloud's configured project
-#   --dry-run           print the commands (one per line, shell-quoted) and run nothing
+# Shared by the launch/*.sh scripts (sourced, not run): option parsing, --help, and the
+# one function that runs, or with --dry-run prints, every gcloud command. The flags
+# every script takes are in COMMON_FLAGS_HELP below; each script's own usage, flags and
+# example are its header comment, which --help prints.
 
 set -euo pipefail
+
+COMMON_FLAGS_HELP='Flags every launch/*.sh script takes:
+  --tpu=NAME          the queued resource and its TPU VM (one node), e.g. xlt-v5p-256
+  --zone=ZONE         e.g. us-east5-a
+  --project=PROJECT   default: gcloud'"'"'s configured project
+  --dry-run           print the commands (one per line, shell-quoted) and run nothing
+  -h, --help          print this help and exit'
 
 TPU=""
 ZONE=""
@@ -24,10 +27,24 @@ die() {
   exit 2
 }
 
-# Consumes the common options; leaves the others, in order, in REST.
+# Prints the running script's header comment (usage, its own flags, an example) and
+# the common flags.
+usage() {
+  sed -n '2,/^# shellcheck source/{/^# shellcheck source/d;s/^# \{0,1\}//;p;}' "$0"
+  echo
+  echo "$COMMON_FLAGS_HELP"
+}
+
+# Consumes the common options; leaves the others, in order, in REST. --help (or -h)
+# anywhere prints the usage and exits 0 before any flag is checked.
 parse_common() {
   REST=()
   local argument
+  for argument in "$@"; do
+    case "$argument" in
+      -h|--help) usage; exit 0 ;;
+    esac
+  done
   for argument in "$@"; do
     case "$argument" in
       --tpu=*) TPU="${argument#*=}" ;;

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Releases the slice: deletes the queued resource and its TPU VM.
 #
-#   launch/delete.sh --tpu=xlt-v5p-256 --zone=us-east5-a [--project=P] [--dry-run]
+# Usage: launch/delete.sh --tpu=NAME --zone=ZONE [--project=P] [--dry-run]
+#
+# It takes only the common flags (below).
+#
+# Example:
+#   launch/delete.sh --tpu=xlt-v5e-256 --zone=us-west4-a
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

@@ -2,13 +2,20 @@
 # Runs one experiment on every worker of the slice: the same command everywhere; the
 # workers find each other (xlt_jax/training/distributed.py), each feeds its shard of the batch.
 #
-#   launch/run.sh --tpu=xlt-v5p-256 --zone=us-east5-a [--detach] [--dry-run] \
-#       --gin_file=gin/aya35b_multitask.gin --gin.MODEL_DIR="'/mnt/shared/runs/x'" ...
+# Usage: launch/run.sh --tpu=NAME --zone=ZONE [--detach] [--project=P] [--dry-run]
+#            --gin_file=FILE [--gin_file=FILE ...] [--gin.NAME=VALUE ...]
 #
-# Every --gin_file / --gin.NAME=VALUE goes to `python -m xlt_jax.launch` unchanged.
+#   --gin_file=FILE     an experiment (or fragment) for `python -m xlt_jax.launch`
+#   --gin.NAME=VALUE    a gin binding; both go to the launcher unchanged, in order
+#   --detach            keep the run going after ssh disconnects (output in
+#                       ~/xlt-jax/launch.log on each worker)
+#
 # MODEL_DIR must be on storage all workers share (a Filestore share or a gcsfuse
-# mount); the launcher checks this. --detach keeps the run going after ssh disconnects
-# (output in ~/xlt-jax/launch.log on each worker).
+# mount); the launcher checks this.
+#
+# Example:
+#   launch/run.sh --tpu=xlt-v5e-256 --zone=us-west4-a --detach \
+#       --gin_file=gin/aya35b_multitask.gin --gin.MODEL_DIR="'/mnt/shared/aya35b_multitask'"
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

@@ -2,7 +2,12 @@
 # Copies this checkout (the committed tree, `git archive HEAD`) to every worker and
 # installs it there, so that all workers run the same code.
 #
-#   launch/setup.sh --tpu=xlt-v5p-256 --zone=us-east5-a [--project=P] [--dry-run]
+# Usage: launch/setup.sh --tpu=NAME --zone=ZONE [--project=P] [--dry-run]
+#
+# It takes only the common flags (below).
+#
+# Example:
+#   launch/setup.sh --tpu=xlt-v5e-256 --zone=us-west4-a
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Runs a sweep on one slice: one launch per --sweep entry, one after the other, each on
-# every worker. An entry is the launcher flags that differ (space separated); the
-# common flags come first. Stops at the first failed launch; a relaunch of the sweep
-# skips runs that finished (the launcher keeps train_summary.json / eval/metrics.json).
+# every worker. Stops at the first failed launch; a relaunch of the sweep skips runs
+# that finished (the launcher keeps train_summary.json / eval/metrics.json).
 #
-#   launch/sweep.sh --tpu=xlt-v5p-256 --zone=us-east5-a [--dry-run] \
-#       --gin_file=gin/runs/base.gin \
-#       --sweep="--gin_file=gin/aya35b_multitask.gin --gin.MODEL_DIR='/mnt/shared/a'" \
-#       --sweep="--gin_file=gin/aya35b_singletask.gin --gin.MODEL_DIR='/mnt/shared/b'"
+# Usage: launch/sweep.sh --tpu=NAME --zone=ZONE [--project=P] [--dry-run]
+#            [--gin_file=FILE | --gin.NAME=VALUE ...] --sweep="ENTRY" [--sweep="ENTRY" ...]
+#
+#   --gin_file=FILE, --gin.NAME=VALUE   launcher flags common to every entry (first)
+#   --sweep="ENTRY"     the launcher flags of one launch that differ, space separated
+#                       (a value holds no spaces)
+#
+# Example (P0's XLSum sweep on Aya 23 8B with two seeds, on a v5e-64 slice):
+#   launch/sweep.sh --tpu=xlt-v5e-64 --zone=us-west4-a --gin_file=gin/aya8b_single_task.gin \
+#       --sweep="--gin.StudyDesign.seed=0 --gin.MODEL_DIR='/mnt/shared/aya8b_xlsum_seed0'" \
+#       --sweep="--gin.StudyDesign.seed=1 --gin.MODEL_DIR='/mnt/shared/aya8b_xlsum_seed1'"
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -54,6 +55,17 @@ def test_smoke_study_runs_every_stage(smoke_run):
   assert rows[0][1:] == ["0", "16", "32"]
   assert [row[0] for row in rows[1:]] == ["ar", "en", "es", "ja", "pt", "Avg."]
   assert "steps/s" in result.stdout
+  # Progress: a pipe gets plain lines; each states the run's ETA, each run's first and
+  # last line the study's (measured once the first run has trained and been evaluated).
+  assert "\r" not in result.stdout
+  assert all(" eta " in line for line in result.stdout.splitlines() if "] step " in line)
+  runs = [line for line in result.stdout.splitlines() if line.startswith("== run ")]
+  assert len(runs) == 6 and all(re.search(r" \| study eta \S+$", line) for line in runs)
+  assert runs[0].endswith("| study eta ?")
+  assert re.match(r"== run 1/3: budget00000 done in \S+ \(training \S+, evaluation \S+\)"
+                  r" \| study eta \d", runs[1])
+  assert re.search(r"\| study eta \d+(s|m\d\ds)$", runs[2])
+  assert runs[-1].endswith("| study eta 0s"), result.stdout
 
 
 @pytest.mark.slow
@@ -63,6 +75,7 @@ def test_rerun_skips_finished_runs(smoke_run):
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.count("already trained") == 3
   assert result.stdout.count("already evaluated") == 3
+  assert "== run 2/3: budget00016 done | study eta 0s" in result.stdout
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The TPU VM scripts in launch/: their --dry-run prints the gcloud commands they would run."""
 
 import pathlib
+import re
 import shlex
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from xlt_jax.runner import gin_setup
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "launch"
 WHERE = ["--tpu=xlt-v5p-256", "--zone=us-east5-a", "--project=my-project", "--dry-run"]
+SCRIPTS = sorted(path.name for path in LAUNCH.glob("*.sh") if path.name != "common.sh")
 
 
 def _dry_run(script: str, *arguments: str) -> list[list[str]]:
@@ -60,6 +62,27 @@ def test_create_requests_a_queued_resource_and_waits():
                           "xlt-v5p-256"]
   (v5e,) = _dry_run("create.sh", *WHERE, "--accelerator-type=v5litepod-64")
   assert "--runtime-version=v2-alpha-tpuv5-lite" in v5e and "--spot" not in v5e
+
+
+@pytest.mark.parametrize("typed, gcloud_name, runtime", [
+    ("v5e-256", "v5litepod-256", "v2-alpha-tpuv5-lite"),  # as the README and people say it
+    ("v5e-8", "v5litepod-8", "v2-alpha-tpuv5-lite"),
+    ("v5litepod-64", "v5litepod-64", "v2-alpha-tpuv5-lite"),  # gcloud's own names pass
+    ("v5p-128", "v5p-128", "v2-alpha-tpuv5"),
+    ("v6e-16", "v6e-16", "v2-alpha-tpuv6e"),
+])
+def test_create_accepts_the_accelerator_names_people_type(typed, gcloud_name, runtime):
+  result = subprocess.run(["bash", str(LAUNCH / "create.sh"), *WHERE,
+                           f"--accelerator-type={typed}"], capture_output=True, text=True,
+                          timeout=60)
+  assert result.returncode == 0, result.stderr
+  (create,) = [shlex.split(line) for line in result.stdout.splitlines()]
+  assert f"--accelerator-type={gcloud_name}" in create
+  assert f"--runtime-version={runtime}" in create
+  if typed != gcloud_name:  # the dry run says what it translated
+    assert result.stderr == f"# --accelerator-type={typed} is gcloud's {gcloud_name}\n"
+  else:
+    assert not result.stderr
 
 
 def test_setup_copies_the_committed_tree_to_every_worker_and_installs_it():
@@ -119,3 +142,43 @@ def test_scripts_parse_and_pass_shellcheck_where_installed():
     lint = subprocess.run(["shellcheck", "-x", *map(str, scripts)], capture_output=True,
                           text=True, cwd=LAUNCH)
     assert lint.returncode == 0, lint.stdout
+
+
+def _help(script: str, flag: str = "--help") -> str:
+  result = subprocess.run(["bash", str(LAUNCH / script), flag], capture_output=True,
+                          text=True, timeout=60)
+  assert result.returncode == 0 and not result.stderr, (script, result.stderr)
+  return result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_answers_before_required_flags_with_every_flag_and_an_example(script):
+  text = _help(script)
+  assert text == _help(script, "-h")
+  assert f"Usage: launch/{script} --tpu=NAME --zone=ZONE" in text and "Example" in text
+  for common in ("--tpu=NAME", "--zone=ZONE", "--project=PROJECT", "--dry-run", "--help"):
+    assert common in text
+  # Every flag the script's own parser accepts is documented.
+  patterns = re.findall(r"^\s+(--[\w.=*|-]+)\) ", (LAUNCH / script).read_text(), re.M)
+  accepted = {flag.rstrip("=*.") for pattern in patterns for flag in pattern.split("|")}
+  assert all(flag in text for flag in accepted), accepted
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_the_example_in_help_runs(script):
+  text = _help(script)
+  example = text.split("Example", 1)[1].split(":\n", 1)[1].split("\n\n", 1)[0]
+  words = shlex.split(example.replace("\\\n", " "))
+  assert words[0] == f"launch/{script}"
+  commands = _dry_run(script, *words[1:], "--dry-run")
+  assert commands and all(command[0] in ("gcloud", "git") for command in commands)
+
+
+def test_every_gin_file_named_in_the_launch_scripts_and_readme_exists():
+  named = {}
+  for path in [*sorted(LAUNCH.glob("*.sh")), REPO / "README.md"]:
+    for name in re.findall(r"\bgin/[\w./-]*?\.gin\b", path.read_text()):
+      named.setdefault(name, path.name)
+  assert "gin/aya8b_single_task.gin" in named and "gin/demo_cpu.gin" in named
+  missing = {name: where for name, where in named.items() if not (REPO / name).is_file()}
+  assert not missing

@@ -1,14 +1,19 @@
-"""The training loop: metrics, checkpoints, best selection, fine-tuning a converted model."""
+"""The training loop: metrics, progress with an ETA, checkpoints, best selection, fine-tuning
+a converted model."""
 
 import dataclasses
+import io
+import re
 
 import jax
 import numpy as np
 import pytest
+import resume_worker  # tests/ is on sys.path (pytest prepend mode)
+from test_progress import FakeClock, FakeTerminal
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import conversion as convert
-from xlt_jax.training import sharding, trainer
+from xlt_jax.training import metrics_log, sharding, trainer
 from xlt_jax.training.train_step import OptimizerConfig
 
 
@@ -56,3 +61,92 @@ def test_first_step_from_converted_params_uses_a_fresh_optimizer(converted_qwen3
   assert int(new_state.step) == 1 and np.isfinite(float(metrics["loss"]))
   # A random 1100-way model starts near log(1100) = 7.0.
   assert abs(float(metrics["loss"]) - np.log(1100)) < 0.5
+
+
+@pytest.fixture(scope="module")
+def english_demo_data(tmp_path_factory) -> str:
+  path = tmp_path_factory.mktemp("data")
+  resume_worker.write_data(str(path))
+  return str(path)
+
+
+def test_every_progress_line_of_a_run_states_its_eta(english_demo_data, tmp_path):
+  stream = io.StringIO()  # not a terminal: plain lines, as in logs, CI and pipes
+  summary = resume_worker.train(str(tmp_path / "run"), english_demo_data,
+                      {"max_steps": 6, "validation_every_steps": 3, "checkpoint_every_steps": 3},
+                      stream=stream)
+  lines = [line for line in stream.getvalue().splitlines() if line.startswith("[tiny] step")]
+  assert len(lines) == 8  # steps 1-6, and the validation losses of steps 3 and 6
+  assert all(re.match(r"\[tiny\] step \d/6 eta (\?|\d+s|\d+m\d\ds) \|", line) for line in lines)
+  assert lines[0].startswith("[tiny] step 1/6 eta ? |")  # the rate starts after step 1
+  assert lines[1].startswith("[tiny] step 2/6 eta ") and " eta ? " not in lines[1]
+  assert lines[-1].startswith("[tiny] step 6/6 eta 0s | validation loss")
+  assert "\r" not in stream.getvalue()
+  # What the study's ETA needs: the time of the steps after the first, compiling one.
+  assert 0 < summary["seconds_after_first_step"] < summary["train_seconds"]
+
+
+def test_a_run_on_a_terminal_draws_one_bar_in_place(english_demo_data, tmp_path):
+  terminal = FakeTerminal()
+  resume_worker.train(str(tmp_path / "run"), english_demo_data,
+                      {"max_steps": 4, "validation_every_steps": 4, "checkpoint_every_steps": 4},
+                      stream=terminal)
+  written = terminal.getvalue()
+  redraws = written.split("\r")[1:]
+  assert redraws and all(re.match(r"\[tiny\] (\[[=> ]+\] +\d+% \d/4|step 4/4) eta ", text)
+                         for text in redraws)
+  assert redraws[0].startswith("[tiny] [======>                 ]  25% 1/4 eta ?")
+  assert "[tiny] step 4/4 eta 0s | validation loss" in written  # a line above the bar
+  bar_part = written[written.index("\r"):]  # after the lines printed before training
+  assert bar_part.endswith("\n") and bar_part.count("\n") == 2
+
+
+def _metrics_log(tmp_path, stream, clock, **options) -> metrics_log.MetricsLog:
+  return metrics_log.MetricsLog(str(tmp_path), "fake", total_steps=100, stream=stream,
+                                clock=clock, **options).open()
+
+
+def test_metrics_log_eta_from_a_fake_clock(tmp_path):
+  clock, stream = FakeClock(), io.StringIO()
+  log = _metrics_log(tmp_path, stream, clock)
+  clock.advance(25.0)  # step 1 compiles
+  log.first_step_done(1)
+  log.write(1, {"loss": 2.0})
+  clock.advance(49 * 0.2)  # 5 steps/s
+  log.write(50, {"loss": 1.0})
+  log.write(50, {"validation_loss": 1.5})
+  log.close()
+  assert not log.bar_due()  # line mode: no bar
+  assert stream.getvalue().splitlines() == [
+      "[fake] step 1/100 eta ? | loss 2.0000 | 0.0 steps/s 0 tokens/s",
+      "[fake] step 50/100 eta 10s | loss 1.0000 | 5.0 steps/s 0 tokens/s",
+      "[fake] step 50/100 eta 10s | validation loss 1.5000",
+  ]
+
+
+def test_metrics_log_redraws_a_bar_on_a_terminal(tmp_path):
+  clock, terminal = FakeClock(), FakeTerminal()
+  log = _metrics_log(tmp_path, terminal, clock, redraw_seconds=1.0)
+  assert log.bar
+  clock.advance(20.0)  # step 1 compiles
+  log.first_step_done(1)
+  for step in range(1, 12):
+    clock.advance(0.5 if step > 1 else 0.0)  # 2 steps/s: a redraw every other step
+    if log.bar_due():
+      log.show_step(step)
+  log.write(11, {"loss": 1.25})
+  log.write(11, {"validation_loss": 1.5})
+  log.close()
+  written = terminal.getvalue()
+  redraws = written.split("\r")[1:]
+  assert [redraw.split("% ")[1].split(" eta")[0] for redraw in redraws[:6]] == [
+      "1/100", "3/100", "5/100", "7/100", "9/100", "11/100"]
+  assert redraws[0] == "[fake] [>                       ]   1% 1/100 eta ?"
+  assert redraws[1] == "[fake] [>                       ]   3% 3/100 eta 48s"
+  assert redraws[5] == "[fake] [==>                     ]  11% 11/100 eta 44s"
+  assert redraws[6].startswith("[fake] [==>                     ]  11% 11/100 eta 44s"
+                               " | loss 1.2500 | ")
+  assert redraws[7].startswith("[fake] step 11/100 eta 44s | validation loss 1.5000")
+  # The validation line stays; the bar comes back below it and is left there by close().
+  assert redraws[7].endswith(" \n" + redraws[6] + "\n")
+  assert written.count("\n") == 2

@@ -5,9 +5,11 @@ import dataclasses
 import os
 import sys
 import threading
+import time
 
 from xlt_jax.core import atomic_io
 from xlt_jax.core.errors import UserInputError
+from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
 from xlt_jax.evaluation import evaluator
 from xlt_jax.evaluation.evaluator import EvaluationConfig
@@ -15,7 +17,7 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.reporting import report
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import distributed, sharding, trainer
+from xlt_jax.training import checkpointing, distributed, sharding, trainer
 from xlt_jax.training.distributed import DistributedConfig
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig
@@ -87,6 +89,22 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
   return path
 
 
+def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
+  """What is left of the study on disk: per run, the steps past its newest checkpoint
+  (none once trained) and whether it still has to be evaluated."""
+  steps, to_evaluate = [], []
+  for registered in runs:
+    run_dir = os.path.join(experiment.model_dir, "runs", registered.plan.name)
+    if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
+      steps.append(0)
+    else:
+      total = experiment.train.total_steps(sum(registered.plan.train_counts.values()))
+      saved = checkpointing.saved_steps(os.path.join(run_dir, trainer.CHECKPOINTS_DIR))
+      steps.append(max(total - max(saved, default=0), 0))
+    to_evaluate.append(not os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")))
+  return StudyEstimate(steps, to_evaluate)
+
+
 def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
   """Between stages there is nothing to save: finished stages are on disk already."""
   if preemption is not None and preemption.is_set():
@@ -97,7 +115,9 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
                    preemption: threading.Event | None = None) -> str:
   """Runs every stage; finished runs (train summary / metrics present) are not redone, an
   unfinished run with a checkpoint resumes from it, one without is moved aside and
-  restarted.
+  restarted. The lines that start and end each run state the study's ETA: per run still
+  to train, the measured overhead of a run (set-up, compilation) plus its steps at the
+  measured time per step, and the evaluations still to run at the measured time each.
 
   Raises:
     xlt_jax.training.preemption.Preempted: `preemption` was set: training saved a checkpoint
@@ -174,11 +194,13 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   }
   if primary:
     atomic_io.write_json(os.path.join(model_dir, "study.json"), study_record)
+  estimate = _study_estimate(experiment, runs)
   for index, registered in enumerate(runs, start=1):
     plan = registered.plan
     _stop_if_preempted(preemption, f"preempted before run {plan.name}")
     run_dir = os.path.join(model_dir, "runs", plan.name)
-    print(f"== run {index}/{len(runs)}: {plan.name} ({plan.train_counts})", file=stream, flush=True)
+    print(f"== run {index}/{len(runs)}: {plan.name} ({plan.train_counts}) | {estimate.describe()}",
+          file=stream, flush=True)
     if primary:
       atomic_io.write_text(os.path.join(run_dir, "operative_config.gin"), operative_config)
       atomic_io.write_json(os.path.join(run_dir, "manifest.json"), registered.manifest)
@@ -193,21 +215,36 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           "mixture": plan.mixture,
           "validation_mixture": plan.validation_mixture,
       })
+    took = {}  # stage -> seconds, of the stages this invocation ran
     if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
       print(f"[{plan.name}] already trained; skipping training", file=stream)
+      estimate.trained(index - 1, steps=0, seconds=0.0)
     else:
-      trainer.train_run(  # resumes an unfinished attempt from its checkpoints
+      start = time.perf_counter()
+      summary = trainer.train_run(  # resumes an unfinished attempt from its checkpoints
           run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
           optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
           mixture=plan.mixture, validation_mixture=plan.validation_mixture,
           num_train_examples=sum(plan.train_counts.values()), preemption=preemption,
           stream=stream,
       )
+      took["training"] = time.perf_counter() - start
+      estimate.trained(index - 1, steps=summary["steps"] - summary["resumed_from_step"],
+                       seconds=took["training"],
+                       seconds_after_first_step=summary["seconds_after_first_step"])
     if os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")):
       print(f"[{plan.name}] already evaluated; skipping evaluation", file=stream)
+      estimate.evaluated(index - 1, seconds=None)
     else:
       _stop_if_preempted(preemption, f"run {plan.name}: preempted before evaluation")
+      start = time.perf_counter()
       evaluator.evaluate_run(run_dir, experiment.evaluation, stream=stream)
+      took["evaluation"] = time.perf_counter() - start
+      estimate.evaluated(index - 1, seconds=took["evaluation"])
+    stages = ", ".join(f"{stage} {format_duration(seconds)}" for stage, seconds in took.items())
+    print(f"== run {index}/{len(runs)}: {plan.name} done"
+          + (f" in {format_duration(sum(took.values()))} ({stages})" if took else "")
+          + f" | {estimate.describe()}", file=stream, flush=True)
   if not primary:
     return os.path.join(model_dir, "report", "report.md")  # written by the primary process
   return report.build_report(model_dir)["report"]

@@ -1,18 +1,28 @@
-"""Training metrics: one JSON line per logged step, TensorBoard scalars, a progress line."""
+"""Training metrics: one JSON line per logged step, TensorBoard scalars, a progress line
+with the run's estimated time to go (a bar redrawn in place on a terminal)."""
 
 import json
 import os
 import sys
 import time
+from typing import Callable
 
 from xlt_jax.core import atomic_io
 from xlt_jax.core.errors import DataFormatError
+from xlt_jax.core.progress import ProgressLine, RateEstimate, draw_bar, format_duration
 
 METRICS_FILE = "metrics.jsonl"
 
 
 class MetricsLog:
   """Appends metrics to `<run_dir>/metrics.jsonl` and TensorBoard; prints progress.
+
+  Every progress line carries the run's ETA: the steps left at the step rate measured
+  since `first_step_done` (the first step, which compiles, is not a rate), or since the
+  first logged step when that is never called. Where `stream` is a terminal (or with
+  `bar=True`) progress is one bar redrawn in place, advanced by `show_step` whenever
+  `bar_due`, with validation losses as lines above it; elsewhere it is one line per
+  logged step.
 
   Files are opened by `open()`, not by the constructor. With `enabled=False` (every
   process but the primary one of a multi-host run) it writes and prints nothing.
@@ -21,7 +31,8 @@ class MetricsLog:
   def __init__(self, run_dir: str, run_name: str, total_steps: int, stream=sys.stdout,
                flops_per_step: float | None = None, num_chips: int = 1,
                peak_flops_per_chip: float | None = None, enabled: bool = True,
-               start_step: int = 0):
+               start_step: int = 0, bar: bool | None = None,
+               clock: Callable[[], float] = time.perf_counter, redraw_seconds: float = 0.5):
     self.run_dir = run_dir
     self.run_name = run_name
     self.total_steps = total_steps
@@ -35,6 +46,12 @@ class MetricsLog:
     self._last_time = None
     self._last_step = start_step  # a resumed run's first rate counts from its restored step
     self._tokens_since = 0
+    self.clock = clock
+    self._eta = RateEstimate(total_steps, clock)
+    self._line = ProgressLine(stream, bar)
+    self.redraw_seconds = redraw_seconds  # bar mode: the bar is redrawn at most this often
+    self._last_redraw = None
+    self._status = ""  # bar mode: loss and throughput of the latest logged step
 
   def open(self) -> "MetricsLog":
     import tensorflow as tf  # heavy import, only when logging starts
@@ -44,13 +61,45 @@ class MetricsLog:
     os.makedirs(self.run_dir, exist_ok=True)
     self._jsonl = open(os.path.join(self.run_dir, METRICS_FILE), "a", encoding="utf-8")
     self._tensorboard = tf.summary.create_file_writer(os.path.join(self.run_dir, "tensorboard"))
-    self._last_time = time.perf_counter()
+    self._last_time = self.clock()
     return self
 
   def close(self) -> None:
+    self._line.finish()
     if self._jsonl:
       self._jsonl.close()
       self._tensorboard.close()
+
+  @property
+  def bar(self) -> bool:
+    return self._line.bar
+
+  def first_step_done(self, step: int) -> None:
+    """Starts the ETA's clock: call once the run's first step (compilation included) has
+    finished on the device."""
+    self._eta.update(step)
+
+  def eta_seconds(self, step: int) -> float | None:
+    """Seconds left after `step` at the measured rate; None until it is measured."""
+    return self._eta.remaining_seconds(step)
+
+  def bar_due(self) -> bool:
+    """Bar mode: whether `redraw_seconds` have passed since the bar was last drawn."""
+    if not (self.enabled and self.bar):
+      return False
+    return self._last_redraw is None or self.clock() - self._last_redraw >= self.redraw_seconds
+
+  def show_step(self, step: int) -> None:
+    """Bar mode: records that `step` has finished on the device and redraws the bar."""
+    if self.enabled and self.bar:
+      self._eta.update(step)
+      self._redraw(step)
+
+  def _redraw(self, step: int) -> None:
+    self._last_redraw = self.clock()
+    eta = format_duration(self.eta_seconds(step))
+    self._line.show(f"[{self.run_name}] {draw_bar(step, self.total_steps)}"
+                    f" {step}/{self.total_steps} eta {eta}{self._status}")
 
   def count_tokens(self, tokens: int) -> None:
     self._tokens_since += tokens
@@ -62,7 +111,7 @@ class MetricsLog:
     if not self.enabled:
       return
 
-    now = time.perf_counter()
+    now = self.clock()
     elapsed = max(now - self._last_time, 1e-9)
     record = {"step": step, **{key: float(value) for key, value in metrics.items()}}
     if step > self._last_step and "loss" in metrics:
@@ -75,6 +124,8 @@ class MetricsLog:
         if self.peak_flops_per_chip:
           record["mfu"] = flops_per_chip / self.peak_flops_per_chip
       self._last_time, self._last_step, self._tokens_since = now, step, 0
+    if "loss" in metrics:
+      self._eta.update(step)  # the first call starts the clock if first_step_done did not
     self._jsonl.write(json.dumps(record) + "\n")
     self._jsonl.flush()
     with self._tensorboard.as_default(step=step):
@@ -85,7 +136,9 @@ class MetricsLog:
     self._print(record)
 
   def _print(self, record: dict) -> None:
-    parts = [f"[{self.run_name}] step {record['step']}/{self.total_steps}"]
+    step = record["step"]
+    eta = f"eta {format_duration(self.eta_seconds(step))}"
+    parts = []
     if "loss" in record:
       parts.append(f"loss {record['loss']:.4f}")
     if "validation_loss" in record:
@@ -97,7 +150,12 @@ class MetricsLog:
     if "tflops_per_second_per_chip" in record:
       parts.append(f"{record['tflops_per_second_per_chip']:.3g} TFLOP/s/chip"
                    + (f" MFU {record['mfu']:.1%}" if "mfu" in record else ""))
-    print(" | ".join(parts), file=self.stream, flush=True)
+    if self.bar and "loss" in record:  # the bar, now with this step's loss and throughput
+      self._status = "".join(f" | {part}" for part in parts)
+      self._redraw(step)
+    else:  # a line (in bar mode a validation loss, kept on screen above the bar)
+      self._line.print(" | ".join([f"[{self.run_name}] step {step}/{self.total_steps} {eta}",
+                                   *parts]))
 
 
 def keep_records_until(run_dir: str, last_step: int) -> list[dict]:

@@ -304,6 +304,7 @@ def train_run(
     several_hosts = jax.process_count() > 1
     first_nonfinite = jax.device_put(np.int32(0), functions.state_sharding.step)
     start = time.perf_counter()
+    first_step_done_at = None  # after the first step (compiled and run) of this attempt
     real_tokens, all_positions = 0, 0  # since the last log line: padding efficiency
 
     def stop_if_diverged(step: int, params=None) -> None:
@@ -327,6 +328,13 @@ def train_run(
       log.count_tokens(batch_real_tokens * jax.process_count())
       state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
       first_nonfinite = _note_nonfinite(first_nonfinite, metrics["loss"], state.step)
+      if step == start_step + 1:  # compiled and run once: the ETA's step rate starts here
+        jax.block_until_ready(metrics["loss"])
+        first_step_done_at = time.perf_counter()
+        log.first_step_done(step)
+      if log.bar_due():  # a terminal's progress bar (never in line mode: logs, pipes)
+        jax.block_until_ready(metrics["loss"])  # it shows, and times, finished steps
+        log.show_step(step)
       validating = step % train_config.validation_every_steps == 0 or step == total_steps
       saving = validating or step % train_config.checkpoint_every_steps == 0
       # On one host a flag set by the SIGTERM handler; on several, every host must stop at
@@ -364,6 +372,10 @@ def train_run(
       "best_validation_loss": best_loss,
       "resumed_from_step": start_step,
       "train_seconds": time.perf_counter() - start,  # of the last attempt
+      # The steps after the first (validation and checkpoints included): per step, the
+      # time of a run without its compilation and set-up.
+      "seconds_after_first_step": (time.perf_counter() - first_step_done_at
+                                   if first_step_done_at is not None else None),
       "packed": train_config.pack,
       "truncated_examples": sum(c["truncated"] for c in length_report["train"].values()),
       "dropped_examples": sum(c["dropped"] for c in length_report["train"].values()),
