@@ -227,6 +227,7 @@ def test_packed_rows_give_the_same_loss_as_unpacked_rows_on_8_devices(vocabulary
                              rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_trainer_logs_padding_efficiency_and_writes_the_length_report(vocabulary, chat_data,
                                                                       tmp_path):
   import seqio

@@ -133,6 +133,7 @@ def _reference(model_dir):
   return losses, total / weight, predictions
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_process_with_8_devices(two_process_run):
   model_dir, outputs = two_process_run
   run_dir = model_dir / "runs" / "budget00016"

@@ -20,6 +20,7 @@ SMALL = ["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
          "--gin.TrainConfig.inputs_length=112", "--gin.TrainConfig.targets_length=16"]
 
 
+@pytest.mark.slow
 def test_a_small_model_fits_and_its_numbers_agree(tmp_path, capsys):
   output = tmp_path / "plan.json"
   assert plan.main([*SMALL, f"--output={output}"]) == 0
