@@ -59,14 +59,14 @@ def test_a_real_process_restarts_once_with_its_arguments(tmp_path):
   script.write_text(
       "import os, sys\n"
       "print('start', os.getpid(), flush=True)\n"
-      "from xlt_jax import host_memory\n"
+      "from xlt_jax.training import host_memory\n"
       "host_memory.restart_with_huge_page_malloc()\n"
       "maps = open('/proc/self/maps').read()\n"
       "allocator = 'mimalloc' if 'libmimalloc' in maps else os.environ.get('GLIBC_TUNABLES')\n"
       "print('running', os.getpid(), allocator, sys.argv[1:])\n")
   environment = {key: value for key, value in os.environ.items()
                  if key not in ("GLIBC_TUNABLES", "LD_PRELOAD", host_memory.SWITCH)}
-  repository = os.path.dirname(os.path.dirname(os.path.abspath(host_memory.__file__)))
+  repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(host_memory.__file__))))
   environment["PYTHONPATH"] = os.pathsep.join(
       [repository] + [path for path in [os.environ.get("PYTHONPATH")] if path])
   result = subprocess.run([sys.executable, "-u", str(script), "a", "--b=c"], env=environment,
