@@ -5,7 +5,7 @@ import pathlib
 import pytest
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.runner import gin_setup
+from xlt_jax.runner import flags, gin_setup
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(path.relative_to(REPO) for path in (REPO / "gin").glob("*.gin"))
@@ -28,7 +28,7 @@ def test_every_fragment_is_used_by_an_experiment_or_a_test(path):
 
 
 def test_gin_flags_become_bindings():
-  files, bindings, rest = gin_setup.split_gin_flags(
+  files, bindings, rest = flags.split_gin_flags(
       ["--gin_file=gin/demo_cpu.gin", "--gin.MODEL_DIR='/x'", "--other"])
   assert files == ["gin/demo_cpu.gin"]
   assert bindings == ["MODEL_DIR = '/x'"]

@@ -206,7 +206,11 @@ def format_list(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
   """Command line; prints `error: ...` and returns 2 on bad input."""
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(
+      prog="python -m xlt_jax.inspect", description=__doc__.split("\n")[0],
+      epilog="example: python -m xlt_jax.inspect demo_budget00050 --data_dir=/tmp/demo_data\n"
+             "example: python -m xlt_jax.inspect --json > mixtures.json",
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("mixture", nargs="?", help="a catalogued mixture; none: list them all")
   parser.add_argument("--data_dir", help="DATA_DIR holding the datasets (needed with a mixture)")
   parser.add_argument("--tokenizer", help="SentencePiece .model or tokenizer.json")

@@ -16,7 +16,8 @@ import sys
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="python -m xlt_jax.report", description=__doc__.split("\n")[0],
-      epilog="example: python -m xlt_jax.report --results_dir=xlt_runs/demo_cpu")
+      epilog="example: python -m xlt_jax.report --results_dir=xlt_runs/demo_cpu",
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--results_dir", required=True, help="a study's MODEL_DIR")
   parser.add_argument("--out_dir", default=None, help="default: RESULTS_DIR/report")
   return parser

@@ -1,5 +1,6 @@
-"""Gin for the binaries: which classes gin may build, t5x-style `--gin.NAME=VALUE`
-flags, and errors that name the bad binding. Library modules never import gin."""
+"""Gin for the binaries: which classes gin may build, and errors that name the bad
+binding. Library modules never import gin. The `--gin_file` / `--gin.NAME=VALUE` flags
+are split in `xlt_jax.runner.flags`."""
 
 import os
 import pathlib
@@ -34,26 +35,6 @@ def _register() -> None:
   for name, cls in CONFIGURABLES.items():
     if name not in _registered:
       _registered[name] = gin.external_configurable(cls, name)
-
-
-def split_gin_flags(argv: list[str]) -> tuple[list[str], list[str], list[str]]:
-  """Splits argv into (gin files, gin bindings, the rest).
-
-  `--gin_file=F` (repeatable) and `--gin.NAME=VALUE` become the binding `NAME = VALUE`,
-  as in t5x.
-  """
-  files, bindings, rest = [], [], []
-  for argument in argv:
-    if argument.startswith("--gin_file="):
-      files.append(argument.split("=", 1)[1])
-    elif argument.startswith("--gin."):
-      name, _, value = argument[len("--gin."):].partition("=")
-      if not value:
-        raise UserInputError(f"gin flag {argument!r} must look like --gin.NAME=VALUE")
-      bindings.append(f"{name} = {value}")
-    else:
-      rest.append(argument)
-  return files, bindings, rest
 
 
 def build_experiment(files: list[str], bindings: list[str]) -> tuple[study_runner.Experiment, str]:
