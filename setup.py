@@ -13,7 +13,8 @@ setuptools.setup(
     python_requires=">=3.11,<3.12",
     install_requires=[
         # [tpu] brings libtpu: `python -m xlt_jax.plan` compiles for TPU topologies on a CPU.
-        # On a machine without TPUs set JAX_PLATFORMS=cpu (the tests and binaries do).
+        # On a machine without TPUs the binaries choose JAX's CPU platform themselves
+        # (xlt_jax/runner/quiet_start.py says why that rather than a [tpu] extra).
         "jax[tpu]>=0.10.2,<0.11",
         "flax>=0.12.8,<0.13",
         "optax>=0.2.8,<0.3",

@@ -64,3 +64,27 @@ def test_flag_mistakes_are_one_line_before_jax_loads(binary, arguments, message)
   (line,) = result.stderr.splitlines()
   assert line.startswith(message), line
   assert result.stdout.splitlines()[-1] == "imported: nothing heavy"
+
+
+def _one_error_line(result: subprocess.CompletedProcess) -> str:
+  assert result.returncode == 2, (result.stdout[-2000:], result.stderr[-2000:])
+  lines = result.stderr.splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
+  return lines[0]
+
+
+def test_an_impossible_budget_is_the_only_stderr_line(tmp_path):
+  """Past the data, the tokenizer and JAX's start-up: still only our line on stderr."""
+  result = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.launch", "--gin_file=gin/smoke_cpu.gin",
+       f"--gin.MODEL_DIR='{tmp_path}'", "--gin.StudyDesign.budgets=(0, 999999)"],
+      cwd=REPO, env=_user_environment(), capture_output=True, text=True, timeout=600)
+  assert _one_error_line(result).startswith("error: budget 999999 for task demo_arith_es_train")
+
+
+def test_evaluate_on_a_missing_run_is_one_line_without_jax_platforms(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={tmp_path}/none"],
+      cwd=REPO, env=_user_environment(), capture_output=True, text=True, timeout=300)
+  assert _one_error_line(result) == (
+      f"error: {tmp_path}/none/run.json does not exist: is {tmp_path}/none a run directory?")

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
+  from xlt_jax.runner import quiet_start
+
+  quiet_start.begin(tensorflow=False)
   from xlt_jax.core.errors import UserInputError
   from xlt_jax.models import conversion
 

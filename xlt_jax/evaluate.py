@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
+  from xlt_jax.runner import quiet_start
+
+  quiet_start.begin()
   from xlt_jax.core.errors import UserInputError
   from xlt_jax.evaluation import evaluator
   from xlt_jax.training import distributed

@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--examples", type=int, default=2, help="decoded examples per language")
   parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
   args = parser.parse_args(argv)
+  from xlt_jax.runner import quiet_start
+
+  quiet_start.begin()
   try:
     if args.mixture is None:
       rows = list_mixtures()

@@ -19,7 +19,7 @@ import sys
 import time
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.runner import flags
+from xlt_jax.runner import flags, quiet_start
 
 PROG = "python -m xlt_jax.launch"
 
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None, restart_malloc: bool = False) -> int:
     from xlt_jax.training import host_memory
 
     host_memory.restart_with_huge_page_malloc()
+  quiet_start.begin()
   from xlt_jax.runner import gin_setup, study_runner
   from xlt_jax.training import distributed, preemption
 

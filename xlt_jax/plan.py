@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.runner import flags
+from xlt_jax.runner import flags, quiet_start
 
 if TYPE_CHECKING:  # JAX: imported by main() after the flags parse
   from xlt_jax.training import step_plan
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
   # libtpu takes a machine-wide lock by default; compiling needs no TPU, so let several
   # plans (and tests) compile side by side. Set before libtpu loads.
   os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+  quiet_start.begin()
   from xlt_jax.core import atomic_io
   from xlt_jax.runner import gin_setup
   from xlt_jax.studies import designs
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     if topology is None:
       raise UserInputError("no --topology given and the mesh gin file sets no"
                            " MeshConfig.topology (e.g. --topology=v5e:16x16)")
+    with quiet_start.native_stderr_filtered():  # libtpu's first load: "no TPU metadata"
+      step_plan.topology_devices(topology)
     started = time.perf_counter()
     plan = step_plan.plan_train_step(
         experiment.model, experiment.optimizer, experiment.train, experiment.mesh, topology,
