@@ -73,6 +73,19 @@ def _one_error_line(result: subprocess.CompletedProcess) -> str:
   return lines[0]
 
 
+def test_an_unquoted_gin_string_outside_the_repository_is_one_line_naming_the_flag(tmp_path):
+  """From another directory gin files are found without gin's "Path not found" lines;
+  neither TensorFlow nor libtpu prints anything first."""
+  result = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.launch", "--gin_file=gin/smoke_cpu.gin",
+       f"--gin.MODEL_DIR={tmp_path}/run"],
+      cwd=tmp_path, env=_user_environment(), capture_output=True, text=True, timeout=300)
+  assert _one_error_line(result) == (
+      f"error: --gin.MODEL_DIR={tmp_path}/run: gin values are Python literals; quote strings:"
+      f""" --gin.MODEL_DIR="'{tmp_path}/run'\"""")
+  assert not (tmp_path / "run").exists()
+
+
 def test_an_impossible_budget_is_the_only_stderr_line(tmp_path):
   """Past the data, the tokenizer and JAX's start-up: still only our line on stderr."""
   result = subprocess.run(
