@@ -2,6 +2,9 @@
 
 import setuptools
 
+# `python -m xlt_jax.convert verify` compares with transformers (torch 2.13.0, CPU build).
+VERIFY = ["torch==2.13.0", "transformers>=5.0,<6"]
+
 setuptools.setup(
     name="xlt-jax",
     version="0.1.0",
@@ -39,11 +42,11 @@ setuptools.setup(
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
     ],
     extras_require={
-        # torch 2.13.0 (CPU build) and transformers are the reference for parity tests.
+        "verify": VERIFY,
+        # torch and transformers (VERIFY) are also the reference for the parity tests.
         "test": [
             "pytest>=8",
-            "torch==2.13.0",
-            "transformers>=5.0,<6",
+            *VERIFY,
             # executes notebooks/inspect_mixtures.ipynb in the tests
             "nbclient>=0.10",
             "nbformat>=5.10",

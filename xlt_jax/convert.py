@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
   to_hf.add_argument("--out", required=True)
   to_hf.add_argument("--dtype", default=None, choices=["float32", "bfloat16"])
   check = commands.add_parser(
-      "verify", help="logits against transformers (needs torch and transformers: the [test] extra)",
+      "verify", help="logits against transformers (needs torch and transformers:"
+      ' pip install -e ".[verify]")',
       epilog="example: python -m xlt_jax.convert verify --hf_dir=aya-23-8b")
   check.add_argument("--hf_dir", required=True)
   check.add_argument("--tolerance", type=float, default=1e-4)
