@@ -221,11 +221,14 @@ def main(argv: list[str] | None = None) -> int:
   from xlt_jax.runner import quiet_start
 
   quiet_start.begin()
+  from tasks import catalogue
+
   try:
     if args.mixture is None:
       rows = list_mixtures()
       print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else format_list(rows))
       return 0
+    catalogue.design_for(args.mixture)  # a typo is named (with near matches) before --data_dir
     if args.data_dir is None:
       raise UserInputError("inspecting a mixture needs --data_dir")
     summary = inspect_mixture(args.mixture, args.data_dir, args.tokenizer, args.eos_token,
