@@ -2,6 +2,9 @@
 
 import setuptools
 
+# `python -m xlt_jax.convert verify` compares with transformers (torch 2.13.0, CPU build).
+VERIFY = ["torch==2.13.0", "transformers>=5.0,<6"]
+
 setuptools.setup(
     name="xlt-jax",
     version="0.1.0",
@@ -20,7 +23,8 @@ setuptools.setup(
     python_requires=">=3.11,<3.12",
     install_requires=[
         # [tpu] brings libtpu: `python -m xlt_jax.plan` compiles for TPU topologies on a CPU.
-        # On a machine without TPUs set JAX_PLATFORMS=cpu (the tests and binaries do).
+        # On a machine without TPUs the binaries choose JAX's CPU platform themselves
+        # (xlt_jax/runner/quiet_start.py says why that rather than a [tpu] extra).
         "jax[tpu]>=0.10.2,<0.11",
         "flax>=0.12.8,<0.13",
         "optax>=0.2.8,<0.3",
@@ -61,11 +65,11 @@ setuptools.setup(
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
     ],
     extras_require={
-        # torch 2.13.0 (CPU build) and transformers are the reference for parity tests.
+        "verify": VERIFY,
+        # torch and transformers (VERIFY) are also the reference for the parity tests.
         "test": [
             "pytest>=8",
-            "torch==2.13.0",
-            "transformers>=5.0,<6",
+            *VERIFY,
             # executes notebooks/inspect_mixtures.ipynb in the tests
             "nbclient>=0.10",
             "nbformat>=5.10",

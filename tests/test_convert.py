@@ -2,6 +2,10 @@
 logits in xlt-jax (the external reference is `transformers` itself)."""
 
 import dataclasses
+import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -109,13 +113,43 @@ def test_greedy_kv_cache_generation_equals_transformers_generate(name, tmp_path)
   assert len(set(ours.ravel().tolist())) > 3  # not a degenerate repetition
 
 
-def _cli(*arguments):
-  import os
-  import subprocess
-  import sys
-  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
-  return subprocess.run([sys.executable, "-m", "xlt_jax.convert", *arguments], env=env,
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _cli(*arguments, **environment):
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1",
+             **environment)
+  return subprocess.run([sys.executable, "-m", "xlt_jax.convert", *arguments], env=env, cwd=REPO,
                         capture_output=True, text=True, timeout=600)
+
+
+def _one_error_line(result) -> str:
+  assert result.returncode == 2, (result.stdout[-2000:], result.stderr[-2000:])
+  (line,) = result.stderr.splitlines()
+  return line
+
+
+def test_verify_of_a_directory_that_is_no_checkpoint_is_one_line(tmp_path):
+  assert _one_error_line(_cli("verify", f"--hf_dir={tmp_path}/none")) == (
+      f"error: {tmp_path}/none/config.json does not exist: is {tmp_path}/none a Hugging Face"
+      " checkpoint?")
+  _save_random_model("llama_tied", tmp_path / "hf")
+  (tmp_path / "hf" / "model.safetensors").unlink()
+  assert _one_error_line(_cli("verify", f"--hf_dir={tmp_path}/hf")) == (
+      f"error: {tmp_path}/hf has no model.safetensors or model.safetensors.index.json")
+
+
+def test_verify_without_torch_names_the_extra_to_install(tmp_path):
+  _save_random_model("llama_tied", tmp_path / "hf")
+  (tmp_path / "stub" / "torch").mkdir(parents=True)
+  (tmp_path / "stub" / "torch" / "__init__.py").write_text(
+      "raise ImportError(\"No module named 'torch'\")\n")
+  result = _cli("verify", f"--hf_dir={tmp_path}/hf",
+                PYTHONPATH=os.pathsep.join([str(tmp_path / "stub"), str(REPO)]))
+  line = _one_error_line(result)
+  assert line.startswith("error: verify compares with transformers and needs torch and"
+                         " transformers (No module named 'torch')"), line
+  assert line.endswith('pip install -e ".[verify]"'), line
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def test_a_real_process_restarts_once_with_its_arguments(tmp_path):
       "print('running', os.getpid(), allocator, sys.argv[1:])\n")
   environment = {key: value for key, value in os.environ.items()
                  if key not in ("GLIBC_TUNABLES", "LD_PRELOAD", host_memory.SWITCH)}
-  repository = os.path.dirname(os.path.dirname(os.path.abspath(host_memory.__file__)))
+  repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(host_memory.__file__))))
   environment["PYTHONPATH"] = os.pathsep.join(
       [repository] + [path for path in [os.environ.get("PYTHONPATH")] if path])
   result = subprocess.run([sys.executable, "-u", str(script), "a", "--b=c"], env=environment,

@@ -73,3 +73,10 @@ def test_listing_and_bad_input(demo_dir, capsys):
   assert inspect.main(["smoke_budget00016", f"--data_dir={demo_dir}",
                        "--tokenizer=/nope.model"]) == 2
   assert "error: tokenizer /nope.model does not exist" in capsys.readouterr().err
+
+
+def test_a_mixture_typo_is_named_before_data_dir_is_asked_for(capsys):
+  assert inspect.main(["smoke_budget0016"]) == 2
+  error = capsys.readouterr().err
+  assert error.startswith("error: unknown mixture 'smoke_budget0016'; did you mean smoke_budget00016")
+  assert len(error.splitlines()) == 1 and "--data_dir" not in error

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from xlt_jax.runner import gin_setup
+from xlt_jax.runner import flags
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "launch"
@@ -40,7 +40,7 @@ def test_run_sends_the_same_launcher_command_to_every_worker():
   (command,) = _dry_run("run.sh", *WHERE, *arguments)
   remote = _remote_launch_arguments(command)
   assert remote == arguments  # quotes and spaces arrive unchanged
-  files, bindings, rest = gin_setup.split_gin_flags(remote)
+  files, bindings, rest = flags.split_gin_flags(remote)
   assert files == ["gin/smoke_cpu.gin"] and not rest
   assert bindings == ["MODEL_DIR = '/mnt/shared/runs/a b'", "StudyDesign.budgets = (0, 50)"]
 

@@ -18,7 +18,7 @@ import seqio
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import evaluator as evaluate
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.runner import gin_setup
+from xlt_jax.runner import flags, gin_setup
 from xlt_jax.training import batches, distributed, sharding
 from xlt_jax.training.train_step import build, global_batch
 
@@ -95,7 +95,7 @@ def _reference(model_dir):
   from tasks import mixtures
   from xlt_jax.models.tokenizer import load_vocabulary
 
-  files, bindings, _ = gin_setup.split_gin_flags([*GIN_ARGUMENTS, f"--gin.MODEL_DIR='{model_dir}'"])
+  files, bindings, _ = flags.split_gin_flags([*GIN_ARGUMENTS, f"--gin.MODEL_DIR='{model_dir}'"])
   experiment, _ = gin_setup.build_experiment(files, bindings)
   vocabulary = load_vocabulary(str(model_dir / "tokenizer" / "spm.model"))
   (run,) = mixtures.register_study(experiment.study, str(model_dir / "data"), vocabulary)

@@ -19,7 +19,9 @@ import sys
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="python -m xlt_jax.convert", description="Hugging Face <-> xlt-jax checkpoints.",
-      epilog="example: python -m xlt_jax.convert hf-to-xlt --hf_dir=aya-23-8b --out=aya23_8b_xlt")
+      epilog="example: python -m xlt_jax.convert hf-to-xlt --hf_dir=aya-23-8b --out=aya23_8b_xlt\n"
+             "example: python -m xlt_jax.convert verify --hf_dir=aya-23-8b",
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
   to_xlt = commands.add_parser("hf-to-xlt", help="a Hugging Face directory -> an xlt directory")
   to_xlt.add_argument("--hf_dir", required=True)
@@ -30,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
   to_hf.add_argument("--out", required=True)
   to_hf.add_argument("--dtype", default=None, choices=["float32", "bfloat16"])
   check = commands.add_parser(
-      "verify", help="logits against transformers (needs torch and transformers: the [test] extra)")
+      "verify", help="logits against transformers (needs torch and transformers:"
+      ' pip install -e ".[verify]")',
+      epilog="example: python -m xlt_jax.convert verify --hf_dir=aya-23-8b")
   check.add_argument("--hf_dir", required=True)
   check.add_argument("--tolerance", type=float, default=1e-4)
   return parser
@@ -38,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
+  from xlt_jax.runner import quiet_start
+
+  quiet_start.begin(tensorflow=False)
   from xlt_jax.core.errors import UserInputError
   from xlt_jax.models import conversion
 

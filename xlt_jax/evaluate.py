@@ -18,7 +18,8 @@ def _parser() -> argparse.ArgumentParser:
   # Defaults are repeated from EvaluationConfig so that --help needs no JAX import.
   parser = argparse.ArgumentParser(
       prog="python -m xlt_jax.evaluate", description=__doc__.split("\n")[0],
-      epilog="example: python -m xlt_jax.evaluate --run_dir=xlt_runs/demo_cpu/runs/budget00050")
+      epilog="example: python -m xlt_jax.evaluate --run_dir=xlt_runs/demo_cpu/runs/budget00050",
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--run_dir", required=True, help="a run directory holding run.json")
   parser.add_argument("--checkpoint", default="best", help="best, latest or a step number")
   parser.add_argument("--batch_size", type=int, default=32, help="prompts decoded together")
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
+  from xlt_jax.runner import quiet_start
+
+  quiet_start.begin()
   from xlt_jax.core.errors import UserInputError
   from xlt_jax.evaluation import evaluator
   from xlt_jax.training import distributed

@@ -206,7 +206,11 @@ def format_list(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
   """Command line; prints `error: ...` and returns 2 on bad input."""
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(
+      prog="python -m xlt_jax.inspect", description=__doc__.split("\n")[0],
+      epilog="example: python -m xlt_jax.inspect demo_budget00050 --data_dir=/tmp/demo_data\n"
+             "example: python -m xlt_jax.inspect --json > mixtures.json",
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("mixture", nargs="?", help="a catalogued mixture; none: list them all")
   parser.add_argument("--data_dir", help="DATA_DIR holding the datasets (needed with a mixture)")
   parser.add_argument("--tokenizer", help="SentencePiece .model or tokenizer.json")
@@ -214,11 +218,17 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--examples", type=int, default=2, help="decoded examples per language")
   parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
   args = parser.parse_args(argv)
+  from xlt_jax.runner import quiet_start
+
+  quiet_start.begin()
+  from tasks import catalogue
+
   try:
     if args.mixture is None:
       rows = list_mixtures()
       print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else format_list(rows))
       return 0
+    catalogue.design_for(args.mixture)  # a typo is named (with near matches) before --data_dir
     if args.data_dir is None:
       raise UserInputError("inspecting a mixture needs --data_dir")
     summary = inspect_mixture(args.mixture, args.data_dir, args.tokenizer, args.eos_token,

@@ -16,18 +16,19 @@ XLT_JAX_HUGE_PAGE_MALLOC=0 turns that off).
 """
 
 import sys
+import time
 
-if __name__ == "__main__":
-  # Before the heavy imports below: restarting discards everything done so far.
-  from xlt_jax.training import host_memory
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.runner import flags, quiet_start
 
-  host_memory.restart_with_huge_page_malloc()
+PROG = "python -m xlt_jax.launch"
 
-import time  # noqa: E402
 
-from xlt_jax.core.errors import UserInputError  # noqa: E402
-from xlt_jax.runner import gin_setup, study_runner  # noqa: E402
-from xlt_jax.training import distributed, preemption
+def _parser():
+  return flags.gin_parser(
+      PROG, __doc__.split("\n")[0], "--gin_file=FILE [--gin_file=FILE ...] [--gin.NAME=VALUE ...]",
+      [f"{PROG} --gin_file=gin/demo_cpu.gin --gin.MODEL_DIR=\"'/tmp/demo'\"",
+       f"{PROG} --gin_file=gin/smoke_cpu.gin --gin.StudyDesign.budgets=\"(0, 16)\""])
 
 
 def quiet_libraries() -> None:
@@ -39,15 +40,33 @@ def quiet_libraries() -> None:
   sentencepiece.set_min_log_level(2)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, restart_malloc: bool = False) -> int:
+  """Runs the experiment; `error: ...` and 2 on bad input, 75 when preempted.
+
+  Args:
+    argv: the flags (default: sys.argv[1:]).
+    restart_malloc: restart this process under huge-page malloc once the flags parse
+      (`python -m` does; see the module docstring).
+  """
   argv = sys.argv[1:] if argv is None else argv
+  try:
+    _, files, bindings = flags.parse(_parser(), argv)  # --help exits here, at once
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  if restart_malloc:
+    # Before the heavy imports below: restarting discards everything done so far.
+    from xlt_jax.training import host_memory
+
+    host_memory.restart_with_huge_page_malloc()
+  quiet_start.begin()
+  from xlt_jax.runner import gin_setup, study_runner
+  from xlt_jax.training import distributed, preemption
+
   quiet_libraries()
   notice = preemption.install_sigterm_handler()
   start = time.perf_counter()
   try:
-    files, bindings, rest = gin_setup.split_gin_flags(argv)
-    if rest:
-      raise UserInputError(f"unknown arguments {rest}; use --gin_file=F and --gin.NAME=VALUE")
     experiment, operative_config = gin_setup.build_experiment(files, bindings)
     distributed.initialize(experiment.distributed)  # before anything touches a device
     report_path = study_runner.run_experiment(experiment, operative_config, preemption=notice)
@@ -62,4 +81,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(main(restart_malloc=True))

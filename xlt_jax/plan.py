@@ -11,45 +11,41 @@ the chip-hours of the experiment's sweep. Exit status: 0 FITS, 1 DOES NOT FIT,
 that does not match the topology's chip count).
 """
 
+from __future__ import annotations  # step_plan's types below are imported only when checking
+
 import dataclasses
 import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
-# libtpu takes a machine-wide lock by default; compiling needs no TPU, so let several
-# plans (and tests) compile side by side. Set before libtpu loads.
-os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.runner import flags, quiet_start
 
-from xlt_jax.core import atomic_io
-from xlt_jax.core.errors import UserInputError  # noqa: E402
-from xlt_jax.runner import gin_setup
-from xlt_jax.studies import designs  # noqa: E402
-from xlt_jax.training import step_plan
+if TYPE_CHECKING:  # JAX: imported by main() after the flags parse
+  from xlt_jax.training import step_plan
 
 DEFAULT_MFU = 0.4  # a stated assumption for fine-tuning unpacked sequences, not a measurement
 GIB = 2**30
+PROG = "python -m xlt_jax.plan"
 
 
-def _parse(argv: list[str]) -> tuple[list[str], list[str], dict]:
-  files, bindings, rest = gin_setup.split_gin_flags(argv)
-  options = {"topology": None, "mfu": DEFAULT_MFU, "json": False, "output": None}
-  for argument in rest:
-    name, has_value, value = argument.partition("=")
-    if name == "--json" and not has_value:
-      options["json"] = True
-    elif name in ("--topology", "--output") and value:
-      options[name[2:]] = value
-    elif name == "--mfu" and value:
-      try:
-        options["mfu"] = float(value)
-      except ValueError:
-        raise UserInputError(f"--mfu={value} is not a number") from None
-    else:
-      raise UserInputError(
-          f"unknown argument {argument!r}; use --gin_file=F, --gin.NAME=VALUE, --topology=T,"
-          " --mfu=X, --json, --output=PATH")
-  return files, bindings, options
+def _parser():
+  parser = flags.gin_parser(
+      PROG, "Compiles an experiment's train step for a TPU topology (no TPU needed): memory\n"
+      "per chip, FLOPs, step time and the sweep's chip-hours. Exit 0 FITS, 1 DOES NOT FIT,\n"
+      "2 bad input.",
+      "--gin_file=FILE [--topology=T] [--mfu=X] [--json] [--output=PATH] [--gin.NAME=VALUE ...]",
+      [f"{PROG} --gin_file=gin/aya8b_single_task.gin",
+       f"{PROG} --gin_file=gin/smoke_cpu.gin --topology=v5e:2x2 --json"])
+  parser.add_argument("--topology", metavar="T", help="libtpu topology, e.g. v5e:16x16 (default: the mesh"
+                      " gin file's MeshConfig.topology)")
+  parser.add_argument("--mfu", type=float, default=DEFAULT_MFU, metavar="X",
+                      help=f"assumed model FLOPs utilisation for the step time (default {DEFAULT_MFU})")
+  parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+  parser.add_argument("--output", metavar="PATH", help="also write the JSON plan to PATH")
+  return parser
 
 
 def _gib(value: float) -> str:
@@ -121,16 +117,31 @@ def plan_to_json(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
 def main(argv: list[str] | None = None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   try:
-    files, bindings, options = _parse(argv)
+    options, files, bindings = flags.parse(_parser(), argv)  # --help exits here, at once
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  # libtpu takes a machine-wide lock by default; compiling needs no TPU, so let several
+  # plans (and tests) compile side by side. Set before libtpu loads.
+  os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+  quiet_start.begin()
+  from xlt_jax.core import atomic_io
+  from xlt_jax.runner import gin_setup
+  from xlt_jax.studies import designs
+  from xlt_jax.training import step_plan
+
+  try:
     experiment, _ = gin_setup.build_experiment(files, bindings)
-    topology = options["topology"] or experiment.mesh.topology
+    topology = options.topology or experiment.mesh.topology
     if topology is None:
       raise UserInputError("no --topology given and the mesh gin file sets no"
                            " MeshConfig.topology (e.g. --topology=v5e:16x16)")
+    with quiet_start.native_stderr_filtered():  # libtpu's first load: "no TPU metadata"
+      step_plan.topology_devices(topology)
     started = time.perf_counter()
     plan = step_plan.plan_train_step(
         experiment.model, experiment.optimizer, experiment.train, experiment.mesh, topology,
-        options["mfu"], progress=lambda message: print(message, file=sys.stderr, flush=True))
+        options.mfu, progress=lambda message: print(message, file=sys.stderr, flush=True))
     runs = step_plan.estimate_sweep(designs.plan_runs(experiment.study), experiment.train,
                                     plan.step_seconds, plan.chips)
   except UserInputError as error:
@@ -138,10 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     return 2
   record = plan_to_json(plan, runs, files)
   record["wall_seconds"] = time.perf_counter() - started
-  if options["output"]:
-    atomic_io.write_json(os.path.abspath(options["output"]), record)
-  print(json.dumps(record, indent=2) if options["json"] else format_report(plan, runs),
-        flush=True)
+  if options.output:
+    atomic_io.write_json(os.path.abspath(options.output), record)
+  print(json.dumps(record, indent=2) if options.json else format_report(plan, runs), flush=True)
   return 0 if plan.fits else 1
 
 

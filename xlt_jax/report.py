@@ -21,8 +21,8 @@ def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="python -m xlt_jax.report", description=__doc__.split("\n")[0],
       formatter_class=argparse.RawDescriptionHelpFormatter,
-      epilog="examples:\n  python -m xlt_jax.report --results_dir=xlt_runs/demo_cpu\n"
-      "  python -m xlt_jax.report --json"
+      epilog="example: python -m xlt_jax.report --results_dir=xlt_runs/demo_cpu\n"
+      "example: python -m xlt_jax.report --json"
       " --paper_table=tests/data/paper_tables/post_trainers_guide/table_04.tsv")
   source = parser.add_mutually_exclusive_group(required=True)
   source.add_argument("--results_dir", help="a study's MODEL_DIR")

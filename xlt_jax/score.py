@@ -21,11 +21,10 @@ import argparse
 import json
 import sys
 
-_EXAMPLE = """example:
-  echo '{"language": "es", "prediction": "El gato duerme.", "reference": "El perro duerme."}' \\
-    > predictions.jsonl
-  python -m xlt_jax.score rouge predictions.jsonl --json
-  {"es": {"rouge1": 0.6666666666666666, "rouge2": 0.0, "rougeL": 0.6666666666666666}}"""
+_EXAMPLE = """example: python -m xlt_jax.score rouge predictions.jsonl --json
+  where predictions.jsonl holds lines like
+  {"language": "es", "prediction": "El gato duerme.", "reference": "El perro duerme."}
+  and prints {"es": {"rouge1": 0.6666666666666666, "rouge2": 0.0, "rougeL": 0.6666666666666666}}"""
 
 
 def _score_rouge(args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -65,7 +64,7 @@ def _add_language_confusion(commands, shared: argparse.ArgumentParser) -> None:
                   "FILE is either LCB's released output CSV (id,model,completion,task,source,\n"
                   "language), scored per model and task, or a predictions JSONL (fields:\n"
                   "language, prediction).",
-      epilog="example:\n  python -m xlt_jax.score language_confusion"
+      epilog="example: python -m xlt_jax.score language_confusion"
              " tests/data/language_confusion/outputs/command-r.csv --json")
   parser.set_defaults(score=_score_language_confusion)
 

@@ -69,10 +69,15 @@ def prepare(dataset: str, out_dir: str, source: str | None, fetcher: Fetcher,
 
 
 def _parser() -> argparse.ArgumentParser:
+  examples = ("example: python -m xlt_jax.data prepare mgsm --out=/data/xlt\n"
+              "example: python -m xlt_jax.data prepare xlsum --out=/data/xlt --languages=es,fr")
   parser = argparse.ArgumentParser(prog="python -m xlt_jax.data", description=__doc__,
+                                   epilog=examples,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
-  command = commands.add_parser("prepare", help="write a dataset's files into DATA_DIR")
+  command = commands.add_parser("prepare", help="write a dataset's files into DATA_DIR",
+                                epilog=examples,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
   command.add_argument("dataset", help=f"one of {', '.join(sorted(PREPARERS))}")
   command.add_argument("--out", required=True, help="DATA_DIR")
   command.add_argument("--source", help="local official release (file or directory)")

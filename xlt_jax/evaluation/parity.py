@@ -1,15 +1,30 @@
 """Parity of a converted model with `transformers`: the check users run after conversion.
 
 `python -m xlt_jax.convert verify --hf_dir DIR` calls `verify`. It needs torch and
-transformers (the `[test]` extra installs them).
+transformers: `pip install -e ".[verify]"` (the `[test]` extra includes them).
 """
 
 import sys
 
 import numpy as np
 
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
 from xlt_jax.models.conversion import from_hf
+from xlt_jax.models.hf_params import open_hf
+
+INSTALL_HINT = 'pip install -e ".[verify]"'
+
+
+def _reference_libraries():
+  """(torch, transformers), or a UserInputError that says how to install them."""
+  try:
+    import torch
+    import transformers
+  except ImportError as error:
+    raise UserInputError(f"verify compares with transformers and needs torch and transformers"
+                         f" ({error}): {INSTALL_HINT}") from None
+  return torch, transformers
 
 
 def verify(hf_dir: str, tolerance: float = 1e-4, new_tokens: int = 16, stream=sys.stdout) -> bool:
@@ -17,11 +32,13 @@ def verify(hf_dir: str, tolerance: float = 1e-4, new_tokens: int = 16, stream=sy
 
   Returns:
     True when the largest absolute logit difference is within `tolerance`.
+
+  Raises:
+    UserInputError: `hf_dir` lacks config.json or weights, its family is not supported,
+      or torch or transformers is not installed.
   """
-  import torch
-  import transformers
-
-
+  open_hf(hf_dir)  # config.json, a supported family and safetensors weights, before torch loads
+  torch, transformers = _reference_libraries()
   reference = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
   reference.eval()
   model, params = from_hf(hf_dir, dtype="float32")

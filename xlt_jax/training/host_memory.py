@@ -83,8 +83,9 @@ def restart_with_huge_page_malloc() -> None:
   under the malloc described in the module docstring, when that can help; otherwise
   returns. The process id stays the same.
 
-  Call first thing in a `__main__` block: the process image is replaced, so nothing
-  done before the call survives.
+  Call before anything heavy is imported (a binary parses its flags first, so `--help`
+  and flag mistakes never restart): the process image is replaced, so nothing done
+  before the call survives.
   """
   if not sys.platform.startswith("linux") or not transparent_huge_pages_usable():
     return
