@@ -17,9 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from xlt_jax import atomic_io, batches, chat_templates, checkpointing, distributed, flops, metrics_log
+from xlt_jax.core import atomic_io
 from xlt_jax.core.errors import UserInputError
+from xlt_jax.models import chat_templates, flops
 from xlt_jax.models.config import ModelConfig
+from xlt_jax.training import batches, checkpointing, distributed, metrics_log
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig, TrainState, build, global_batch
