@@ -26,6 +26,7 @@ directory copies its objects one at a time, so a reader may see it half moved.
 
 import builtins
 import contextlib
+import errno
 import io
 import os
 import posixpath
@@ -158,16 +159,18 @@ def open(path: str, mode: str = "r", *, encoding: str | None = None,  # noqa: A0
   if mode.replace("b", "") not in ("r", "w", "a"):
     raise ValueError(f"mode {mode!r} is not supported for {path}")
   if "r" in mode and not isfile(path):
-    raise FileNotFoundError(f"no such file: {path}")
-  binary = _RemoteFile(path, mode.replace("b", "") + "b")
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+  raw = _RemoteFile(path, mode.replace("b", "") + "b")
+  # Reads go through a buffer (readline and iteration would otherwise read byte by
+  # byte); writes go straight to the store's file, so that flush() reaches the store.
+  binary = io.BufferedReader(raw, 1 << 20) if "r" in mode else raw
   if not text:
     return binary
   return io.TextIOWrapper(binary, encoding=encoding, newline=newline)
 
 
-class _RemoteFile(io.BufferedIOBase):
-  """A store's file (whatever epath's backend returns) as a standard binary stream, so
-  `io.TextIOWrapper`, `readline` and iteration work on it; `flush` reaches the store."""
+class _RemoteFile(io.RawIOBase):
+  """A store's file (whatever epath's backend returns) as a standard raw stream."""
 
   def __init__(self, path: str, mode: str):
     super().__init__()
@@ -186,15 +189,8 @@ class _RemoteFile(io.BufferedIOBase):
   def seekable(self) -> bool:
     return False
 
-  def read(self, size: int | None = -1) -> bytes:
-    data = self._file.read() if size is None or size < 0 else self._file.read(size)
-    return bytes(data)
-
-  def read1(self, size: int = -1) -> bytes:
-    return self.read(size if size >= 0 else 1 << 20)
-
   def readinto(self, buffer) -> int:
-    data = self.read(len(buffer))
+    data = self._file.read(len(buffer))
     buffer[:len(data)] = data
     return len(data)
 
@@ -209,6 +205,7 @@ class _RemoteFile(io.BufferedIOBase):
   def close(self) -> None:
     if not self.closed:
       try:
+        self.flush()
         self._stack.close()
       finally:
         super().close()

@@ -1,11 +1,10 @@
 """Training metrics: one JSON line per logged step, TensorBoard scalars, a progress line."""
 
 import json
-import os
 import sys
 import time
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import DataFormatError
 
 METRICS_FILE = "metrics.jsonl"
@@ -41,9 +40,11 @@ class MetricsLog:
 
     if not self.enabled:
       return self
-    os.makedirs(self.run_dir, exist_ok=True)
-    self._jsonl = open(os.path.join(self.run_dir, METRICS_FILE), "a", encoding="utf-8")
-    self._tensorboard = tf.summary.create_file_writer(os.path.join(self.run_dir, "tensorboard"))
+    paths.makedirs(self.run_dir)
+    # On an object store every flush uploads the whole file again (no appends there):
+    # fine for a metrics file of a few thousand lines. tf.summary reads gs:// itself.
+    self._jsonl = paths.open(paths.join(self.run_dir, METRICS_FILE), "a", encoding="utf-8")
+    self._tensorboard = tf.summary.create_file_writer(paths.join(self.run_dir, "tensorboard"))
     self._last_time = time.perf_counter()
     return self
 
@@ -104,10 +105,10 @@ def keep_records_until(run_dir: str, last_step: int) -> list[dict]:
   """Rewrites `<run_dir>/metrics.jsonl` atomically without the records past `last_step`
   (logged by an attempt after its last checkpoint, which a resumed run logs again) and
   returns the records kept. A torn last line (a kill mid-write) is dropped too."""
-  path = os.path.join(run_dir, METRICS_FILE)
-  if not os.path.isfile(path):
+  path = paths.join(run_dir, METRICS_FILE)
+  if not paths.isfile(path):
     return []
-  with open(path, encoding="utf-8") as file:
+  with paths.open(path, encoding="utf-8") as file:
     lines = file.read().splitlines()
   kept = []
   for number, line in enumerate(lines, start=1):
