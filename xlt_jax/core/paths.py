@@ -74,6 +74,18 @@ def basename(path: str) -> str:
   return os.path.basename(path) if is_local(path) else posixpath.basename(path.rstrip("/"))
 
 
+def relpath(path: str, start: str) -> str:
+  """`path` relative to directory `start` (which must contain it when a URL)."""
+  if is_local(path):
+    return os.path.relpath(path, start)
+  if path.rstrip("/") == start.rstrip("/"):
+    return "."
+  prefix = start.rstrip("/") + "/"
+  if not path.startswith(prefix):
+    raise ValueError(f"{path} is not under {start}")
+  return path[len(prefix):]
+
+
 def exists(path: str) -> bool:
   """True when a file or directory exists at `path`."""
   return os.path.exists(path) if is_local(path) else _epath(path).exists()
@@ -187,7 +199,14 @@ class _RemoteFile(io.RawIOBase):
     return "w" in self._mode or "a" in self._mode
 
   def seekable(self) -> bool:
-    return False
+    return self.readable() and hasattr(self._file, "seek")
+
+  def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+    self._file.seek(offset, whence)
+    return self._file.tell()
+
+  def tell(self) -> int:
+    return self._file.tell()
 
   def readinto(self, buffer) -> int:
     data = self._file.read(len(buffer))
@@ -278,6 +297,20 @@ def local_file(path: str) -> Iterator[str]:
     local = os.path.join(directory, basename(path))
     copy(path, local)
     yield local
+
+
+@contextlib.contextmanager
+def local_output(path: str) -> Iterator[str]:
+  """A local path to write a file that belongs at `path`: `path` itself when local, else
+  a temporary file copied to `path` when the block succeeds. For libraries that write
+  only local files."""
+  if is_local(path):
+    yield path
+    return
+  with tempfile.TemporaryDirectory(prefix="xlt_remote_") as directory:
+    local = os.path.join(directory, basename(path))
+    yield local
+    copy(local, path)
 
 
 def write_atomically(path: str, write: Callable[[Any], None], mode: str = "w") -> None:

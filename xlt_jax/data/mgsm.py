@@ -1,8 +1,8 @@
 """MGSM and its machine-translated test sets: validated copies of the official TSV files."""
 
-import os
 
 from tasks.formats import mgsm_translated
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
@@ -22,13 +22,13 @@ def prepare_mgsm(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -
   written = []
   for language in MGSM_LANGUAGES:
     name = f"mgsm_{language}.tsv"
-    local = fetcher.url(MGSM_URL.format(language)) if source is None else os.path.join(source, name)
+    local = fetcher.url(MGSM_URL.format(language)) if source is None else paths.join(source, name)
     mgsm_format.read_mgsm_tsv(local)  # file:line errors before anything is copied
-    written.append(copy_file(local, os.path.join(out_dir, "mgsm", name)))
-  if source is not None and os.path.isfile(os.path.join(source, "exemplars.json")):
-    mgsm_format.read_exemplars(os.path.join(source, "exemplars.json"))
-    written.append(copy_file(os.path.join(source, "exemplars.json"),
-                             os.path.join(out_dir, "mgsm", "exemplars.json")))
+    written.append(copy_file(local, paths.join(out_dir, "mgsm", name)))
+  if source is not None and paths.isfile(paths.join(source, "exemplars.json")):
+    mgsm_format.read_exemplars(paths.join(source, "exemplars.json"))
+    written.append(copy_file(paths.join(source, "exemplars.json"),
+                             paths.join(out_dir, "mgsm", "exemplars.json")))
   return {"dataset": "mgsm", "written": written}
 
 
@@ -45,15 +45,15 @@ def prepare_translated(out_dir: str, source: str | None, fetcher: Fetcher,
   if source is None:
     raise UserInputError("mgsm_translated has no download: translate mgsm_en.tsv and pass"
                          " --source DIR with mgsm_<lang>.tsv and exemplars.json")
-  exemplars = mgsm_format.read_exemplars(os.path.join(source, "exemplars.json"))
+  exemplars = mgsm_format.read_exemplars(paths.join(source, "exemplars.json"))
   written = []
   for language in languages or mgsm_translated.LANGUAGES:
     exemplars[language]  # DataFormatError naming the file when the language is missing
-    local = os.path.join(source, f"mgsm_{language}.tsv")
+    local = paths.join(source, f"mgsm_{language}.tsv")
     mgsm_format.read_mgsm_tsv(local)
     written.append(copy_file(local, mgsm_translated.path(out_dir, language, "test")))
   for name in ("exemplars.json", "TRANSLATION"):
-    if os.path.isfile(os.path.join(source, name)):
-      written.append(copy_file(os.path.join(source, name),
-                               os.path.join(out_dir, "mgsm_translated", name)))
+    if paths.isfile(paths.join(source, name)):
+      written.append(copy_file(paths.join(source, name),
+                               paths.join(out_dir, "mgsm_translated", name)))
   return {"dataset": "mgsm_translated", "written": written}
