@@ -36,6 +36,7 @@ from typing import Optional
 _OBJECT = re.compile(r"^/storage/v1/b/([^/]+)/o/(.+?)(?:/(rewriteTo|copyTo)/b/([^/]+)/o/(.+))?$")
 _LIST = re.compile(r"^/storage/v1/b/([^/]+)/o/?$")
 _BUCKET = re.compile(r"^/storage/v1/b/([^/]+)/?$")
+_LAYOUT = re.compile(r"^/storage/v1/b/([^/]+)/storageLayout$")
 _UPLOAD = re.compile(r"^/upload/storage/v1/b/([^/]+)/o/?$")
 _DOWNLOAD = re.compile(r"^/download/storage/v1/b/([^/]+)/o/(.+)$")
 _PATH_STYLE = re.compile(r"^/([^/]+)/(.+)$")
@@ -328,6 +329,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       if token:
         result["nextPageToken"] = token
       return self._json(200, result)
+    elif (match := _LAYOUT.match(path)) and method == "GET":  # flat namespace, no folders
+      return self._json(200, {"kind": "storage#storageLayout", "bucket": unquote(match.group(1)),
+                              "location": "US", "locationType": "multi-region",
+                              "hierarchicalNamespace": {"enabled": False}})
     elif (match := _BUCKET.match(path)) and method == "GET":
       return self._json(200, {"kind": "storage#bucket", "name": unquote(match.group(1)),
                               "id": unquote(match.group(1)), "location": "US",
