@@ -6,8 +6,8 @@
 #       --gin_file=gin/aya35b_multitask.gin --gin.MODEL_DIR="'/mnt/shared/runs/x'" ...
 #
 # Every --gin_file / --gin.NAME=VALUE goes to `python -m xlt_jax.launch` unchanged.
-# MODEL_DIR must be on storage all workers share (a Filestore share or a gcsfuse
-# mount); the launcher checks this. --detach keeps the run going after ssh disconnects
+# MODEL_DIR must be on storage all workers share (a gs:// URL, a Filestore share or a
+# gcsfuse mount); the launcher checks this. --detach keeps the run going after ssh disconnects
 # (output in ~/xlt-jax/launch.log on each worker).
 # shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"

@@ -5,7 +5,7 @@ A path is a string: a local path, or a URL of an object store such as
 `gs://bucket/dir` (also `s3://`, `az://`, `hf://`). Local paths take exactly the code
 paths they always took (`os`, `shutil`, builtin `open`); only URLs go to the store.
 `os.path` must not see a URL: `os.path.abspath("gs://b/x")` is `./gs:/b/x`, a local
-folder, which is how a pod run once wrote its results to the worker's disk.
+folder on each worker, which is what a gs:// MODEL_DIR used to become.
 
 Backend: `etils.epath`, the layer orbax-checkpoint uses for its own directory work, so
 our files and orbax's always agree on which filesystem a URL means. epath hands `gs://`
