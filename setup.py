@@ -29,6 +29,10 @@ setuptools.setup(
         "flax>=0.12.8,<0.13",
         "optax>=0.2.8,<0.3",
         "orbax-checkpoint>=0.12.8,<0.13",
+        # xlt_jax/core/paths.py: gs:// MODEL_DIR / DATA_DIR (tf.io.gfile underneath).
+        "etils[epath]>=1.7",
+        # orbax asks the bucket for its namespace before it lists gs:// checkpoints.
+        "google-cloud-storage>=2.18",
         "gin-config==0.5.0",
         "seqio==0.0.20",
         "tensorflow==2.21.0",
@@ -76,6 +80,8 @@ setuptools.setup(
             "ipykernel>=6.29",
             # XL-Sum's own ROUGE scorer, the reference for tests/test_rouge.py
             "multilingual-rouge==0.0.1",
+            # tests/fake_gcs.py: the TLS certificate of the loopback GCS server
+            "cryptography>=42",
         ],
     },
 )

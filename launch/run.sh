@@ -10,8 +10,10 @@
 #   --detach            keep the run going after ssh disconnects (output in
 #                       ~/xlt-jax/launch.log on each worker)
 #
-# MODEL_DIR must be on storage all workers share (a Filestore share or a gcsfuse
-# mount); the launcher checks this.
+# Every --gin_file / --gin.NAME=VALUE goes to `python -m xlt_jax.launch` unchanged.
+# MODEL_DIR must be on storage all workers share (a gs:// URL, a Filestore share or a
+# gcsfuse mount); the launcher checks this. --detach keeps the run going after ssh disconnects
+# (output in ~/xlt-jax/launch.log on each worker).
 #
 # Example:
 #   launch/run.sh --tpu=xlt-v5e-256 --zone=us-west4-a --detach \

@@ -41,6 +41,7 @@ from tasks.formats import (
   xquad,
 )
 from tasks.naming import task_name
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import answers, mgsm_format
 
@@ -78,7 +79,7 @@ class Dataset:
 
 
 def _check_data_dir(data_dir: str) -> None:
-  if not os.path.isdir(data_dir):
+  if not paths.isdir(data_dir):
     raise UserInputError(f"data directory {data_dir} does not exist")
 
 
@@ -298,7 +299,7 @@ def provenance(dataset: str, data_dir: str, language: str, split: str,
       "split": split,
       "licence": spec.licence,
       "source_url": spec.source_url,
-      "sources": [{"path": os.path.abspath(source), "sha256": rows.sha256_file(source)}
+      "sources": [{"path": paths.absolute(source), "sha256": rows.sha256_file(source)}
                   for source in result.sources],
       "rows_read": result.rows_read,
       "rows_kept": len(result.examples),

@@ -15,7 +15,6 @@ examples when its dataset is built; tasks are at most a study budget.
 
 import hashlib
 import json
-import os
 
 import numpy as np
 import seqio
@@ -23,6 +22,7 @@ import tensorflow as tf
 
 from tasks import datasets
 from tasks.naming import task_name
+from xlt_jax.core import paths
 from xlt_jax.core.errors import DataFormatError, UserInputError
 from xlt_jax.models import chat_templates
 from xlt_jax.training import features
@@ -138,7 +138,7 @@ def _register(name: str, fingerprint: str, source: seqio.DataSource, vocabulary,
 
 def _vocabulary_id(vocabulary: seqio.Vocabulary) -> str:
   model_file = getattr(vocabulary, "sentencepiece_model_file", None)
-  return os.path.abspath(model_file) if model_file else repr(vocabulary)
+  return paths.absolute(model_file) if model_file else repr(vocabulary)
 
 
 def _fingerprint(*parts: str, chat_family: str | None) -> str:
@@ -170,7 +170,7 @@ def register_task(
                        vocabulary)
 
   source = seqio.FunctionDataSource(dataset_fn, splits=(split,))
-  fingerprint = _fingerprint(os.path.abspath(data_dir), _vocabulary_id(vocabulary),
+  fingerprint = _fingerprint(paths.absolute(data_dir), _vocabulary_id(vocabulary),
                              chat_family=chat_family)
   return _register(name, fingerprint, source, vocabulary, chat_family)
 
@@ -210,7 +210,7 @@ def register_subset_task(
       dataset_fn, splits=(split,), num_input_examples={split: len(wanted)}
   )
   ids_digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()
-  fingerprint = _fingerprint(os.path.abspath(data_dir), _vocabulary_id(vocabulary), ids_digest,
+  fingerprint = _fingerprint(paths.absolute(data_dir), _vocabulary_id(vocabulary), ids_digest,
                              chat_family=chat_family)
   return _register(name, fingerprint, source, vocabulary, chat_family)
 

@@ -21,12 +21,12 @@ the last ':'), i.e. files line-aligned with the source.
 """
 
 import json
-import os
 
 from tasks import datasets
 from tasks.formats import rows
 from tasks.naming import task_name
 from xlt_jax.core import languages as language_codes
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.studies.designs import Portion, RunPlan, permutation
 
@@ -51,8 +51,8 @@ class SourceCache:
       result = datasets.load(dataset, self.data_dir, language, split)
       self._examples[key] = result.examples
       # Every file the reader read (e.g. LIMA's and OASST's for P1's English), main one first.
-      files = [os.path.abspath(self.path(*key))]
-      files += [path for path in map(os.path.abspath, result.sources) if path not in files]
+      files = [paths.absolute(self.path(*key))]
+      files += [path for path in map(paths.absolute, result.sources) if path not in files]
       self._files[key] = files
       for path in files:
         self.sources[path] = rows.sha256_file(path)
@@ -90,7 +90,7 @@ def _exceeds(count: int, task: str, language: str, available: int, holdout: int)
 
 def _entry(cache: SourceCache, dataset, language, split, ids, available, pool=None, offset=0,
            selection=None) -> dict:
-  path = os.path.abspath(cache.path(dataset, language, split))
+  path = paths.absolute(cache.path(dataset, language, split))
   return {
       "task": task_name(dataset, language, split, count=len(ids), selection=selection),
       "dataset": dataset, "language": language, "split": split, "count": len(ids),
@@ -216,17 +216,17 @@ def select_run(plan: RunPlan, data_dir: str, cache: SourceCache | None = None) -
 
 def _run_sources(plan: RunPlan, cache: SourceCache, entries: list[dict]) -> dict[str, str]:
   """path -> sha256 of every file this run's selection depends on (a shared cache has more)."""
-  paths = {path for entry in entries
+  files = {path for entry in entries
            for path in cache.files(entry["dataset"], entry["language"], entry["split"])}
   pooled = {portion.pool for portion in plan.portions if portion.pool is not None}
-  paths |= {path for pool in pooled for path in cache.files(*plan.pools[pool], "train")}
-  return {path: cache.sources[path] for path in sorted(paths)}
+  files |= {path for pool in pooled for path in cache.files(*plan.pools[pool], "train")}
+  return {path: cache.sources[path] for path in sorted(files)}
 
 
 def check_manifest(manifest: dict) -> None:
   """Raises UserInputError naming the first source file that changed since `manifest`."""
   for path, recorded in manifest.get("sources", {}).items():
-    if not os.path.isfile(path):
+    if not paths.isfile(path):
       raise UserInputError(f"source {path} of run {manifest.get('mixture')} no longer exists")
     current = rows.sha256_file(path)
     if current != recorded:
@@ -239,7 +239,7 @@ def check_manifest(manifest: dict) -> None:
 def check_manifest_file(path: str) -> dict:
   """Reads a saved manifest.json, checks it against the current sources and returns it."""
   try:
-    with open(path, encoding="utf-8") as file:
+    with paths.open(path, encoding="utf-8") as file:
       manifest = json.load(file)
   except (OSError, json.JSONDecodeError) as error:
     raise UserInputError(f"cannot read manifest {path}: {error}") from None

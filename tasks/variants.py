@@ -28,6 +28,7 @@ import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 
 VARIANTS_DIRECTORY = "variants"
@@ -84,9 +85,9 @@ def make_variant(base, variant: Variant, languages: tuple[str, ...] | None = Non
   def load(data_dir: str, language: str, split: str,
            policy: rows.ReadPolicy) -> rows.LoadResult:
     root = variant_root(data_dir, variant.name)
-    if not os.path.isdir(data_dir):
+    if not paths.isdir(data_dir):
       raise UserInputError(f"data directory {data_dir} does not exist")
-    if not os.path.isdir(root):
+    if not paths.isdir(root):
       raise UserInputError(f"dataset {name}: its directory {root} does not exist (a variant"
                            f" keeps the layout of {base.name} there; see tasks/variants.py)")
     result = base.load(root, language, split, policy)

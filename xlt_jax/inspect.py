@@ -19,6 +19,7 @@ import tempfile
 
 import numpy as np
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 
 TRAINED_VOCAB_SIZE = 2000
@@ -42,7 +43,7 @@ def load_tokenizer(path: str, eos_token: str | None = None):
   from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
   from xlt_jax.models.tokenizer import load_vocabulary
 
-  if not os.path.isfile(path):
+  if not paths.isfile(path):
     raise UserInputError(f"tokenizer {path} does not exist")
   if not path.endswith(".json"):
     return load_vocabulary(path)
@@ -121,7 +122,7 @@ def inspect_mixture(name: str, data_dir: str, tokenizer: str | None = None,
   from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 
   design, plan = catalogue.design_for(name), catalogue.plan_for(name)
-  data_dir = os.path.abspath(data_dir)
+  data_dir = paths.absolute(data_dir)
   manifest = selection.select_run(plan, data_dir)
   with tempfile.TemporaryDirectory(prefix="xlt_inspect_") as work_dir:
     if tokenizer is None:
@@ -134,7 +135,7 @@ def inspect_mixture(name: str, data_dir: str, tokenizer: str | None = None,
                                          " mixture (pieces, not a model's tokens)"}
     else:
       vocabulary = load_tokenizer(tokenizer, eos_token)
-      tokenizer_record = {"path": os.path.abspath(tokenizer), "vocab_size": vocabulary.vocab_size,
+      tokenizer_record = {"path": paths.absolute(tokenizer), "vocab_size": vocabulary.vocab_size,
                           "description": "the given tokenizer"}
     mixtures.register_run(plan, manifest, data_dir, vocabulary)
     tasks, languages, examples = [], {}, {}

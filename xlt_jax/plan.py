@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
   # plans (and tests) compile side by side. Set before libtpu loads.
   os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
   quiet_start.begin()
-  from xlt_jax.core import atomic_io
+  from xlt_jax.core import atomic_io, paths
   from xlt_jax.runner import gin_setup
   from xlt_jax.studies import designs
   from xlt_jax.training import step_plan
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
   record = plan_to_json(plan, runs, files)
   record["wall_seconds"] = time.perf_counter() - started
   if options.output:
-    atomic_io.write_json(os.path.abspath(options.output), record)
+    atomic_io.write_json(paths.absolute(options.output), record)
   print(json.dumps(record, indent=2) if options.json else format_report(plan, runs), flush=True)
   return 0 if plan.fits else 1
 

@@ -17,6 +17,7 @@ import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
+from xlt_jax.core import paths
 from xlt_jax.evaluation import answers, mgsm_format
 
 LICENCE = "CC BY-SA 4.0 (MGSM; machine translation by the user)"
@@ -35,8 +36,8 @@ def path(data_dir: str, language: str, split: str) -> str:
 def translator(data_dir: str) -> str:
   """The translator named in DATA_DIR/mgsm_translated/TRANSLATION, or P0's default."""
   note = os.path.join(data_dir, "mgsm_translated", "TRANSLATION")
-  if os.path.isfile(note):
-    with open(note, encoding="utf-8") as file:
+  if paths.isfile(note):
+    with paths.open(note, encoding="utf-8") as file:
       return file.read().strip() or DEFAULT_TRANSLATOR
   return DEFAULT_TRANSLATOR
 

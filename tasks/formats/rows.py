@@ -18,9 +18,9 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 from typing import Any, Iterator
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import DataFormatError, UserInputError
 
 # How many file:line problems an error message or a provenance record quotes.
@@ -173,7 +173,7 @@ class LanguageField:
 
 def require_file(path: str, what: str) -> str:
   """`path` if it is a file, else UserInputError naming it and what it should hold."""
-  if not os.path.isfile(path):
+  if not paths.isfile(path):
     raise UserInputError(f"{what} file {path} does not exist (see tasks/formats for the layout)")
   return path
 
@@ -185,7 +185,8 @@ def read_parquet(source: str, columns: tuple[str, ...]):
   import pyarrow.parquet
 
   try:
-    table = pyarrow.parquet.read_table(source)
+    with paths.local_file(source) as local:  # pyarrow would pick its own gs:// client
+      table = pyarrow.parquet.read_table(local)
   except (pyarrow.ArrowInvalid, OSError) as error:
     raise DataFormatError(f"{source}: not a readable parquet file ({error})") from None
   missing = [column for column in columns if column not in table.column_names]
@@ -199,7 +200,7 @@ def read_json_list(source: str, what: str) -> list:
   """The JSON list in `source` (a whole-file JSON release), or DataFormatError naming
   the file when it is not UTF-8 JSON or not a list of `what`."""
   try:
-    with open(source, encoding="utf-8") as file:
+    with paths.open(source, encoding="utf-8") as file:
       records = json.load(file)
   except (UnicodeDecodeError, json.JSONDecodeError) as error:
     raise DataFormatError(f"{source}: not a UTF-8 JSON file ({error})") from None
@@ -215,7 +216,7 @@ def read_jsonl(path: str, problems: RowProblems) -> Iterator[tuple[int, dict[str
   with `problems.seen()`. A line that is not UTF-8 or not
   a JSON object is reported with its 1-based line number.
   """
-  with open(path, "rb") as file:
+  with paths.open(path, "rb") as file:
     for line_number, raw_line in enumerate(file, start=1):
       if not raw_line.strip():
         continue
@@ -246,7 +247,7 @@ def string_fields(row: dict[str, Any], fields: tuple[str, ...]) -> str | None:
 def sha256_file(path: str) -> str:
   """Hex sha256 of a file, read in 1 MiB blocks."""
   digest = hashlib.sha256()
-  with open(path, "rb") as file:
+  with paths.open(path, "rb") as file:
     for block in iter(lambda: file.read(1 << 20), b""):
       digest.update(block)
   return digest.hexdigest()

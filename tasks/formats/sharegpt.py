@@ -28,6 +28,7 @@ from typing import Any
 
 from tasks.formats import rows
 from tasks.naming import task_name
+from xlt_jax.core import paths
 from xlt_jax.core.errors import DataFormatError
 
 LICENCE = "prompts: no clear licence (sharegpt.com); completions: the user's generator's terms"
@@ -69,7 +70,7 @@ def parse_turns(record: Any) -> tuple[str, list[dict[str, str]]] | str:
 def _read_completions(source: str, problems: rows.RowProblems) -> dict[tuple[str, int], str]:
   completions: dict[tuple[str, int], str] = {}
   where: dict[tuple[str, int], int] = {}
-  with open(source, "rb") as file:
+  with paths.open(source, "rb") as file:
     for line_number, raw_line in enumerate(file, start=1):
       if not raw_line.strip():
         continue
@@ -129,7 +130,7 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
   sources = [source]
   completions_file = completions_path(data_dir, language, split)
   completions = None
-  if os.path.isfile(completions_file):
+  if paths.isfile(completions_file):
     sources.append(completions_file)
     completions = _read_completions(completions_file, rows.RowProblems(policy, completions_file))
   name = task_name("sharegpt", language, split)

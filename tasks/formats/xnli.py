@@ -18,6 +18,7 @@ import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
+from xlt_jax.core import paths
 from xlt_jax.core.errors import DataFormatError
 
 LICENCE = "CC BY-NC 4.0"
@@ -43,7 +44,7 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
   problems = rows.RowProblems(policy, f"{source} ({language})")
   codes = rows.LanguageField("xnli", source, "language", language)
   examples = []
-  with open(source, encoding="utf-8", newline="") as file:
+  with paths.open(source, encoding="utf-8", newline="") as file:
     reader = csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE)
     missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
     if missing:

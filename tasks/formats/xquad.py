@@ -16,6 +16,7 @@ import os
 
 from tasks.formats import rows
 from tasks.naming import task_name
+from xlt_jax.core import paths
 from xlt_jax.core.errors import DataFormatError
 
 LICENCE = "CC BY-SA 4.0"
@@ -34,7 +35,7 @@ def path(data_dir: str, language: str, split: str) -> str:
 def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
   source = rows.require_file(path(data_dir, language, split), "XQuAD")
   try:
-    with open(source, encoding="utf-8") as file:
+    with paths.open(source, encoding="utf-8") as file:
       content = json.load(file)
   except (UnicodeDecodeError, json.JSONDecodeError) as error:
     raise DataFormatError(f"{source}: not a UTF-8 JSON file ({error})") from None

@@ -1,30 +1,19 @@
 """Atomic file writes: a reader sees either the old file or the complete new one."""
 
 import json
-import os
-import tempfile
 from typing import Any, Callable
+
+from xlt_jax.core import paths
 
 
 def write_atomically(path: str, write: Callable[[Any], None], mode: str = "w") -> None:
   """Writes `path` by calling `write(file)` on a temporary file, then renaming it.
 
-  The rename is atomic on POSIX filesystems, so a crash mid-write never leaves
-  a truncated file at `path`.
+  Locally the rename is atomic on POSIX filesystems, so a crash mid-write never leaves
+  a truncated file at `path`; `path` may also be a URL (`gs://...`), see
+  `xlt_jax.core.paths.write_atomically` for what an object store guarantees.
   """
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  handle, temporary_path = tempfile.mkstemp(dir=directory, prefix=".tmp-" + os.path.basename(path))
-  try:
-    with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
-      write(file)
-      file.flush()
-      os.fsync(file.fileno())
-    os.replace(temporary_path, path)
-  except BaseException:
-    if os.path.exists(temporary_path):
-      os.remove(temporary_path)
-    raise
+  paths.write_atomically(path, write, mode)
 
 
 def write_text(path: str, text: str) -> None:

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import sys
+import tempfile
 from typing import Callable, Sequence
 
 from tasks.formats import alpaca_eval as alpaca_eval_format
@@ -20,6 +21,7 @@ from tasks.formats import rows
 from tasks.formats import sharegpt as sharegpt_format
 from tasks.formats import xcsqa as xcsqa_format
 from tasks.formats import xlsum as xlsum_format
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.languages import check_language
 from xlt_jax.data import aya_evaluation, mcot_math, mgsm, releases, sharegpt, xlsum
@@ -57,7 +59,7 @@ def prepare(dataset: str, out_dir: str, source: str | None, fetcher: Fetcher,
   """Prepares one dataset into `out_dir`; UserInputError lists the known names."""
   if dataset not in PREPARERS:
     raise UserInputError(f"unknown dataset {dataset!r}; prepare knows {', '.join(sorted(PREPARERS))}")
-  if source is not None and not os.path.exists(source):
+  if source is not None and not paths.exists(source):
     raise UserInputError(f"--source {source} does not exist")
   if options.get("languages"):
     if dataset not in LANGUAGES:
@@ -66,6 +68,14 @@ def prepare(dataset: str, out_dir: str, source: str | None, fetcher: Fetcher,
     for language in options["languages"]:
       check_language(language, LANGUAGES[dataset], f"{dataset} language")
   return PREPARERS[dataset](out_dir, source, fetcher, **options)
+
+
+def _default_cache_dir(out_dir: str) -> str:
+  """DATA_DIR/.downloads, or a local directory when DATA_DIR is a URL: the downloaders
+  (huggingface_hub, urllib) write local files only."""
+  if paths.is_local(out_dir):
+    return os.path.join(out_dir, ".downloads")
+  return os.path.join(tempfile.gettempdir(), "xlt_jax_downloads")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
   command.add_argument("dataset", help=f"one of {', '.join(sorted(PREPARERS))}")
   command.add_argument("--out", required=True, help="DATA_DIR")
   command.add_argument("--source", help="local official release (file or directory)")
-  command.add_argument("--cache_dir", help="download cache (default DATA_DIR/.downloads)")
+  command.add_argument("--cache_dir", help="local download cache (default DATA_DIR/.downloads;"
+                       " for a gs:// DATA_DIR, xlt_jax_downloads in the temporary directory)")
   command.add_argument("--languages", help="comma-separated codes (default: all of the dataset)")
   command.add_argument("--validation_fraction", type=float, default=0.001,
                        help="mcot_math: share of each language held out as validation")
@@ -99,7 +110,7 @@ def main(argv: Sequence[str] | None = None, fetcher: Fetcher | None = None) -> i
   arguments = _parser().parse_args(argv)
   try:
     policy = rows.ReadPolicy(arguments.max_malformed_fraction, arguments.min_language_confidence)
-    fetcher = fetcher or Fetcher(arguments.cache_dir or os.path.join(arguments.out, ".downloads"))
+    fetcher = fetcher or Fetcher(arguments.cache_dir or _default_cache_dir(arguments.out))
     languages = tuple(arguments.languages.split(",")) if arguments.languages else None
     summary = prepare(arguments.dataset, arguments.out, arguments.source, fetcher,
                       languages=languages, policy=policy, seed=arguments.seed,

@@ -1,8 +1,8 @@
 """The Aya evaluation suite: the three official parquet files, unchanged, into DATA_DIR."""
 
-import os
 
 from tasks.formats import aya_evaluation
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
@@ -22,8 +22,8 @@ def prepare(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -> dic
     if source is None:
       local = fetcher.hub(aya_evaluation.HUB_REPO, relative)
     else:
-      local = os.path.join(source, relative)
-      if not os.path.isfile(local):
+      local = paths.join(source, relative)
+      if not paths.isfile(local):
         raise UserInputError(f"{source} has no {relative} (expected a snapshot of"
                              f" {aya_evaluation.HUB_REPO})")
     aya_evaluation.read_table(local)  # fail before copying a file that is not the suite's

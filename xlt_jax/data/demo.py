@@ -17,7 +17,7 @@ import os
 import random
 from typing import Callable
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.languages import check_language
 
@@ -386,7 +386,7 @@ def write_demo_dataset(
     for split, size in split_sizes.items():
       rows = problems[start:start + size]
       start += size
-      path = os.path.join(data_dir, "demo_arith", split, f"{language}.tsv")
+      path = paths.join(data_dir, "demo_arith", split, f"{language}.tsv")
       atomic_io.write_text(path, "".join(f"{question}\t{answer}\n" for question, answer in rows))
       written[f"{split}/{language}"] = path
   return written

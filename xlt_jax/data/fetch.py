@@ -2,7 +2,8 @@
 
 Preparation takes a `Fetcher`, so a test can pass one that copies local files
 and check which repository and file would have been downloaded; nothing else
-in the package touches the network.
+in the package touches the network. The cache directory is local (the downloaders
+write local files); preparation copies from it into DATA_DIR through core/paths.
 """
 
 import dataclasses

@@ -1,11 +1,11 @@
 """Streams the records of a huge JSON list (bounded memory), hashing and counting bytes."""
 
 import hashlib
-import os
 from typing import Any, BinaryIO, Iterator
 
 import ijson
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import DataFormatError
 from xlt_jax.data.progress import Progress
 
@@ -41,7 +41,7 @@ def stream_records(path: str, progress: Progress, summary: dict) -> Iterator[tup
   Raises:
     DataFormatError: the file is not a JSON list (names the file and byte offset).
   """
-  with open(path, "rb") as file:
+  with paths.open(path, "rb") as file:
     reader = HashingReader(file)
     index = -1
     try:
@@ -53,5 +53,5 @@ def stream_records(path: str, progress: Progress, summary: dict) -> Iterator[tup
       raise DataFormatError(f"{path}: not a valid JSON list near byte {reader.bytes_read}"
                             f" ({error})") from None
     summary["sha256"] = reader.finish()
-    summary["bytes"] = os.path.getsize(path)
+    summary["bytes"] = paths.getsize(path)
     progress.update(index + 1, reader.bytes_read, force=True)

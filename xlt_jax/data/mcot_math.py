@@ -8,11 +8,10 @@ import collections
 import hashlib
 import json
 import logging
-import os
 from typing import TextIO
 
 from tasks.formats import mcot_math, rows
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import DataFormatError, UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.json_list import stream_records
@@ -47,7 +46,7 @@ def split_by_language(source: str, out_dir: str, *, validation_fraction: float =
   if not 0.0 <= validation_fraction < 1.0:
     raise UserInputError(f"validation fraction must be in [0, 1), got {validation_fraction}")
   rows.require_file(source, "mCoT-MATH release (mcot_math.json)")
-  progress = Progress("mcot_math", os.path.getsize(source), progress_stream)
+  progress = Progress("mcot_math", paths.getsize(source), progress_stream)
   problems = rows.RowProblems(policy, source)
   counts: dict[str, int] = {}
   values: collections.Counter = collections.Counter()  # the raw language field values
@@ -85,14 +84,14 @@ def split_by_language(source: str, out_dir: str, *, validation_fraction: float =
     if missing:
       logging.warning("mcot_math: %s has no records of %s; %s", source, ", ".join(missing), seen)
     summary = {
-        "dataset": "mcot_math", "source": os.path.abspath(source), **file_summary,
+        "dataset": "mcot_math", "source": paths.absolute(source), **file_summary,
         "licence": mcot_math.LICENCE, "source_url": mcot_math.SOURCE_URL,
         "records": problems.rows, "malformed": problems.count,
         "malformed_examples": problems.quoted, "filtered": {"other_language": skipped},
         "validation_fraction": validation_fraction, "no_records": missing,
         "seed": seed, "written": dict(sorted(counts.items())),
     }
-  atomic_io.write_json(os.path.join(out_dir, "mcot_math", "prepared.json"), summary)
+  atomic_io.write_json(paths.join(out_dir, "mcot_math", "prepared.json"), summary)
   return summary
 
 

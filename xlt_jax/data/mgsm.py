@@ -18,7 +18,7 @@ import json
 import os
 
 from tasks.formats import mgsm_translated
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import DataFormatError, UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
@@ -46,10 +46,10 @@ def read_exemplars_py(path: str) -> dict:
       that is not a literal (file:line named).
   """
   path = os.fspath(path)
-  if not os.path.isfile(path):
+  if not paths.isfile(path):
     raise UserInputError(f"MGSM exemplar file {path} does not exist")
   try:
-    with open(path, encoding="utf-8") as file:
+    with paths.open(path, encoding="utf-8") as file:
       tree = ast.parse(file.read(), filename=path)
   except UnicodeDecodeError as error:
     raise DataFormatError(f"{path}: not valid UTF-8 ({error.reason})") from None
@@ -76,7 +76,7 @@ def _exemplar_content(path: str) -> dict:
     content = read_exemplars_py(path)
   else:
     mgsm_format.read_exemplars(path)
-    with open(path, encoding="utf-8") as file:
+    with paths.open(path, encoding="utf-8") as file:
       content = json.load(file)
   mgsm_format.exemplars_from_object(content, path)  # DataFormatError naming the entry
   return content
@@ -86,8 +86,8 @@ def _exemplar_source(source: str | None, fetcher: Fetcher) -> str | None:
   if source is None:
     return fetcher.url(EXEMPLARS_URL)
   for name in EXEMPLAR_FILES:
-    if os.path.isfile(os.path.join(source, name)):
-      return os.path.join(source, name)
+    if paths.isfile(paths.join(source, name)):
+      return paths.join(source, name)
   return None
 
 
@@ -104,14 +104,14 @@ def prepare_mgsm(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -
   tsv_files = []
   for language in MGSM_LANGUAGES:
     name = f"mgsm_{language}.tsv"
-    local = fetcher.url(MGSM_URL.format(language)) if source is None else os.path.join(source, name)
+    local = fetcher.url(MGSM_URL.format(language)) if source is None else paths.join(source, name)
     mgsm_format.read_mgsm_tsv(local)  # file:line errors before anything is copied
     tsv_files.append((local, name))
   exemplars = _exemplar_source(source, fetcher)
   content = _exemplar_content(exemplars) if exemplars is not None else None
-  written = [copy_file(local, os.path.join(out_dir, "mgsm", name)) for local, name in tsv_files]
+  written = [copy_file(local, paths.join(out_dir, "mgsm", name)) for local, name in tsv_files]
   if content is not None:
-    destination = os.path.join(out_dir, "mgsm", "exemplars.json")
+    destination = paths.join(out_dir, "mgsm", "exemplars.json")
     atomic_io.write_json(destination, content)
     written.append(destination)
   return {"dataset": "mgsm", "written": written,
@@ -131,23 +131,23 @@ def prepare_translated(out_dir: str, source: str | None, fetcher: Fetcher,
   if source is None:
     raise UserInputError("mgsm_translated has no download: translate mgsm_en.tsv and pass"
                          " --source DIR with mgsm_<lang>.tsv and exemplars.json")
-  path = _exemplar_source(source, None) or os.path.join(source, "exemplars.json")
-  if not os.path.isfile(path):
+  path = _exemplar_source(source, None) or paths.join(source, "exemplars.json")
+  if not paths.isfile(path):
     raise UserInputError(f"MGSM exemplar file {path} does not exist (or exemplars.py)")
   content = _exemplar_content(path)
   exemplars = mgsm_format.exemplars_from_object(content, path)
   tsv_files = []
   for language in languages or mgsm_translated.LANGUAGES:
     exemplars[language]  # DataFormatError naming the file when the language is missing
-    local = os.path.join(source, f"mgsm_{language}.tsv")
+    local = paths.join(source, f"mgsm_{language}.tsv")
     mgsm_format.read_mgsm_tsv(local)
     tsv_files.append((local, language))
   written = [copy_file(local, mgsm_translated.path(out_dir, language, "test"))
              for local, language in tsv_files]
-  destination = os.path.join(out_dir, "mgsm_translated", "exemplars.json")
+  destination = paths.join(out_dir, "mgsm_translated", "exemplars.json")
   atomic_io.write_json(destination, content)
   written.append(destination)
-  if os.path.isfile(os.path.join(source, "TRANSLATION")):
-    written.append(copy_file(os.path.join(source, "TRANSLATION"),
-                             os.path.join(out_dir, "mgsm_translated", "TRANSLATION")))
+  if paths.isfile(paths.join(source, "TRANSLATION")):
+    written.append(copy_file(paths.join(source, "TRANSLATION"),
+                             paths.join(out_dir, "mgsm_translated", "TRANSLATION")))
   return {"dataset": "mgsm_translated", "written": written}

@@ -14,9 +14,11 @@ import dataclasses
 import fnmatch
 import os
 import re
+import shutil
 import zipfile
 
 from tasks.formats import alpaca_eval, rows, xcsqa, xnli, xquad
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
@@ -67,14 +69,14 @@ DIRECTORY_RELEASES = {
 def _fetch(file: ReleaseFile, source: str | None, fetcher: Fetcher) -> str:
   if source is not None:
     if "*" in file.name:
-      folder = os.path.join(source, os.path.dirname(file.name))
-      names = fnmatch.filter(sorted(os.listdir(folder)) if os.path.isdir(folder) else [],
+      folder = paths.join(source, os.path.dirname(file.name))
+      names = fnmatch.filter(paths.listdir(folder) if paths.isdir(folder) else [],
                              os.path.basename(file.name))
       if len(names) != 1:
         raise UserInputError(f"{source} needs exactly one {file.name}, found {len(names)}")
-      return os.path.join(folder, names[0])
-    local = os.path.join(source, file.name)
-    if not os.path.isfile(local):
+      return paths.join(folder, names[0])
+    local = paths.join(source, file.name)
+    if not paths.isfile(local):
       raise UserInputError(f"{source} has no {file.name} (the release's file)")
     return local
   if file.url:
@@ -92,7 +94,7 @@ def prepare_files(dataset: str, out_dir: str, source: str | None, fetcher: Fetch
                   **unused) -> dict:
   """Copies every file of a release into DATA_DIR (atomically each)."""
   del unused
-  written = [copy_file(_fetch(file, source, fetcher), os.path.join(out_dir, file.destination))
+  written = [copy_file(_fetch(file, source, fetcher), paths.join(out_dir, file.destination))
              for file in RELEASES[dataset]]
   return {"dataset": dataset, "written": written}
 
@@ -101,16 +103,16 @@ def prepare_directory(dataset: str, out_dir: str, source: str | None, fetcher: F
                       **unused) -> dict:
   """Copies the user's directory (in the layout's shape) into DATA_DIR."""
   del fetcher, unused
-  if source is None or not os.path.isdir(source):
+  if source is None or not paths.isdir(source):
     raise UserInputError(f"{dataset} is prepared from a local directory: pass --source DIR"
                          f" (see tasks/formats for its layout)")
   written = []
-  for root, _, names in os.walk(source):
+  for root, _, names in paths.walk(source):
     for name in sorted(names):
       if name.endswith((".json", ".jsonl")):
-        relative = os.path.relpath(os.path.join(root, name), source)
-        written.append(copy_file(os.path.join(root, name),
-                                 os.path.join(out_dir, DIRECTORY_RELEASES[dataset], relative)))
+        relative = paths.relpath(paths.join(root, name), source)
+        written.append(copy_file(paths.join(root, name),
+                                 paths.join(out_dir, DIRECTORY_RELEASES[dataset], relative)))
   if not written:
     raise UserInputError(f"{source} holds no .json or .jsonl files for {dataset}")
   return {"dataset": dataset, "written": sorted(written)}
@@ -122,20 +124,18 @@ def prepare_xnli(out_dir: str, source: str | None, fetcher: Fetcher, **unused) -
   archive = fetcher.url(xnli.URL) if source is None else source
   written = []
   for name in ("xnli.dev.tsv", "xnli.test.tsv"):
-    destination = os.path.join(out_dir, "xnli", name)
-    if os.path.isdir(archive):
-      written.append(copy_file(os.path.join(archive, name), destination))
+    destination = paths.join(out_dir, "xnli", name)
+    if paths.isdir(archive):
+      written.append(copy_file(paths.join(archive, name), destination))
       continue
-    with zipfile.ZipFile(archive) as release:
+    # zipfile reads archives by seeking: a gs:// archive is read from a local copy.
+    with paths.local_file(archive) as local, zipfile.ZipFile(local) as release:
       members = [member for member in release.namelist() if member.endswith("/" + name)]
       if len(members) != 1:
         raise UserInputError(f"{archive} has no single {name}")
-      temporary = destination + ".partial"
-      os.makedirs(os.path.dirname(destination), exist_ok=True)
-      with release.open(members[0]) as file, open(temporary, "wb") as output:
-        for block in iter(lambda: file.read(1 << 20), b""):
-          output.write(block)
-      os.replace(temporary, destination)
+      with release.open(members[0]) as file:
+        atomic_io.write_atomically(
+            destination, lambda output: shutil.copyfileobj(file, output, 1 << 20), mode="wb")
       written.append(destination)
   return {"dataset": "xnli", "written": written}
 

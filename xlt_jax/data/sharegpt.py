@@ -11,11 +11,10 @@ tasks/formats/sharegpt.py).
 """
 
 import json
-import os
 from typing import TextIO
 
 from tasks.formats import language_id, rows, sharegpt
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.json_list import stream_records
 from xlt_jax.data.outputs import AtomicFiles
@@ -30,7 +29,7 @@ def split_by_language(source: str, out_dir: str, *,
   del unused
   wanted = tuple(languages or sharegpt.LANGUAGES)
   rows.require_file(source, "ShareGPT release")
-  progress = Progress("sharegpt", os.path.getsize(source), progress_stream)
+  progress = Progress("sharegpt", paths.getsize(source), progress_stream)
   problems = rows.RowProblems(policy, source)
   counts: dict[str, int] = {}
   filtered = {"no_human_turn": 0, "other_language": 0, "low_language_confidence": 0}
@@ -61,14 +60,14 @@ def split_by_language(source: str, out_dir: str, *,
       outputs.open(sharegpt.path(out_dir, language, "train")).write("\n]\n")
     problems.check()
     summary = {
-        "dataset": "sharegpt", "source": os.path.abspath(source), **file_summary,
+        "dataset": "sharegpt", "source": paths.absolute(source), **file_summary,
         "licence": sharegpt.LICENCE, "source_url": sharegpt.SOURCE_URL,
         "records": problems.rows, "malformed": problems.count,
         "malformed_examples": problems.quoted, "filtered": filtered,
         "min_language_confidence": policy.min_language_confidence,
         "written": dict(sorted(counts.items())),
     }
-  atomic_io.write_json(os.path.join(out_dir, "sharegpt", "prepared.json"), summary)
+  atomic_io.write_json(paths.join(out_dir, "sharegpt", "prepared.json"), summary)
   return summary
 
 

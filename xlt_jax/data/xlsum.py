@@ -16,7 +16,7 @@ import shutil
 import tarfile
 
 from tasks.formats import xlsum
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
 from xlt_jax.data.outputs import copy_file
@@ -33,7 +33,8 @@ def archive_name(language: str) -> str:
 def _extract(archive: str, language: str, out_dir: str) -> list[str]:
   wanted = {xlsum.file_name(language, split): split for split in xlsum.SPLITS}
   written = []
-  with tarfile.open(archive, "r:*") as tar:
+  # tarfile reads archives by seeking: a gs:// archive is read from a local copy.
+  with paths.local_file(archive) as local, tarfile.open(local, "r:*") as tar:
     for member in tar.getmembers():
       name = os.path.basename(member.name)
       if member.isfile() and name in wanted:
@@ -60,13 +61,13 @@ def prepare(out_dir: str, source: str | None, fetcher: Fetcher,
     if source is None:
       written += _extract(fetcher.hub(HUB_REPO, f"data/{archive_name(language)}"), language, out_dir)
       continue
-    archive = os.path.join(source, archive_name(language))
-    if os.path.isfile(archive):
+    archive = paths.join(source, archive_name(language))
+    if paths.isfile(archive):
       written += _extract(archive, language, out_dir)
       continue
     for split in xlsum.SPLITS:
-      extracted = os.path.join(source, xlsum.file_name(language, split))
-      if not os.path.isfile(extracted):
+      extracted = paths.join(source, xlsum.file_name(language, split))
+      if not paths.isfile(extracted):
         raise UserInputError(f"{source} has neither {archive_name(language)} nor"
                              f" {xlsum.file_name(language, split)}")
       written.append(copy_file(extracted, xlsum.path(out_dir, language, split)))

@@ -10,7 +10,6 @@ KV cache in batches, extracts the numeric answer and writes
 
 import dataclasses
 import json
-import os
 import sys
 import time
 
@@ -18,7 +17,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import answers
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
@@ -42,10 +41,10 @@ class EvaluationConfig:
 
 
 def read_run(run_dir: str) -> dict:
-  path = os.path.join(run_dir, RUN_FILE)
-  if not os.path.isfile(path):
+  path = paths.join(run_dir, RUN_FILE)
+  if not paths.isfile(path):
     raise UserInputError(f"{path} does not exist: is {run_dir} a run directory?")
-  with open(path, encoding="utf-8") as file:
+  with paths.open(path, encoding="utf-8") as file:
     return json.load(file)
 
 
@@ -88,7 +87,7 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
   model = Decoder(model_config)
   mesh = sharding.make_mesh(sharding.MeshConfig(**run["mesh"]))
   step, params = checkpointing.restore_params(
-      os.path.join(run_dir, "checkpoints"), config.checkpoint, abstract_params(model, mesh)
+      paths.join(run_dir, "checkpoints"), config.checkpoint, abstract_params(model, mesh)
   )
   predictions, per_language = [], {}
   with jax.sharding.set_mesh(mesh), sharding.axis_rules():
@@ -118,9 +117,9 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
       "run": run["run"], "budget": run["budget"], "checkpoint_step": step,
       "metric": SUPPORTED_METRICS[0], "languages": per_language,
   }
-  eval_dir = os.path.join(run_dir, "eval")
+  eval_dir = paths.join(run_dir, "eval")
   if distributed.is_primary_process():  # every process decoded the same items; one writes
-    atomic_io.write_jsonl(os.path.join(eval_dir, "predictions.jsonl"), predictions)
-    atomic_io.write_json(os.path.join(eval_dir, "metrics.json"), metrics)  # last: marks completion
+    atomic_io.write_jsonl(paths.join(eval_dir, "predictions.jsonl"), predictions)
+    atomic_io.write_json(paths.join(eval_dir, "metrics.json"), metrics)  # last: marks completion
   distributed.wait_for_all_processes(f"{run['run']} evaluated")
   return metrics

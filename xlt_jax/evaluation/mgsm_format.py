@@ -9,6 +9,7 @@ import json
 import os
 import re
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import DataFormatError, UserInputError
 from xlt_jax.evaluation.answers import normalize_number
 
@@ -52,9 +53,9 @@ def read_mgsm_tsv(path: str) -> list[MgsmRow]:
       or a blank line followed by more rows.
   """
   path = os.fspath(path)
-  if not os.path.isfile(path):
+  if not paths.isfile(path):
     raise UserInputError(f"MGSM data file {path} does not exist")
-  with open(path, "rb") as file:
+  with paths.open(path, "rb") as file:
     raw_lines = file.read().split(b"\n")
   rows = []
   first_blank_line = None
@@ -116,10 +117,10 @@ def read_exemplars(path: str) -> dict[str, list[tuple[str, str]]]:
       {"1".."8": {"q": str, "a": str}}}}`; the message names the path and the entry.
   """
   path = os.fspath(path)
-  if not os.path.isfile(path):
+  if not paths.isfile(path):
     raise UserInputError(f"MGSM exemplar file {path} does not exist")
   try:
-    with open(path, encoding="utf-8") as file:
+    with paths.open(path, encoding="utf-8") as file:
       content = json.load(file)
   except json.JSONDecodeError as error:
     raise DataFormatError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None

@@ -13,10 +13,10 @@ exits 1 above the tolerance. Users run it after every conversion.
 
 import dataclasses
 import json
-import os
 
 import numpy as np
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
@@ -42,7 +42,7 @@ SHARD_BYTES = 2 << 30  # safetensors shard size on export
 
 
 def _leaf_directory(xlt_dir: str, path: tuple[str, ...]) -> str:
-  return os.path.abspath(os.path.join(xlt_dir, PARAMS_DIR, ".".join(path)))
+  return paths.absolute(paths.join(xlt_dir, PARAMS_DIR, ".".join(path)))
 
 
 def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
@@ -53,8 +53,6 @@ def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
   for a 1.1B bf16 checkpoint: 0.99x its size on disk, against 2.8x when the whole tree
   was built first and saved at once (benchmarks/convert_memory.py).
   """
-  import shutil
-
   import jax
   import orbax.checkpoint as ocp
 
@@ -62,9 +60,9 @@ def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
 
   hf_config = read_hf_config(hf_dir)
   config, reader = open_hf(hf_dir, dtype)
-  if os.path.exists(os.path.join(out_dir, PARAMS_DIR)):
+  if paths.exists(paths.join(out_dir, PARAMS_DIR)):
     raise UserInputError(f"{out_dir}/{PARAMS_DIR} already exists; choose an empty --out")
-  os.makedirs(os.path.join(out_dir, PARAMS_DIR))
+  paths.makedirs(paths.join(out_dir, PARAMS_DIR))
   checkpointer = ocp.StandardCheckpointer()
   for path, array in iter_params_from_hf(config, reader.names(), reader.get_tensor, dtype):
     # A jax array, not numpy: orbax keeps extra host copies of numpy leaves.
@@ -72,10 +70,10 @@ def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
     checkpointer.wait_until_finished()
     del array
   for name in TOKENIZER_FILES:
-    if os.path.isfile(os.path.join(hf_dir, name)):
-      shutil.copyfile(os.path.join(hf_dir, name), os.path.join(out_dir, name))
+    if paths.isfile(paths.join(hf_dir, name)):
+      paths.copy(paths.join(hf_dir, name), paths.join(out_dir, name))
   # Written last: a directory without model.json is an unfinished conversion.
-  atomic_io.write_json(os.path.join(out_dir, MODEL_FILE), {
+  atomic_io.write_json(paths.join(out_dir, MODEL_FILE), {
       "model_config": dataclasses.asdict(config), "hf_config": hf_config})
   return out_dir
 
@@ -89,10 +87,10 @@ def load_xlt(xlt_dir: str, abstract_params=None) -> tuple[ModelConfig, dict, dic
   import jax
   import orbax.checkpoint as ocp
 
-  path = os.path.join(xlt_dir, MODEL_FILE)
-  if not os.path.isfile(path):
+  path = paths.join(xlt_dir, MODEL_FILE)
+  if not paths.isfile(path):
     raise UserInputError(f"{path} does not exist: is {xlt_dir} a finished xlt checkpoint?")
-  with open(path, encoding="utf-8") as file:
+  with paths.open(path, encoding="utf-8") as file:
     record = json.load(file)
   config = ModelConfig(**record["model_config"])
   if abstract_params is None:
@@ -102,7 +100,7 @@ def load_xlt(xlt_dir: str, abstract_params=None) -> tuple[ModelConfig, dict, dic
   for key_path, abstract in jax.tree_util.tree_leaves_with_path(abstract_params):
     leaf_path = tuple(key.key for key in key_path)
     directory = _leaf_directory(xlt_dir, leaf_path)
-    if not os.path.isdir(directory):
+    if not paths.isdir(directory):
       raise UserInputError(f"{xlt_dir} has no parameter {'.'.join(leaf_path)} (another model?)")
     check_shapes(checkpointer.metadata(directory).item_metadata, {"value": abstract}, directory)
     leaves.append(checkpointer.restore(directory, {"value": abstract})["value"])
@@ -112,14 +110,12 @@ def load_xlt(xlt_dir: str, abstract_params=None) -> tuple[ModelConfig, dict, dic
 
 def xlt_to_hf(xlt_dir: str, out_dir: str, dtype: str | None = None) -> str:
   """Writes an xlt checkpoint as a Hugging Face directory (safetensors shards + config)."""
-  import shutil
-
   from safetensors.numpy import save_file
 
   from xlt_jax.core import atomic_io
 
   config, params, hf_config = load_xlt(xlt_dir)
-  os.makedirs(out_dir, exist_ok=True)
+  paths.makedirs(out_dir)
   numpy_dtype = None
   if dtype is not None:
     import jax.numpy as jnp
@@ -136,15 +132,17 @@ def xlt_to_hf(xlt_dir: str, out_dir: str, dtype: str | None = None) -> str:
   for index, shard in enumerate(shards, start=1):
     file_name = ("model.safetensors" if len(shards) == 1
                  else f"model-{index:05d}-of-{len(shards):05d}.safetensors")
-    save_file(shard, os.path.join(out_dir, file_name), metadata={"format": "pt"})
+    # safetensors writes local files only: a gs:// out_dir gets a copy of a local temporary.
+    with paths.local_output(paths.join(out_dir, file_name)) as local:
+      save_file(shard, local, metadata={"format": "pt"})
     weight_map.update({name: file_name for name in shard})
   if len(shards) > 1:
-    atomic_io.write_json(os.path.join(out_dir, "model.safetensors.index.json"),
+    atomic_io.write_json(paths.join(out_dir, "model.safetensors.index.json"),
                          {"metadata": {}, "weight_map": weight_map})
   for name in TOKENIZER_FILES:
-    if os.path.isfile(os.path.join(xlt_dir, name)):
-      shutil.copyfile(os.path.join(xlt_dir, name), os.path.join(out_dir, name))
-  atomic_io.write_json(os.path.join(out_dir, "config.json"), hf_config)
+    if paths.isfile(paths.join(xlt_dir, name)):
+      paths.copy(paths.join(xlt_dir, name), paths.join(out_dir, name))
+  atomic_io.write_json(paths.join(out_dir, "config.json"), hf_config)
   return out_dir
 
 

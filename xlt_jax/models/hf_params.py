@@ -9,11 +9,11 @@ checked: a missing, unexpected or misshapen tensor is an error naming it.
 import dataclasses
 import json
 import math
-import os
 from typing import Callable, Iterator
 
 import numpy as np
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
@@ -165,22 +165,22 @@ def params_to_hf(config: ModelConfig, params: dict) -> Iterator[tuple[str, np.nd
 
 
 def _safetensors_files(hf_dir: str) -> list[str]:
-  index = os.path.join(hf_dir, "model.safetensors.index.json")
-  if os.path.isfile(index):
-    with open(index, encoding="utf-8") as file:
+  index = paths.join(hf_dir, "model.safetensors.index.json")
+  if paths.isfile(index):
+    with paths.open(index, encoding="utf-8") as file:
       files = sorted(set(json.load(file)["weight_map"].values()))
-    return [os.path.join(hf_dir, name) for name in files]
-  single = os.path.join(hf_dir, "model.safetensors")
-  if os.path.isfile(single):
+    return [paths.join(hf_dir, name) for name in files]
+  single = paths.join(hf_dir, "model.safetensors")
+  if paths.isfile(single):
     return [single]
   raise UserInputError(f"{hf_dir} has no model.safetensors or model.safetensors.index.json")
 
 
 def read_hf_config(hf_dir: str) -> dict:
-  path = os.path.join(hf_dir, "config.json")
-  if not os.path.isfile(path):
+  path = paths.join(hf_dir, "config.json")
+  if not paths.isfile(path):
     raise UserInputError(f"{path} does not exist: is {hf_dir} a Hugging Face checkpoint?")
-  with open(path, encoding="utf-8") as file:
+  with paths.open(path, encoding="utf-8") as file:
     return json.load(file)
 
 
@@ -198,10 +198,10 @@ class SafetensorsReader:
              "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
              "BOOL": "bool"}
 
-  def __init__(self, paths: list[str]):
+  def __init__(self, files: list[str]):
     self._entries: dict[str, tuple[str, int, dict]] = {}
-    for path in paths:
-      with open(path, "rb") as file:
+    for path in files:
+      with paths.open(path, "rb") as file:
         header_length = int.from_bytes(file.read(8), "little")
         header = json.loads(file.read(header_length))
       header.pop("__metadata__", None)
@@ -219,7 +219,7 @@ class SafetensorsReader:
       raise UserInputError(f"tensor {name} in {path} has unsupported dtype {entry['dtype']}")
     dtype = np.dtype(jnp.dtype(self._DTYPES[entry["dtype"]]))
     begin, end = entry["data_offsets"]
-    with open(path, "rb") as file:
+    with paths.open(path, "rb") as file:  # a store's file seeks with ranged reads
       file.seek(data_start + begin)
       data = np.frombuffer(file.read(end - begin), dtype=dtype)
     return data.reshape(entry["shape"])

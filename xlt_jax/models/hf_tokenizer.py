@@ -15,6 +15,7 @@ import seqio
 import tensorflow as tf
 import tokenizers
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 
 
@@ -80,10 +81,11 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
   @functools.cached_property
   def tokenizer(self) -> tokenizers.Tokenizer:
     """The underlying `tokenizers.Tokenizer`, read from disk once."""
-    if not os.path.isfile(self._tokenizer_path):
+    if not paths.isfile(self._tokenizer_path):
       raise UserInputError(f"tokenizer file {self._tokenizer_path} does not exist")
     try:
-      return tokenizers.Tokenizer.from_file(self._tokenizer_path)
+      # from_str, not from_file: the Rust reader opens local files only.
+      return tokenizers.Tokenizer.from_str(paths.read_text(self._tokenizer_path))
     except Exception as error:  # The Rust side raises bare Exceptions.
       raise UserInputError(
           f"tokenizer file {self._tokenizer_path} is not a valid tokenizer.json: {error}"

@@ -5,7 +5,6 @@ the model never saw while training the tokenizer.
 """
 
 import io
-import os
 import tempfile
 from typing import Iterable
 
@@ -13,7 +12,7 @@ import sentencepiece
 import seqio
 from sentencepiece import sentencepiece_model_pb2
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 
 # seqio's (T5's) convention: pad 0 (also the decoder's start token), EOS 1, UNK 2.
@@ -67,7 +66,8 @@ def _train(texts: Iterable[str], model: io.BytesIO, vocab_size: int, rules_path:
 
 
 def load_vocabulary(model_path: str) -> seqio.SentencePieceVocabulary:
-  """The seqio vocabulary of a SentencePiece model file (no extra ids)."""
-  if not os.path.isfile(model_path):
+  """The seqio vocabulary of a SentencePiece model file (no extra ids); a gs:// path is
+  read by seqio itself (tf.io.gfile), so no local copy is needed."""
+  if not paths.isfile(model_path):
     raise UserInputError(f"tokenizer model {model_path} does not exist")
   return seqio.SentencePieceVocabulary(model_path)

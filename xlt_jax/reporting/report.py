@@ -12,14 +12,13 @@ import dataclasses
 import io
 import json
 import math
-import os
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.reporting import tables
 
 STUDY_FILE = "study.json"
-METRICS_FILE = os.path.join("eval", "metrics.json")
+METRICS_FILE = "eval/metrics.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +42,7 @@ def _languages(study: dict) -> list[str]:
 
 def _read_json(path: str, what: str) -> dict:
   try:
-    with open(path, encoding="utf-8") as file:
+    with paths.open(path, encoding="utf-8") as file:
       value = json.load(file)
   except FileNotFoundError:
     raise UserInputError(f"{path} does not exist: is this a {what}?") from None
@@ -64,7 +63,7 @@ def read_study(results_dir: str) -> dict:
   Raises:
     UserInputError: the file is missing, not JSON, or lacks a field (names the file).
   """
-  path = os.path.join(results_dir, STUDY_FILE)
+  path = paths.join(results_dir, STUDY_FILE)
   study = _read_json(path, "results directory (MODEL_DIR of a study)")
   for key, kind in [("english", str), ("seen_languages", list), ("unseen_languages", list),
                     ("metric", str), ("runs", list)]:
@@ -92,8 +91,8 @@ def collect_results(results_dir: str) -> StudyResults:
   metric = study["metric"]
   scores, steps, names, missing = {}, {}, {}, []
   for run in study["runs"]:
-    path = os.path.join(results_dir, run["run_dir"], METRICS_FILE)
-    if not os.path.exists(path):
+    path = paths.join(results_dir, run["run_dir"], METRICS_FILE)
+    if not paths.exists(path):
       missing.append(run)
       continue
     metrics = _read_json(path, "run's metrics file")
@@ -196,6 +195,7 @@ def _csv_text(header: list[str], lines: list[list]) -> str:
 
 
 def _save_figure(figure, path: str) -> None:
+  # savefig writes into the temporary file object: a local file, or a store's stream.
   atomic_io.write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=120),
                              mode="wb")
 
@@ -261,22 +261,22 @@ def write_report(results: StudyResults, out_dir: str) -> dict[str, str]:
     Output kind (`report`, `table`, `summary`, `scores_plot`, `relative_plot`) -> path.
   """
   budgets, rows, derived = _derived(results)
-  paths = {name: os.path.join(out_dir, file_name) for name, file_name in [
+  written = {name: paths.join(out_dir, file_name) for name, file_name in [
       ("report", "report.md"), ("table", "table.csv"), ("summary", "summary.csv"),
       ("scores_plot", "scores_by_budget.png"), ("relative_plot", "relative_to_english.png")]}
-  atomic_io.write_text(paths["table"], _csv_text(
+  atomic_io.write_text(written["table"], _csv_text(
       ["language", *budgets], [[name, *values] for name, values in rows.items()]))
   summary_keys = ["english", "average", "seen_mean", "unseen_mean", "seen_unseen_gap",
                   "relative_to_english", "balanced_relative_to_english"]
-  atomic_io.write_text(paths["summary"], _csv_text(
+  atomic_io.write_text(written["summary"], _csv_text(
       ["run", "budget", "checkpoint_step", *summary_keys],
       [[results.run_names[budget], budget, results.checkpoint_steps[budget],
         *(derived[key][column] for key in summary_keys)] for column, budget in enumerate(budgets)]))
-  plot_scores_by_budget(paths["scores_plot"], budgets, rows, results.study)
-  plot_relative_to_english(paths["relative_plot"], budgets, derived)
+  plot_scores_by_budget(written["scores_plot"], budgets, rows, results.study)
+  plot_relative_to_english(written["relative_plot"], budgets, derived)
   # Written last, so a report.md on disk means every file it describes is there.
-  atomic_io.write_text(paths["report"], _markdown(results, budgets, rows, derived))
-  return paths
+  atomic_io.write_text(written["report"], _markdown(results, budgets, rows, derived))
+  return written
 
 
 def build_report(results_dir: str, out_dir: str | None = None) -> dict[str, str]:
@@ -289,4 +289,4 @@ def build_report(results_dir: str, out_dir: str | None = None) -> dict[str, str]
   Raises:
     UserInputError: see `collect_results`.
   """
-  return write_report(collect_results(results_dir), out_dir or os.path.join(results_dir, "report"))
+  return write_report(collect_results(results_dir), out_dir or paths.join(results_dir, "report"))

@@ -10,6 +10,7 @@ import csv
 import math
 from typing import NamedTuple
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 
 AVERAGE_ROW = "Avg."
@@ -50,7 +51,7 @@ def read_paper_table(path: str) -> tuple[list[int], Rows]:
     UserInputError: the file is missing or a line is malformed (names file and line).
   """
   try:
-    with open(path, encoding="utf-8", newline="") as file:
+    with paths.open(path, encoding="utf-8", newline="") as file:
       text = file.read()
   except OSError as error:
     raise UserInputError(f"cannot read table {path}: {error.strerror}") from None

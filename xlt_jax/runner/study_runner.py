@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
@@ -54,12 +54,12 @@ class Experiment:
 def _prepare_data(experiment: Experiment, stream) -> str:
   if experiment.data_dir is not None:
     return experiment.data_dir
-  data_dir = os.path.join(experiment.model_dir, "data")
+  data_dir = paths.join(experiment.model_dir, "data")
   if experiment.study.dataset != "demo_arith":
     raise UserInputError(
         f"dataset {experiment.study.dataset} needs DATA_DIR; only demo_arith is generated"
     )
-  if not os.path.isdir(os.path.join(data_dir, "demo_arith")) and distributed.is_primary_process():
+  if not paths.isdir(paths.join(data_dir, "demo_arith")) and distributed.is_primary_process():
     sizes = experiment.demo_data
     print(f"writing the demo dataset to {data_dir}", file=stream, flush=True)
     demo_data.write_demo_dataset(
@@ -75,8 +75,8 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
     return experiment.tokenizer
   from tasks import datasets
 
-  path = os.path.join(experiment.model_dir, "tokenizer", "spm.model")
-  if not os.path.isfile(path) and distributed.is_primary_process():
+  path = paths.join(experiment.model_dir, "tokenizer", "spm.model")
+  if not paths.isfile(path) and distributed.is_primary_process():
     study = experiment.study
     texts = []
     for language in (study.english, *study.seen_languages, *study.unseen_languages):
@@ -95,13 +95,13 @@ def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
   steps, to_evaluate = [], []
   for registered in runs:
     run_dir = os.path.join(experiment.model_dir, "runs", registered.plan.name)
-    if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
+    if paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
       steps.append(0)
     else:
       total = experiment.train.total_steps(sum(registered.plan.train_counts.values()))
       saved = checkpointing.saved_steps(os.path.join(run_dir, trainer.CHECKPOINTS_DIR))
       steps.append(max(total - max(saved, default=0), 0))
-    to_evaluate.append(not os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")))
+    to_evaluate.append(not paths.isfile(paths.join(run_dir, "eval", "metrics.json")))
   return StudyEstimate(steps, to_evaluate)
 
 
@@ -161,12 +161,12 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   if not primary:
     stream = open(os.devnull, "w")  # progress is printed once, by the primary process
   model_dir = experiment.model_dir
-  os.makedirs(model_dir, exist_ok=True)
+  paths.makedirs(model_dir)
   distributed.check_shared_directory(model_dir)
   if primary:
-    atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
-  data_dir = os.path.abspath(_prepare_data(experiment, stream))
-  tokenizer_path = os.path.abspath(_prepare_tokenizer(experiment, data_dir, stream))
+    atomic_io.write_text(paths.join(model_dir, "operative_config.gin"), operative_config)
+  data_dir = paths.absolute(_prepare_data(experiment, stream))
+  tokenizer_path = paths.absolute(_prepare_tokenizer(experiment, data_dir, stream))
   vocabulary = load_vocabulary(tokenizer_path)
   if vocabulary.vocab_size > experiment.model.vocab_size:
     raise UserInputError(
@@ -176,8 +176,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   runs = mixtures.register_study(experiment.study, data_dir, vocabulary,
                                  chat_family=experiment.train.chat_template)
   for registered in runs:  # a started run must keep training on the data it was planned on
-    saved = os.path.join(model_dir, "runs", registered.plan.name, "manifest.json")
-    if os.path.isfile(saved):
+    saved = paths.join(model_dir, "runs", registered.plan.name, "manifest.json")
+    if paths.isfile(saved):
       selection.check_manifest_file(saved)
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
@@ -193,30 +193,30 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
                for r in runs],
   }
   if primary:
-    atomic_io.write_json(os.path.join(model_dir, "study.json"), study_record)
+    atomic_io.write_json(paths.join(model_dir, "study.json"), study_record)
   estimate = _study_estimate(experiment, runs)
   for index, registered in enumerate(runs, start=1):
     plan = registered.plan
     _stop_if_preempted(preemption, f"preempted before run {plan.name}")
-    run_dir = os.path.join(model_dir, "runs", plan.name)
+    run_dir = paths.join(model_dir, "runs", plan.name)
     print(f"== run {index}/{len(runs)}: {plan.name} ({plan.train_counts}) | {estimate.describe()}",
           file=stream, flush=True)
     if primary:
-      atomic_io.write_text(os.path.join(run_dir, "operative_config.gin"), operative_config)
-      atomic_io.write_json(os.path.join(run_dir, "manifest.json"), registered.manifest)
-      atomic_io.write_json(os.path.join(run_dir, evaluator.RUN_FILE), {
+      atomic_io.write_text(paths.join(run_dir, "operative_config.gin"), operative_config)
+      atomic_io.write_json(paths.join(run_dir, "manifest.json"), registered.manifest)
+      atomic_io.write_json(paths.join(run_dir, evaluator.RUN_FILE), {
           "run": plan.name,
           "budget": plan.budget,
           "study": dataclasses.asdict(experiment.study),
           "model": dataclasses.asdict(experiment.model),
           "mesh": dataclasses.asdict(experiment.mesh),
-          "data_dir": os.path.abspath(data_dir),
-          "tokenizer": os.path.abspath(tokenizer_path),
+          "data_dir": paths.absolute(data_dir),
+          "tokenizer": paths.absolute(tokenizer_path),
           "mixture": plan.mixture,
           "validation_mixture": plan.validation_mixture,
       })
     took = {}  # stage -> seconds, of the stages this invocation ran
-    if os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
+    if paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
       print(f"[{plan.name}] already trained; skipping training", file=stream)
       estimate.trained(index - 1, steps=0, seconds=0.0)
     else:
@@ -232,7 +232,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       estimate.trained(index - 1, steps=summary["steps"] - summary["resumed_from_step"],
                        seconds=took["training"],
                        seconds_after_first_step=summary["seconds_after_first_step"])
-    if os.path.isfile(os.path.join(run_dir, "eval", "metrics.json")):
+    if paths.isfile(paths.join(run_dir, "eval", "metrics.json")):
       print(f"[{plan.name}] already evaluated; skipping evaluation", file=stream)
       estimate.evaluated(index - 1, seconds=None)
     else:
@@ -246,5 +246,5 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           + (f" in {format_duration(sum(took.values()))} ({stages})" if took else "")
           + f" | {estimate.describe()}", file=stream, flush=True)
   if not primary:
-    return os.path.join(model_dir, "report", "report.md")  # written by the primary process
+    return paths.join(model_dir, "report", "report.md")  # written by the primary process
   return report.build_report(model_dir)["report"]

@@ -1,19 +1,22 @@
 """Orbax checkpoints of a run.
 
 Saves are asynchronous (the training loop continues while files are written) and atomic:
-orbax writes each step into a temporary directory and renames it when complete, so a
-crash mid-save leaves no half-written step that `all_steps` would list. The latest N
+orbax writes each step into a temporary directory and renames it when complete (on
+gs://, where a rename is a copy, it writes in place and marks the step complete with a
+`commit_success.txt`), so a crash mid-save leaves no half-written step that `all_steps`
+would list. Directories may be local or gs:// URLs (`xlt_jax.core.paths`); orbax and
+tensorstore write the files themselves. The latest N
 checkpoints and the best M by validation loss are kept. Parameters restore on their own
 (evaluation); the whole training state restores for resuming, from the newest checkpoint
 that restores cleanly.
 """
 
-import os
 from typing import Any, Callable
 
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.conversion import check_shapes
 
@@ -47,7 +50,7 @@ def open_checkpoints(directory: str, *, keep_latest: int, keep_best: int,
       create=True,
   )
   return ocp.CheckpointManager(
-      os.path.abspath(directory), options=options, item_handlers=_item_handlers()
+      paths.absolute(directory), options=options, item_handlers=_item_handlers()
   )
 
 
@@ -76,7 +79,7 @@ def save(manager: ocp.CheckpointManager, step: int, state, validation_loss: floa
 def saved_steps(directory: str) -> list[int]:
   """The steps of the complete (committed) checkpoints in `directory`, ascending; [] when
   it does not exist. Temporary directories of saves that never finished are not steps."""
-  if not os.path.isdir(directory):
+  if not paths.isdir(directory):
     return []
   return sorted(ocp.utils.checkpoint_steps(directory))
 
@@ -153,10 +156,10 @@ def restore_params(directory: str, which: str, abstract_params: Any) -> tuple[in
   with shardings); a checkpoint of another model shape is an error naming the
   first mismatching parameter, never a silent load.
   """
-  if not os.path.isdir(directory):
+  if not paths.isdir(directory):
     raise UserInputError(f"checkpoint directory {directory} does not exist")
   manager = ocp.CheckpointManager(
-      os.path.abspath(directory),
+      paths.absolute(directory),
       options=ocp.CheckpointManagerOptions(
           best_fn=_validation_loss, best_mode="min", create=False
       ),

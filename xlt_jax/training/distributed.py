@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 
 
@@ -170,13 +170,13 @@ def check_shared_directory(directory: str) -> None:
   """
   if jax.process_count() == 1:
     return
-  marker = os.path.join(directory, ".shared-by-all-processes")
+  marker = paths.join(directory, ".shared-by-all-processes")
   token = int(multihost_utils.broadcast_one_to_all(np.int32(np.random.default_rng().integers(2**31))))
   if is_primary_process():
     atomic_io.write_text(marker, str(token))
   wait_for_all_processes("shared directory marker written")
   try:
-    with open(marker, encoding="utf-8") as file:
+    with paths.open(marker, encoding="utf-8") as file:
       sees_it = file.read() == str(token)
   except OSError:
     sees_it = False
@@ -186,4 +186,4 @@ def check_shared_directory(directory: str) -> None:
     raise UserInputError(
         f"{directory} is not shared by all {jax.process_count()} processes: process(es)"
         f" {blind} do not see what process 0 writes there; put MODEL_DIR on storage every"
-        " worker mounts (a Filestore share or a gcsfuse bucket)")
+        " worker sees (a gs:// URL, a Filestore share or a gcsfuse mount)")

@@ -2,12 +2,11 @@
 with the run's estimated time to go (a bar redrawn in place on a terminal)."""
 
 import json
-import os
 import sys
 import time
 from typing import Callable
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import DataFormatError
 from xlt_jax.core.progress import ProgressLine, RateEstimate, draw_bar, format_duration
 
@@ -58,9 +57,11 @@ class MetricsLog:
 
     if not self.enabled:
       return self
-    os.makedirs(self.run_dir, exist_ok=True)
-    self._jsonl = open(os.path.join(self.run_dir, METRICS_FILE), "a", encoding="utf-8")
-    self._tensorboard = tf.summary.create_file_writer(os.path.join(self.run_dir, "tensorboard"))
+    paths.makedirs(self.run_dir)
+    # On an object store every flush uploads the whole file again (no appends there):
+    # fine for a metrics file of a few thousand lines. tf.summary reads gs:// itself.
+    self._jsonl = paths.open(paths.join(self.run_dir, METRICS_FILE), "a", encoding="utf-8")
+    self._tensorboard = tf.summary.create_file_writer(paths.join(self.run_dir, "tensorboard"))
     self._last_time = self.clock()
     return self
 
@@ -162,10 +163,10 @@ def keep_records_until(run_dir: str, last_step: int) -> list[dict]:
   """Rewrites `<run_dir>/metrics.jsonl` atomically without the records past `last_step`
   (logged by an attempt after its last checkpoint, which a resumed run logs again) and
   returns the records kept. A torn last line (a kill mid-write) is dropped too."""
-  path = os.path.join(run_dir, METRICS_FILE)
-  if not os.path.isfile(path):
+  path = paths.join(run_dir, METRICS_FILE)
+  if not paths.isfile(path):
     return []
-  with open(path, encoding="utf-8") as file:
+  with paths.open(path, encoding="utf-8") as file:
     lines = file.read().splitlines()
   kept = []
   for number, line in enumerate(lines, start=1):

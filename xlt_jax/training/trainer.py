@@ -7,7 +7,6 @@ preemption notice, and stops on a non-finite loss without saving the damage.
 
 import dataclasses
 import math
-import os
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from xlt_jax.core import atomic_io
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, flops
 from xlt_jax.models.config import ModelConfig
@@ -129,13 +128,13 @@ def set_aside_interrupted_run(run_dir: str) -> str | None:
   Nothing is deleted; returns the new location, or None when there was nothing.
   """
   leftovers = [name for name in (CHECKPOINTS_DIR, metrics_log.METRICS_FILE, "tensorboard")
-               if os.path.exists(os.path.join(run_dir, name))]
+               if paths.exists(paths.join(run_dir, name))]
   if not leftovers:
     return None
-  target = os.path.join(run_dir, time.strftime("interrupted-%Y%m%d-%H%M%S"))
-  os.makedirs(target)
+  target = paths.join(run_dir, time.strftime("interrupted-%Y%m%d-%H%M%S"))
+  paths.makedirs(target)
   for name in leftovers:
-    os.rename(os.path.join(run_dir, name), os.path.join(target, name))
+    paths.rename(paths.join(run_dir, name), paths.join(target, name))
   return target
 
 
@@ -164,7 +163,7 @@ def _report_lengths(run_dir: str, run_name: str, mixture: str, validation_mixtur
   }
   if not write:
     return report
-  atomic_io.write_json(os.path.join(run_dir, LENGTHS_FILE), report)
+  atomic_io.write_json(paths.join(run_dir, LENGTHS_FILE), report)
   for split in ("train", "validation"):
     for task, counts in report[split].items():
       if counts["truncated"] or counts["dropped"]:
@@ -260,7 +259,7 @@ def train_run(
     raise UserInputError(f"batch_size {train_config.batch_size} is not divisible by"
                          f" num_microbatches {train_config.num_microbatches}")
   functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
-  checkpoint_dir = os.path.join(run_dir, CHECKPOINTS_DIR)
+  checkpoint_dir = paths.join(run_dir, CHECKPOINTS_DIR)
   primary = distributed.is_primary_process()
   if not checkpointing.saved_steps(checkpoint_dir):
     moved = set_aside_interrupted_run(run_dir) if primary else None
@@ -381,6 +380,6 @@ def train_run(
       "dropped_examples": sum(c["dropped"] for c in length_report["train"].values()),
   }
   if primary:  # orbax coordinates the checkpoints; this file is ours
-    atomic_io.write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
+    atomic_io.write_json(paths.join(run_dir, SUMMARY_FILE), summary)
   distributed.wait_for_all_processes(f"{run_name} trained")
   return summary
