@@ -4,7 +4,9 @@ Each non-blank line is a JSON object holding at least the fields a metric asks f
 strings (ROUGE: `language`, `prediction`, `reference`); other fields are ignored. Any
 problem (a missing file, a line that is not such an object, an unknown language, no items
 at all) raises UserInputError naming the file and line: a metric on a partly read file
-would be wrong without saying so.
+would be wrong without saying so. Metrics whose reference may sit under one of several
+names, or be a list or a number, read it with `value` and report a bad one with
+`line_error`, from the line numbers `read_numbered` gives.
 """
 
 import json
@@ -33,6 +35,24 @@ def _check_row(row: object, fields: tuple[str, ...],
   return None
 
 
+def line_error(path: str, line_number: int, problem: str) -> UserInputError:
+  """The error for a problem on one line, as every metric words it: "FILE:LINE: problem"."""
+  return UserInputError(f"{path}:{line_number}: {problem}")
+
+
+def value(path: str, line_number: int, row: Row, names: tuple[str, ...]) -> tuple[str, object]:
+  """The first of `names` that `row` holds, and its value (any JSON type).
+
+  Raises:
+    UserInputError: the row holds none of them, naming file, line and the names.
+  """
+  for name in names:
+    if name in row:
+      return name, row[name]
+  raise line_error(path, line_number, "missing field "
+                   + " or ".join(repr(name) for name in names))
+
+
 def read(path: str, fields: tuple[str, ...],
          languages: Collection[str] | None = None) -> list[Row]:
   """Every item of a predictions file, with its `fields` checked.
@@ -48,6 +68,12 @@ def read(path: str, fields: tuple[str, ...],
   Raises:
     UserInputError: naming `path` and the line of the first problem.
   """
+  return [row for _, row in read_numbered(path, fields, languages)]
+
+
+def read_numbered(path: str, fields: tuple[str, ...],
+                  languages: Collection[str] | None = None) -> list[tuple[int, Row]]:
+  """`read`, with each item's line number (1-based), for errors found while scoring it."""
   if not os.path.isfile(path):
     raise UserInputError(f"{path}: no such predictions file")
   rows = []
@@ -65,8 +91,8 @@ def read(path: str, fields: tuple[str, ...],
         raise UserInputError(f"{path}:{line_number}: not JSON ({error.msg})") from None
       problem = _check_row(row, fields, languages)
       if problem:
-        raise UserInputError(f"{path}:{line_number}: {problem}")
-      rows.append(row)
+        raise line_error(path, line_number, problem)
+      rows.append((line_number, row))
   if not rows:
     raise UserInputError(f"{path}: no predictions (the file has no JSON lines)")
   return rows
