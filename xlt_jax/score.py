@@ -2,15 +2,20 @@
 
     python -m xlt_jax.score rouge FILE [--json] [--no_stemmer]
     python -m xlt_jax.score language_confusion OUTPUTS.csv|PREDICTIONS.jsonl [--json]
+    python -m xlt_jax.score qa FILE [--json] [--normalisation squad|mlqa|strict]
+                               [--postprocess none|p3]
 
 FILE is JSONL, one item a line, e.g. {"language": "es", "prediction": "...", "reference":
 "..."}; each metric names the fields it needs. `rouge` prints each language's mean
 ROUGE-1/2/L F-measure (0-1) with XL-Sum's multilingual tokenization, stemming by default
 where the language has a stemmer (ar bn en es fr hi pt ru tr; XL-Sum evaluates with
-stemming on); `--no_stemmer` turns it off. `--json` prints
-{"<language>": {"rouge1": F, "rouge2": F, "rougeL": F}}, otherwise a table. Bad input
-prints one `error:` line naming file and line and exits 2. The work is done by
-`xlt_jax.evaluation` (`rouge.py`); this module only parses flags.
+stemming on); `--no_stemmer` turns it off. `qa` prints extractive-QA exact match, F1 and
+"include" (XQuAD, TyDi QA). `--json` prints
+{"<language>": {"<score>": value}} (e.g. {"es": {"rouge1": F, "rouge2": F, "rougeL": F}}),
+every value in 0-1 except LCB's percentages, otherwise a table. Bad input prints one
+`error:` line naming file and line and exits 2. The work is done by `xlt_jax.evaluation`
+(`rouge.py`, `language_confusion.py`, `qa_metrics.py`);
+this module only parses flags.
 
 A metric is one entry in SUBCOMMANDS: a function that adds its subparser (with the
 shared FILE and --json flags) and sets `score` to a function of the parsed flags that
@@ -69,8 +74,42 @@ def _add_language_confusion(commands, shared: argparse.ArgumentParser) -> None:
   parser.set_defaults(score=_score_language_confusion)
 
 
+def _score_qa(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+  from xlt_jax.evaluation import qa_metrics
+
+  return qa_metrics.score_file(args.file, args.normalisation, args.postprocess)
+
+
+def _add_qa(commands, shared: argparse.ArgumentParser) -> None:
+  parser = commands.add_parser(
+      "qa", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
+      help="extractive-QA exact match, F1 and include, XQuAD / TyDi QA (fields: language,"
+           " prediction, reference or answer or answers)",
+      description="Mean exact match, token F1 and \"include\" (a reference is a substring of\n"
+                  "the prediction) per language, in 0-1, each the best over the item's\n"
+                  "references (`reference`, `answer` or `answers`: a string or a list).\n"
+                  "Normalisation before comparing:\n"
+                  "  squad   the official SQuAD v1.1 script's (default; XTREME's for XQuAD\n"
+                  "          and TyDi QA GoldP; P2's SQuAD-style TyDi QA F1)\n"
+                  "  mlqa    the official MLQA script's, per language (Unicode punctuation,\n"
+                  "          articles of en es de vi ar, per-character zh and ja)\n"
+                  "  strict  surrounding whitespace only (P2's XQuAD \"strict string-level\n"
+                  "          exact match\" and \"include\")\n"
+                  "--postprocess p3 first strips the echoed question (field `question`) and\n"
+                  "keeps the first line, at most 50 characters, as P3 did for XQuAD.",
+      epilog="example: python -m xlt_jax.score qa predictions.jsonl --json\n"
+             "  where predictions.jsonl holds lines like\n"
+             '  {"language": "es", "prediction": "el río Rin", "answers": ["Rin", "el Rin"]}\n'
+             '  and prints {"es": {"exact_match": 0.0, "f1": 0.8, "include": 1.0}}')
+  parser.add_argument("--normalisation", choices=("squad", "mlqa", "strict"), default="squad",
+                      help="how answers are normalised before comparing (default: squad)")
+  parser.add_argument("--postprocess", choices=("none", "p3"), default="none",
+                      help="clean the prediction first: p3 = P3's XQuAD rule (default: none)")
+  parser.set_defaults(score=_score_qa)
+
+
 # One entry per metric subcommand.
-SUBCOMMANDS = (_add_rouge, _add_language_confusion)
+SUBCOMMANDS = (_add_rouge, _add_language_confusion, _add_qa)
 
 
 def _parser() -> argparse.ArgumentParser:
