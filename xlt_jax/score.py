@@ -4,17 +4,19 @@
     python -m xlt_jax.score language_confusion OUTPUTS.csv|PREDICTIONS.jsonl [--json]
     python -m xlt_jax.score qa FILE [--json] [--normalisation squad|mlqa|strict]
                                [--postprocess none|p3]
+    python -m xlt_jax.score api_call FILE [--json]
 
 FILE is JSONL, one item a line, e.g. {"language": "es", "prediction": "...", "reference":
 "..."}; each metric names the fields it needs. `rouge` prints each language's mean
 ROUGE-1/2/L F-measure (0-1) with XL-Sum's multilingual tokenization, stemming by default
 where the language has a stemmer (ar bn en es fr hi pt ru tr; XL-Sum evaluates with
 stemming on); `--no_stemmer` turns it off. `qa` prints extractive-QA exact match, F1 and
-"include" (XQuAD, TyDi QA). `--json` prints
+"include" (XQuAD, TyDi QA), `api_call` API-call exact match and the unparseable share
+(P4). `--json` prints
 {"<language>": {"<score>": value}} (e.g. {"es": {"rouge1": F, "rouge2": F, "rougeL": F}}),
 every value in 0-1 except LCB's percentages, otherwise a table. Bad input prints one
 `error:` line naming file and line and exits 2. The work is done by `xlt_jax.evaluation`
-(`rouge.py`, `language_confusion.py`, `qa_metrics.py`);
+(`rouge.py`, `language_confusion.py`, `qa_metrics.py`, `api_calls.py`);
 this module only parses flags.
 
 A metric is one entry in SUBCOMMANDS: a function that adds its subparser (with the
@@ -108,8 +110,35 @@ def _add_qa(commands, shared: argparse.ArgumentParser) -> None:
   parser.set_defaults(score=_score_qa)
 
 
+def _score_api_call(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+  from xlt_jax.evaluation import api_calls
+
+  return api_calls.score_file(args.file)
+
+
+def _add_api_call(commands, shared: argparse.ArgumentParser) -> None:
+  parser = commands.add_parser(
+      "api_call", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
+      help="API-call exact match and unparseable share, P4 (fields: language, prediction,"
+           " answer)",
+      description="Share of outputs whose API call has the reference's name, argument names\n"
+                  "and values (P4's exact match), and share of outputs that are no call,\n"
+                  "per language, in 0-1. An output is read as Name(key=value, ...) with\n"
+                  "Python or JSON literal values, as API-Bank's [Name(key='value')] (after\n"
+                  "an optional \"API-Request:\"), or as {\"name\": ..., \"arguments\": {...}};\n"
+                  "else its first non-blank line is. The reference (`answer` or `reference`)\n"
+                  "is the API-calling task's answer, {\"arguments\": {...}, \"name\": ...}.",
+      epilog="example: python -m xlt_jax.score api_call predictions.jsonl --json\n"
+             "  where predictions.jsonl holds lines like\n"
+             '  {"language": "es", "prediction": "GetWeather(city=\\"París\\")",\n'
+             '   "answer": "{\\"arguments\\": {\\"city\\": \\"París\\"},'
+             ' \\"name\\": \\"GetWeather\\"}"}\n'
+             '  and prints {"es": {"exact_match": 1.0, "unparseable": 0.0}}')
+  parser.set_defaults(score=_score_api_call)
+
+
 # One entry per metric subcommand.
-SUBCOMMANDS = (_add_rouge, _add_language_confusion, _add_qa)
+SUBCOMMANDS = (_add_rouge, _add_language_confusion, _add_qa, _add_api_call)
 
 
 def _parser() -> argparse.ArgumentParser:
