@@ -43,7 +43,8 @@ def _probe(*arguments: str, timeout: int = 120) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("command", [[name] for name in BINARIES]
                          + [["xlt_jax.convert", "verify"], ["xlt_jax.data", "prepare"],
                             ["xlt_jax.score", "rouge"], ["xlt_jax.score", "language_confusion"],
-                            ["xlt_jax.score", "qa"], ["xlt_jax.score", "api_call"]],
+                            ["xlt_jax.score", "qa"], ["xlt_jax.score", "api_call"],
+                            ["xlt_jax.score", "mgsm"]],
                          ids=" ".join)
 def test_help_answers_with_an_example_before_jax_or_tensorflow_loads(command):
   result = _probe(*command, "--help")

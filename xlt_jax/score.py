@@ -5,18 +5,19 @@
     python -m xlt_jax.score qa FILE [--json] [--normalisation squad|mlqa|strict]
                                [--postprocess none|p3]
     python -m xlt_jax.score api_call FILE [--json]
+    python -m xlt_jax.score mgsm FILE [--json]
 
 FILE is JSONL, one item a line, e.g. {"language": "es", "prediction": "...", "reference":
 "..."}; each metric names the fields it needs. `rouge` prints each language's mean
 ROUGE-1/2/L F-measure (0-1) with XL-Sum's multilingual tokenization, stemming by default
 where the language has a stemmer (ar bn en es fr hi pt ru tr; XL-Sum evaluates with
 stemming on); `--no_stemmer` turns it off. `qa` prints extractive-QA exact match, F1 and
-"include" (XQuAD, TyDi QA), `api_call` API-call exact match and the unparseable share
-(P4). `--json` prints
+"include" (XQuAD, TyDi QA), `api_call` API-call exact match and the unparseable share (P4),
+`mgsm` accuracy and the share of completions without a number. `--json` prints
 {"<language>": {"<score>": value}} (e.g. {"es": {"rouge1": F, "rouge2": F, "rougeL": F}}),
 every value in 0-1 except LCB's percentages, otherwise a table. Bad input prints one
 `error:` line naming file and line and exits 2. The work is done by `xlt_jax.evaluation`
-(`rouge.py`, `language_confusion.py`, `qa_metrics.py`, `api_calls.py`);
+(`rouge.py`, `language_confusion.py`, `qa_metrics.py`, `api_calls.py`, `mgsm_accuracy.py`);
 this module only parses flags.
 
 A metric is one entry in SUBCOMMANDS: a function that adds its subparser (with the
@@ -137,8 +138,30 @@ def _add_api_call(commands, shared: argparse.ArgumentParser) -> None:
   parser.set_defaults(score=_score_api_call)
 
 
+def _score_mgsm(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+  from xlt_jax.evaluation import mgsm_accuracy
+
+  return mgsm_accuracy.score_file(args.file)
+
+
+def _add_mgsm(commands, shared: argparse.ArgumentParser) -> None:
+  parser = commands.add_parser(
+      "mgsm", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
+      help="MGSM accuracy and the share of completions with no number (fields: language,"
+           " prediction, answer)",
+      description="Accuracy per language (0-1), the answer read from each completion as the\n"
+                  "evaluation binary reads it (the first number after the last answer phrase,\n"
+                  "e.g. \"The answer is\", else the last number), and the share of completions\n"
+                  "with no number (invalid). Scores the eval binary's eval/predictions.jsonl.",
+      epilog="example: python -m xlt_jax.score mgsm"
+             " MODEL_DIR/runs/budget00050/eval/predictions.jsonl\n"
+             "  where each line holds e.g.\n"
+             '  {"language": "es", "prediction": "... La respuesta es 18.", "answer": "18"}')
+  parser.set_defaults(score=_score_mgsm)
+
+
 # One entry per metric subcommand.
-SUBCOMMANDS = (_add_rouge, _add_language_confusion, _add_qa, _add_api_call)
+SUBCOMMANDS = (_add_rouge, _add_language_confusion, _add_qa, _add_api_call, _add_mgsm)
 
 
 def _parser() -> argparse.ArgumentParser:
