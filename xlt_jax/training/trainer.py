@@ -61,6 +61,9 @@ class TrainConfig:
   checkpoint_every_steps: int = 50  # further checkpoints (without a validation loss) between
   keep_latest_checkpoints: int = 1  # the newest ones, to resume from
   keep_best_checkpoints: int = 2  # the best ones by validation loss, to evaluate
+  # Also saved and kept: every checkpoint whose step is a multiple of this (scores over
+  # checkpoints, P0 Table 2); None keeps only the latest and the best.
+  keep_every_n_steps: int | None = None
   async_checkpointing: bool = True  # write checkpoint files while training continues
   log_every_steps: int = 10
   seed: int = 0
@@ -239,7 +242,8 @@ def train_run(
   to a run never interrupted, and metrics.jsonl continues without duplicate or missing
   steps. Files of an attempt that left no checkpoint are moved aside, never deleted.
   Validation loss is computed every `validation_every_steps` and at the last step; those
-  steps, every `checkpoint_every_steps`-th step and a preempted step are checkpointed.
+  steps, every `checkpoint_every_steps`-th and `keep_every_n_steps`-th step and a preempted
+  step are checkpointed.
   Before training, what the length policy truncates and drops is counted per task
   (LENGTHS_FILE). On several hosts only the primary process writes files (orbax
   coordinates the checkpoints).
@@ -259,6 +263,9 @@ def train_run(
   if train_config.batch_size % train_config.num_microbatches:
     raise UserInputError(f"batch_size {train_config.batch_size} is not divisible by"
                          f" num_microbatches {train_config.num_microbatches}")
+  if train_config.keep_every_n_steps is not None and train_config.keep_every_n_steps < 1:
+    raise UserInputError(f"TrainConfig.keep_every_n_steps must be at least 1 or None, not"
+                         f" {train_config.keep_every_n_steps}")
   functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
   checkpoint_dir = os.path.join(run_dir, CHECKPOINTS_DIR)
   primary = distributed.is_primary_process()
@@ -270,7 +277,8 @@ def train_run(
             file=stream, flush=True)
   manager = checkpointing.open_checkpoints(
       checkpoint_dir, keep_latest=train_config.keep_latest_checkpoints,
-      keep_best=train_config.keep_best_checkpoints, asynchronous=train_config.async_checkpointing)
+      keep_best=train_config.keep_best_checkpoints, keep_every=train_config.keep_every_n_steps,
+      asynchronous=train_config.async_checkpointing)
   log = None
   try:
     start_step, state = _restore_or_initialize(functions, manager, train_config, model_config,
@@ -336,7 +344,9 @@ def train_run(
         jax.block_until_ready(metrics["loss"])  # it shows, and times, finished steps
         log.show_step(step)
       validating = step % train_config.validation_every_steps == 0 or step == total_steps
-      saving = validating or step % train_config.checkpoint_every_steps == 0
+      saving = (validating or step % train_config.checkpoint_every_steps == 0
+                or (train_config.keep_every_n_steps is not None
+                    and step % train_config.keep_every_n_steps == 0))
       # On one host a flag set by the SIGTERM handler; on several, every host must stop at
       # the same step, which JAX's preemption sync point (via orbax) provides.
       preempted = ((preemption is not None and preemption.is_set())
