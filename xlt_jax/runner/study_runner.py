@@ -176,9 +176,16 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   runs = mixtures.register_study(experiment.study, data_dir, vocabulary,
                                  chat_family=experiment.train.chat_template)
   for registered in runs:  # a started run must keep training on the data it was planned on
-    saved = os.path.join(model_dir, "runs", registered.plan.name, "manifest.json")
+    run_dir = os.path.join(model_dir, "runs", registered.plan.name)
+    saved = os.path.join(run_dir, "manifest.json")
     if os.path.isfile(saved):
       selection.check_manifest_file(saved)
+    if not os.path.isfile(os.path.join(run_dir, trainer.SUMMARY_FILE)):
+      # and with the settings it was started with: refused before any run trains and
+      # before this launch's files replace the run's
+      trainer.check_resume(run_dir, registered.plan.name, trainer.run_identity(
+          experiment.model, experiment.optimizer, experiment.train, registered.manifest),
+          experiment.train.allow_changed_resume)
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
   study_record = {
@@ -225,8 +232,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
           optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
           mixture=plan.mixture, validation_mixture=plan.validation_mixture,
-          num_train_examples=sum(plan.train_counts.values()), preemption=preemption,
-          stream=stream,
+          num_train_examples=sum(plan.train_counts.values()), manifest=registered.manifest,
+          preemption=preemption, stream=stream,
       )
       took["training"] = time.perf_counter() - start
       estimate.trained(index - 1, steps=summary["steps"] - summary["resumed_from_step"],
