@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -254,3 +255,34 @@ def test_a_resume_with_other_settings_or_data_is_refused_naming_each(tmp_path, d
   (change,) = record["changes"]
   assert change["at_step"] == 3 and len(change["differences"]) == 4
 
+
+def _tensorboard_steps(run_dir) -> dict[str, list[int]]:
+  """Per scalar, the steps of its events across every event file of the run."""
+  import tensorflow as tf
+
+  steps = {}
+  for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(str(path)):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        steps.setdefault(value.tag, []).append(event.step)
+  return {tag: sorted(values) for tag, values in steps.items()}
+
+
+def test_tensorboard_events_past_the_restored_step_are_dropped(tmp_path, data_dir):
+  run_dir = tmp_path / "run"
+  options = {"max_steps": 4, "checkpoint_every_steps": 2, "validation_every_steps": 2}
+  resume_worker.train(str(run_dir), data_dir, options, stream=io.StringIO())
+  assert _tensorboard_steps(run_dir)["loss"] == [1, 2, 3, 4]
+  # As if killed before step 4's checkpoint was committed: the run resumes at step 2.
+  shutil.rmtree(run_dir / "checkpoints" / "4")
+  (run_dir / trainer.SUMMARY_FILE).unlink()
+  with open(next((run_dir / "tensorboard").glob("events.out.tfevents.*")), "ab") as file:
+    file.write(b"\x10\x00\x00")  # and a record torn by the kill
+  summary = resume_worker.train(str(run_dir), data_dir, options, stream=io.StringIO())
+  assert summary["resumed_from_step"] == 2
+  steps = _tensorboard_steps(run_dir)
+  assert steps["loss"] == [1, 2, 3, 4]  # steps 3 and 4 once each: this attempt's
+  assert steps["validation_loss"] == [2, 4]
+  assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 2
+  assert not list((run_dir / "tensorboard").glob(".tmp-*"))

@@ -179,3 +179,37 @@ def keep_records_until(run_dir: str, last_step: int) -> list[dict]:
       kept.append(record)
   atomic_io.write_jsonl(path, kept)
   return kept
+
+
+def keep_tensorboard_events_until(run_dir: str, last_step: int) -> int:
+  """Rewrites each event file under `<run_dir>/tensorboard` without the events past
+  `last_step` (logged by an attempt after its last checkpoint, which a resumed run logs
+  again), each file replaced atomically; returns how many events were dropped. A torn
+  last record (a kill mid-write) is dropped too."""
+  import tensorflow as tf
+
+  directory = os.path.join(run_dir, "tensorboard")
+  if not os.path.isdir(directory):
+    return 0
+  dropped = 0
+  for name in sorted(os.listdir(directory)):
+    path = os.path.join(directory, name)
+    if not name.startswith("events.out.tfevents.") or not os.path.isfile(path):
+      continue
+    kept, torn, past = [], False, 0
+    try:
+      for record in tf.data.TFRecordDataset(path):
+        if tf.compat.v1.Event.FromString(record.numpy()).step <= last_step:
+          kept.append(record.numpy())  # and the file_version event (step 0)
+        else:
+          past += 1
+    except tf.errors.DataLossError:
+      torn = True
+    if torn or past:
+      temporary = os.path.join(directory, ".tmp-" + name)
+      with tf.io.TFRecordWriter(temporary) as writer:
+        for record in kept:
+          writer.write(record)
+      os.replace(temporary, path)
+    dropped += past
+  return dropped

@@ -350,7 +350,8 @@ def train_run(
   steps, every `checkpoint_every_steps`-th and `keep_every_n_steps`-th step and a preempted
   step are checkpointed. A resume must match the settings and data (`manifest`, the run's
   example ids) the run was started with (RESUME_FILE; `run_identity`) unless
-  `allow_changed_resume`.
+  `allow_changed_resume`; the TensorBoard events and metrics past the restored step are
+  dropped.
   Before training, what the length policy truncates and drops is counted per task
   (LENGTHS_FILE). On several hosts only the primary process writes files (orbax
   coordinates the checkpoints).
@@ -405,6 +406,8 @@ def train_run(
     if primary:
       _record_identity(run_dir, identity, start_step, changes)
     kept_records = metrics_log.keep_records_until(run_dir, start_step) if primary else []
+    if primary and start_step:
+      metrics_log.keep_tensorboard_events_until(run_dir, start_step)
     best_step, best_loss = _best_validation(kept_records)
     lengths = train_config.feature_lengths
     length_report = _report_lengths(run_dir, run_name, mixture, validation_mixture, lengths,
