@@ -17,7 +17,7 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.reporting import report
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import checkpointing, distributed, sharding, trainer
+from xlt_jax.training import checkpointing, compile_cache, distributed, sharding, trainer
 from xlt_jax.training.distributed import DistributedConfig
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig
@@ -165,6 +165,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   distributed.check_shared_directory(model_dir)
   if primary:
     atomic_io.write_text(os.path.join(model_dir, "operative_config.gin"), operative_config)
+  cache_dir = experiment.train.compilation_cache_dir  # relative: under MODEL_DIR
+  compile_cache.enable(None if cache_dir is None else os.path.join(model_dir, cache_dir))
   data_dir = os.path.abspath(_prepare_data(experiment, stream))
   tokenizer_path = os.path.abspath(_prepare_tokenizer(experiment, data_dir, stream))
   vocabulary = load_vocabulary(tokenizer_path)

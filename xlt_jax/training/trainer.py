@@ -6,6 +6,7 @@ preemption notice, and stops on a non-finite loss without saving the damage.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -26,7 +27,8 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.training import batches, checkpointing, distributed, metrics_log
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
-from xlt_jax.training.train_step import OptimizerConfig, TrainState, build, global_batch
+from xlt_jax.training.train_step import (OptimizerConfig, ShardedFunctions, TrainState, build,
+                                         global_batch)
 
 SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
 LENGTHS_FILE = "length_policy.json"  # per task: examples, truncated, dropped
@@ -74,6 +76,9 @@ class TrainConfig:
   # Resume a run whose optimizer, seed, batch, lengths, model or data differ from those it
   # was started with (RESUME_FILE); by default such a resume is refused, naming them.
   allow_changed_resume: bool = False
+  # JAX's persistent compilation cache (compile_cache): a relative path is under MODEL_DIR,
+  # which on a pod is shared storage; None compiles everything afresh in each launch.
+  compilation_cache_dir: str | None = ".jax_cache"
 
   def __post_init__(self):
     if self.chat_template is not None and self.chat_template not in chat_templates.FAMILIES:
@@ -317,6 +322,20 @@ def _restore_or_initialize(functions, manager, train_config: TrainConfig,
   return 0, functions.init(jax.random.key(train_config.seed))
 
 
+@functools.lru_cache(maxsize=8)
+def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
+                     num_microbatches: int) -> ShardedFunctions:
+  """`train_step.build`, once per model, optimizer, mesh and microbatching in this process.
+
+  The runs of a study share the jitted functions and with them every executable compiled
+  so far: jax.jit compiles once per argument shape and sharding, so a run whose batches
+  have the shapes of an earlier run's starts without compiling. Sharing is safe because
+  the functions are pure: they close over the frozen configs, the stateless flax module
+  and optax transformations, and read or write nothing else.
+  """
+  return build(model_config, optimizer_config, mesh, num_microbatches)
+
+
 def _best_validation(records: list[dict]) -> tuple[int | None, float]:
   best_step, best_loss = None, math.inf
   for record in records:
@@ -351,7 +370,8 @@ def train_run(
   step are checkpointed. A resume must match the settings and data (`manifest`, the run's
   example ids) the run was started with (RESUME_FILE; `run_identity`) unless
   `allow_changed_resume`; the TensorBoard events and metrics past the restored step are
-  dropped.
+  dropped. The jitted step is shared with earlier runs of the same shapes in this process
+  (`shared_functions`).
   Before training, what the length policy truncates and drops is counted per task
   (LENGTHS_FILE). On several hosts only the primary process writes files (orbax
   coordinates the checkpoints).
@@ -377,7 +397,8 @@ def train_run(
                          f" {train_config.keep_every_n_steps}")
   identity = run_identity(model_config, optimizer_config, train_config, manifest)
   changes = check_resume(run_dir, run_name, identity, train_config.allow_changed_resume)
-  functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
+  functions = shared_functions(model_config, optimizer_config, mesh,
+                               train_config.num_microbatches)
   checkpoint_dir = os.path.join(run_dir, CHECKPOINTS_DIR)
   primary = distributed.is_primary_process()
   if not checkpointing.saved_steps(checkpoint_dir):
@@ -431,6 +452,7 @@ def train_run(
     first_nonfinite = jax.device_put(np.int32(0), functions.state_sharding.step)
     start = time.perf_counter()
     first_step_done_at = None  # after the first step (compiled and run) of this attempt
+    compile_seconds = None  # the first step's time: compilation (or loading it) and one step
     real_tokens, all_positions = 0, 0  # since the last log line: padding efficiency
 
     def stop_if_diverged(step: int, params=None) -> None:
@@ -452,12 +474,14 @@ def train_run(
       real_tokens += batch_real_tokens
       all_positions += batch["decoder_segment_ids"].size
       log.count_tokens(batch_real_tokens * jax.process_count())
+      step_started = time.perf_counter()
       state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
       first_nonfinite = _note_nonfinite(first_nonfinite, metrics["loss"], state.step)
       if step == start_step + 1:  # compiled and run once: the ETA's step rate starts here
         jax.block_until_ready(metrics["loss"])
         first_step_done_at = time.perf_counter()
-        log.first_step_done(step)
+        compile_seconds = first_step_done_at - step_started
+        log.first_step_done(step, compile_seconds)
       if log.bar_due():  # a terminal's progress bar (never in line mode: logs, pipes)
         jax.block_until_ready(metrics["loss"])  # it shows, and times, finished steps
         log.show_step(step)
@@ -500,6 +524,7 @@ def train_run(
       "best_validation_loss": best_loss,
       "resumed_from_step": start_step,
       "train_seconds": time.perf_counter() - start,  # of the last attempt
+      "compile_seconds": compile_seconds,  # its first step: compiled, loaded or reused
       # The steps after the first (validation and checkpoints included): per step, the
       # time of a run without its compilation and set-up.
       "seconds_after_first_step": (time.perf_counter() - first_step_done_at
