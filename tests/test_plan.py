@@ -67,7 +67,9 @@ def test_a_step_that_cannot_fit_exits_1(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--gin.MeshConfig.fsdp=4"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 8 devices but 4 are available"),
+    (["--gin.MeshConfig.tensor=8"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 16 devices but 4"
+     r" are available, and no fsdp size fits keeping MeshConfig.tensor=8, MeshConfig.data=1,"
+     r" MeshConfig.slice=1 \(4 devices are not divisible by 8\)"),
     (["--topology=v5e:3x3"], "unknown TPU topology 'v5e:3x3'"),
     (["--gin.MeshConfig.tensro=2"], "tensro"),
     (["--mfu=2"], "mfu 2.0 must be in"),
@@ -132,3 +134,18 @@ def test_the_p0_multitask_experiment_counts_every_task_of_the_sweep():
   # The launcher cannot evaluate a multi-task sweep yet: it says so instead of failing later.
   with pytest.raises(UserInputError, match="MultiTaskDesign"):
     study_runner.run_experiment(experiment, "")
+
+
+def test_the_35b_mesh_is_refitted_to_16_chips_keeping_tensor():
+  from xlt_jax.runner import gin_setup
+
+  experiment, _ = gin_setup.build_experiment(["gin/aya35b_multitask.gin"], [])
+  assert experiment.mesh.shape(256) == (1, 1, 64, 4)
+  fitted = sharding.fit_fsdp(experiment.mesh, 16)
+  assert fitted.shape(16) == (1, 1, 4, 4)
+  assert sharding.fit_fsdp(experiment.mesh, 256) is experiment.mesh  # fits: unchanged
+  with pytest.raises(UserInputError, match=r"needs 256 devices but 6 are available, and no fsdp"
+                     r" size fits keeping MeshConfig.tensor=4, MeshConfig.data=1,"
+                     r" MeshConfig.slice=1 \(6 devices are not divisible by 4\)"):
+    sharding.fit_fsdp(experiment.mesh, 6)
+

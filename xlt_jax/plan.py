@@ -6,9 +6,10 @@ a TPU topology on this machine (libtpu, abstract shapes: no TPU needed).
 
 Prints per-chip memory (parameters, optimizer state, temporaries) against the
 chip's HBM, compiled against analytic FLOPs, the step time at the stated MFU and
-the chip-hours of the experiment's sweep. Exit status: 0 FITS, 1 DOES NOT FIT,
-2 with a one-line `error:` for bad input (gin typo, unknown topology, a mesh
-that does not match the topology's chip count).
+the chip-hours of the experiment's sweep. A mesh that does not fit --topology has
+its fsdp axis resized to fit (printed). Exit status: 0 FITS, 1 DOES NOT FIT, 2 with
+a one-line `error:` for bad input (gin typo, unknown topology, a mesh that cannot be
+fitted to the topology's chip count).
 """
 
 import dataclasses
@@ -61,6 +62,12 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -
   mesh = " x ".join(f"{axis} {size}" for axis, size in plan.mesh_shape.items())
   lines = [
       f"topology        {plan.topology}: {plan.chips} x {plan.chip}, mesh {mesh}",
+  ]
+  if plan.mesh_derived_from:
+    gin_mesh = " x ".join(f"{axis} {size}" for axis, size in plan.mesh_derived_from.items())
+    lines.append(f"  derived       from gin's mesh {gin_mesh}: fsdp resized to"
+                 f" {plan.mesh_shape['fsdp']} for {plan.chips} chips (tensor, data, slice kept)")
+  lines += [
       f"step            batch {plan.batch_size} x {plan.sequence_length} tokens,"
       f" {plan.num_microbatches} microbatch(es), {plan.parameter_count / 1e9:.2f}B parameters",
       "memory per chip",

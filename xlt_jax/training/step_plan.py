@@ -53,6 +53,9 @@ class StepPlan:
   step_seconds: float
   compile_seconds: float  # wall time of all compiles (the step and the two probes)
   compiler_message: str | None = None  # libtpu's out-of-memory error, when it refused
+  # The gin mesh (slice, data, fsdp, tensor) when it did not fit the topology and fsdp was
+  # resized (`sharding.fit_fsdp`); None when mesh_shape is gin's own.
+  mesh_derived_from: dict[str, int] | None = None
 
 
   @property
@@ -133,20 +136,29 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
   the same model and mesh, with 1 and 2 layers unrolled, give the FLOPs of one
   layer (their difference); the step's FLOPs are the 2-layer probe plus that per
   remaining layer. The step time assumes `mfu` of the chip's peak on the
-  analytic model FLOPs. `progress` hears about each compile as it starts.
+  analytic model FLOPs. A mesh that does not fit the topology has its fsdp axis
+  resized (`sharding.fit_fsdp`; recorded in `mesh_derived_from`). `progress` hears
+  about each compile as it starts.
 
   Raises:
-    UserInputError: unknown topology or chip, a mesh that does not match the
-      topology's chip count, a batch the mesh cannot split, mfu outside (0, 1].
+    UserInputError: unknown topology or chip, a mesh whose fsdp cannot be resized
+      to the topology's chip count, a batch the mesh cannot split, mfu outside (0, 1].
   """
   if not 0 < mfu <= 1:
     raise UserInputError(f"mfu {mfu} must be in (0, 1]")
   devices = topology_devices(topology)
   chip = chip_of(devices)
   try:
-    mesh = sharding.make_mesh(mesh_config, devices)
+    fitted = sharding.fit_fsdp(mesh_config, len(devices))
+    mesh = sharding.make_mesh(fitted, devices)
   except UserInputError as error:
     raise UserInputError(f"topology {topology} ({len(devices)} chips): {error}") from None
+  mesh_derived_from = None
+  if fitted != mesh_config:
+    mesh_derived_from = {"slice": mesh_config.slice, "data": mesh_config.data,
+                         "fsdp": mesh_config.fsdp, "tensor": mesh_config.tensor}
+    progress(f"mesh derived for {topology} ({len(devices)} chips): fsdp {mesh_config.fsdp}"
+             f" -> {fitted.fsdp}, mesh {dict(mesh.shape)}")
   batch_shards = sharding.batch_shard_count(mesh)
   if train_config.batch_size % (batch_shards * train_config.num_microbatches):
     raise UserInputError(
@@ -218,6 +230,7 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
       step_seconds=analytic_step / (chips * chip.peak_tflops * 1e12 * mfu),
       compile_seconds=time.perf_counter() - start,
       compiler_message=compiler_message,
+      mesh_derived_from=mesh_derived_from,
   )
 
 
