@@ -20,6 +20,7 @@ SMALL = ["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
          "--gin.TrainConfig.inputs_length=112", "--gin.TrainConfig.targets_length=16"]
 
 
+@pytest.mark.slow
 def test_a_small_model_fits_and_its_numbers_agree(tmp_path, capsys):
   output = tmp_path / "plan.json"
   assert plan.main([*SMALL, f"--output={output}"]) == 0
@@ -44,6 +45,12 @@ def test_a_small_model_fits_and_its_numbers_agree(tmp_path, capsys):
   # 16 x 128 tokens at 197 TFLOP/s x 40% on 4 chips.
   assert step["step_seconds"] == pytest.approx(
       4 * step["analytic_flops"] / (4 * 197e12 * 0.4), rel=1e-6)
+  # libtpu's own estimate, extrapolated from the probes, and what it implies.
+  seconds = step["estimated_step_seconds"]
+  assert seconds > 0 and step["estimate_note"] is None
+  assert step["estimated_mfu"] == pytest.approx(step["analytic_flops"] / (197e12 * seconds))
+  assert step["estimated_tokens_per_second_per_chip"] == pytest.approx(16 * 128 / (4 * seconds))
+  assert "estimated by the compiler (optimal_seconds)" in printed
   # smoke_cpu: English 48 plus 0/16/32 per seen language (2), batch 16, 2 epochs.
   assert [run["examples"] for run in record["sweep"]["runs"]] == [48, 80, 112]
   assert [run["steps"] for run in record["sweep"]["runs"]] == [6, 10, 14]
@@ -136,6 +143,24 @@ def test_the_p0_multitask_experiment_counts_every_task_of_the_sweep():
     study_runner.run_experiment(experiment, "")
 
 
+def test_skip_flops_answers_from_one_compile_on_a_mesh_derived_for_the_topology(tmp_path,
+                                                                             capsys):
+  # gin's mesh wants 16 chips (fsdp 8 x tensor 2); v5e:2x2 has 4: fsdp becomes 2.
+  output = tmp_path / "plan.json"
+  assert plan.main([*SMALL, "--gin.MeshConfig.fsdp=8", "--skip_flops", f"--output={output}"]) == 0
+  captured = capsys.readouterr()
+  assert captured.out.splitlines()[-1] == "FITS"
+  assert ("derived       from gin's mesh slice 1 x data 1 x fsdp 8 x tensor 2: fsdp resized to 2"
+          " for 4 chips") in captured.out
+  assert "FLOP probe" not in captured.err and "compiled      skipped" in captured.out
+  step = json.loads(output.read_text())["step"]
+  assert step["mesh_shape"] == {"slice": 1, "data": 1, "fsdp": 2, "tensor": 2}
+  assert step["mesh_derived_from"] == {"slice": 1, "data": 1, "fsdp": 8, "tensor": 2}
+  assert step["fits"] and step["compiled_flops"] is None and not step["flop_probes"]
+  assert step["estimated_step_seconds"] is None
+  assert step["estimate_note"].startswith("not estimated: --skip_flops")
+
+
 def test_the_35b_mesh_is_refitted_to_16_chips_keeping_tensor():
   from xlt_jax.runner import gin_setup
 
@@ -149,3 +174,23 @@ def test_the_35b_mesh_is_refitted_to_16_chips_keeping_tensor():
                      r" MeshConfig.slice=1 \(6 devices are not divisible by 4\)"):
     sharding.fit_fsdp(experiment.mesh, 6)
 
+
+def test_libtpu_estimates_a_matmul_near_the_chip_peak():
+  """`optimal_seconds` exists on this jax/libtpu: an 8192^3 bf16 matmul over v5e:2x2."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+  devices = step_plan.topology_devices("v5e:2x2")
+  mesh = Mesh(np.asarray(devices).reshape(2, 2), ("rows", "columns"))
+  n = 8192
+  left = jax.ShapeDtypeStruct((n, n), jnp.bfloat16,
+                              sharding=NamedSharding(mesh, PartitionSpec("rows", None)))
+  right = jax.ShapeDtypeStruct((n, n), jnp.bfloat16,
+                               sharding=NamedSharding(mesh, PartitionSpec(None, "columns")))
+  compiled = jax.jit(jnp.matmul, out_shardings=NamedSharding(
+      mesh, PartitionSpec("rows", "columns"))).lower(left, right).compile()
+  seconds = step_plan.optimal_seconds(compiled)
+  at_peak = 2 * n**3 / (4 * 197e12)  # 1.40 ms per chip at v5e's bf16 peak
+  assert at_peak <= seconds < 1.5 * at_peak, seconds

@@ -2,14 +2,15 @@
 a TPU topology on this machine (libtpu, abstract shapes: no TPU needed).
 
     python -m xlt_jax.plan --gin_file=gin/aya35b_multitask.gin [--topology=v5e:16x16]
-        [--mfu=0.4] [--json] [--output=plan.json] [--gin.NAME=VALUE ...]
+        [--mfu=0.4] [--skip_flops] [--json] [--output=plan.json] [--gin.NAME=VALUE ...]
 
 Prints per-chip memory (parameters, optimizer state, temporaries) against the
-chip's HBM, compiled against analytic FLOPs, the step time at the stated MFU and
-the chip-hours of the experiment's sweep. A mesh that does not fit --topology has
-its fsdp axis resized to fit (printed). Exit status: 0 FITS, 1 DOES NOT FIT, 2 with
-a one-line `error:` for bad input (gin typo, unknown topology, a mesh that cannot be
-fitted to the topology's chip count).
+chip's HBM, compiled against analytic FLOPs, the step time at the stated MFU beside
+libtpu's own estimate of it, and the chip-hours of the experiment's sweep. A mesh
+that does not fit --topology has its fsdp axis resized to fit (printed).
+--skip_flops compiles the step only (no FLOP probes): memory and the verdict.
+Exit status: 0 FITS, 1 DOES NOT FIT, 2 with a one-line `error:` for bad input (gin
+typo, unknown topology, a mesh that cannot be fitted to the topology's chip count).
 """
 
 import dataclasses
@@ -34,11 +35,12 @@ GIB = 2**30
 
 def _parse(argv: list[str]) -> tuple[list[str], list[str], dict]:
   files, bindings, rest = gin_setup.split_gin_flags(argv)
-  options = {"topology": None, "mfu": DEFAULT_MFU, "json": False, "output": None}
+  options = {"topology": None, "mfu": DEFAULT_MFU, "json": False, "output": None,
+             "skip_flops": False}
   for argument in rest:
     name, has_value, value = argument.partition("=")
-    if name == "--json" and not has_value:
-      options["json"] = True
+    if name in ("--json", "--skip_flops") and not has_value:
+      options[name[2:]] = True
     elif name in ("--topology", "--output") and value:
       options[name[2:]] = value
     elif name == "--mfu" and value:
@@ -49,7 +51,7 @@ def _parse(argv: list[str]) -> tuple[list[str], list[str], dict]:
     else:
       raise UserInputError(
           f"unknown argument {argument!r}; use --gin_file=F, --gin.NAME=VALUE, --topology=T,"
-          " --mfu=X, --json, --output=PATH")
+          " --mfu=X, --skip_flops, --json, --output=PATH")
   return files, bindings, options
 
 
@@ -81,7 +83,9 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -
       f"  analytic      {plan.analytic_flops / 1e12:10.2f} TFLOP  (6 x matmul params x tokens"
       " + attention)",
   ]
-  if plan.compiled_flops is None:
+  if plan.compiled_flops is None and plan.compiler_message is None:
+    lines.append("  compiled      skipped (--skip_flops: no FLOP probes compiled)")
+  elif plan.compiled_flops is None:
     lines.append(f"  compiled      not compiled: {plan.compiler_message}")
   else:
     lines += [
@@ -90,11 +94,17 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -
         f"  loop once     {plan.compiled_flops_loop_body_once / 1e12:10.2f} TFLOP  (XLA's raw"
         " count: the scanned layer body counted once)",
     ]
-  lines += [
-      f"step time       {plan.step_seconds:.2f} s at {100 * plan.mfu:.0f}% MFU"
-      " (analytic FLOPs / chip peak)",
-      f"compile         {plan.compile_seconds:.0f} s (the step and two FLOP probes)",
-  ]
+  lines.append(f"step time       {plan.step_seconds:.3g} s at {100 * plan.mfu:.0f}% MFU"
+               f" (analytic FLOPs / chip peak), {plan.tokens_per_second_per_chip:,.0f}"
+               " tokens/s/chip")
+  if plan.estimated_step_seconds is None:
+    lines.append(f"  libtpu        {plan.estimate_note}")
+  else:
+    lines.append(f"  libtpu        {plan.estimated_step_seconds:.3g} s estimated by the compiler"
+                 f" (optimal_seconds), {plan.estimated_tokens_per_second_per_chip:,.0f}"
+                 f" tokens/s/chip, {100 * plan.estimated_mfu:.0f}% MFU")
+  lines.append(f"compile         {plan.compile_seconds:.0f} s ("
+               + ("the step and two FLOP probes)" if plan.flop_probes else "the step only)"))
   if runs:
     lines.append(f"sweep           {len(runs)} runs (training steps only)")
     lines.append(f"  {'run':<16}{'examples':>10}{'steps':>8}{'hours':>9}{'chip-hours':>12}")
@@ -115,7 +125,8 @@ def plan_to_json(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
   """Every number of the report, for machines."""
   return {
       "gin_files": gin_files,
-      "step": {**dataclasses.asdict(plan), "compiled_over_analytic": plan.compiled_over_analytic},
+      "step": {**dataclasses.asdict(plan), "compiled_over_analytic": plan.compiled_over_analytic,
+               "tokens_per_second_per_chip": plan.tokens_per_second_per_chip},
       "sweep": {
           "runs": [dataclasses.asdict(run) for run in runs],
           "total_steps": sum(run.steps for run in runs),
@@ -137,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     plan = step_plan.plan_train_step(
         experiment.model, experiment.optimizer, experiment.train, experiment.mesh, topology,
-        options["mfu"], progress=lambda message: print(message, file=sys.stderr, flush=True))
+        options["mfu"], progress=lambda message: print(message, file=sys.stderr, flush=True),
+        flop_probes=not options["skip_flops"])
     runs = step_plan.estimate_sweep(designs.plan_runs(experiment.study), experiment.train,
                                     plan.step_seconds, plan.chips)
   except UserInputError as error:
