@@ -150,8 +150,9 @@ def test_skip_flops_answers_from_one_compile_on_a_mesh_derived_for_the_topology(
   assert plan.main([*SMALL, "--gin.MeshConfig.fsdp=8", "--skip_flops", f"--output={output}"]) == 0
   captured = capsys.readouterr()
   assert captured.out.splitlines()[-1] == "FITS"
-  assert ("derived       from gin's mesh slice 1 x data 1 x fsdp 8 x tensor 2: fsdp resized to 2"
-          " for 4 chips") in captured.out
+  assert ("topology        v5e:2x2: 4 x TPU v5e, mesh slice 1 x data 1 x fsdp 2 x tensor 2\n"
+          "  derived       from gin's mesh slice 1 x data 1 x fsdp 8 x tensor 2 for 4 chips"
+          ) in captured.out
   assert "FLOP probe" not in captured.err and "compiled      skipped" in captured.out
   step = json.loads(output.read_text())["step"]
   assert step["mesh_shape"] == {"slice": 1, "data": 1, "fsdp": 2, "tensor": 2}

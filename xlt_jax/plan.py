@@ -67,8 +67,8 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -
   ]
   if plan.mesh_derived_from:
     gin_mesh = " x ".join(f"{axis} {size}" for axis, size in plan.mesh_derived_from.items())
-    lines.append(f"  derived       from gin's mesh {gin_mesh}: fsdp resized to"
-                 f" {plan.mesh_shape['fsdp']} for {plan.chips} chips (tensor, data, slice kept)")
+    lines.append(f"  derived       from gin's mesh {gin_mesh} for {plan.chips} chips (fsdp takes"
+                 " what tensor, data and slice leave)")
   lines += [
       f"step            batch {plan.batch_size} x {plan.sequence_length} tokens,"
       f" {plan.num_microbatches} microbatch(es), {plan.parameter_count / 1e9:.2f}B parameters",

@@ -52,6 +52,10 @@ class MeshConfig:
   slice: int = 1  # last so that positional MeshConfig(data, fsdp, tensor) keeps working
   topology: str | None = None
 
+  def sizes(self) -> dict[str, int]:
+    """The configured size along each of MESH_AXES (-1 where it takes the rest)."""
+    return {axis: getattr(self, axis) for axis in MESH_AXES}
+
   def shape(self, device_count: int) -> tuple[int, ...]:
     """The concrete sizes along MESH_AXES (slice, data, fsdp, tensor) for `device_count`
     devices."""

@@ -54,8 +54,8 @@ class StepPlan:
   step_seconds: float
   compile_seconds: float  # wall time of all compiles (the step and the two probes)
   compiler_message: str | None = None  # libtpu's out-of-memory error, when it refused
-  # The gin mesh (slice, data, fsdp, tensor) when it did not fit the topology and fsdp was
-  # resized (`sharding.fit_fsdp`); None when mesh_shape is gin's own.
+  # The gin mesh's sizes per axis when it did not fit the topology and was resized
+  # (`sharding.fit_fsdp`); None when mesh_shape is gin's own.
   mesh_derived_from: dict[str, int] | None = None
   flop_probes: bool = True  # False: compiled_flops and the estimate below were skipped
   # libtpu's runtime estimate of the step (cost_analysis' optimal_seconds, extrapolated over
@@ -185,10 +185,9 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
     raise UserInputError(f"topology {topology} ({len(devices)} chips): {error}") from None
   mesh_derived_from = None
   if fitted != mesh_config:
-    mesh_derived_from = {"slice": mesh_config.slice, "data": mesh_config.data,
-                         "fsdp": mesh_config.fsdp, "tensor": mesh_config.tensor}
-    progress(f"mesh derived for {topology} ({len(devices)} chips): fsdp {mesh_config.fsdp}"
-             f" -> {fitted.fsdp}, mesh {dict(mesh.shape)}")
+    mesh_derived_from = mesh_config.sizes()
+    progress(f"mesh derived for {topology} ({len(devices)} chips): gin's {mesh_derived_from}"
+             f" -> {dict(mesh.shape)}")
   batch_shards = sharding.batch_shard_count(mesh)
   if train_config.batch_size % (batch_shards * train_config.num_microbatches):
     raise UserInputError(
