@@ -44,9 +44,10 @@ def write_data(data_dir: str) -> None:
 
 
 def train(run_dir: str, data_dir: str, overrides: dict | None = None, preemption_notice=None,
-          stream=sys.stdout) -> dict:
+          stream=sys.stdout, manifest: dict | None = None) -> dict:
   """trainer.train_run on the English demo task with byte tokens; `overrides` change
-  TrainConfig fields, the learning rate or the model's mlp_dim."""
+  TrainConfig fields, the learning rate or the model's mlp_dim; `manifest` stands for
+  the study's (only what a resume compares)."""
   overrides = dict(overrides or {})
   optimizer = OptimizerConfig(learning_rate=overrides.pop("learning_rate", 1e-3))
   model = dataclasses.replace(MODEL, mlp_dim=overrides.pop("mlp_dim", MODEL.mlp_dim))
@@ -57,7 +58,7 @@ def train(run_dir: str, data_dir: str, overrides: dict | None = None, preemption
       run_dir=run_dir, run_name="tiny", model_config=model, optimizer_config=optimizer,
       train_config=dataclasses.replace(TRAIN, **overrides), mesh=sharding.make_mesh(MESH),
       mixture=train_task, validation_mixture=validation_task, num_train_examples=64,
-      preemption=preemption_notice, stream=stream)
+      manifest=manifest, preemption=preemption_notice, stream=stream)
 
 
 def main(argv: list[str]) -> int:

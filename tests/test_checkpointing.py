@@ -2,6 +2,7 @@
 a damaged newest checkpoint skipped for the previous good one."""
 
 import dataclasses
+import io
 import pathlib
 import shutil
 
@@ -133,3 +134,32 @@ def test_unknown_step_and_missing_directory(saved, tmp_path):
   with pytest.raises(UserInputError, match="does not exist"):
     checkpointing.restore_params(str(tmp_path / "nowhere"), "best",
                                  abstract_params(Decoder(CONFIG), mesh))
+
+
+def test_every_nth_step_is_kept_beside_the_latest_and_the_best(pristine, tmp_path):
+  _, states, _ = pristine
+  state = states[10]  # only the steps and losses matter here
+  manager = checkpointing.open_checkpoints(str(tmp_path / "checkpoints"), keep_latest=1,
+                                           keep_best=1, keep_every=20)
+  for step, validation_loss in [(10, 3.0), (20, 2.0), (30, 1.0), (40, 4.0), (50, 5.0),
+                                (55, None)]:
+    checkpointing.save(manager, step, state, validation_loss)
+  manager.close()
+  # 20 and 40: multiples of 20; 30: the best; 55: the latest.
+  assert checkpointing.saved_steps(str(tmp_path / "checkpoints")) == [20, 30, 40, 55]
+  with pytest.raises(UserInputError, match="keep_every_n_steps must be >= 1 or None; got 0"):
+    checkpointing.open_checkpoints(str(tmp_path / "other"), keep_latest=1, keep_best=1,
+                                   keep_every=0)
+
+
+def test_a_run_saves_and_keeps_every_nth_step(tmp_path):
+  import resume_worker  # tests/ is on sys.path (pytest prepend mode)
+
+  resume_worker.write_data(str(tmp_path / "data"))
+  resume_worker.train(str(tmp_path / "run"), str(tmp_path / "data"),
+                      {"max_steps": 7, "keep_every_n_steps": 2, "checkpoint_every_steps": 50,
+                       "validation_every_steps": 50, "keep_latest_checkpoints": 1,
+                       "keep_best_checkpoints": 1, "log_every_steps": 7},
+                      stream=io.StringIO())
+  # 2, 4 and 6 by keep_every_n_steps; 7: the last step (validated), latest and best.
+  assert checkpointing.saved_steps(str(tmp_path / "run" / "checkpoints")) == [2, 4, 6, 7]

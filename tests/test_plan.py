@@ -45,6 +45,12 @@ def test_a_small_model_fits_and_its_numbers_agree(tmp_path, capsys):
   # 16 x 128 tokens at 197 TFLOP/s x 40% on 4 chips.
   assert step["step_seconds"] == pytest.approx(
       4 * step["analytic_flops"] / (4 * 197e12 * 0.4), rel=1e-6)
+  # libtpu's own estimate, extrapolated from the probes, and what it implies.
+  seconds = step["estimated_step_seconds"]
+  assert seconds > 0 and step["estimate_note"] is None
+  assert step["estimated_mfu"] == pytest.approx(step["analytic_flops"] / (197e12 * seconds))
+  assert step["estimated_tokens_per_second_per_chip"] == pytest.approx(16 * 128 / (4 * seconds))
+  assert "estimated by the compiler (optimal_seconds)" in printed
   # smoke_cpu: English 48 plus 0/16/32 per seen language (2), batch 16, 2 epochs.
   assert [run["examples"] for run in record["sweep"]["runs"]] == [48, 80, 112]
   assert [run["steps"] for run in record["sweep"]["runs"]] == [6, 10, 14]
@@ -68,7 +74,9 @@ def test_a_step_that_cannot_fit_exits_1(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--gin.MeshConfig.fsdp=4"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 8 devices but 4 are available"),
+    (["--gin.MeshConfig.tensor=8"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 16 devices but 4"
+     r" are available, and no fsdp size fits keeping MeshConfig.tensor=8, MeshConfig.data=1,"
+     r" MeshConfig.slice=1 \(4 devices are not divisible by 8\)"),
     (["--topology=v5e:3x3"], "unknown TPU topology 'v5e:3x3'"),
     (["--gin.MeshConfig.tensro=2"], "tensro"),
     (["--mfu=2"], "mfu 2.0 must be in"),
@@ -133,3 +141,57 @@ def test_the_p0_multitask_experiment_counts_every_task_of_the_sweep():
   # The launcher cannot evaluate a multi-task sweep yet: it says so instead of failing later.
   with pytest.raises(UserInputError, match="MultiTaskDesign"):
     study_runner.run_experiment(experiment, "")
+
+
+def test_skip_flops_answers_from_one_compile_on_a_mesh_derived_for_the_topology(tmp_path,
+                                                                             capsys):
+  # gin's mesh wants 16 chips (fsdp 8 x tensor 2); v5e:2x2 has 4: fsdp becomes 2.
+  output = tmp_path / "plan.json"
+  assert plan.main([*SMALL, "--gin.MeshConfig.fsdp=8", "--skip_flops", f"--output={output}"]) == 0
+  captured = capsys.readouterr()
+  assert captured.out.splitlines()[-1] == "FITS"
+  assert ("topology        v5e:2x2: 4 x TPU v5e, mesh slice 1 x data 1 x fsdp 2 x tensor 2\n"
+          "  derived       from gin's mesh slice 1 x data 1 x fsdp 8 x tensor 2 for 4 chips"
+          ) in captured.out
+  assert "FLOP probe" not in captured.err and "compiled      skipped" in captured.out
+  step = json.loads(output.read_text())["step"]
+  assert step["mesh_shape"] == {"slice": 1, "data": 1, "fsdp": 2, "tensor": 2}
+  assert step["mesh_derived_from"] == {"slice": 1, "data": 1, "fsdp": 8, "tensor": 2}
+  assert step["fits"] and step["compiled_flops"] is None and not step["flop_probes"]
+  assert step["estimated_step_seconds"] is None
+  assert step["estimate_note"].startswith("not estimated: --skip_flops")
+
+
+def test_the_35b_mesh_is_refitted_to_16_chips_keeping_tensor():
+  from xlt_jax.runner import gin_setup
+
+  experiment, _ = gin_setup.build_experiment(["gin/aya35b_multitask.gin"], [])
+  assert experiment.mesh.shape(256) == (1, 1, 64, 4)
+  fitted = sharding.fit_fsdp(experiment.mesh, 16)
+  assert fitted.shape(16) == (1, 1, 4, 4)
+  assert sharding.fit_fsdp(experiment.mesh, 256) is experiment.mesh  # fits: unchanged
+  with pytest.raises(UserInputError, match=r"needs 256 devices but 6 are available, and no fsdp"
+                     r" size fits keeping MeshConfig.tensor=4, MeshConfig.data=1,"
+                     r" MeshConfig.slice=1 \(6 devices are not divisible by 4\)"):
+    sharding.fit_fsdp(experiment.mesh, 6)
+
+
+def test_libtpu_estimates_a_matmul_near_the_chip_peak():
+  """`optimal_seconds` exists on this jax/libtpu: an 8192^3 bf16 matmul over v5e:2x2."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+  devices = step_plan.topology_devices("v5e:2x2")
+  mesh = Mesh(np.asarray(devices).reshape(2, 2), ("rows", "columns"))
+  n = 8192
+  left = jax.ShapeDtypeStruct((n, n), jnp.bfloat16,
+                              sharding=NamedSharding(mesh, PartitionSpec("rows", None)))
+  right = jax.ShapeDtypeStruct((n, n), jnp.bfloat16,
+                               sharding=NamedSharding(mesh, PartitionSpec(None, "columns")))
+  compiled = jax.jit(jnp.matmul, out_shardings=NamedSharding(
+      mesh, PartitionSpec("rows", "columns"))).lower(left, right).compile()
+  seconds = step_plan.optimal_seconds(compiled)
+  at_peak = 2 * n**3 / (4 * 197e12)  # 1.40 ms per chip at v5e's bf16 peak
+  assert at_peak <= seconds < 1.5 * at_peak, seconds

@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -207,3 +208,81 @@ def test_launch_exits_75_on_sigterm_and_the_same_command_resumes(tmp_path):
            if "loss" in json.loads(line)]
   assert steps == list(range(2, 61, 2))  # every logged step once
   assert (run_dir / "eval" / "metrics.json").is_file()
+
+
+def _manifest(first_id: str) -> dict:
+  """What a resume compares of a study's manifest: each task's example ids and source."""
+  return {"train": [{"task": "demo_arith_en_train", "ids": [first_id, "demo_arith_en_train:2"],
+                     "source_sha256": "0" * 64}],
+          "validation": [{"task": "demo_arith_en_validation", "ids": ["demo_arith_en_validation:1"],
+                          "source_sha256": "1" * 64}]}
+
+
+def test_a_resume_with_other_settings_or_data_is_refused_naming_each(tmp_path, data_dir):
+  run_dir = tmp_path / "run"
+  first = {"max_steps": 2, "checkpoint_every_steps": 2}
+  resume_worker.train(str(run_dir), data_dir, first, stream=io.StringIO(),
+                      manifest=_manifest("demo_arith_en_train:1"))
+  started = json.loads((run_dir / trainer.RESUME_FILE).read_text())
+  assert started["identity"]["OptimizerConfig.learning_rate"] == 1e-3
+  assert started["recorded_at_step"] == 0 and started["changes"] == []
+  before = _snapshot(run_dir)
+
+  changed = {"max_steps": 4, "learning_rate": 3e-3, "seed": 1, "batch_size": 4}
+  other_data = _manifest("demo_arith_en_train:7")
+  with pytest.raises(UserInputError) as raised:
+    resume_worker.train(str(run_dir), data_dir, changed, stream=io.StringIO(),
+                        manifest=other_data)
+  assert str(raised.value) == (
+      "run tiny was started with OptimizerConfig.learning_rate=0.001, now 0.003;"
+      " TrainConfig.batch_size=8, now 4; TrainConfig.seed=0, now 1; its data (manifest.json):"
+      " train demo_arith_en_train has other examples. Resuming would mix two configurations in"
+      f" one run: restore the settings, move {run_dir} aside to start it afresh, or set"
+      " --gin.TrainConfig.allow_changed_resume=True to resume anyway")
+  assert _snapshot(run_dir) == before  # refused before anything was touched
+  # Longer training (max_steps) is no change of configuration.
+  resume_worker.train(str(run_dir), data_dir, {"max_steps": 3, "checkpoint_every_steps": 3},
+                      stream=io.StringIO(), manifest=_manifest("demo_arith_en_train:1"))
+
+  stream = io.StringIO()
+  summary = resume_worker.train(str(run_dir), data_dir, {**changed, "allow_changed_resume": True},
+                                stream=stream, manifest=other_data)
+  assert summary["resumed_from_step"] == 3
+  assert ("[tiny] warning: resuming with changes (TrainConfig.allow_changed_resume):"
+          " OptimizerConfig.learning_rate=0.001, now 0.003;") in stream.getvalue()
+  record = json.loads((run_dir / trainer.RESUME_FILE).read_text())
+  assert record["identity"]["OptimizerConfig.learning_rate"] == 3e-3  # the next resume's base
+  (change,) = record["changes"]
+  assert change["at_step"] == 3 and len(change["differences"]) == 4
+
+
+def _tensorboard_steps(run_dir) -> dict[str, list[int]]:
+  """Per scalar, the steps of its events across every event file of the run."""
+  import tensorflow as tf
+
+  steps = {}
+  for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(str(path)):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        steps.setdefault(value.tag, []).append(event.step)
+  return {tag: sorted(values) for tag, values in steps.items()}
+
+
+def test_tensorboard_events_past_the_restored_step_are_dropped(tmp_path, data_dir):
+  run_dir = tmp_path / "run"
+  options = {"max_steps": 4, "checkpoint_every_steps": 2, "validation_every_steps": 2}
+  resume_worker.train(str(run_dir), data_dir, options, stream=io.StringIO())
+  assert _tensorboard_steps(run_dir)["loss"] == [1, 2, 3, 4]
+  # As if killed before step 4's checkpoint was committed: the run resumes at step 2.
+  shutil.rmtree(run_dir / "checkpoints" / "4")
+  (run_dir / trainer.SUMMARY_FILE).unlink()
+  with open(next((run_dir / "tensorboard").glob("events.out.tfevents.*")), "ab") as file:
+    file.write(b"\x10\x00\x00")  # and a record torn by the kill
+  summary = resume_worker.train(str(run_dir), data_dir, options, stream=io.StringIO())
+  assert summary["resumed_from_step"] == 2
+  steps = _tensorboard_steps(run_dir)
+  assert steps["loss"] == [1, 2, 3, 4]  # steps 3 and 4 once each: this attempt's
+  assert steps["validation_loss"] == [2, 4]
+  assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 2
+  assert not list((run_dir / "tensorboard").glob(".tmp-*"))

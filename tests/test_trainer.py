@@ -3,7 +3,11 @@ a converted model."""
 
 import dataclasses
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -110,18 +114,23 @@ def test_metrics_log_eta_from_a_fake_clock(tmp_path):
   clock, stream = FakeClock(), io.StringIO()
   log = _metrics_log(tmp_path, stream, clock)
   clock.advance(25.0)  # step 1 compiles
-  log.first_step_done(1)
+  log.first_step_done(1, compile_seconds=25.0)
   log.write(1, {"loss": 2.0})
   clock.advance(49 * 0.2)  # 5 steps/s
   log.write(50, {"loss": 1.0})
   log.write(50, {"validation_loss": 1.5})
   log.close()
   assert not log.bar_due()  # line mode: no bar
+  # The first step's time is its compilation, logged apart: no rate includes it.
   assert stream.getvalue().splitlines() == [
-      "[fake] step 1/100 eta ? | loss 2.0000 | 0.0 steps/s 0 tokens/s",
+      "[fake] step 1/100 eta ? | loss 2.0000 | first step 25.0s (compilation)",
       "[fake] step 50/100 eta 10s | loss 1.0000 | 5.0 steps/s 0 tokens/s",
       "[fake] step 50/100 eta 10s | validation loss 1.5000",
   ]
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
+  assert records[0] == {"step": 1, "loss": 2.0, "compile_seconds": 25.0}
+  assert "compile_seconds" not in records[1]
+  assert records[1]["steps_per_second"] == pytest.approx(5.0)
 
 
 def test_metrics_log_redraws_a_bar_on_a_terminal(tmp_path):
@@ -150,3 +159,69 @@ def test_metrics_log_redraws_a_bar_on_a_terminal(tmp_path):
   # The validation line stays; the bar comes back below it and is left there by close().
   assert redraws[7].endswith(" \n" + redraws[6] + "\n")
   assert written.count("\n") == 2
+
+
+def _count_builds(monkeypatch) -> list:
+  """Each call of train_step.build by the trainer, from a fresh cache."""
+  builds = []
+  real_build = trainer.build
+  monkeypatch.setattr(trainer, "build", lambda *args: builds.append(args) or real_build(*args))
+  trainer.shared_functions.cache_clear()
+  return builds
+
+
+def test_runs_of_the_same_shapes_in_one_process_build_and_compile_the_step_once(
+    english_demo_data, tmp_path, monkeypatch):
+  builds = _count_builds(monkeypatch)
+  options = {"max_steps": 2, "validation_every_steps": 2, "log_every_steps": 1}
+  first = resume_worker.train(str(tmp_path / "a"), english_demo_data, options,
+                              stream=io.StringIO())
+  second = resume_worker.train(str(tmp_path / "b"), english_demo_data, options,
+                               stream=io.StringIO())
+  assert len(builds) == 1  # the second run reused the first run's jitted functions
+  step = trainer.shared_functions(*builds[0]).train_step
+  assert step.__wrapped__._cache_size() == 1  # one executable for both runs
+  for run, summary in (("a", first), ("b", second)):
+    records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").open()]
+    assert records[0]["step"] == 1 and records[0]["compile_seconds"] == summary["compile_seconds"]
+    assert "steps_per_second" not in records[0]  # no rate includes the first step
+  # Another learning rate is another optimizer: built apart.
+  trainer.shared_functions(builds[0][0], OptimizerConfig(learning_rate=0.1), *builds[0][2:])
+  assert len(builds) == 2
+
+
+_CACHED_RUN = """
+import io, json, sys
+sys.path.insert(0, {tests!r})
+import resume_worker
+from xlt_jax.training import compile_cache
+compile_cache.enable({cache!r})
+summary = resume_worker.train({run!r}, {data!r}, {{"max_steps": 2, "validation_every_steps": 2}},
+                              stream=io.StringIO())
+print(json.dumps({{**compile_cache.counts(), "compile_seconds": summary["compile_seconds"]}}))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_loads_the_compiled_steps_from_the_persistent_cache(
+    english_demo_data, tmp_path):
+  tests = os.path.dirname(os.path.abspath(resume_worker.__file__))
+  cache = tmp_path / "jax_cache"
+  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
+             XLA_FLAGS="--xla_force_host_platform_device_count=8")
+  env.pop("JAX_COMPILATION_CACHE_DIR", None)
+  results = []
+  for run in ("first", "second"):
+    script = _CACHED_RUN.format(tests=tests, cache=str(cache), run=str(tmp_path / run),
+                                data=english_demo_data)
+    done = subprocess.run([sys.executable, "-c", script], cwd=os.path.dirname(tests), env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    if run == "first":
+      entries = [path for path in cache.rglob("*") if path.is_file()]
+  first, second = results
+  assert first["hits"] == 0 and first["misses"] > 0
+  assert len(entries) >= first["misses"]  # every program compiled was written
+  # The second process compiles nothing that the first one compiled.
+  assert second["hits"] >= first["misses"] and second["misses"] == 0, results

@@ -17,7 +17,7 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.reporting import report
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import checkpointing, distributed, sharding, trainer
+from xlt_jax.training import checkpointing, compile_cache, distributed, sharding, trainer
 from xlt_jax.training.distributed import DistributedConfig
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig
@@ -94,12 +94,12 @@ def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
   (none once trained) and whether it still has to be evaluated."""
   steps, to_evaluate = [], []
   for registered in runs:
-    run_dir = os.path.join(experiment.model_dir, "runs", registered.plan.name)
+    run_dir = paths.join(experiment.model_dir, "runs", registered.plan.name)
     if paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
       steps.append(0)
     else:
       total = experiment.train.total_steps(sum(registered.plan.train_counts.values()))
-      saved = checkpointing.saved_steps(os.path.join(run_dir, trainer.CHECKPOINTS_DIR))
+      saved = checkpointing.saved_steps(paths.join(run_dir, trainer.CHECKPOINTS_DIR))
       steps.append(max(total - max(saved, default=0), 0))
     to_evaluate.append(not paths.isfile(paths.join(run_dir, "eval", "metrics.json")))
   return StudyEstimate(steps, to_evaluate)
@@ -165,6 +165,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   distributed.check_shared_directory(model_dir)
   if primary:
     atomic_io.write_text(paths.join(model_dir, "operative_config.gin"), operative_config)
+  cache_dir = experiment.train.compilation_cache_dir  # relative: under MODEL_DIR
+  compile_cache.enable(None if cache_dir is None else paths.join(model_dir, cache_dir))
   data_dir = paths.absolute(_prepare_data(experiment, stream))
   tokenizer_path = paths.absolute(_prepare_tokenizer(experiment, data_dir, stream))
   vocabulary = load_vocabulary(tokenizer_path)
@@ -176,9 +178,16 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   runs = mixtures.register_study(experiment.study, data_dir, vocabulary,
                                  chat_family=experiment.train.chat_template)
   for registered in runs:  # a started run must keep training on the data it was planned on
-    saved = paths.join(model_dir, "runs", registered.plan.name, "manifest.json")
+    run_dir = paths.join(model_dir, "runs", registered.plan.name)
+    saved = paths.join(run_dir, "manifest.json")
     if paths.isfile(saved):
       selection.check_manifest_file(saved)
+    if not paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
+      # and with the settings it was started with: refused before any run trains and
+      # before this launch's files replace the run's
+      trainer.check_resume(run_dir, registered.plan.name, trainer.run_identity(
+          experiment.model, experiment.optimizer, experiment.train, registered.manifest),
+          experiment.train.allow_changed_resume)
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
   study_record = {
@@ -225,8 +234,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
           optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
           mixture=plan.mixture, validation_mixture=plan.validation_mixture,
-          num_train_examples=sum(plan.train_counts.values()), preemption=preemption,
-          stream=stream,
+          num_train_examples=sum(plan.train_counts.values()), manifest=registered.manifest,
+          preemption=preemption, stream=stream,
       )
       took["training"] = time.perf_counter() - start
       estimate.trained(index - 1, steps=summary["steps"] - summary["resumed_from_step"],

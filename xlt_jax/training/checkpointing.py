@@ -6,7 +6,7 @@ gs://, where a rename is a copy, it writes in place and marks the step complete 
 `commit_success.txt`), so a crash mid-save leaves no half-written step that `all_steps`
 would list. Directories may be local or gs:// URLs (`xlt_jax.core.paths`); orbax and
 tensorstore write the files themselves. The latest N
-checkpoints and the best M by validation loss are kept. Parameters restore on their own
+checkpoints, the best M by validation loss and optionally every n-th step are kept. Parameters restore on their own
 (evaluation); the whole training state restores for resuming, from the newest checkpoint
 that restores cleanly.
 """
@@ -26,22 +26,30 @@ def _validation_loss(metrics: dict) -> float:
 
 
 def open_checkpoints(directory: str, *, keep_latest: int, keep_best: int,
+                     keep_every: int | None = None,
                      asynchronous: bool = True) -> ocp.CheckpointManager:
-  """A manager that keeps the `keep_latest` newest checkpoints and the `keep_best` of
-  lowest validation loss (checkpoints saved without one count only as latest).
+  """A manager that keeps the `keep_latest` newest checkpoints, the `keep_best` of
+  lowest validation loss (checkpoints saved without one count only as latest) and, with
+  `keep_every`, every checkpoint whose step is a multiple of it.
 
   Raises:
-    UserInputError: keep_latest < 1 (a run could not resume) or keep_best < 0.
+    UserInputError: keep_latest < 1 (a run could not resume), keep_best < 0 or
+      keep_every < 1.
   """
   if keep_latest < 1 or keep_best < 0:
     raise UserInputError(f"keep_latest_checkpoints must be >= 1 and keep_best_checkpoints >= 0;"
                          f" got {keep_latest} and {keep_best}")
-  policy = preservation_policy.AnyPreservationPolicy([
+  if keep_every is not None and keep_every < 1:
+    raise UserInputError(f"keep_every_n_steps must be >= 1 or None; got {keep_every}")
+  policies = [
       preservation_policy.LatestN(n=keep_latest),
       # reverse: sorted by descending loss, BestN keeps the last (lowest) n.
       preservation_policy.BestN(get_metric_fn=_validation_loss, reverse=True, n=keep_best,
                                 keep_checkpoints_without_metrics=False),
-  ])
+  ]
+  if keep_every is not None:
+    policies.append(preservation_policy.EveryNSteps(interval_steps=keep_every))
+  policy = preservation_policy.AnyPreservationPolicy(policies)
   options = ocp.CheckpointManagerOptions(
       best_fn=_validation_loss,
       best_mode="min",

@@ -17,8 +17,9 @@ class MetricsLog:
   """Appends metrics to `<run_dir>/metrics.jsonl` and TensorBoard; prints progress.
 
   Every progress line carries the run's ETA: the steps left at the step rate measured
-  since `first_step_done` (the first step, which compiles, is not a rate), or since the
-  first logged step when that is never called. Where `stream` is a terminal (or with
+  since `first_step_done` (the first step, which compiles, is not a rate: its time is
+  logged as `compile_seconds` with the next logged step, and steps/s and tokens/s count
+  from its end), or since the first logged step when that is never called. Where `stream` is a terminal (or with
   `bar=True`) progress is one bar redrawn in place, advanced by `show_step` whenever
   `bar_due`, with validation losses as lines above it; elsewhere it is one line per
   logged step.
@@ -51,6 +52,7 @@ class MetricsLog:
     self.redraw_seconds = redraw_seconds  # bar mode: the bar is redrawn at most this often
     self._last_redraw = None
     self._status = ""  # bar mode: loss and throughput of the latest logged step
+    self._compile_seconds = None  # the first step's time, until a logged step records it
 
   def open(self) -> "MetricsLog":
     import tensorflow as tf  # heavy import, only when logging starts
@@ -75,10 +77,13 @@ class MetricsLog:
   def bar(self) -> bool:
     return self._line.bar
 
-  def first_step_done(self, step: int) -> None:
-    """Starts the ETA's clock: call once the run's first step (compilation included) has
-    finished on the device."""
+  def first_step_done(self, step: int, compile_seconds: float | None = None) -> None:
+    """Starts the ETA's clock and the throughput's: call once the run's first step
+    (compilation included) has finished on the device; `compile_seconds`, its time, goes
+    into the next logged step's record."""
     self._eta.update(step)
+    self._compile_seconds = compile_seconds
+    self._last_time, self._last_step, self._tokens_since = self.clock(), step, 0
 
   def eta_seconds(self, step: int) -> float | None:
     """Seconds left after `step` at the measured rate; None until it is measured."""
@@ -115,6 +120,8 @@ class MetricsLog:
     now = self.clock()
     elapsed = max(now - self._last_time, 1e-9)
     record = {"step": step, **{key: float(value) for key, value in metrics.items()}}
+    if self._compile_seconds is not None and "loss" in metrics:
+      record["compile_seconds"], self._compile_seconds = self._compile_seconds, None
     if step > self._last_step and "loss" in metrics:
       record["steps_per_second"] = (step - self._last_step) / elapsed
       record["tokens_per_second"] = self._tokens_since / elapsed
@@ -144,6 +151,8 @@ class MetricsLog:
       parts.append(f"loss {record['loss']:.4f}")
     if "validation_loss" in record:
       parts.append(f"validation loss {record['validation_loss']:.4f}")
+    if "compile_seconds" in record:
+      parts.append(f"first step {record['compile_seconds']:.1f}s (compilation)")
     if "steps_per_second" in record:
       parts.append(
           f"{record['steps_per_second']:.1f} steps/s {record['tokens_per_second']:,.0f} tokens/s"
@@ -180,3 +189,37 @@ def keep_records_until(run_dir: str, last_step: int) -> list[dict]:
       kept.append(record)
   atomic_io.write_jsonl(path, kept)
   return kept
+
+
+def keep_tensorboard_events_until(run_dir: str, last_step: int) -> int:
+  """Rewrites each event file under `<run_dir>/tensorboard` without the events past
+  `last_step` (logged by an attempt after its last checkpoint, which a resumed run logs
+  again), each file replaced atomically; returns how many events were dropped. A torn
+  last record (a kill mid-write) is dropped too."""
+  import tensorflow as tf
+
+  directory = paths.join(run_dir, "tensorboard")
+  if not paths.isdir(directory):
+    return 0
+  dropped = 0
+  for name in sorted(paths.listdir(directory)):
+    path = paths.join(directory, name)
+    if not name.startswith("events.out.tfevents.") or not paths.isfile(path):
+      continue
+    kept, torn, past = [], False, 0
+    try:
+      for record in tf.data.TFRecordDataset(path):
+        if tf.compat.v1.Event.FromString(record.numpy()).step <= last_step:
+          kept.append(record.numpy())  # and the file_version event (step 0)
+        else:
+          past += 1
+    except tf.errors.DataLossError:
+      torn = True
+    if torn or past:
+      temporary = paths.join(directory, ".tmp-" + name)
+      with tf.io.TFRecordWriter(temporary) as writer:
+        for record in kept:
+          writer.write(record)
+      paths.replace(temporary, path)
+    dropped += past
+  return dropped

@@ -52,6 +52,10 @@ class MeshConfig:
   slice: int = 1  # last so that positional MeshConfig(data, fsdp, tensor) keeps working
   topology: str | None = None
 
+  def sizes(self) -> dict[str, int]:
+    """The configured size along each of MESH_AXES (-1 where it takes the rest)."""
+    return {axis: getattr(self, axis) for axis in MESH_AXES}
+
   def shape(self, device_count: int) -> tuple[int, ...]:
     """The concrete sizes along MESH_AXES (slice, data, fsdp, tensor) for `device_count`
     devices."""
@@ -68,6 +72,31 @@ class MeshConfig:
           f"mesh {self} needs {math.prod(sizes)} devices but {device_count} are available"
       )
     return tuple(sizes)
+
+
+def fit_fsdp(config: MeshConfig, device_count: int) -> MeshConfig:
+  """`config` when its shape fits `device_count` devices; otherwise the same mesh with
+  fsdp resized to take what tensor, data and slice (kept) leave, so that an experiment
+  can be planned on a slice of another size.
+
+  Raises:
+    UserInputError: no fsdp size fits, naming the bindings to change.
+  """
+  try:
+    config.shape(device_count)
+    return config
+  except UserInputError as error:
+    mismatch = str(error)
+  kept = {"tensor": config.tensor, "data": config.data, "slice": config.slice}
+  fixed = math.prod(kept.values())
+  if -1 in kept.values() or device_count % fixed:
+    bindings = ", ".join(f"MeshConfig.{axis}={size}" for axis, size in kept.items())
+    why = ("one of them is -1" if -1 in kept.values()
+           else f"{device_count} devices are not divisible by {fixed}")
+    raise UserInputError(
+        f"{mismatch}, and no fsdp size fits keeping {bindings} ({why}); set them"
+        f" (--gin.MeshConfig.tensor=...) to sizes whose product divides {device_count}")
+  return dataclasses.replace(config, fsdp=device_count // fixed)
 
 
 def make_mesh(config: MeshConfig, devices: list | None = None) -> Mesh:

@@ -3,7 +3,8 @@ without one, and what a sweep of runs would cost.
 
 libtpu compiles for a topology description (`jax.experimental.topologies`) from
 abstract shapes, so nothing is allocated and no TPU is needed. The numbers come
-from XLA: per-chip memory from `memory_analysis()`, FLOPs from `cost_analysis()`.
+from XLA: per-chip memory from `memory_analysis()`, FLOPs and libtpu's own runtime
+estimate (`optimal_seconds`) from `cost_analysis()`.
 """
 
 import dataclasses
@@ -53,7 +54,22 @@ class StepPlan:
   step_seconds: float
   compile_seconds: float  # wall time of all compiles (the step and the two probes)
   compiler_message: str | None = None  # libtpu's out-of-memory error, when it refused
+  # The gin mesh's sizes per axis when it did not fit the topology and was resized
+  # (`sharding.fit_fsdp`); None when mesh_shape is gin's own.
+  mesh_derived_from: dict[str, int] | None = None
+  flop_probes: bool = True  # False: compiled_flops and the estimate below were skipped
+  # libtpu's runtime estimate of the step (cost_analysis' optimal_seconds, extrapolated over
+  # the layers like compiled_flops) and what it implies; None with estimate_note saying why.
+  estimated_step_seconds: float | None = None
+  estimated_tokens_per_second_per_chip: float | None = None
+  estimated_mfu: float | None = None  # analytic FLOPs / chip peak / estimated_step_seconds
+  estimate_note: str | None = None
 
+
+  @property
+  def tokens_per_second_per_chip(self) -> float:
+    """At the stated MFU (step_seconds)."""
+    return self.batch_size * self.sequence_length / (self.chips * self.step_seconds)
 
   @property
   def compiled_over_analytic(self) -> float | None:
@@ -123,30 +139,55 @@ def _flops(compiled) -> float:
   return float(compiled.cost_analysis()["flops"])
 
 
+def optimal_seconds(compiled) -> float | None:
+  """libtpu's estimate of the compiled program's runtime on its chips (`optimal_seconds`
+  in `cost_analysis()`), or None where this jax/libtpu does not report one. A scanned
+  loop body counts once, as in the FLOPs."""
+  value = (compiled.cost_analysis() or {}).get("optimal_seconds")
+  return None if value is None or value < 0 else float(value)
+
+
+def _extrapolate(one_layer: float, two_layers: float, num_layers: int) -> float:
+  """A per-step figure of `num_layers` layers from probes with 1 and 2 layers."""
+  if num_layers == 1:
+    return one_layer
+  return two_layers + (num_layers - 2) * (two_layers - one_layer)
+
+
 def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.OptimizerConfig,
                     train_config: TrainConfig, mesh_config: sharding.MeshConfig, topology: str,
-                    mfu: float, progress: Callable[[str], None] = lambda message: None
-                    ) -> StepPlan:
+                    mfu: float, progress: Callable[[str], None] = lambda message: None,
+                    flop_probes: bool = True) -> StepPlan:
   """Compiles the train step for `topology` and measures it.
 
   XLA's cost analysis counts a scanned loop body once, so two small probes of
   the same model and mesh, with 1 and 2 layers unrolled, give the FLOPs of one
   layer (their difference); the step's FLOPs are the 2-layer probe plus that per
-  remaining layer. The step time assumes `mfu` of the chip's peak on the
-  analytic model FLOPs. `progress` hears about each compile as it starts.
+  remaining layer. libtpu's runtime estimate (`optimal_seconds`) is extrapolated
+  from the same probes. Without `flop_probes` only the step is compiled: memory and
+  the verdict, no compiled FLOPs or estimate. The step time assumes `mfu` of the
+  chip's peak on the analytic model FLOPs. A mesh that does not fit the topology
+  has its fsdp axis resized (`sharding.fit_fsdp`; recorded in `mesh_derived_from`).
+  `progress` hears about each compile as it starts.
 
   Raises:
-    UserInputError: unknown topology or chip, a mesh that does not match the
-      topology's chip count, a batch the mesh cannot split, mfu outside (0, 1].
+    UserInputError: unknown topology or chip, a mesh whose fsdp cannot be resized
+      to the topology's chip count, a batch the mesh cannot split, mfu outside (0, 1].
   """
   if not 0 < mfu <= 1:
     raise UserInputError(f"mfu {mfu} must be in (0, 1]")
   devices = topology_devices(topology)
   chip = chip_of(devices)
   try:
-    mesh = sharding.make_mesh(mesh_config, devices)
+    fitted = sharding.fit_fsdp(mesh_config, len(devices))
+    mesh = sharding.make_mesh(fitted, devices)
   except UserInputError as error:
     raise UserInputError(f"topology {topology} ({len(devices)} chips): {error}") from None
+  mesh_derived_from = None
+  if fitted != mesh_config:
+    mesh_derived_from = mesh_config.sizes()
+    progress(f"mesh derived for {topology} ({len(devices)} chips): gin's {mesh_derived_from}"
+             f" -> {dict(mesh.shape)}")
   batch_shards = sharding.batch_shard_count(mesh)
   if train_config.batch_size % (batch_shards * train_config.num_microbatches):
     raise UserInputError(
@@ -173,19 +214,30 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
       raise
     compiled = None
     compiler_message = str(error).strip().splitlines()[0]
-  compiled_flops = None
+  compiled_flops = estimated_seconds = None
+  if compiled is None:
+    estimate_note = "not estimated: the step did not compile"
+  elif not flop_probes:
+    estimate_note = "not estimated: --skip_flops skips the probes it is extrapolated from"
   if compiled is not None:
     compiler_message = None
-    probe_flops = []
-    for layers in (1, 2):
+    probes = []
+    for layers in (1, 2) if flop_probes else ():
       progress(f"compiling the {layers}-layer FLOP probe ({time.perf_counter() - start:.0f} s)")
       probe = dataclasses.replace(model_config, num_layers=layers, scan_unroll=layers)
       probe_functions = train_step.build(probe, optimizer_config, mesh,
                                          train_config.num_microbatches)
-      probe_flops.append(_flops(_compile(probe_functions, train_config, mesh)))
-    per_layer = probe_flops[1] - probe_flops[0]
-    compiled_flops = (probe_flops[0] if model_config.num_layers == 1
-                      else probe_flops[1] + (model_config.num_layers - 2) * per_layer)
+      probes.append(_compile(probe_functions, train_config, mesh))
+    if probes:
+      compiled_flops = _extrapolate(*map(_flops, probes), model_config.num_layers)
+      # (The scanned step itself reports none: libtpu leaves loops out of the estimate.)
+      probe_seconds = [optimal_seconds(probe) for probe in probes]
+      if None in probe_seconds:
+        estimate_note = (f"not available: cost_analysis() of this libtpu (jax"
+                         f" {jax.__version__}) reports no optimal_seconds")
+      else:
+        estimate_note = None
+        estimated_seconds = _extrapolate(*probe_seconds, model_config.num_layers)
     memory = compiled.memory_analysis()
     arguments, temporaries = memory.argument_size_in_bytes, memory.temp_size_in_bytes
     total = (arguments + memory.output_size_in_bytes - memory.alias_size_in_bytes + temporaries
@@ -195,6 +247,7 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
     arguments = sum(state_bytes) + batch_bytes
     temporaries = _bytes_in_message(compiler_message)
     total = arguments + temporaries
+  tokens = train_config.batch_size * length
   return StepPlan(
       topology=topology,
       chip=chip.name,
@@ -218,6 +271,14 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
       step_seconds=analytic_step / (chips * chip.peak_tflops * 1e12 * mfu),
       compile_seconds=time.perf_counter() - start,
       compiler_message=compiler_message,
+      mesh_derived_from=mesh_derived_from,
+      flop_probes=flop_probes,
+      estimated_step_seconds=estimated_seconds,
+      estimated_tokens_per_second_per_chip=(
+          None if estimated_seconds is None else tokens / (chips * estimated_seconds)),
+      estimated_mfu=(None if estimated_seconds is None else
+                     analytic_step / (chips * chip.peak_tflops * 1e12 * estimated_seconds)),
+      estimate_note=estimate_note,
   )
 
 

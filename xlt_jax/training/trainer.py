@@ -6,6 +6,9 @@ preemption notice, and stops on a non-finite loss without saving the damage.
 """
 
 import dataclasses
+import functools
+import hashlib
+import json
 import math
 import sys
 import threading
@@ -23,11 +26,12 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.training import batches, checkpointing, distributed, metrics_log
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
-from xlt_jax.training.train_step import OptimizerConfig, TrainState, build, global_batch
+from xlt_jax.training.train_step import OptimizerConfig, ShardedFunctions, TrainState, build, global_batch
 
 SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
 LENGTHS_FILE = "length_policy.json"  # per task: examples, truncated, dropped
 CHECKPOINTS_DIR = "checkpoints"
+RESUME_FILE = "started_with.json"  # what a resumed attempt must match (run_identity)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,10 +64,19 @@ class TrainConfig:
   checkpoint_every_steps: int = 50  # further checkpoints (without a validation loss) between
   keep_latest_checkpoints: int = 1  # the newest ones, to resume from
   keep_best_checkpoints: int = 2  # the best ones by validation loss, to evaluate
+  # Also saved and kept: every checkpoint whose step is a multiple of this (scores over
+  # checkpoints, P0 Table 2); None keeps only the latest and the best.
+  keep_every_n_steps: int | None = None
   async_checkpointing: bool = True  # write checkpoint files while training continues
   log_every_steps: int = 10
   seed: int = 0
   initial_checkpoint: str | None = None  # xlt checkpoint dir (python -m xlt_jax.convert)
+  # Resume a run whose optimizer, seed, batch, lengths, model or data differ from those it
+  # was started with (RESUME_FILE); by default such a resume is refused, naming them.
+  allow_changed_resume: bool = False
+  # JAX's persistent compilation cache (compile_cache): a relative path is under MODEL_DIR,
+  # which on a pod is shared storage; None compiles everything afresh in each launch.
+  compilation_cache_dir: str | None = ".jax_cache"
 
   def __post_init__(self):
     if self.chat_template is not None and self.chat_template not in chat_templates.FAMILIES:
@@ -119,6 +132,104 @@ def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
         + ", ".join(f"{name}={getattr(saved_config, name)!r} (gin: {getattr(model_config, name)!r})"
                     for name in differing))
   return params
+
+
+# TrainConfig fields that decide which rows a run's batches hold; the others set how long
+# it trains, what it saves and logs, or how the same update is computed.
+_IDENTITY_TRAIN_FIELDS = ("seed", "batch_size", "inputs_length", "targets_length", "pack",
+                          "chat_template")
+
+
+def run_identity(model_config: ModelConfig, optimizer_config: OptimizerConfig,
+                 train_config: TrainConfig, manifest: dict | None = None) -> dict:
+  """What a resumed attempt must share with the one that started the run: every optimizer
+  setting, the TrainConfig fields that decide its batches, the model's architecture and,
+  given the run's manifest (`tasks.selection`), a digest of each task's example ids and
+  source file. JSON values (tuples become lists), as RESUME_FILE stores them."""
+  identity = {f"OptimizerConfig.{field.name}": getattr(optimizer_config, field.name)
+              for field in dataclasses.fields(optimizer_config)}
+  identity.update({f"TrainConfig.{name}": getattr(train_config, name)
+                   for name in _IDENTITY_TRAIN_FIELDS})
+  identity.update({f"ModelConfig.{field.name}": getattr(model_config, field.name)
+                   for field in dataclasses.fields(ModelConfig)
+                   if field.name not in _RUNTIME_FIELDS})
+  if manifest is not None:
+    identity["data"] = {
+        f"{part} {entry['task']}": hashlib.sha256(json.dumps(
+            [entry["ids"], entry.get("source_sha256")]).encode()).hexdigest()[:16]
+        for part in ("train", "validation") for entry in manifest.get(part, [])}
+  return json.loads(json.dumps(identity))
+
+
+def _show(value) -> str:
+  return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+def _identity_differences(started: dict, now: dict) -> list[str]:
+  """One phrase per setting in both identities that differs (a setting one of them lacks,
+  from an older or newer version, is not compared)."""
+  differences = []
+  for key in started.keys() & now.keys():
+    if key == "data" or started[key] == now[key]:
+      continue
+    differences.append(f"{key}={_show(started[key])}, now {_show(now[key])}")
+  differences.sort()
+  if "data" in started and "data" in now and started["data"] != now["data"]:
+    old, new = started["data"], now["data"]
+    changes = [f"{task} {what}" for tasks, what in (
+        (sorted(task for task in old.keys() & new.keys() if old[task] != new[task]),
+         "has other examples"),
+        (sorted(new.keys() - old.keys()), "is new"),
+        (sorted(old.keys() - new.keys()), "is gone")) for task in tasks]
+    shown = ", ".join(changes[:3]) + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
+    differences.append(f"its data (manifest.json): {shown}")
+  return differences
+
+
+def check_resume(run_dir: str, run_name: str, identity: dict, allow_changed: bool) -> list[str]:
+  """The differences between `identity` and what the run's RESUME_FILE recorded when it
+  started (or was last resumed with changes); [] when there is no checkpoint to resume
+  or no record (a run started before records were kept).
+
+  Raises:
+    UserInputError: the run would resume with other settings or data, naming each
+      difference, unless `allow_changed`.
+  """
+  path = paths.join(run_dir, RESUME_FILE)
+  if not checkpointing.saved_steps(paths.join(run_dir, CHECKPOINTS_DIR)) \
+      or not paths.isfile(path):
+    return []
+  try:
+    with paths.open(path, encoding="utf-8") as file:
+      started = json.load(file)["identity"]
+  except (OSError, ValueError, KeyError, TypeError) as error:
+    raise UserInputError(f"cannot read {path} ({error}); move it aside to resume without"
+                         " comparing settings") from None
+  differences = _identity_differences(started, identity)
+  if differences and not allow_changed:
+    raise UserInputError(
+        f"run {run_name} was started with " + "; ".join(differences)
+        + ". Resuming would mix two configurations in one run: restore the settings, move"
+        f" {run_dir} aside to start it afresh, or set"
+        " --gin.TrainConfig.allow_changed_resume=True to resume anyway")
+  return differences
+
+
+def _record_identity(run_dir: str, identity: dict, start_step: int,
+                     differences: list[str]) -> None:
+  """Writes RESUME_FILE when a run starts (or resumes without one, or with allowed
+  changes): the identity a later resume is compared with, the step it was recorded at,
+  and every resume allowed with changes."""
+  path = paths.join(run_dir, RESUME_FILE)
+  if start_step and paths.isfile(path) and not differences:
+    return  # resumed as started: the record stands
+  changes = []
+  if start_step and paths.isfile(path):
+    with paths.open(path, encoding="utf-8") as file:
+      changes = json.load(file).get("changes", [])
+    changes.append({"at_step": start_step, "differences": differences})
+  atomic_io.write_json(path, {"identity": identity, "recorded_at_step": start_step,
+                              "changes": changes})
 
 
 def set_aside_interrupted_run(run_dir: str) -> str | None:
@@ -209,6 +320,20 @@ def _restore_or_initialize(functions, manager, train_config: TrainConfig,
   return 0, functions.init(jax.random.key(train_config.seed))
 
 
+@functools.lru_cache(maxsize=8)
+def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
+                     num_microbatches: int) -> ShardedFunctions:
+  """`train_step.build`, once per model, optimizer, mesh and microbatching in this process.
+
+  The runs of a study share the jitted functions and with them every executable compiled
+  so far: jax.jit compiles once per argument shape and sharding, so a run whose batches
+  have the shapes of an earlier run's starts without compiling. Sharing is safe because
+  the functions are pure: they close over the frozen configs, the stateless flax module
+  and optax transformations, and read or write nothing else.
+  """
+  return build(model_config, optimizer_config, mesh, num_microbatches)
+
+
 def _best_validation(records: list[dict]) -> tuple[int | None, float]:
   best_step, best_loss = None, math.inf
   for record in records:
@@ -228,6 +353,7 @@ def train_run(
     mixture: str,
     validation_mixture: str,
     num_train_examples: int,
+    manifest: dict | None = None,
     preemption: threading.Event | None = None,
     stream=sys.stdout,
 ) -> dict:
@@ -238,7 +364,12 @@ def train_run(
   to a run never interrupted, and metrics.jsonl continues without duplicate or missing
   steps. Files of an attempt that left no checkpoint are moved aside, never deleted.
   Validation loss is computed every `validation_every_steps` and at the last step; those
-  steps, every `checkpoint_every_steps`-th step and a preempted step are checkpointed.
+  steps, every `checkpoint_every_steps`-th and `keep_every_n_steps`-th step and a preempted
+  step are checkpointed. A resume must match the settings and data (`manifest`, the run's
+  example ids) the run was started with (RESUME_FILE; `run_identity`) unless
+  `allow_changed_resume`; the TensorBoard events and metrics past the restored step are
+  dropped. The jitted step is shared with earlier runs of the same shapes in this process
+  (`shared_functions`).
   Before training, what the length policy truncates and drops is counted per task
   (LENGTHS_FILE). On several hosts only the primary process writes files (orbax
   coordinates the checkpoints).
@@ -248,7 +379,8 @@ def train_run(
       was reached); a checkpoint of the current step is saved first.
     TrainingDiverged: the loss or parameters became non-finite; nothing non-finite is
       saved and the last good checkpoint is kept.
-    UserInputError: a checkpoint of another model shape, or past this run's last step.
+    UserInputError: a checkpoint of another model shape, past this run's last step, or
+      of a run started with other settings or data (see `check_resume`).
   """
   total_steps = train_config.total_steps(num_train_examples)
   for name in ("validation_every_steps", "checkpoint_every_steps", "log_every_steps"):
@@ -258,7 +390,13 @@ def train_run(
   if train_config.batch_size % train_config.num_microbatches:
     raise UserInputError(f"batch_size {train_config.batch_size} is not divisible by"
                          f" num_microbatches {train_config.num_microbatches}")
-  functions = build(model_config, optimizer_config, mesh, train_config.num_microbatches)
+  if train_config.keep_every_n_steps is not None and train_config.keep_every_n_steps < 1:
+    raise UserInputError(f"TrainConfig.keep_every_n_steps must be at least 1 or None, not"
+                         f" {train_config.keep_every_n_steps}")
+  identity = run_identity(model_config, optimizer_config, train_config, manifest)
+  changes = check_resume(run_dir, run_name, identity, train_config.allow_changed_resume)
+  functions = shared_functions(model_config, optimizer_config, mesh,
+                               train_config.num_microbatches)
   checkpoint_dir = paths.join(run_dir, CHECKPOINTS_DIR)
   primary = distributed.is_primary_process()
   if not checkpointing.saved_steps(checkpoint_dir):
@@ -269,7 +407,8 @@ def train_run(
             file=stream, flush=True)
   manager = checkpointing.open_checkpoints(
       checkpoint_dir, keep_latest=train_config.keep_latest_checkpoints,
-      keep_best=train_config.keep_best_checkpoints, asynchronous=train_config.async_checkpointing)
+      keep_best=train_config.keep_best_checkpoints, keep_every=train_config.keep_every_n_steps,
+      asynchronous=train_config.async_checkpointing)
   log = None
   try:
     start_step, state = _restore_or_initialize(functions, manager, train_config, model_config,
@@ -280,7 +419,14 @@ def train_run(
     if start_step:
       print(f"[{run_name}] resuming at step {start_step}/{total_steps} from {checkpoint_dir}",
             file=stream, flush=True)
+    if changes:
+      print(f"[{run_name}] warning: resuming with changes (TrainConfig.allow_changed_resume): "
+            + "; ".join(changes), file=stream, flush=True)
+    if primary:
+      _record_identity(run_dir, identity, start_step, changes)
     kept_records = metrics_log.keep_records_until(run_dir, start_step) if primary else []
+    if primary and start_step:
+      metrics_log.keep_tensorboard_events_until(run_dir, start_step)
     best_step, best_loss = _best_validation(kept_records)
     lengths = train_config.feature_lengths
     length_report = _report_lengths(run_dir, run_name, mixture, validation_mixture, lengths,
@@ -304,6 +450,7 @@ def train_run(
     first_nonfinite = jax.device_put(np.int32(0), functions.state_sharding.step)
     start = time.perf_counter()
     first_step_done_at = None  # after the first step (compiled and run) of this attempt
+    compile_seconds = None  # the first step's time: compilation (or loading it) and one step
     real_tokens, all_positions = 0, 0  # since the last log line: padding efficiency
 
     def stop_if_diverged(step: int, params=None) -> None:
@@ -325,17 +472,21 @@ def train_run(
       real_tokens += batch_real_tokens
       all_positions += batch["decoder_segment_ids"].size
       log.count_tokens(batch_real_tokens * jax.process_count())
+      step_started = time.perf_counter()
       state, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
       first_nonfinite = _note_nonfinite(first_nonfinite, metrics["loss"], state.step)
       if step == start_step + 1:  # compiled and run once: the ETA's step rate starts here
         jax.block_until_ready(metrics["loss"])
         first_step_done_at = time.perf_counter()
-        log.first_step_done(step)
+        compile_seconds = first_step_done_at - step_started
+        log.first_step_done(step, compile_seconds)
       if log.bar_due():  # a terminal's progress bar (never in line mode: logs, pipes)
         jax.block_until_ready(metrics["loss"])  # it shows, and times, finished steps
         log.show_step(step)
       validating = step % train_config.validation_every_steps == 0 or step == total_steps
-      saving = validating or step % train_config.checkpoint_every_steps == 0
+      saving = (validating or step % train_config.checkpoint_every_steps == 0
+                or (train_config.keep_every_n_steps is not None
+                    and step % train_config.keep_every_n_steps == 0))
       # On one host a flag set by the SIGTERM handler; on several, every host must stop at
       # the same step, which JAX's preemption sync point (via orbax) provides.
       preempted = ((preemption is not None and preemption.is_set())
@@ -371,6 +522,7 @@ def train_run(
       "best_validation_loss": best_loss,
       "resumed_from_step": start_step,
       "train_seconds": time.perf_counter() - start,  # of the last attempt
+      "compile_seconds": compile_seconds,  # its first step: compiled, loaded or reused
       # The steps after the first (validation and checkpoints included): per step, the
       # time of a run without its compilation and set-up.
       "seconds_after_first_step": (time.perf_counter() - first_step_done_at

@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 import argparse
-import collections
-import csv
+import string
+import fasttext
+import urllib.request
+import os
 import functools
 import itertools
-import os
-import string
-import urllib.request
+import csv
+import collections
 from typing import Iterable
-
-import fasttext
 
 lid_url = 'https://dl.fbaipublicfiles.com/fasttext/supervised-models/lid.176.bin'
 dict_path = 'words'  # downloaded from https://gist.githubusercontent.com/wchargin/8927565/raw/d9783627c731268fb2935a731a618aa8e95cf465/words
