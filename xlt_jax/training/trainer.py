@@ -20,7 +20,7 @@ from jax.sharding import Mesh
 from xlt_jax.core import atomic_io
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, flops
-from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.training import batches, checkpointing, distributed, metrics_log
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
@@ -95,10 +95,6 @@ def _validation_loss(functions, params, validation_batches) -> float:
   return total / max(weight, 1.0)
 
 
-# Fields that may differ between a converted checkpoint and the model that fine-tunes it.
-_RUNTIME_FIELDS = ("dtype", "param_dtype", "remat_policy", "scan_unroll")
-
-
 def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
   """Parameters of a converted checkpoint, sharded for `mesh` (the optimizer starts fresh).
 
@@ -112,7 +108,7 @@ def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
 
   saved_config, params, _ = conversion.load_xlt(xlt_dir, abstract_params(Decoder(model_config), mesh))
   differing = [field.name for field in dataclasses.fields(ModelConfig)
-               if field.name not in _RUNTIME_FIELDS
+               if field.name not in RUNTIME_FIELDS
                and getattr(saved_config, field.name) != getattr(model_config, field.name)]
   if differing:
     raise UserInputError(
