@@ -51,3 +51,14 @@ def test_generation_stops_after_eos_and_pads():
   generated = np.asarray(greedy_generate(model, params, tokens, mask, max_new_tokens=8,
                                          eos_id=first))
   assert generated[0].tolist() == [first] + [0] * 7
+
+
+def test_generation_stops_at_any_of_several_end_ids():
+  model, params = _model_and_params()
+  tokens, mask = left_pad([[5, 6, 7]])
+  free = np.asarray(greedy_generate(model, params, tokens, mask, max_new_tokens=8, eos_id=-1))[0]
+  # EOS never comes; the third generated token ends the row as an end-of-turn token would.
+  generated = np.asarray(greedy_generate(model, params, tokens, mask, max_new_tokens=8,
+                                         eos_id=(-1, int(free[2]))))
+  stop = free.tolist().index(int(free[2]))
+  assert generated[0].tolist() == free[:stop + 1].tolist() + [0] * (7 - stop)

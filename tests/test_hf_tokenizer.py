@@ -1,5 +1,6 @@
 """Tests for xlt_jax.models.hf_tokenizer: a tokenizer.json as a seqio vocabulary."""
 
+import json
 import pathlib
 import pickle
 
@@ -8,7 +9,7 @@ import pytest
 import seqio
 import tensorflow as tf
 import tokenizers
-from tokenizers import decoders, models, pre_tokenizers, trainers
+from tokenizers import decoders, models, pre_tokenizers, processors, trainers
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
@@ -174,3 +175,34 @@ def test_bad_input_is_a_user_input_error(tokenizer_file: str, tmp_path: pathlib.
     HuggingFaceVocabulary.from_file(str(broken))
   with pytest.raises(UserInputError, match="eos_token '<eos>'"):
     HuggingFaceVocabulary.from_file(tokenizer_file, eos_token="<eos>")
+
+
+def test_prefix_ids_follow_the_post_processor_unless_add_bos_decides(tokenizer_file: str,
+                                                                      tmp_path: pathlib.Path):
+  plain = HuggingFaceVocabulary.from_file(tokenizer_file)
+  assert (plain.bos_id, plain.prefix_ids) == (None, ())
+  tokenizer = tokenizers.Tokenizer.from_file(tokenizer_file)
+  tokenizer.post_processor = processors.TemplateProcessing(
+      single="<unk> $A", special_tokens=[("<unk>", 2)])  # <unk> stands in for a BOS
+  path = str(tmp_path / "with_bos.json")
+  tokenizer.save(path)
+  assert HuggingFaceVocabulary.from_file(path).prefix_ids == (2,)
+  assert HuggingFaceVocabulary.from_file(path, bos_token="<unk>", add_bos=False).prefix_ids == ()
+  forced = HuggingFaceVocabulary.from_file(tokenizer_file, bos_token="</s>", add_bos=True)
+  assert (forced.bos_id, forced.prefix_ids) == (1, (1,))
+  with pytest.raises(UserInputError, match="needs a bos_token"):
+    HuggingFaceVocabulary.from_file(tokenizer_file, add_bos=True)
+  with pytest.raises(UserInputError, match="bos_token '<s>'"):
+    HuggingFaceVocabulary.from_file(tokenizer_file, bos_token="<s>")
+
+
+def test_arguments_and_records_rebuild_an_equal_vocabulary(tokenizer_file: str):
+  from xlt_jax.models import vocabularies
+
+  vocabulary = HuggingFaceVocabulary.from_file(tokenizer_file, eos_token="</s>", bos_token="<pad>",
+                                               add_bos=True)
+  assert HuggingFaceVocabulary(**vocabulary.arguments()) == vocabulary
+  record = vocabularies.record(vocabulary)
+  assert record["kind"] == "huggingface" and record["path"] == tokenizer_file
+  rebuilt = vocabularies.load(json.loads(json.dumps(record)))
+  assert rebuilt == vocabulary and rebuilt.prefix_ids == (0,)

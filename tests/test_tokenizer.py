@@ -26,3 +26,14 @@ def test_training_is_deterministic(tmp_path):
 def test_missing_model_file(tmp_path):
   with pytest.raises(UserInputError, match="does not exist"):
     load_vocabulary(str(tmp_path / "none.model"))
+
+
+def test_vocabulary_record_round_trips(tmp_path):
+  from xlt_jax.models import vocabularies
+
+  vocabulary = load_vocabulary(train_sentencepiece(TEXTS, str(tmp_path / "spm.model"), 512))
+  record = vocabularies.record(vocabulary)
+  assert record == {"kind": "sentencepiece", "path": str(tmp_path / "spm.model")}
+  assert vocabularies.load(record).encode("小明有3个苹果。") == vocabulary.encode("小明有3个苹果。")
+  with pytest.raises(UserInputError, match="unknown vocabulary kind 'bpe'"):
+    vocabularies.load({"kind": "bpe", "path": "x"})

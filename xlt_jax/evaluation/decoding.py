@@ -30,15 +30,20 @@ def greedy_generate(
     mask_BP: jax.Array,
     *,
     max_new_tokens: int,
-    eos_id: int,
+    eos_id: int | tuple[int, ...],
 ) -> jax.Array:
   """Greedy continuation of left-padded prompts.
+
+  Args:
+    eos_id: the id, or a tuple of ids, that ends a row (EOS, a chat family's
+      end-of-turn token); -1 for none.
 
   Returns:
     [B, max_new_tokens] generated ids; after a row's EOS (which is included) the
     row holds 0 (padding). Stops early once every row has produced EOS.
   """
   B, P = tokens_BP.shape
+  stop_ids = jnp.asarray(eos_id, jnp.int32).reshape(-1)
   cache = KVCache.zeros(model.config, B, P + max_new_tokens)
   positions_BP = jnp.maximum(jnp.cumsum(mask_BP, axis=1) - 1, 0)
   logits_BPV, cache = model.apply(
@@ -57,7 +62,7 @@ def greedy_generate(
     step, next_B, cache, output_BT, done_B, position_B = carry
     token_B = jnp.where(done_B, 0, next_B)
     output_BT = output_BT.at[:, step].set(token_B)
-    done_B = done_B | (token_B == eos_id)
+    done_B = done_B | jnp.isin(token_B, stop_ids)
     logits_B1V, cache = model.apply(
         {"params": params}, token_B[:, None], position_B[:, None], jnp.ones((B, 1), bool),
         cache=cache, cache_index=P + step,

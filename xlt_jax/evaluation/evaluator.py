@@ -2,10 +2,14 @@
 
     python -m xlt_jax.evaluate --run_dir=MODEL_DIR/runs/budget00050 [--checkpoint=best]
 
-Reads `run.json` (written by the launcher) for the model, tokenizer, data and
-evaluation languages, restores the chosen checkpoint, decodes greedily with a
+Reads `run.json` (written by the launcher) for the model, vocabulary, chat template,
+data and evaluation languages, restores the chosen checkpoint, decodes greedily with a
 KV cache in batches, extracts the numeric answer and writes
 `eval/predictions.jsonl` (one line per item) and `eval/metrics.json` (per language).
+Prompts are rendered as training rendered them (`prompt_ids`): with the chat template
+and its generation prompt when the run trained on one, else plain after the
+sequence start (a pretrained tokenizer's BOS); decoding stops at EOS and at the chat
+family's end-of-turn token.
 """
 
 import dataclasses
@@ -21,11 +25,12 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import answers
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
+from xlt_jax.models import chat_templates, vocabularies
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.models.tokenizer import load_vocabulary
+from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import batches, checkpointing, distributed, sharding
+from xlt_jax.training import batches, checkpointing, distributed, features, sharding
 from xlt_jax.training.train_step import abstract_params
 
 RUN_FILE = "run.json"
@@ -48,12 +53,54 @@ def read_run(run_dir: str) -> dict:
     return json.load(file)
 
 
+def run_vocabulary(run: dict):
+  """The vocabulary a run trained with (run.json's record; runs written before the
+  record existed name a SentencePiece model as "tokenizer")."""
+  return vocabularies.load(run.get("vocabulary")
+                           or {"kind": vocabularies.SENTENCEPIECE, "path": run["tokenizer"]})
+
+
+def stop_ids(vocabulary, chat_family: str | None) -> tuple[int, ...]:
+  """The ids that end a completion: EOS, and the chat family's end-of-turn token where
+  the vocabulary has it as one token."""
+  ids = [vocabulary.eos_id]
+  if chat_family is not None and isinstance(vocabulary, HuggingFaceVocabulary):
+    end_of_turn = vocabulary.tokenizer.token_to_id(chat_templates.END_OF_TURN[chat_family])
+    if end_of_turn is not None and end_of_turn not in ids:
+      ids.append(end_of_turn)
+  return tuple(ids)
+
+
+def prompt_ids(example: dict, vocabulary, chat_family: str | None,
+               start_ids: tuple[int, ...]) -> list[int]:
+  """An evaluation prompt as training rendered its examples.
+
+  Args:
+    example: from `batches.evaluation_examples` ("prompt" text, "prompt_tokens" with EOS).
+    vocabulary: the run's vocabulary.
+    chat_family: the run's TrainConfig.chat_template; None for plain prompts.
+    start_ids: what plain sequences begin with (`features.sequence_start_ids`).
+
+  Returns:
+    With a chat family, the user turn and the assistant header
+    (`apply_chat_template(..., add_generation_prompt=True)`); else start_ids, the
+    prompt and its EOS, as in the first tokens of a training row.
+  """
+  if chat_family is None:
+    return list(start_ids) + list(example["prompt_tokens"])
+  return chat_templates.prompt_ids(
+      chat_family, [{"role": "user", "content": example["prompt"]}], vocabulary.encode)
+
+
 def _round_up(value: int, multiple: int) -> int:
   return -(-value // multiple) * multiple
 
 
-def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationConfig, eos_id: int):
-  """Greedy completions (token lists, EOS removed) of prompts, in order.
+def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationConfig,
+                   eos_id: int | tuple[int, ...]):
+  """Greedy completions (token lists, cut before the first EOS) of prompts, in order.
+
+  `eos_id` is an id or a tuple of ids that end a completion.
 
   Batches have a fixed size and prompt length (one compilation per language). In a
   multi-host run every process passes the same prompts and gets every completion.
@@ -69,8 +116,10 @@ def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationCo
     if not generated.is_fully_addressable:  # rows live on other hosts' devices too
       generated = multihost_utils.process_allgather(generated, tiled=True)
     generated = np.asarray(generated)
+    ends = set(eos_id) if isinstance(eos_id, tuple) else {eos_id}
     for row in generated[:len(chunk)].tolist():
-      completions.append(row[:row.index(eos_id)] if eos_id in row else row)
+      end = next((index for index, token in enumerate(row) if token in ends), len(row))
+      completions.append(row[:end])
   return completions
 
 
@@ -79,7 +128,10 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
   from tasks import mixtures  # the binary registers tasks; the library never does at import
 
   run = read_run(run_dir)
-  vocabulary = load_vocabulary(run["tokenizer"])
+  vocabulary = run_vocabulary(run)
+  chat_family = run.get("chat_template")
+  start_ids = tuple(run.get("sequence_start_ids", features.sequence_start_ids(vocabulary)))
+  ends = stop_ids(vocabulary, chat_family)
   design = StudyDesign(**{key: tuple(v) if isinstance(v, list) else v
                           for key, v in run["study"].items()})
   tasks = mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary)
@@ -94,8 +146,8 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
     for language, task in tasks.items():
       start = time.perf_counter()
       examples = batches.evaluation_examples(task)
-      prompts = [[vocabulary.pad_id] + example["prompt_tokens"] for example in examples]
-      completions = decode_prompts(model, params, prompts, config, vocabulary.eos_id)
+      prompts = [prompt_ids(example, vocabulary, chat_family, start_ids) for example in examples]
+      completions = decode_prompts(model, params, prompts, config, ends)
       correct = 0
       for example, completion in zip(examples, completions):
         text = vocabulary.decode(completion)

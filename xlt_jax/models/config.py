@@ -10,6 +10,10 @@ import jax
 
 from xlt_jax.core.errors import UserInputError
 
+# How a model runs rather than what it is: the fields a converted checkpoint's config
+# takes from the experiment (the rest must be the checkpoint's).
+RUNTIME_FIELDS = ("dtype", "param_dtype", "remat_policy", "scan_unroll")
+
 REMAT_POLICIES = {
     "none": None,
     "full": jax.checkpoint_policies.nothing_saveable,

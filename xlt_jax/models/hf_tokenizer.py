@@ -32,8 +32,10 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
   Encoding never adds special tokens (no BOS, no EOS): seqio appends EOS itself
   when a feature asks for it, and chat formatting writes BOS and turn markers as
   text (see `xlt_jax.models.chat_templates`), which the tokenizer turns into their ids
-  because they are registered as added tokens. Decoding drops special tokens, so
-  padding and EOS never show up in decoded text.
+  because they are registered as added tokens. `prefix_ids` says which ids the
+  tokenizer itself puts before a text (its BOS, where it adds one), so that plain
+  sequences can begin as the model saw them in pretraining. Decoding drops special
+  tokens, so padding and EOS never show up in decoded text.
 
   The file is read on first use, not in the constructor, so building a task
   registry that names many vocabularies stays cheap.
@@ -41,7 +43,8 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
 
   def __init__(self, tokenizer_path: str, eos_token: Optional[str] = None,
                pad_token: Optional[str] = None, unk_token: Optional[str] = None,
-               extra_ids: int = 0):
+               extra_ids: int = 0, bos_token: Optional[str] = None,
+               add_bos: Optional[bool] = None):
     """Remembers where the tokenizer lives and which tokens play which role.
 
     Args:
@@ -53,29 +56,40 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
       unk_token: the unknown token; None means the tokenizer model's own unknown
         token if it has one, else none.
       extra_ids: seqio extra ids (sentinels) added after the base vocabulary.
+      bos_token: the token that begins a sequence (e.g. "<|begin_of_text|>"); None
+        means the vocabulary names none (`bos_id` is None).
+      add_bos: whether a text begins with bos_token (`prefix_ids`); None means
+        whatever the tokenizer's post-processor puts before a text, as the Rust
+        tokenizer does (`tokenizer.json`'s TemplateProcessing). True needs bos_token.
     """
     super().__init__(extra_ids=extra_ids)
     self._tokenizer_path = os.fspath(tokenizer_path)
     self._eos_token = eos_token
     self._pad_token = pad_token
     self._unk_token = unk_token
+    self._bos_token = bos_token
+    self._add_bos = add_bos
 
   @classmethod
   def from_file(cls, tokenizer_path: str, eos_token: Optional[str] = None,
                 pad_token: Optional[str] = None, unk_token: Optional[str] = None,
-                extra_ids: int = 0) -> "HuggingFaceVocabulary":
+                extra_ids: int = 0, bos_token: Optional[str] = None,
+                add_bos: Optional[bool] = None) -> "HuggingFaceVocabulary":
     """Loads and checks a `tokenizer.json` now, so mistakes surface at once.
 
     Returns:
       A vocabulary whose file parsed and whose named special tokens all exist.
 
     Raises:
-      UserInputError: the file is missing or unreadable, or a named token is not
-        in its vocabulary.
+      UserInputError: the file is missing or unreadable, a named token is not in
+        its vocabulary, or add_bos is True without a bos_token.
     """
     vocabulary = cls(tokenizer_path, eos_token=eos_token, pad_token=pad_token,
-                     unk_token=unk_token, extra_ids=extra_ids)
+                     unk_token=unk_token, extra_ids=extra_ids, bos_token=bos_token,
+                     add_bos=add_bos)
     vocabulary._special_ids  # pylint: disable=pointless-statement  (forces the checks)
+    vocabulary.bos_id  # pylint: disable=pointless-statement
+    vocabulary.prefix_ids  # pylint: disable=pointless-statement
     return vocabulary
 
   @functools.cached_property
@@ -117,6 +131,13 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
     """The `tokenizer.json` path given at construction."""
     return self._tokenizer_path
 
+  def arguments(self) -> dict:
+    """The constructor's arguments (JSON-serialisable): `HuggingFaceVocabulary(**a)`
+    builds an equal vocabulary."""
+    return {"tokenizer_path": self._tokenizer_path, "eos_token": self._eos_token,
+            "pad_token": self._pad_token, "unk_token": self._unk_token,
+            "extra_ids": self.extra_ids, "bos_token": self._bos_token, "add_bos": self._add_bos}
+
   @property
   def eos_id(self) -> Optional[int]:
     return self._special_ids[0]
@@ -131,8 +152,30 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
 
   @property
   def bos_id(self) -> Optional[int]:
-    # Chat templates write BOS as text; seqio never needs it from here.
-    return None
+    """The id of bos_token; None when none was named. (Chat templates write BOS as
+    text; plain sequences take their start from `prefix_ids`.)"""
+    return self._token_id(self._bos_token, "bos_token")
+
+  @functools.cached_property
+  def prefix_ids(self) -> tuple[int, ...]:
+    """The ids the tokenizer puts before every text it encodes with special tokens:
+    (BOS,) for tokenizers that add one (Llama, Gemma, Command), () for the others
+    (Qwen). `add_bos`, when given, decides instead of the post-processor.
+
+    Raises:
+      UserInputError: add_bos is True but no bos_token was named.
+    """
+    if self._add_bos is not None:
+      if self._add_bos and self.bos_id is None:
+        raise UserInputError(f"add_bos=True for {self._tokenizer_path} needs a bos_token")
+      return (self.bos_id,) if self._add_bos else ()
+    encoding = self.tokenizer.encode("a", add_special_tokens=True)
+    prefix = []
+    for token_id, special in zip(encoding.ids, encoding.special_tokens_mask):
+      if not special:
+        break
+      prefix.append(token_id)
+    return tuple(prefix)
 
   @property
   def _base_vocab_size(self) -> int:
@@ -191,7 +234,8 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
     """Equal when both give the same ids: same tokenizer content and special tokens."""
     if not isinstance(other, HuggingFaceVocabulary):
       return False
-    if (self.extra_ids, self._special_ids) != (other.extra_ids, other._special_ids):
+    if ((self.extra_ids, self._special_ids, self.bos_id, self.prefix_ids)
+        != (other.extra_ids, other._special_ids, other.bos_id, other.prefix_ids)):
       return False
     if self._tokenizer_path == other._tokenizer_path:
       return True
@@ -204,11 +248,13 @@ class HuggingFaceVocabulary(seqio.Vocabulary):
 
   def __repr__(self) -> str:
     return (f"HuggingFaceVocabulary({self._tokenizer_path!r}, eos_token={self._eos_token!r}, "
-            f"pad_token={self._pad_token!r})")
+            f"pad_token={self._pad_token!r}, bos_token={self._bos_token!r},"
+            f" add_bos={self._add_bos!r})")
 
   def __getstate__(self) -> dict:
     # Cached Rust objects are rebuilt from the path after unpickling (e.g. in
     # data-loading workers), which keeps pickles small.
     state = dict(self.__dict__)
     state.pop("tokenizer", None)
+    state.pop("prefix_ids", None)
     return state

@@ -1,5 +1,12 @@
 """Runs a whole study: data, tokenizer, mixtures, one training run per budget, evaluation
-of every run in every language, and the report. The launcher calls `run_experiment`."""
+of every run in every language, and the report. The launcher calls `run_experiment`.
+
+A study starts either from scratch (a SentencePiece tokenizer trained or given, the
+model of gin's ModelConfig, a seeded init) or from a pretrained base checkpoint
+(`Experiment.base_checkpoint`, see `xlt_jax.models.base_checkpoint`): its architecture,
+its own tokenizer.json and special tokens, and its parameters, converted once into
+MODEL_DIR/base/.
+"""
 
 import dataclasses
 import os
@@ -7,20 +14,26 @@ import sys
 import threading
 import time
 
+import jax
+import seqio
+
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
 from xlt_jax.evaluation import evaluator
 from xlt_jax.evaluation.evaluator import EvaluationConfig
-from xlt_jax.models.config import ModelConfig
+from xlt_jax.models import base_checkpoint, vocabularies
+from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.reporting import report
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import checkpointing, compile_cache, distributed, sharding, trainer
+from xlt_jax.training import checkpointing, compile_cache, distributed, features, sharding, trainer
 from xlt_jax.training.distributed import DistributedConfig
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig
+
+BASE_DIR = "base"  # MODEL_DIR/base/: the base checkpoint converted to xlt-jax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +52,7 @@ class Experiment:
 
   model_dir: str
   study: StudyDesign  # or any design of xlt_jax.studies.designs / study_designs (plan, inspect)
-  model: ModelConfig
+  model: ModelConfig  # with base_checkpoint only its dtype, param_dtype, remat_policy, scan_unroll
   mesh: sharding.MeshConfig
   optimizer: OptimizerConfig
   train: trainer.TrainConfig
@@ -48,6 +61,10 @@ class Experiment:
   demo_data: DemoDataConfig = DemoDataConfig()
   tokenizer: str | None = None  # SentencePiece model; None: train one on the training split
   tokenizer_vocab_size: int = 1024
+  # A pretrained model to fine-tune: a Hugging Face directory (converted once into
+  # MODEL_DIR/base/) or an xlt directory; its config.json, tokenizer.json and weights
+  # replace gin's architecture, the tokenizer and the initial parameters.
+  base_checkpoint: str | None = None
   distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
 
 
@@ -87,6 +104,55 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
     train_sentencepiece(texts, path, experiment.tokenizer_vocab_size)
   distributed.wait_for_all_processes("tokenizer trained")
   return path
+
+
+def _check_starting_point(experiment: Experiment) -> None:
+  """A pretrained model keeps its own tokenizer: a trained or other one is refused."""
+  base, train = experiment.base_checkpoint, experiment.train
+  if base is None:
+    if train.initial_checkpoint and experiment.tokenizer is None:
+      # A trained tokenizer's ids would index the pretrained embedding at random.
+      raise UserInputError(
+          f"TrainConfig.initial_checkpoint={train.initial_checkpoint!r} with"
+          " Experiment.tokenizer=None would train a new tokenizer for a pretrained model: set"
+          " Experiment.base_checkpoint to the checkpoint to use its own tokenizer.json, or"
+          " Experiment.tokenizer to the SentencePiece .model it was trained with")
+    return
+  if experiment.tokenizer is not None:
+    raise UserInputError(
+        f"Experiment.tokenizer={experiment.tokenizer!r} with Experiment.base_checkpoint="
+        f"{base!r}: a pretrained model uses its own tokenizer.json; unset Experiment.tokenizer")
+  if train.initial_checkpoint is not None:
+    raise UserInputError(
+        f"TrainConfig.initial_checkpoint={train.initial_checkpoint!r} with"
+        f" Experiment.base_checkpoint={base!r}: the base checkpoint's parameters are the initial"
+        " ones; unset TrainConfig.initial_checkpoint")
+
+
+def _start_from_base(experiment: Experiment, base: base_checkpoint.BaseCheckpoint,
+                     stream) -> tuple[Experiment, seqio.Vocabulary]:
+  """The experiment with the base's architecture and parameters, and its vocabulary.
+
+  A Hugging Face base is converted into MODEL_DIR/base/ on the first launch and read
+  from there afterwards (the vocabulary too, so the study's files stay together).
+  """
+  xlt_dir = base_checkpoint.converted_directory(
+      base, paths.join(experiment.model_dir, BASE_DIR), jax.process_count(), stream)
+  source = base.directory
+  base = base_checkpoint.open_base(xlt_dir, experiment.model, experiment.train.chat_template)
+  differing = [field.name for field in dataclasses.fields(ModelConfig)
+               if field.name not in RUNTIME_FIELDS
+               and getattr(experiment.model, field.name) != getattr(base.model_config, field.name)]
+  if differing:
+    print(f"the model's architecture is {source}'s; gin's ModelConfig differs in"
+          f" {', '.join(differing)} and gives only {', '.join(RUNTIME_FIELDS)}", file=stream,
+          flush=True)
+  if experiment.train.chat_template is not None:
+    note = base_checkpoint.chat_template_note(base, experiment.train.chat_template)
+    if note:
+      print(f"note: {note}", file=stream, flush=True)
+  train = dataclasses.replace(experiment.train, initial_checkpoint=xlt_dir)
+  return dataclasses.replace(experiment, model=base.model_config, train=train), base.vocabulary
 
 
 def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
@@ -149,14 +215,11 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
         f" {', '.join(evaluator.SUPPORTED_METRICS)} only so far. Evaluate its predictions"
         " elsewhere, or study an MGSM-format dataset (demo_arith, mgsm, mgsm_p0, mcot_math)."
     )
-  if experiment.train.initial_checkpoint and experiment.tokenizer is None:
-    # A trained tokenizer's ids would index the pretrained embedding at random.
-    raise UserInputError(
-        f"TrainConfig.initial_checkpoint={experiment.train.initial_checkpoint!r} with"
-        " Experiment.tokenizer=None would train a new tokenizer for a pretrained model; using"
-        " the checkpoint's own tokenizer.json is not supported yet: set Experiment.tokenizer to"
-        " the SentencePiece .model the checkpoint was trained with"
-    )
+  _check_starting_point(experiment)
+  base = None
+  if experiment.base_checkpoint is not None:  # checked before anything is written
+    base = base_checkpoint.open_base(experiment.base_checkpoint, experiment.model,
+                                     experiment.train.chat_template)
   primary = distributed.is_primary_process()
   if not primary:
     stream = open(os.devnull, "w")  # progress is printed once, by the primary process
@@ -168,13 +231,17 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   cache_dir = experiment.train.compilation_cache_dir  # relative: under MODEL_DIR
   compile_cache.enable(None if cache_dir is None else paths.join(model_dir, cache_dir))
   data_dir = paths.absolute(_prepare_data(experiment, stream))
-  tokenizer_path = paths.absolute(_prepare_tokenizer(experiment, data_dir, stream))
-  vocabulary = load_vocabulary(tokenizer_path)
-  if vocabulary.vocab_size > experiment.model.vocab_size:
-    raise UserInputError(
-        f"tokenizer {tokenizer_path} has {vocabulary.vocab_size} pieces but"
-        f" ModelConfig.vocab_size is {experiment.model.vocab_size}"
-    )
+  if base is not None:
+    experiment, vocabulary = _start_from_base(experiment, base, stream)
+    tokenizer_path = vocabulary.tokenizer_path
+  else:
+    tokenizer_path = paths.absolute(_prepare_tokenizer(experiment, data_dir, stream))
+    vocabulary = load_vocabulary(tokenizer_path)
+    if vocabulary.vocab_size > experiment.model.vocab_size:
+      raise UserInputError(
+          f"tokenizer {tokenizer_path} has {vocabulary.vocab_size} pieces but"
+          f" ModelConfig.vocab_size is {experiment.model.vocab_size}"
+      )
   runs = mixtures.register_study(experiment.study, data_dir, vocabulary,
                                  chat_family=experiment.train.chat_template)
   for registered in runs:  # a started run must keep training on the data it was planned on
@@ -221,6 +288,13 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           "mesh": dataclasses.asdict(experiment.mesh),
           "data_dir": paths.absolute(data_dir),
           "tokenizer": paths.absolute(tokenizer_path),
+          # What evaluation needs to render prompts as training did.
+          "vocabulary": vocabularies.record(vocabulary),
+          "sequence_start_ids": list(features.sequence_start_ids(vocabulary)),
+          "chat_template": experiment.train.chat_template,
+          "base_checkpoint": experiment.base_checkpoint and {
+              "source": paths.absolute(experiment.base_checkpoint),
+              "parameters": experiment.train.initial_checkpoint},
           "mixture": plan.mixture,
           "validation_mixture": plan.validation_mixture,
       })

@@ -3,7 +3,10 @@
 Training batches are unpacked by default (one example per row, as in P0 §3) or
 packed; the loss covers the completion and its EOS only, or for chat tasks every
 assistant turn; each host reads only its shard of the global batch. The rows and
-the length policy are defined in `xlt_jax.training.features`.
+the length policy are defined in `xlt_jax.training.features`; what a plain row
+begins with (a pretrained tokenizer's BOS, or seqio's decoder start) comes from the
+task's own vocabulary (`sequence_start_ids`), so training, validation and
+evaluation prompts agree by construction.
 """
 
 import dataclasses
@@ -46,6 +49,14 @@ def get_mixture_or_task(name: str):
     raise UserInputError(f"unknown task or mixture {name!r}{hint}") from None
 
 
+def sequence_start_ids(name: str) -> tuple[int, ...]:
+  """The ids a plain sequence of this task or mixture begins with: its vocabulary's
+  (`features.sequence_start_ids`)."""
+  inputs = get_mixture_or_task(name).output_features.get("inputs")
+  return features.DECODER_START if inputs is None else features.sequence_start_ids(
+      inputs.vocabulary)
+
+
 def this_host_shard() -> seqio.ShardInfo:
   """The share of the data that this process reads: shard process_index of process_count."""
   return seqio.ShardInfo(index=jax.process_index(), num_shards=jax.process_count())
@@ -72,13 +83,15 @@ def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, n
                    shard: seqio.ShardInfo):
   examples = _task_examples(name, split, shuffle=shuffle, num_epochs=num_epochs, seed=seed,
                             shard=shard)
-  return features.padded_rows(examples, lengths.inputs, lengths.targets)
+  return features.padded_rows(examples, lengths.inputs, lengths.targets,
+                              sequence_start_ids(name))
 
 
 def _packed_batches(name: str, lengths: FeatureLengths, host_batch_size: int, seed: int,
                     shard: seqio.ShardInfo):
   examples = _task_examples(name, "train", shuffle=True, num_epochs=None, seed=seed, shard=shard)
-  rows = features.example_rows(examples, lengths.inputs, lengths.targets)
+  rows = features.example_rows(examples, lengths.inputs, lengths.targets,
+                               sequence_start_ids(name))
   packed = features.pack(rows.prefetch(tf.data.AUTOTUNE).as_numpy_iterator(),
                          lengths.inputs + lengths.targets)
   while True:
@@ -162,7 +175,7 @@ def length_counts(name: str, split: str, lengths: FeatureLengths) -> dict[str, d
   return {
       task.name: features.count_fates(
           _task_examples(task.name, split, shuffle=False, num_epochs=1, seed=0),
-          lengths.inputs, lengths.targets)
+          lengths.inputs, lengths.targets, sequence_start_ids(task.name))
       for task in _tasks_of(name)
   }
 

@@ -3,10 +3,13 @@ length policy, then padding or packing into fixed-length rows.
 
 Each example first becomes one token sequence and a loss mask over it:
   plain tasks (features "inputs" and "targets", each closed by EOS):
-      [0] + inputs + targets, mask 1 on the targets. The leading 0 is seqio's
-      decoder start token, so unpacked rows equal seqio's
-      PrefixLMFeatureConverter(pack=False) on every position of the example
-      (seqio also feeds the last EOS into the first padding position; here
+      start + inputs + targets, mask 1 on the targets. `start` depends on the
+      vocabulary (`sequence_start_ids`): a pretrained model's tokenizer.json gives
+      its BOS where the tokenizer adds one (Llama, Gemma, Command) and nothing where
+      it adds none (Qwen), so rows begin as `tokenizer(text)` does; a SentencePiece
+      vocabulary (no BOS) gives [0], seqio's decoder start token, so unpacked rows
+      equal seqio's PrefixLMFeatureConverter(pack=False) on every position of the
+      example (seqio also feeds the last EOS into the first padding position; here
       padding is 0 throughout).
   chat tasks (features "chat_tokens" and "chat_loss_mask", see
       `tasks.registration`): the rendered conversation, BOS first, and its mask,
@@ -32,13 +35,16 @@ Unpacked rows are built in tf.data; packing (`pack`) runs in Python on the
 examples the tf.data pipeline yields.
 """
 
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import seqio
 import tensorflow as tf
 
+from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
+
 KEPT, TRUNCATED, DROPPED = 0, 1, 2
+DECODER_START = (0,)  # seqio's decoder start token: what plain sequences begin with by default
 FATE = "length_fate"
 CHAT_TOKENS, CHAT_LOSS_MASK = "chat_tokens", "chat_loss_mask"
 ROW_FEATURES = ("decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights")
@@ -50,14 +56,28 @@ def is_chat(features: dict) -> bool:
   return CHAT_TOKENS in features
 
 
+def sequence_start_ids(vocabulary: seqio.Vocabulary) -> tuple[int, ...]:
+  """The ids a plain sequence (training row or evaluation prompt) begins with.
+
+  A Hugging Face tokenizer's own prefix (`HuggingFaceVocabulary.prefix_ids`: its BOS
+  where it adds one, else nothing); for any other vocabulary seqio's decoder start
+  token (`DECODER_START`: the SentencePiece models trained here have no BOS).
+  """
+  if isinstance(vocabulary, HuggingFaceVocabulary):
+    return tuple(vocabulary.prefix_ids)
+  return DECODER_START
+
+
 @tf.autograph.experimental.do_not_convert
-def _plain_sequence(example: dict, inputs_length: int, targets_length: int) -> dict:
+def _plain_sequence(example: dict, inputs_length: int, targets_length: int,
+                    start_ids: Sequence[int]) -> dict:
   inputs, targets = example["inputs"], example["targets"]
   fate = tf.where(tf.size(targets) > targets_length, DROPPED,
                   tf.where(tf.size(inputs) > inputs_length, TRUNCATED, KEPT))
-  inputs = inputs[-inputs_length:]  # keeps the end of the prompt
-  sequence = tf.concat([tf.zeros([1], inputs.dtype), inputs, targets], axis=0)
-  mask = tf.concat([tf.zeros([1 + tf.size(inputs)], tf.int32),
+  inputs = inputs[-inputs_length:]  # keeps the end of the prompt (the start is kept too)
+  start = tf.constant(list(start_ids), inputs.dtype, shape=[len(start_ids)])
+  sequence = tf.concat([start, inputs, targets], axis=0)
+  mask = tf.concat([tf.zeros([len(start_ids) + tf.size(inputs)], tf.int32),
                     tf.ones([tf.size(targets)], tf.int32)], axis=0)
   return {"sequence": sequence, "mask": mask, FATE: fate}
 
@@ -76,20 +96,25 @@ def _chat_sequence(example: dict, max_tokens: int) -> dict:
   return {"sequence": ids[:length], "mask": mask[:length], FATE: fate}
 
 
-def sequences_with_fate(dataset: tf.data.Dataset, inputs_length: int,
-                        targets_length: int) -> tf.data.Dataset:
+def sequences_with_fate(dataset: tf.data.Dataset, inputs_length: int, targets_length: int,
+                        start_ids: Sequence[int] = DECODER_START) -> tf.data.Dataset:
   """Each example as {"sequence", "mask", FATE}, fitted by the length policy.
 
-  Kept and truncated sequences hold at most inputs_length + targets_length + 1
-  tokens (so their rows fit); dropped ones are returned too, marked DROPPED, so
-  that counting and training see the same decisions.
+  Plain sequences begin with `start_ids` (at most one id; see `sequence_start_ids`);
+  chat sequences begin as their template renders them. Kept and truncated sequences
+  hold at most inputs_length + targets_length + 1 tokens (so their rows fit);
+  dropped ones are returned too, marked DROPPED, so that counting and training see
+  the same decisions.
   """
   if is_chat(dataset.element_spec):
     max_tokens = inputs_length + targets_length + 1
     return dataset.map(lambda example: _chat_sequence(example, max_tokens),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return dataset.map(lambda example: _plain_sequence(example, inputs_length, targets_length),
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if len(start_ids) > 1:
+    raise ValueError(f"plain sequences begin with at most one token, not {list(start_ids)}")
+  return dataset.map(
+      lambda example: _plain_sequence(example, inputs_length, targets_length, start_ids),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 @tf.autograph.experimental.do_not_convert
@@ -109,20 +134,20 @@ def _single_segment(row: dict) -> dict:
           "decoder_positions": tf.range(length, dtype=tf.int32)}
 
 
-def example_rows(dataset: tf.data.Dataset, inputs_length: int,
-                 targets_length: int) -> tf.data.Dataset:
+def example_rows(dataset: tf.data.Dataset, inputs_length: int, targets_length: int,
+                 start_ids: Sequence[int] = DECODER_START) -> tf.data.Dataset:
   """One unpadded row (ROW_FEATURES) per example the length policy keeps, each at
   most inputs_length + targets_length long."""
-  dataset = sequences_with_fate(dataset, inputs_length, targets_length)
+  dataset = sequences_with_fate(dataset, inputs_length, targets_length, start_ids)
   dataset = dataset.filter(lambda example: example[FATE] != DROPPED)
   return dataset.map(_rows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def padded_rows(dataset: tf.data.Dataset, inputs_length: int,
-                targets_length: int) -> tf.data.Dataset:
+def padded_rows(dataset: tf.data.Dataset, inputs_length: int, targets_length: int,
+                start_ids: Sequence[int] = DECODER_START) -> tf.data.Dataset:
   """Unpacked rows of MODEL_FEATURES, length inputs_length + targets_length: one
   example per row (segment 1), padded with 0 (segment 0, loss weight 0)."""
-  dataset = example_rows(dataset, inputs_length, targets_length).map(
+  dataset = example_rows(dataset, inputs_length, targets_length, start_ids).map(
       _single_segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   length = inputs_length + targets_length
   return seqio.utils.trim_and_pad_dataset(dataset, {key: length for key in MODEL_FEATURES})
@@ -181,11 +206,11 @@ def pack(rows: Iterable[dict[str, np.ndarray]], length: int,
     yield emit(0)
 
 
-def count_fates(dataset: tf.data.Dataset, inputs_length: int,
-                targets_length: int) -> dict[str, int]:
+def count_fates(dataset: tf.data.Dataset, inputs_length: int, targets_length: int,
+                start_ids: Sequence[int] = DECODER_START) -> dict[str, int]:
   """How many examples of a finite dataset the length policy keeps whole, truncates
   and drops: {"examples", "truncated", "dropped"}."""
-  fates = sequences_with_fate(dataset, inputs_length, targets_length).map(
+  fates = sequences_with_fate(dataset, inputs_length, targets_length, start_ids).map(
       lambda example: example[FATE]).batch(4096)
   counts = np.zeros(3, np.int64)
   for batch in fates.as_numpy_iterator():

@@ -22,7 +22,7 @@ from jax.sharding import Mesh
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, flops
-from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.training import batches, checkpointing, distributed, metrics_log
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
@@ -107,10 +107,6 @@ def _validation_loss(functions, params, validation_batches) -> float:
   return total / max(weight, 1.0)
 
 
-# Fields that may differ between a converted checkpoint and the model that fine-tunes it.
-_RUNTIME_FIELDS = ("dtype", "param_dtype", "remat_policy", "scan_unroll")
-
-
 def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
   """Parameters of a converted checkpoint, sharded for `mesh` (the optimizer starts fresh).
 
@@ -124,7 +120,7 @@ def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
 
   saved_config, params, _ = conversion.load_xlt(xlt_dir, abstract_params(Decoder(model_config), mesh))
   differing = [field.name for field in dataclasses.fields(ModelConfig)
-               if field.name not in _RUNTIME_FIELDS
+               if field.name not in RUNTIME_FIELDS
                and getattr(saved_config, field.name) != getattr(model_config, field.name)]
   if differing:
     raise UserInputError(
@@ -152,7 +148,7 @@ def run_identity(model_config: ModelConfig, optimizer_config: OptimizerConfig,
                    for name in _IDENTITY_TRAIN_FIELDS})
   identity.update({f"ModelConfig.{field.name}": getattr(model_config, field.name)
                    for field in dataclasses.fields(ModelConfig)
-                   if field.name not in _RUNTIME_FIELDS})
+                   if field.name not in RUNTIME_FIELDS})
   if manifest is not None:
     identity["data"] = {
         f"{part} {entry['task']}": hashlib.sha256(json.dumps(
