@@ -1,14 +1,9 @@
-"""Hugging Face checkpoints <-> xlt checkpoint directories, and their verification.
-
-    python -m xlt_jax.convert hf-to-xlt --hf_dir DIR --out DIR [--dtype bfloat16]
-    python -m xlt_jax.convert xlt-to-hf --xlt_dir DIR --out DIR [--dtype bfloat16]
-    python -m xlt_jax.convert verify --hf_dir DIR [--tolerance 1e-4]
+"""Hugging Face checkpoint directories <-> xlt checkpoint directories.
 
 An xlt checkpoint directory holds `model.json` (our ModelConfig and the original
-config.json), `params/` (one orbax checkpoint per parameter) and the
-tokenizer files. `verify` runs the same tokens through `transformers` and
-xlt-jax, prints the largest logit difference and both greedy continuations, and
-exits 1 above the tolerance. Users run it after every conversion.
+config.json), `params/` (one orbax checkpoint per parameter) and the tokenizer files.
+`python -m xlt_jax.convert` is the command line; `xlt_jax.evaluation.parity.verify`
+compares a conversion with `transformers`.
 """
 
 import dataclasses
