@@ -56,6 +56,9 @@ setuptools.setup(
         "fugashi>=1.3,<2",
         "unidic-lite==1.0.8",
         "pandas>=2.2",  # the mixture inspector's tables
+        # renders a base checkpoint's own chat template to compare it with ours
+        # (xlt_jax/models/base_checkpoint.py)
+        "jinja2>=3.1",
         # XL-Sum's multilingual ROUGE (xlt_jax/evaluation/rouge.py), offline: Google's ROUGE
         # arithmetic, NLTK's Snowball stemmers, OpenNMT's pre-tokenizer, and the segmenters
         # and stemmers XL-Sum uses (jieba, MeCab with unidic-lite: above), all offline.
