@@ -141,10 +141,19 @@ def _flops(compiled) -> float:
 
 def optimal_seconds(compiled) -> float | None:
   """libtpu's estimate of the compiled program's runtime on its chips (`optimal_seconds`
-  in `cost_analysis()`), or None where this jax/libtpu does not report one. A scanned
-  loop body counts once, as in the FLOPs."""
+  in `cost_analysis()`), or None where this jax/libtpu does not report a usable one. A
+  scanned loop body counts once, as in the FLOPs.
+
+  libtpu counts -1 s for each instruction it cannot cost. In the train step those are
+  `ConcatBitcast` custom calls (concatenations done by bitcasts, no work; there from a
+  vocabulary of 4096 up), so their placeholders are added back; a total still below zero
+  means other uncosted instructions: None.
+  """
   value = (compiled.cost_analysis() or {}).get("optimal_seconds")
-  return None if value is None or value < 0 else float(value)
+  if value is None:
+    return None
+  value += compiled.as_text().count('custom_call_target="ConcatBitcast"')
+  return float(value) if value > 0 else None
 
 
 def _extrapolate(one_layer: float, two_layers: float, num_layers: int) -> float:
@@ -234,7 +243,8 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
       probe_seconds = [optimal_seconds(probe) for probe in probes]
       if None in probe_seconds:
         estimate_note = (f"not available: cost_analysis() of this libtpu (jax"
-                         f" {jax.__version__}) reports no optimal_seconds")
+                         f" {jax.__version__}) reports no optimal_seconds for this step, or"
+                         " one with instructions it cannot cost")
       else:
         estimate_note = None
         estimated_seconds = _extrapolate(*probe_seconds, model_config.num_layers)
