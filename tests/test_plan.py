@@ -202,10 +202,10 @@ def test_libtpu_estimates_a_probe_whose_concatenations_it_does_not_cost():
   optimal_seconds; the estimate adds them back (0.36 ms for this 1-layer probe)."""
   import dataclasses
 
-  from xlt_jax.runner import gin_setup
+  from xlt_jax.runner import flags, gin_setup
   from xlt_jax.training import train_step
 
-  files, bindings, _ = gin_setup.split_gin_flags(SMALL)
+  files, bindings, _ = flags.split_gin_flags(SMALL)
   experiment, _ = gin_setup.build_experiment(files, bindings)
   mesh = sharding.make_mesh(experiment.mesh, step_plan.topology_devices("v5e:2x2"))
   probe = dataclasses.replace(experiment.model, num_layers=1, scan_unroll=1, vocab_size=4096)
