@@ -20,7 +20,7 @@ import resume_worker  # tests/ is on sys.path (pytest prepend mode)
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.training import checkpointing, metrics_log, sharding, trainer
+from xlt_jax.training import checkpointing, metrics_log, resume_guard, sharding, trainer
 from xlt_jax.training.preemption import EXIT_STATUS
 from xlt_jax.training.train_step import abstract_params
 
@@ -223,7 +223,7 @@ def test_a_resume_with_other_settings_or_data_is_refused_naming_each(tmp_path, d
   first = {"max_steps": 2, "checkpoint_every_steps": 2}
   resume_worker.train(str(run_dir), data_dir, first, stream=io.StringIO(),
                       manifest=_manifest("demo_arith_en_train:1"))
-  started = json.loads((run_dir / trainer.RESUME_FILE).read_text())
+  started = json.loads((run_dir / resume_guard.RESUME_FILE).read_text())
   assert started["identity"]["OptimizerConfig.learning_rate"] == 1e-3
   assert started["recorded_at_step"] == 0 and started["changes"] == []
   before = _snapshot(run_dir)
@@ -250,7 +250,7 @@ def test_a_resume_with_other_settings_or_data_is_refused_naming_each(tmp_path, d
   assert summary["resumed_from_step"] == 3
   assert ("[tiny] warning: resuming with changes (TrainConfig.allow_changed_resume):"
           " OptimizerConfig.learning_rate=0.001, now 0.003;") in stream.getvalue()
-  record = json.loads((run_dir / trainer.RESUME_FILE).read_text())
+  record = json.loads((run_dir / resume_guard.RESUME_FILE).read_text())
   assert record["identity"]["OptimizerConfig.learning_rate"] == 3e-3  # the next resume's base
   (change,) = record["changes"]
   assert change["at_step"] == 3 and len(change["differences"]) == 4

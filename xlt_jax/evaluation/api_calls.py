@@ -1,6 +1,6 @@
 """API-call exact match (P4, mAPICall-Bank): the generated call is parsed and compared.
 
-P4 (Dhaliwal et al., ../shared/papers.md P4.1-P4.2) counts a generated call correct "only
+P4 (Dhaliwal et al., arXiv 2604.13286, Secs. 4.1-4.2) counts a generated call correct "only
 if the API name, all argument names, and all corresponding argument values exactly
 match the ground truth". The reference is the item's `answer` as the API-calling format
 writes it (tasks/formats/api_calling.py): {"arguments": {...}, "name": "..."} as JSON.

@@ -14,7 +14,7 @@ SQuAD v1.1 script takes `metric_max_over_ground_truths`:
 Optionally the prediction is first post-processed as P3 did (`qa_postprocessing.py`).
 Per language, each score is the mean over its items, in 0-1 (the scripts print 100 x).
 
-What the studies used, as far as ../shared/papers.md says:
+What the studies used, as far as their papers say:
 
 - P2 (Chen et al.), XQuAD es/ru/zh, 0-shot: "EM (strict string-level exact match)" and
   "include" (the reference is a substring of the generation); no normalisation is named,

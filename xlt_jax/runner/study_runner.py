@@ -28,7 +28,15 @@ from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.reporting import report
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import checkpointing, compile_cache, distributed, features, sharding, trainer
+from xlt_jax.training import (
+  checkpointing,
+  compile_cache,
+  distributed,
+  features,
+  resume_guard,
+  sharding,
+  trainer,
+)
 from xlt_jax.training.distributed import DistributedConfig
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig
@@ -252,9 +260,9 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     if not paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
       # and with the settings it was started with: refused before any run trains and
       # before this launch's files replace the run's
-      trainer.check_resume(run_dir, registered.plan.name, trainer.run_identity(
+      resume_guard.check_resume(run_dir, registered.plan.name, resume_guard.run_identity(
           experiment.model, experiment.optimizer, experiment.train, registered.manifest),
-          experiment.train.allow_changed_resume)
+          experiment.train.allow_changed_resume, paths.join(run_dir, trainer.CHECKPOINTS_DIR))
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
   study_record = {

@@ -7,8 +7,6 @@ preemption notice, and stops on a non-finite loss without saving the damage.
 
 import dataclasses
 import functools
-import hashlib
-import json
 import math
 import sys
 import threading
@@ -23,7 +21,7 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, flops
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
-from xlt_jax.training import batches, checkpointing, distributed, metrics_log
+from xlt_jax.training import batches, checkpointing, distributed, metrics_log, resume_guard
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig, ShardedFunctions, TrainState, build, global_batch
@@ -31,7 +29,6 @@ from xlt_jax.training.train_step import OptimizerConfig, ShardedFunctions, Train
 SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
 LENGTHS_FILE = "length_policy.json"  # per task: examples, truncated, dropped
 CHECKPOINTS_DIR = "checkpoints"
-RESUME_FILE = "started_with.json"  # what a resumed attempt must match (run_identity)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +69,7 @@ class TrainConfig:
   seed: int = 0
   initial_checkpoint: str | None = None  # xlt checkpoint dir (python -m xlt_jax.convert)
   # Resume a run whose optimizer, seed, batch, lengths, model or data differ from those it
-  # was started with (RESUME_FILE); by default such a resume is refused, naming them.
+  # was started with (resume_guard.RESUME_FILE); by default such a resume is refused, naming them.
   allow_changed_resume: bool = False
   # JAX's persistent compilation cache (compile_cache): a relative path is under MODEL_DIR,
   # which on a pod is shared storage; None compiles everything afresh in each launch.
@@ -128,104 +125,6 @@ def load_initial_params(xlt_dir: str, model_config: ModelConfig, mesh: Mesh):
         + ", ".join(f"{name}={getattr(saved_config, name)!r} (gin: {getattr(model_config, name)!r})"
                     for name in differing))
   return params
-
-
-# TrainConfig fields that decide which rows a run's batches hold; the others set how long
-# it trains, what it saves and logs, or how the same update is computed.
-_IDENTITY_TRAIN_FIELDS = ("seed", "batch_size", "inputs_length", "targets_length", "pack",
-                          "chat_template")
-
-
-def run_identity(model_config: ModelConfig, optimizer_config: OptimizerConfig,
-                 train_config: TrainConfig, manifest: dict | None = None) -> dict:
-  """What a resumed attempt must share with the one that started the run: every optimizer
-  setting, the TrainConfig fields that decide its batches, the model's architecture and,
-  given the run's manifest (`tasks.selection`), a digest of each task's example ids and
-  source file. JSON values (tuples become lists), as RESUME_FILE stores them."""
-  identity = {f"OptimizerConfig.{field.name}": getattr(optimizer_config, field.name)
-              for field in dataclasses.fields(optimizer_config)}
-  identity.update({f"TrainConfig.{name}": getattr(train_config, name)
-                   for name in _IDENTITY_TRAIN_FIELDS})
-  identity.update({f"ModelConfig.{field.name}": getattr(model_config, field.name)
-                   for field in dataclasses.fields(ModelConfig)
-                   if field.name not in RUNTIME_FIELDS})
-  if manifest is not None:
-    identity["data"] = {
-        f"{part} {entry['task']}": hashlib.sha256(json.dumps(
-            [entry["ids"], entry.get("source_sha256")]).encode()).hexdigest()[:16]
-        for part in ("train", "validation") for entry in manifest.get(part, [])}
-  return json.loads(json.dumps(identity))
-
-
-def _show(value) -> str:
-  return f"{value:g}" if isinstance(value, float) else repr(value)
-
-
-def _identity_differences(started: dict, now: dict) -> list[str]:
-  """One phrase per setting in both identities that differs (a setting one of them lacks,
-  from an older or newer version, is not compared)."""
-  differences = []
-  for key in started.keys() & now.keys():
-    if key == "data" or started[key] == now[key]:
-      continue
-    differences.append(f"{key}={_show(started[key])}, now {_show(now[key])}")
-  differences.sort()
-  if "data" in started and "data" in now and started["data"] != now["data"]:
-    old, new = started["data"], now["data"]
-    changes = [f"{task} {what}" for tasks, what in (
-        (sorted(task for task in old.keys() & new.keys() if old[task] != new[task]),
-         "has other examples"),
-        (sorted(new.keys() - old.keys()), "is new"),
-        (sorted(old.keys() - new.keys()), "is gone")) for task in tasks]
-    shown = ", ".join(changes[:3]) + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
-    differences.append(f"its data (manifest.json): {shown}")
-  return differences
-
-
-def check_resume(run_dir: str, run_name: str, identity: dict, allow_changed: bool) -> list[str]:
-  """The differences between `identity` and what the run's RESUME_FILE recorded when it
-  started (or was last resumed with changes); [] when there is no checkpoint to resume
-  or no record (a run started before records were kept).
-
-  Raises:
-    UserInputError: the run would resume with other settings or data, naming each
-      difference, unless `allow_changed`.
-  """
-  path = paths.join(run_dir, RESUME_FILE)
-  if not checkpointing.saved_steps(paths.join(run_dir, CHECKPOINTS_DIR)) \
-      or not paths.isfile(path):
-    return []
-  try:
-    with paths.open(path, encoding="utf-8") as file:
-      started = json.load(file)["identity"]
-  except (OSError, ValueError, KeyError, TypeError) as error:
-    raise UserInputError(f"cannot read {path} ({error}); move it aside to resume without"
-                         " comparing settings") from None
-  differences = _identity_differences(started, identity)
-  if differences and not allow_changed:
-    raise UserInputError(
-        f"run {run_name} was started with " + "; ".join(differences)
-        + ". Resuming would mix two configurations in one run: restore the settings, move"
-        f" {run_dir} aside to start it afresh, or set"
-        " --gin.TrainConfig.allow_changed_resume=True to resume anyway")
-  return differences
-
-
-def _record_identity(run_dir: str, identity: dict, start_step: int,
-                     differences: list[str]) -> None:
-  """Writes RESUME_FILE when a run starts (or resumes without one, or with allowed
-  changes): the identity a later resume is compared with, the step it was recorded at,
-  and every resume allowed with changes."""
-  path = paths.join(run_dir, RESUME_FILE)
-  if start_step and paths.isfile(path) and not differences:
-    return  # resumed as started: the record stands
-  changes = []
-  if start_step and paths.isfile(path):
-    with paths.open(path, encoding="utf-8") as file:
-      changes = json.load(file).get("changes", [])
-    changes.append({"at_step": start_step, "differences": differences})
-  atomic_io.write_json(path, {"identity": identity, "recorded_at_step": start_step,
-                              "changes": changes})
 
 
 def set_aside_interrupted_run(run_dir: str) -> str | None:
@@ -362,7 +261,7 @@ def train_run(
   Validation loss is computed every `validation_every_steps` and at the last step; those
   steps, every `checkpoint_every_steps`-th and `keep_every_n_steps`-th step and a preempted
   step are checkpointed. A resume must match the settings and data (`manifest`, the run's
-  example ids) the run was started with (RESUME_FILE; `run_identity`) unless
+  example ids) the run was started with (resume_guard.RESUME_FILE; `resume_guard.run_identity`) unless
   `allow_changed_resume`; the TensorBoard events and metrics past the restored step are
   dropped. The jitted step is shared with earlier runs of the same shapes in this process
   (`shared_functions`).
@@ -376,7 +275,7 @@ def train_run(
     TrainingDiverged: the loss or parameters became non-finite; nothing non-finite is
       saved and the last good checkpoint is kept.
     UserInputError: a checkpoint of another model shape, past this run's last step, or
-      of a run started with other settings or data (see `check_resume`).
+      of a run started with other settings or data (see `resume_guard.check_resume`).
   """
   total_steps = train_config.total_steps(num_train_examples)
   for name in ("validation_every_steps", "checkpoint_every_steps", "log_every_steps"):
@@ -389,8 +288,10 @@ def train_run(
   if train_config.keep_every_n_steps is not None and train_config.keep_every_n_steps < 1:
     raise UserInputError(f"TrainConfig.keep_every_n_steps must be at least 1 or None, not"
                          f" {train_config.keep_every_n_steps}")
-  identity = run_identity(model_config, optimizer_config, train_config, manifest)
-  changes = check_resume(run_dir, run_name, identity, train_config.allow_changed_resume)
+  identity = resume_guard.run_identity(model_config, optimizer_config, train_config, manifest)
+  changes = resume_guard.check_resume(run_dir, run_name, identity,
+                                      train_config.allow_changed_resume,
+                                      paths.join(run_dir, CHECKPOINTS_DIR))
   functions = shared_functions(model_config, optimizer_config, mesh,
                                train_config.num_microbatches)
   checkpoint_dir = paths.join(run_dir, CHECKPOINTS_DIR)
@@ -419,7 +320,7 @@ def train_run(
       print(f"[{run_name}] warning: resuming with changes (TrainConfig.allow_changed_resume): "
             + "; ".join(changes), file=stream, flush=True)
     if primary:
-      _record_identity(run_dir, identity, start_step, changes)
+      resume_guard.record_identity(run_dir, identity, start_step, changes)
     kept_records = metrics_log.keep_records_until(run_dir, start_step) if primary else []
     if primary and start_step:
       metrics_log.keep_tensorboard_events_until(run_dir, start_step)
