@@ -36,7 +36,6 @@ Python's and JSON's syntax instead of the regular expression.
 import ast
 import dataclasses
 import json
-from collections import Counter
 from collections.abc import Iterable
 
 from xlt_jax.evaluation import prediction_files
@@ -178,19 +177,14 @@ def score_by_language(examples: Iterable[Example]) -> dict[str, dict[str, float]
   Returns:
     {language: {"exact_match": share, "unparseable": share}}, in 0-1.
   """
-  counts: Counter = Counter()
-  correct: Counter = Counter()
-  unparseable: Counter = Counter()
-  for example in examples:
-    counts[example.language] += 1
+  def item(example: Example) -> dict[str, float]:
     predicted = parse_call(example.prediction)
-    if predicted is None:
-      unparseable[example.language] += 1
-    elif calls_match(predicted, example.reference):
-      correct[example.language] += 1
-  return {language: {"exact_match": correct[language] / counts[language],
-                     "unparseable": unparseable[language] / counts[language]}
-          for language in sorted(counts)}
+    return {"exact_match": float(predicted is not None
+                                 and calls_match(predicted, example.reference)),
+            "unparseable": float(predicted is None)}
+
+  return prediction_files.mean_by_language((example.language, item(example))
+                                           for example in examples)
 
 
 def score_file(path: str) -> dict[str, dict[str, float]]:

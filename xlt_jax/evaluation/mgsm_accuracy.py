@@ -10,7 +10,6 @@ accuracy as its `eval/metrics.json`.
 """
 
 import dataclasses
-from collections import Counter
 from collections.abc import Iterable
 
 from xlt_jax.core.errors import UserInputError
@@ -38,18 +37,13 @@ def score_by_language(examples: Iterable[Example]) -> dict[str, dict[str, float]
   Raises:
     UserInputError: a reference answer that is not a number.
   """
-  counts: Counter = Counter()
-  correct: Counter = Counter()
-  invalid: Counter = Counter()
-  for example in examples:
-    counts[example.language] += 1
+  def item(example: Example) -> dict[str, float]:
     extracted = answers.extract_number(example.prediction)
-    if extracted is None:
-      invalid[example.language] += 1
-    correct[example.language] += answers.answers_match(extracted, example.answer)
-  return {language: {"accuracy": correct[language] / counts[language],
-                     "invalid": invalid[language] / counts[language]}
-          for language in sorted(counts)}
+    return {"accuracy": float(answers.answers_match(extracted, example.answer)),
+            "invalid": float(extracted is None)}
+
+  return prediction_files.mean_by_language((example.language, item(example))
+                                           for example in examples)
 
 
 def _is_number(value: object) -> bool:

@@ -11,7 +11,7 @@ names, or be a list or a number, read it with `value` and report a bad one with
 
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from xlt_jax.core.errors import UserInputError
 
@@ -96,3 +96,21 @@ def read_numbered(path: str, fields: tuple[str, ...],
   if not rows:
     raise UserInputError(f"{path}: no predictions (the file has no JSON lines)")
   return rows
+
+
+def mean_by_language(scored: Iterable[tuple[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+  """Per language, in sorted order, the mean of each score over that language's items.
+
+  Args:
+    scored: (language, {score name: value}) per item, every item of a language naming the
+      same scores.
+  """
+  totals: dict[str, dict[str, float]] = {}
+  counts: dict[str, int] = {}
+  for language, scores in scored:
+    language_totals = totals.setdefault(language, dict.fromkeys(scores, 0.0))
+    for name, value in scores.items():
+      language_totals[name] += value
+    counts[language] = counts.get(language, 0) + 1
+  return {language: {name: total / counts[language] for name, total in totals[language].items()}
+          for language in sorted(totals)}

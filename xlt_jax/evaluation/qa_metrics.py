@@ -105,22 +105,18 @@ def score_by_language(examples: Iterable[Example], normalisation: str = "squad",
   """
   if postprocessing not in qa_postprocessing.POSTPROCESSING:
     raise ValueError(f"unknown post-processing {postprocessing!r}")
-  totals: dict[str, dict[str, float]] = {}
-  counts: Counter = Counter()
-  for example in examples:
+  def item(example: Example) -> dict[str, float]:
     prediction = example.prediction
     if postprocessing == "p3":
       if example.question is None:
         raise ValueError("P3's post-processing needs each item's question")
       prediction = qa_postprocessing.p3(prediction, example.question)
     normalise = qa_normalisation.normaliser(normalisation, example.language)
-    item = score(prediction, example.references, normalise)
-    language_totals = totals.setdefault(example.language, dict.fromkeys(SCORES, 0.0))
-    for name in SCORES:
-      language_totals[name] += item[name]
-    counts[example.language] += 1
-  return {language: {name: totals[language][name] / counts[language] for name in SCORES}
-          for language in sorted(totals)}
+    scores = score(prediction, example.references, normalise)
+    return {name: scores[name] for name in SCORES}
+
+  return prediction_files.mean_by_language((example.language, item(example))
+                                           for example in examples)
 
 
 def _references(path: str, line_number: int, row: dict) -> tuple[str, ...]:

@@ -181,22 +181,16 @@ def score_by_language(examples: Iterable[Example],
   Returns:
     {language: {"rouge1": F, "rouge2": F, "rougeL": F}}, means over that language's items.
   """
-  totals: dict[str, dict[str, float]] = {}
-  counts: dict[str, int] = {}
   scorers = {}
-  for example in examples:
+
+  def item(example: Example) -> tuple[str, dict[str, float]]:
     language = check_language(example.language)
     if language not in scorers:
       scorers[language] = scorer(language, use_stemmer)
-      totals[language] = dict.fromkeys(ROUGE_TYPES, 0.0)
-      counts[language] = 0
     scores = scorers[language].score(example.reference, example.prediction)
-    for rouge_type in ROUGE_TYPES:
-      totals[language][rouge_type] += scores[rouge_type].fmeasure
-    counts[language] += 1
-  return {language: {rouge_type: totals[language][rouge_type] / counts[language]
-                     for rouge_type in ROUGE_TYPES}
-          for language in sorted(totals)}
+    return language, {rouge_type: scores[rouge_type].fmeasure for rouge_type in ROUGE_TYPES}
+
+  return prediction_files.mean_by_language(item(example) for example in examples)
 
 
 # The fields a predictions file needs for ROUGE (see prediction_files.py).
