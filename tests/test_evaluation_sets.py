@@ -8,6 +8,7 @@ Hub), must give the same 5-shot context, choices and answer as our example.
 
 import json
 import pathlib
+import random
 import zipfile
 
 import pyarrow
@@ -15,7 +16,7 @@ import pyarrow.parquet
 import pytest
 
 from tasks import datasets
-from tasks.formats import ceval, cmmlu, tydiqa
+from tasks.formats import ceval, cmmlu, mmmlu, tydiqa
 from xlt_jax.core.errors import DataFormatError, UserInputError
 from xlt_jax.data import __main__ as prepare_binary
 from xlt_jax.data.fetch import Fetcher
@@ -224,3 +225,152 @@ def test_okapi_mmlu_takes_an_index_answer_and_fails_without_test_rows(tmp_path):
   _write(root / "ru_test.json", "[]")
   with pytest.raises(DataFormatError, match=r"Okapi MMLU: no rows in .*ru_test.json"):
     datasets.read_examples("okapi_mmlu", str(tmp_path), "ru", "test")
+
+
+# MMMLU: test/mmlu_<LOCALE>.csv, columns Question,A,B,C,D,Answer,Subject.
+
+
+def test_mmmlu_uses_its_locale_files_and_prompts_as_lm_evaluation_harness(tmp_path):
+  header = "Question,A,B,C,D,Answer,Subject\n"
+  lines = [f"¿Qué hueso {i}?,fémur {i},tibia {i},radio {i},cúbito {i},{'ABCD'[i % 4]},anatomy\n"
+           for i in range(6)]
+  lines[3] = lines[3].replace(",anatomy\n", ",anatomy_test.csv_es-LA.csv\n")  # as released
+  release = _write(tmp_path / "release" / "mmlu_ES-LA.csv", header + "".join(lines))
+  names = [f"test/mmlu_{locale}.csv" for locale, _ in mmmlu.LOCALES.values()]
+  fetcher, asked = _recording({f"openai/MMMLU/{name}": release for name in names})
+  data = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "mmmlu", "--out", str(data)], fetcher=fetcher) == 0
+  assert asked == [("openai/MMMLU", name) for name in names]
+  assert "test/mmlu_ZH-CN.csv" in names  # the file's name, not the card's "ZN-CN"
+  examples = datasets.read_examples("mmmlu", str(data), "es", "test")
+  assert [example["id"] for example in examples] == [f"mmmlu_es_test:{i}" for i in range(6)]
+  assert examples[0]["inputs"].startswith(
+      "The following are multiple choice questions (with answers) about anatomy (Spanish).\n\n"
+      "¿Qué hueso 1?\n")  # the first five other questions of the subject
+  harness = _harness("openai-mmmlu/default/mmmlu_es_la_anatomy.yaml", "csv", {
+      "test": str(data / "mmmlu" / "test" / "mmlu_ES-LA.csv")}, tmp_path, shots=5)
+  assert _ours(examples) == harness
+  # A subject with fewer than six questions cannot give each five others.
+  with open(data / "mmmlu" / "test" / "mmlu_ES-LA.csv", "a", encoding="utf-8") as file:
+    file.write("¿Qué planeta?,Marte,Venus,Tierra,Júpiter,A,astronomy\n")
+  with pytest.raises(DataFormatError, match="0 few-shot exemplars for 6, need 5"):
+    datasets.read_examples("mmmlu", str(data), "es", "test")
+
+
+# TyDi QA GoldP: SQuAD-format files, the language in the question id's prefix.
+
+
+def _tydi(qas_by_context: list[tuple[str, list[tuple[str, str, str]]]]) -> str:
+  return json.dumps({"version": "TyDiQA-GoldP-1.1", "data": [
+      {"title": "", "paragraphs": [{"context": context, "qas": [
+          {"id": qa_id, "question": question,
+           "answers": [{"text": answer, "answer_start": context.find(answer)}]}
+          for qa_id, question, answer in qas]}]}
+      for context, qas in qas_by_context]}, ensure_ascii=False)
+
+
+def test_tydiqa_validation_is_open_instructs_one_shot_prompt_in_the_language(tmp_path):
+  release = tmp_path / "release"
+  _write(release / "tydiqa-goldp-v1.1-train.json", _tydi([
+      ("Москва — столица России.", [("russian-111-0", "Какая столица России?", "Москва")]),
+      ("Paris is the capital of France.", [("english-222-0", "What is France's capital?",
+                                            "Paris")])]))
+  _write(release / "tydiqa-goldp-v1.1-dev.json", _tydi([
+      ("Нева течёт через Санкт-Петербург.", [
+          ("russian-333-0", "Через какой город течёт Нева?", "Санкт-Петербург"),
+          ("russian-333-1", "Что течёт через Санкт-Петербург?", "Нева")]),
+      ("Berlin is in Germany.", [("english-444-0", "Where is Berlin?", "Germany")])]))
+  data = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "tydiqa", "--out", str(data), "--source",
+                              str(release)], fetcher=OFFLINE) == 0
+  examples = datasets.read_examples("tydiqa", str(data), "ru", "validation")
+  assert [(example["id"], example["answer"]) for example in examples] == [
+      ("tydiqa_ru_validation:russian-333-0", "Санкт-Петербург"),
+      ("tydiqa_ru_validation:russian-333-1", "Нева")]
+  assert examples[0]["inputs"] == (
+      "Ответьте на следующий вопрос на основе информации в данном отрывке.\n\n"
+      "Отрывок: Москва — столица России.\nВопрос: Какая столица России?\nОтвет: Москва\n\n"
+      "Отрывок: Нева течёт через Санкт-Петербург.\nВопрос: Через какой город течёт Нева?\n"
+      "Ответ:")
+  assert datasets.get_dataset("tydiqa").metric == datasets.get_dataset("xquad").metric
+  with pytest.raises(DataFormatError, match=r"tydiqa: no rows with id prefix 'finnish' in .*"
+                     r"train.json; id prefix values seen: english \(1\), russian \(1\)"):
+    datasets.read_examples("tydiqa", str(data), "fi", "validation")
+  # Downloads come from the release's bucket.
+  fetcher, asked = _recording({tydiqa.URL.format(name): release / name for name in (
+      "tydiqa-goldp-v1.1-train.json", "tydiqa-goldp-v1.1-dev.json")})
+  prepare_binary.prepare("tydiqa", str(tmp_path / "downloaded"), None, fetcher)
+  assert asked == ["https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-train.json",
+                   "https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-dev.json"]
+
+
+def test_tydiqa_exemplar_is_one_seeded_draw_from_the_languages_train_questions():
+  pool = [{"id": f"russian-{i}", "context": f"c{i}", "question": f"q{i}", "answer": f"a{i}"}
+          for i in range(20)]
+  (chosen,) = tydiqa.exemplars(pool)
+  assert tydiqa.exemplars(pool) == [chosen]  # the same exemplar for every item
+  assert chosen == random.Random(42).sample(pool, 1)[0]
+  with pytest.raises(DataFormatError, match="0 train questions, need 1"):
+    tydiqa.exemplars([])
+
+
+# Chen et al.'s human-translated OASST questions: test-data/test_<lang>.jsonl, {"id", "prompt"}.
+
+
+def test_translated_oasst_questions_are_parallel_by_message_id(tmp_path):
+  message = "50168627-eb95-4d5a-a2c8-d6ccbc00642c"  # line 1 of the release in every language
+  release = tmp_path / "test-data"
+  files = {"ru": _write(release / "test_ru.jsonl", _jsonl([
+      {"id": message, "prompt": "Мой сын сказал, чтобы я кликнула на этот batch-файл."},
+      {"id": "26e063e8-26f2-4686-af52-165fc1a3d196", "prompt": "Какой уровень витамина D?"}])),
+      "zh": _write(release / "test_zh.jsonl", _jsonl([
+          {"id": message, "prompt": "我儿子告诉我当我的网络卡住时，就点击这个“批处理文件”。"}]))}
+  base = ("https://raw.githubusercontent.com/hplt-project/monolingual-multilingual-instruction-"
+          "tuning/main/test-data/")
+  fetcher, asked = _recording({base + f"test_{language}.jsonl": files.get(language, files["ru"])
+                               for language in datasets.get_dataset(
+                                   "oasst_human_translated").languages})
+  data = tmp_path / "data"
+  assert prepare_binary.main(["prepare", "oasst_human_translated", "--out", str(data)],
+                             fetcher=fetcher) == 0
+  assert base + "test_es.jsonl" in asked and len(asked) == 11
+  russian = datasets.read_examples("oasst_human_translated", str(data), "ru", "test")
+  chinese = datasets.read_examples("oasst_human_translated", str(data), "zh", "test")
+  assert russian[0]["id"].split(":")[1] == chinese[0]["id"].split(":")[1] == message
+  assert russian[1]["inputs"] == "Какой уровень витамина D?" and russian[1]["targets"] == ""
+  assert datasets.get_dataset("oasst_human_translated").metric == "llm_judge"
+  _write(data / "oasst_human_translated" / "test_zh.jsonl", "\n")
+  with pytest.raises(DataFormatError, match="translated OASST questions: no rows in"):
+    datasets.read_examples("oasst_human_translated", str(data), "zh", "test")
+
+
+# P1's AlpacaFarm translations: never released; the user's own, in the variant layout.
+
+
+def test_alpaca_farm_translations_say_p1_never_released_them_and_read_the_variant_layout(
+    tmp_path):
+  english = [{"instruction": "Give three tips.", "input": "", "output": "1.", "dataset":
+              "helpful_base"},
+             {"instruction": "What is OASST?", "input": "", "output": "A.", "dataset": "oasst"},
+             {"instruction": "Sort these.", "input": "3, 1, 2", "output": "1, 2, 3",
+              "dataset": "selfinstruct"}]
+  _write(tmp_path / "alpaca_farm" / "alpaca_farm_evaluation.json", json.dumps(english))
+  with pytest.raises(UserInputError, match=r"alpaca_farm_translated_google: .*variants/"
+                     r"translated_google/alpaca_farm/alpaca_farm_evaluation_es.json does not"
+                     r" exist\. P1 \(Shaham et al\., 2024\) never released"):
+    datasets.read_examples("alpaca_farm_translated_google", str(tmp_path), "es", "test")
+  spanish = [dict(record, instruction=text, input=extra) for record, text, extra in zip(
+      english, ["Da tres consejos.", "¿Qué es OASST?", "Ordena estos."], ["", "", "3, 1, 2"])]
+  mine = _write(tmp_path / "mine" / "alpaca_farm_evaluation_es.json", json.dumps(spanish))
+  assert prepare_binary.main(["prepare", "alpaca_farm_translated_google", "--out",
+                              str(tmp_path), "--source", str(mine.parent)], fetcher=OFFLINE) == 0
+  load = datasets.load("alpaca_farm_translated_google", str(tmp_path), "es", "test")
+  assert [(example["id"], example["inputs"]) for example in load.examples] == [
+      ("alpaca_farm_translated_google_es_test:1", "Da tres consejos."),
+      ("alpaca_farm_translated_google_es_test:3", "Ordena estos.\n\n3, 1, 2")]
+  assert load.filtered == {"origin_oasst": 1} and load.tags["engine"] == "Google Translate"
+  english_ids = [example["id"].split(":")[1] for example in
+                 datasets.read_examples("alpaca_farm", str(tmp_path), "en", "test")]
+  assert english_ids == ["1", "3"]  # parallel to the translation's positions
+  assert set(datasets.get_dataset("alpaca_farm_translated_google").languages) >= {
+      "ar", "zh", "cs", "et", "fi", "he", "hi", "it", "ru", "es", "sw"}
