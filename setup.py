@@ -83,6 +83,9 @@ setuptools.setup(
             "ipykernel>=6.29",
             # XL-Sum's own ROUGE scorer, the reference for tests/test_rouge.py
             "multilingual-rouge==0.0.1",
+            # lm-evaluation-harness's own CMMLU / C-Eval / MMLU tasks, the reference for the
+            # few-shot prompts in tests/test_evaluation_sets.py
+            "lm_eval==0.4.13",
             # tests/fake_gcs.py: the TLS certificate of the loopback GCS server
             "cryptography>=42",
         ],
