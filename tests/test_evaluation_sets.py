@@ -58,7 +58,7 @@ def _jsonl(records) -> str:
 
 def _harness(task_yaml: str, builder: str, data_files: dict[str, str], tmp_path, shots: int):
   """(context, choices, target letter) per evaluated doc, from lm-evaluation-harness."""
-  lm_eval = pytest.importorskip("lm_eval")
+  import lm_eval  # the test extras pin it: a missing reference fails, never skips
   from lm_eval.api.task import ConfigurableTask
   from lm_eval.tasks._yaml_loader import load_yaml
 
@@ -118,6 +118,8 @@ def test_cmmlu_is_prepared_from_its_archive_and_prompts_as_lm_evaluation_harness
                                           "agronomy例题0？\nA. 选项甲0\n")
   assert examples[0]["inputs"].endswith("\n\n肉牛屠宰后，胴体的哪个部位肉质较好\nA. 胸\nB. 腹\n"
                                         "C. 大腿\nD. 小腿\n答案：")
+  record = datasets.provenance("cmmlu", str(data), "zh", "test")
+  assert (record["rows_read"], record["rows_kept"], len(record["sources"])) == (3, 3, 134)
   for subject, ours in (("agronomy", examples[:2]), ("world_religions", examples[2:])):
     harness = _harness(f"cmmlu/cmmlu_{subject}.yaml", "csv", {
         "dev": str(data / "cmmlu" / "dev" / f"{subject}.csv"),
@@ -222,6 +224,10 @@ def test_okapi_mmlu_takes_an_index_answer_and_fails_without_test_rows(tmp_path):
   (example,) = datasets.read_examples("okapi_mmlu", str(tmp_path), "ru", "test")
   assert example["answer"] == "C" and "Lyon 1\nC. Niza 1\nD. Lille 1\nAnswer: B\n\n" in (
       example["inputs"])
+  _write(root / "ru_test.json", json.dumps([_okapi_record(9, 2), _okapi_record(10, "E")]))
+  with pytest.raises(DataFormatError, match=r"1 of 2 rows are malformed .*ru_test.json:item 2:"
+                     r" answer 'E' is not one of A, B, C, D"):
+    datasets.read_examples("okapi_mmlu", str(tmp_path), "ru", "test")
   _write(root / "ru_test.json", "[]")
   with pytest.raises(DataFormatError, match=r"Okapi MMLU: no rows in .*ru_test.json"):
     datasets.read_examples("okapi_mmlu", str(tmp_path), "ru", "test")

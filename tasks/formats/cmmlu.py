@@ -4,13 +4,14 @@ Layout, the release archive's folders unchanged:
 
     DATA_DIR/cmmlu/<dev|test>/<subject>.csv
 
-The release is `cmmlu_v1_0_1.zip` in the Hub dataset haonan-li/cmmlu (the archive
-lm-evaluation-harness's `dataset_path: haonan-li/cmmlu` loads, and that other loaders
-fetch from https://huggingface.co/datasets/haonan-li/cmmlu/resolve/main/cmmlu_v1_0_1.zip,
-reading its `dev/` and `test/` members); the same files are github.com/haonan-li/CMMLU
-data/dev/*.csv and data/test/*.csv: 67 subjects, e.g. data/dev/agronomy.csv, whose header
-is `,Question,A,B,C,D,Answer` (an unnamed row-index column first) and whose Answer is a
-letter. dev holds 5 rows per subject.
+The release is the archive `cmmlu_v1_0_1.zip` of the Hub dataset haonan-li/cmmlu (the
+dataset lm-evaluation-harness's `dataset_path: haonan-li/cmmlu` names; evaluation scripts
+download https://huggingface.co/datasets/haonan-li/cmmlu/resolve/main/cmmlu_v1_0_1.zip,
+and one reads its members under `dev/` and `test/` at the archive's root). The same files
+are github.com/haonan-li/CMMLU data/dev/*.csv and data/test/*.csv: 67 subjects (the stems
+equal lm-evaluation-harness's 67 `dataset_name`s), e.g. data/dev/agronomy.csv, whose
+header is `,Question,A,B,C,D,Answer` (an unnamed row-index column first) and whose
+Answer is a letter; dev holds 5 rows per subject.
 
 Our split: test. Each test row's inputs are lm-evaluation-harness's 5-shot CMMLU prompt
 (tasks/formats/mmlu_family.py): the subject's description ("以下是关于<科目>的单项选择题，

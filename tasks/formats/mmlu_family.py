@@ -67,11 +67,11 @@ def few_shot_prompt(description: str, shots: list[Question], item: Question, cue
 
 
 def problem(options: list, answer: object) -> str | None:
-  """None when the four options are non-empty strings and the answer one of A-D, else what is
-  wrong (for a malformed-row report)."""
-  if len(options) != 4 or not all(isinstance(option, str) and option.strip()
-                                  for option in options):
-    return "needs four non-empty options A-D"
+  """None when the four options are strings and the answer one of A-D, else what is wrong
+  (for a malformed-row report). An empty option is kept: lm-evaluation-harness renders it
+  as "C. " and the question stays answerable."""
+  if len(options) != 4 or not all(isinstance(option, str) for option in options):
+    return "needs four options A-D, each a string"
   if answer not in LETTERS:
     return f"answer {answer!r} is not one of {', '.join(LETTERS)}"
   return None
