@@ -4,11 +4,13 @@ Layout, the Hub dataset ceval/ceval-exam's parquet files, one folder per subject
 
     DATA_DIR/ceval/<subject>/<dev|val>.parquet
 
-The Hub card (https://huggingface.co/datasets/ceval/ceval-exam, README `configs`) gives each
-subject configuration the files `<subject>/test-*`, `<subject>/val-*` and `<subject>/dev-*`
-(parquet) with the features `id` (int32), `question`, `A`, `B`, `C`, `D`, `answer`,
-`explanation`; dev holds five exemplars per subject ("with explanations for few-shot
-evaluation"), and test's answers are hidden, so, as lm-evaluation-harness's
+The Hub card (https://huggingface.co/datasets/ceval/ceval-exam/blob/1577cea73fafe135738871aca0d5339994dbb41d/README.md,
+"Convert dataset to Parquet") gives each subject configuration the files
+`<subject>/test-*`, `<subject>/val-*` and `<subject>/dev-*` (parquet) with the features
+`id` (int32), `question`, `A`, `B`, `C`, `D`, `answer`, `explanation` (its example: `{'id':
+0, ..., 'A': '1', 'B': '2', 'C': '3', 'D': '4', 'answer': 'C', 'explanation': ''}`); dev
+holds five exemplars per subject ("with explanations for few-shot evaluation"), and
+"Labels on the test split are not released", so, as lm-evaluation-harness's
 `ceval-valid_<subject>` tasks do (`lm_eval/tasks/ceval/_default_ceval_yaml`:
 `validation_split: val`, `fewshot_split: dev`, `sampler: first_n`), only val is evaluated.
 `prepare ceval` stores each `<subject>/<split>-*.parquet` as `<subject>/<split>.parquet`.
