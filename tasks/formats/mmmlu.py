@@ -16,9 +16,9 @@ first_n`; `default/utils.py` filters `Subject`, cutting a stray "_test.csv..." o
 "_test-..." suffix), a question's five exemplars are the first five other questions of
 its subject, and the description is "The following are multiple choice questions (with
 answers) about <subject, underscores as spaces> (<language>).\\n\\n" with the language
-names of `openai-mmmlu/languages.json`. P2 uses es and zh (MMMLU has no ru) and says it
-gave HT-MMLU "the same demonstrations as MT-MMLU" per question; which ones is not stated,
-so the harness's own rule is used here.
+names of `openai-mmmlu/languages.json`. P2 uses es and zh (MMMLU has no ru); the notes
+in papers.md take its HT-MMLU demonstrations to be MT-MMLU's for the same question, which
+P2 does not spell out, so the harness's own rule is used here.
 
 Our split: test. inputs the 5-shot prompt ending "Answer:" (tasks/formats/mmlu_family.py);
 choices ["A", "B", "C", "D"]; targets/answer the letter. Ids "<task>:<row index>" (0-based
