@@ -8,6 +8,8 @@ misbehave for the next requests, in order (`faults`):
 - ("status", code, headers): an error reply with OpenAI's error body and the given headers
   (429 with `Retry-After`, 500, 400, ...);
 - ("truncated",): a 200 whose JSON body is cut in half (Content-Length matching the cut);
+- ("content", text): a normal reply whose message is `text` (e.g. a judge verdict without
+  `[[n]]`);
 - ("hang",): never answer until `release` is set (a client killed while it waits).
 
 Token counts in `usage` are whitespace words, so the tests can derive them by hand.
@@ -85,7 +87,7 @@ class StubChatServer:
       return fault[1], dict(fault[2] if len(fault) > 2 else {}), json.dumps(error).encode()
     if self.delay_s:
       time.sleep(self.delay_s)
-    text = self.reply(body)
+    text = fault[1] if fault and fault[0] == "content" else self.reply(body)
     prompt_tokens = sum(words(message["content"]) for message in body["messages"])
     payload = {
         "id": f"chatcmpl-{len(self.hits)}", "object": "chat.completion", "created": 0,

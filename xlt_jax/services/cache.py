@@ -35,18 +35,21 @@ def request_key(identity: Mapping[str, Any]) -> str:
   return _sha256(identity)
 
 
+DAMAGED = object()  # what `ReplyCache.get` returns for an entry it cannot trust
+
+
 class ReplyCache:
   """Reads and writes cached replies under one directory (local or a URL)."""
 
   def __init__(self, directory: str):
     self.directory = directory
-    self.damaged = 0  # entries found unreadable or inconsistent this run (each redone)
 
   def path(self, key: str) -> str:
     return paths.join(self.directory, key[:2], key + ".json")
 
-  def get(self, identity: Mapping[str, Any]) -> dict | None:
-    """The cached reply of `identity`, or None when there is none or it is damaged."""
+  def get(self, identity: Mapping[str, Any]) -> dict | None | object:
+    """The cached reply of `identity`; None when there is none, DAMAGED when the entry cannot
+    be trusted (the caller asks again and `put` replaces it)."""
     key = request_key(identity)
     path = self.path(key)
     if not paths.exists(path):
@@ -63,10 +66,7 @@ class ReplyCache:
     else:
       if not valid:
         _LOG.warning("cache entry %s does not match its request or checksum: made again", path)
-    if not valid:
-      self.damaged += 1
-      return None
-    return reply
+    return reply if valid else DAMAGED
 
   def put(self, identity: Mapping[str, Any], reply: Mapping[str, Any]) -> None:
     """Stores `reply` for `identity` atomically."""

@@ -27,7 +27,7 @@ import openai
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.services import retry_policy
-from xlt_jax.services.cache import ReplyCache
+from xlt_jax.services.cache import DAMAGED, ReplyCache
 from xlt_jax.services.config import ChatServiceConfig
 from xlt_jax.services.rate_limit import RequestGate
 from xlt_jax.services.usage import UsageCounter, UsageCounts
@@ -58,6 +58,10 @@ class ChatReply:
   prompt_tokens: int
   completion_tokens: int
   cached: bool  # served from the cache (not paid in this run)
+
+
+# The fields of a reply kept in the cache (ChatReply less `cached`).
+_REPLY_FIELDS = {field.name for field in dataclasses.fields(ChatReply)} - {"cached"}
 
 
 class ChatServiceError(Exception):
@@ -122,10 +126,10 @@ class ChatClient:
     """
     identity = self.identity(request)
     if self._cache is not None:
-      damaged_before = self._cache.damaged
       cached = self._cache.get(identity)
-      self._usage.add(cache_damaged=self._cache.damaged - damaged_before)
-      if cached is not None:
+      if cached is DAMAGED or (cached is not None and set(cached) != _REPLY_FIELDS):
+        self._usage.add(cache_damaged=1)
+      elif cached is not None:
         self._usage.add(cache_hits=1)
         return ChatReply(**cached, cached=True)
     reply = self._request_with_retries(request)
