@@ -232,7 +232,16 @@ def test_backoff_and_retry_after_parsing():
   assert retry_policy.retry_after_s(Error({"retry-after": date}), now=now) == pytest.approx(
       30, abs=1)
   assert retry_policy.retry_after_s(Error({})) is None
-  assert retry_policy.wait_s(Error({"retry-after": "600"}), 0, 1.0, 60.0, rng) == 60.0
+  assert retry_policy.wait_s(Error({"retry-after": "120"}), 0, 1.0, 60.0, 600.0, rng) == 120.0
+  assert retry_policy.wait_s(Error({"retry-after": "86400"}), 0, 1.0, 60.0, 600.0, rng) == 600.0
+  assert retry_policy.wait_s(Error({}), 0, 1.0, 60.0, 600.0, rng) <= 1.0
+
+
+def test_bad_service_config():
+  with pytest.raises(UserInputError, match="ChatServiceConfig: max_concurrency must be at least 1"):
+    ChatServiceConfig(max_concurrency=0)
+  with pytest.raises(UserInputError, match="requests_per_minute must be positive"):
+    ChatServiceConfig(requests_per_minute=0)
 
 
 def test_the_services_package_needs_no_jax():

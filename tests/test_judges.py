@@ -172,12 +172,16 @@ def test_p1_side_by_side_in_both_orders(tmp_path):
           record("w2", "fr", "OURS ours-better")]
   reference = [{"id": item["id"], "prediction": f"THEIRS {item['prediction'].split()[1]}"}
                for item in ours]
-  predictions = join_reference(ours, reference)
+  # A model against itself (P1's diagonal) shows the same two answers in both orders: asked
+  # once, and a tie whatever the judge says.
+  itself = record("s", "de", "OURS always-first", reference_prediction="OURS always-first")
+  predictions = [*join_reference(ours, reference), itself]
   with StubChatServer(reply=_p1_judge) as server:
     results = judge_predictions(predictions, JudgeConfig("p1_pairwise"),
                                 client_for(server, tmp_path))
-    # Two orders per item, and the unparsable item's two orders asked once more each.
-    assert len(server.hits) == 2 * 5 + 2
+    # Two orders per item, the unparsable item's two orders asked once more each, and one
+    # request for the self-comparison.
+    assert len(server.hits) == 2 * 5 + 2 + 1
     prompts_w = [hit["body"]["messages"][0]["content"] for hit in server.hits
                  if "The instruction:\nPregunta w\n" in hit["body"]["messages"][0]["content"]]
     assert sorted(re.search(r"Answer1:\n(\S+)", prompt).group(1) for prompt in prompts_w) == [
@@ -193,6 +197,7 @@ def test_p1_side_by_side_in_both_orders(tmp_path):
                                    "request_failed": 0, "wins": 1, "ties": 1, "losses": 1,
                                    "score_percent": 50.0}
   assert results.summary["fr"]["score_percent"] == 100.0
+  assert (items["s"]["verdict"], results.summary["de"]["score_percent"]) == ("tie", 50.0)
   with pytest.raises(UserInputError, match="reference predictions have no item 'w'"):
     join_reference(ours, reference[1:])
   with pytest.raises(UserInputError, match="reference_prediction"):

@@ -171,7 +171,8 @@ class ChatClient:
               f"{f' {status}' if status else ''} ({why}): {_short(error)}", status) from None
         self._usage.add(retries=1)
         self._sleep(retry_policy.wait_s(error, retry, self.config.initial_backoff_s,
-                                        self.config.max_backoff_s, self._rng))
+                                        self.config.max_backoff_s,
+                                        self.config.max_retry_after_s, self._rng))
     raise AssertionError("unreachable")
 
   def usage(self) -> UsageCounts:

@@ -4,8 +4,8 @@ Retried: timeouts, connection errors, a reply body that is not the JSON the API 
 (a truncated transfer), HTTP 429 and every 5xx. Not retried: every other 4xx (a bad request,
 a wrong key, an unknown model fail the same way every time, and retrying them costs money
 or quota). The wait is exponential backoff with jitter, or the server's own `Retry-After`
-(seconds or an HTTP date) / `retry-after-ms` (OpenAI's header) when it sends one, capped by
-`max_backoff_s` either way.
+(seconds or an HTTP date) / `retry-after-ms` (OpenAI's header) when it sends one, up to
+`max_retry_after_s` (a server asking for a day's pause is not waited for).
 """
 
 import email.utils
@@ -74,10 +74,10 @@ def backoff_s(retry: int, initial_s: float, max_s: float, rng: random.Random) ->
 
 
 def wait_s(error: BaseException, retry: int, initial_s: float, max_s: float,
-           rng: random.Random) -> float:
-  """How long to wait before retrying after `error`: the server's Retry-After when given,
-  else the jittered backoff; at most `max_s`."""
+           max_retry_after_s: float, rng: random.Random) -> float:
+  """How long to wait before retrying after `error`: the server's Retry-After when given
+  (at most `max_retry_after_s`), else the jittered backoff (at most `max_s`)."""
   asked = retry_after_s(error)
   if asked is not None:
-    return min(asked, max_s)
+    return min(asked, max_retry_after_s)
   return backoff_s(retry, initial_s, max_s, rng)

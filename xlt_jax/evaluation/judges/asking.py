@@ -1,8 +1,11 @@
 """Asking a judge for many verdicts: an unparsable reply is asked again (a new cache entry,
 `attempt` + 1) up to `reasks` times, every raw reply is kept, and a request that failed for
-good (the client already retried it) is recorded, not asked again."""
+good (the client already retried it) is recorded, not asked again. Identical conversations
+are asked once and share the reply (P1's self-comparison shows the same two answers in both
+orders; a prediction set may repeat an item)."""
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,8 +23,11 @@ def ask_all(client: ChatClient, conversations: Sequence[list[dict[str, str]]],
             params: Mapping[str, Any], prompt_version: str, parse: Callable[[str], Any],
             reasks: int) -> list[Asked]:
   """One `Asked` per conversation, in order; see the module docstring."""
+  first_of = {}  # conversation as canonical JSON -> the first index holding it
+  copies = [first_of.setdefault(json.dumps(conversation, sort_keys=True), index)
+            for index, conversation in enumerate(conversations)]
   results = [Asked() for _ in conversations]
-  pending = list(range(len(conversations)))
+  pending = sorted(set(copies))
   for attempt in range(reasks + 1):
     if not pending:
       break
@@ -39,4 +45,5 @@ def ask_all(client: ChatClient, conversations: Sequence[list[dict[str, str]]],
       else:
         results[index].verdict = verdict
     pending = unparsed
-  return results
+  return [dataclasses.replace(results[first], replies=list(results[first].replies))
+          for first in copies]

@@ -8,6 +8,10 @@ that gin binds at the binaries).
 | `p2_pointwise` | P2    | pointwise | 1-5, summed over items | off (P2 applies none) |
 | `p3_likert`    | P3    | pointwise | 1-6   | on: a failing response scores 1    |
 
+The wrong-language check is the Language Confusion Benchmark's line-level pass for every
+protocol that applies the rule (`language_rule`): P0 names it; P3 used OpenLID on the whole
+response, which this code does not reimplement.
+
 Request settings: P1 asks for greedy decoding (temperature 0) and one digit; P3's released
 judge used temperature 0, seed 42 and JSON mode; P0 and P2 name none, so temperature 0 is
 used (a judge's verdict should not be sampled). Each can be overridden in `JudgeConfig`.
