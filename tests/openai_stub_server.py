@@ -8,6 +8,7 @@ misbehave for the next requests, in order (`faults`):
 - ("status", code, headers): an error reply with OpenAI's error body and the given headers
   (429 with `Retry-After`, 500, 400, ...);
 - ("truncated",): a 200 whose JSON body is cut in half (Content-Length matching the cut);
+- ("drop",): close the connection without answering (a connection error for the client);
 - ("content", text): a normal reply whose message is `text` (e.g. a judge verdict without
   `[[n]]`);
 - ("hang",): never answer until `release` is set (a client killed while it waits).
@@ -72,7 +73,7 @@ class StubChatServer:
     """The last user message of every request received, in order."""
     return [hit["body"]["messages"][-1]["content"] for hit in self.hits]
 
-  def _answer(self, body: dict, authorization: str | None) -> tuple[int, dict, bytes]:
+  def _answer(self, body: dict, authorization: str | None) -> tuple[int | None, dict, bytes]:
     with self._lock:
       self.hits.append({"time": time.monotonic(), "body": body,
                         "authorization": authorization})
@@ -82,6 +83,8 @@ class StubChatServer:
     if fault and fault[0] == "hang":
       self.hung.set()
       self.release.wait()
+    if fault and fault[0] == "drop":
+      return None, {}, b""
     if fault and fault[0] == "status":
       error = {"error": {"message": f"stub error {fault[1]}", "type": "stub", "code": fault[1]}}
       return fault[1], dict(fault[2] if len(fault) > 2 else {}), json.dumps(error).encode()
@@ -121,6 +124,9 @@ class StubChatServer:
         finally:
           with server._lock:
             server.in_flight -= 1
+        if status is None:  # "drop": hang up without a word
+          self.close_connection = True
+          return
         try:
           self.send_response(status)
           self.send_header("Content-Type", "application/json")

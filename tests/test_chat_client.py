@@ -41,15 +41,15 @@ def ask(text: str, version: str = "v1", **params) -> ChatRequest:
 
 
 def test_transient_failures_are_retried_and_counted(server):
-  server.faults.extend([("timeout", 1.0), ("status", 500), ("truncated",),
+  server.faults.extend([("timeout", 1.0), ("drop",), ("status", 500), ("truncated",),
                         ("status", 503, {"Retry-After": "0"}), ("status", 429)])
   client = ChatClient(config(server, timeout_s=0.4), "unused", seed=0)
   reply = client.complete(ask("two words"))
   assert reply.content == "echo: two words" and not reply.cached
-  assert len(server.hits) == 6
+  assert len(server.hits) == 7
   usage = client.usage()
   # Tokens are the server's whitespace words: prompt "two words" = 2, reply = 3.
-  assert (usage.requests, usage.retries, usage.replies, usage.failures) == (6, 5, 1, 0)
+  assert (usage.requests, usage.retries, usage.replies, usage.failures) == (7, 6, 1, 0)
   assert (usage.prompt_tokens, usage.completion_tokens) == (2, 3)
 
 

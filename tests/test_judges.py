@@ -4,7 +4,9 @@ per-language summaries derived by hand, reruns from the cache, and P1's human ag
 
 import collections
 import csv
+import dataclasses
 import hashlib
+import io
 import json
 import pathlib
 import re
@@ -337,3 +339,22 @@ def test_human_ratings_round_trip_and_agreement(tmp_path):
     writer.writerows(rows)
   with pytest.raises(DataFormatError, match=r"annotate.csv:4: choice must be 1, 2 or tie"):
     human_ratings.read_choices(path)
+
+
+def test_judge_files_hold_no_api_key(tmp_path):
+  secret = "sk-judge-" + "7f3a9c" * 4
+  service = ChatServiceConfig(base_url="", model="judge", api_key_env="XLT_TEST_KEY",
+                              cache_dir=str(tmp_path / "cache"))
+  report = io.StringIO()
+  with StubChatServer(reply=lambda body: "Rating: [[3]]") as server:
+    service = dataclasses.replace(service, base_url=server.url)
+    with ChatClient.from_environment(service, environ={"XLT_TEST_KEY": secret},
+                                     report_to=report) as client:
+      results = judge_predictions([record("x", "es", SPANISH), record("y", "es", FRENCH)],
+                                  JudgeConfig("p2_pointwise"), client)
+    assert {hit["authorization"] for hit in server.hits} == {f"Bearer {secret}"}
+  write_results(str(tmp_path / "eval"), results)
+  files = [path for path in tmp_path.rglob("*") if path.is_file()]
+  assert len(files) == 4  # two cache entries, the items and the summary
+  for text in [path.read_text(encoding="utf-8") for path in files] + [report.getvalue()]:
+    assert secret not in text
