@@ -19,8 +19,8 @@ inside the functions so that `python -m xlt_jax.report --help` does not load it.
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
 from statistics import NormalDist
-from typing import Callable, Sequence
 
 import numpy as np
 
