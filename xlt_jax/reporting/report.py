@@ -51,7 +51,7 @@ def _csv_text(header: list, lines: list[list]) -> str:
 
 
 def _slug(text: str) -> str:
-  return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
+  return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
 
 
 def _derived_rows(item: task_analysis.TaskAnalysis) -> list[tuple[str, str, list[float], int]]:
