@@ -220,6 +220,10 @@ def test_files_figures_and_a_self_contained_html(built):
     assert (out / f"{stem}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     svg = (out / f"{stem}.svg").read_text(encoding="utf-8")
     assert "<svg" in svg and "xlsum" in svg and "mgsm" in svg  # one panel per task
+  # mgsm's change against budget 0, e.g. Spanish at 1000: 0.7 - 0.2, annotated in the heatmap.
+  heatmap = (out / "mgsm_accuracy_change_heatmap.svg").read_text(encoding="utf-8")
+  assert "<!-- 0.50 -->" in heatmap and "<!-- es -->" in heatmap
+  assert pathlib.Path(written["mgsm_accuracy_change_heatmap"]).read_bytes()[:4] == b"\x89PNG"
   page = pathlib.Path(written["html"]).read_text(encoding="utf-8")
   assert page.count("<svg") >= 2 and "<table>" in page and "p0_multi_smoke" in page
   # Nothing is fetched: no src or href to anything, no stylesheet or script (the SVG's

@@ -17,7 +17,9 @@ import math
 from xlt_jax.core import atomic_io
 
 GROUP_STYLES = {"English": ("black", "-", 2.6), "seen": ("tab:blue", "-", 1.8),
-                "unseen": ("tab:orange", "--", 1.8)}
+                "unseen": ("tab:orange", "--", 1.8), "Latin": ("tab:green", ":", 1.6),
+                "non-Latin": ("tab:purple", ":", 1.6)}
+OTHER_COLOURS = ["tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:red", "tab:gray"]
 
 
 def _pyplot():
@@ -68,8 +70,9 @@ def plot_by_budget(analyses: list, stem: str, relative: bool = False) -> dict[st
                                       squeeze=False)
   for axes, analysis in zip(axes_grid.flat, analyses):
     budgets = analysis.budgets
-    for name, values in _lines(analysis, relative).items():
-      colour, style, width = GROUP_STYLES.get(name, (None, ":", 1.4))
+    for index, (name, values) in enumerate(_lines(analysis, relative).items()):
+      colour, style, width = GROUP_STYLES.get(
+          name, (OTHER_COLOURS[index % len(OTHER_COLOURS)], "-.", 1.4))
       axes.plot(budgets, values, style, marker="o", color=colour, linewidth=width,
                 label=f"{name} ({', '.join(analysis.groups[name])})" if name in analysis.groups
                 else name)

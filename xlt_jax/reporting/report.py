@@ -159,7 +159,7 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
   methods = sorted({interval.method for intervals in [*item.intervals.values(),
                                                       *item.cell_intervals.values()]
                     for interval in intervals if interval is not None})
-  return [
+  blocks = [
       html.Heading(3, f"{item.task}: {item.metric}"),
       html.Paragraph("Columns: examples per seen language. `Avg.` is the mean over all"
                      f" {len(item.rows) - 1} evaluation languages, English included."
@@ -182,6 +182,27 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
       html.Heading(4, "Effects against run-to-run noise"),
       html.Bullets(_effect_lines(item)),
   ]
+  return blocks + _change_heatmap(item, prefix, out_dir, written)
+
+
+def _change_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
+                    written: dict) -> list:
+  """P4 App. B's view for a budget sweep: each language's change against the English-only
+  run (budget 0), language x budget. Nothing without a budget-0 run and another budget."""
+  if 0 not in item.budgets or len(item.budgets) < 2:
+    return []
+  start = item.budgets.index(0)
+  languages = [code for code in item.rows if code != tables.AVERAGE_ROW]
+  matrix = [[item.rows[code][column] - item.rows[code][start]
+             for column, budget in enumerate(item.budgets) if budget != 0] for code in languages]
+  files = figures.plot_heatmap(
+      matrix, languages, [str(budget) for budget in item.budgets if budget != 0],
+      paths.join(out_dir, f"{prefix}change_heatmap"),
+      f"{item.study}: {item.task}, change against the English-only run",
+      "evaluation language", "examples per seen language", f"{item.metric} - budget-0 score")
+  written[f"{prefix}change_heatmap"] = files["png"]
+  return [html.Figure(f"{item.task}: {item.metric} change against the English-only run"
+                      " (budget 0), per language and budget", files["png"], files["svg"])]
 
 
 def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_dir: str,
