@@ -98,22 +98,27 @@ def plot_by_budget(analyses: list, stem: str, relative: bool = False) -> dict[st
 
 def plot_heatmap(matrix: list[list[float]], row_labels: list[str], column_labels: list[str],
                  stem: str, title: str, row_title: str, column_title: str,
-                 value_title: str) -> dict[str, str]:
-  """A heatmap with every cell annotated (NaN cells blank)."""
+                 value_title: str, diverging: bool = False) -> dict[str, str]:
+  """A heatmap with every cell annotated (NaN cells blank). `diverging` centres a
+  red-blue scale on 0, for changes against a baseline."""
   import numpy as np
 
   pyplot = _pyplot()
   values = np.asarray(matrix, dtype=float)
-  figure, axes = pyplot.subplots(figsize=(1.0 + 0.7 * len(column_labels),
-                                          1.4 + 0.5 * len(row_labels)))
-  image = axes.imshow(values, cmap="viridis", aspect="auto")
+  figure, axes = pyplot.subplots(figsize=(max(5.0, 1.8 + 0.7 * len(column_labels)),
+                                          1.6 + 0.45 * len(row_labels)))
+  limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+  image = axes.imshow(values, aspect="auto", cmap="RdBu" if diverging else "viridis",
+                      **({"vmin": -(limit or 1.0), "vmax": limit or 1.0} if diverging else {}))
   for (row, column), value in np.ndenumerate(values):
     if not math.isnan(value):
+      dark = abs(value) > 0.6 * limit if diverging else value < np.nanmean(values)
       axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize="x-small",
-                color="white" if value < np.nanmean(values) else "black")
+                color="white" if dark else "black")
   axes.set(xticks=range(len(column_labels)), xticklabels=column_labels,
            yticks=range(len(row_labels)), yticklabels=row_labels, xlabel=column_title,
-           ylabel=row_title, title=title)
+           ylabel=row_title)
+  axes.set_title(title, fontsize="small")
   figure.colorbar(image, ax=axes, label=value_title)
   figure.tight_layout()
   return save(figure, stem)

@@ -198,8 +198,9 @@ def _change_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
   files = figures.plot_heatmap(
       matrix, languages, [str(budget) for budget in item.budgets if budget != 0],
       paths.join(out_dir, f"{prefix}change_heatmap"),
-      f"{item.study}: {item.task}, change against the English-only run",
-      "evaluation language", "examples per seen language", f"{item.metric} - budget-0 score")
+      f"{item.study}: {item.task}\nchange against the English-only run",
+      "evaluation language", "examples per seen language", f"{item.metric} - budget-0 score",
+      diverging=True)
   written[f"{prefix}change_heatmap"] = files["png"]
   return [html.Figure(f"{item.task}: {item.metric} change against the English-only run"
                       " (budget 0), per language and budget", files["png"], files["svg"])]
