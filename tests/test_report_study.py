@@ -302,3 +302,22 @@ def test_binary_joint_report_and_one_line_metric_error(tmp_path):
   assert result.returncode == 0, result.stderr
   assert result.stdout.strip() == str(tmp_path / "joint" / "report.md")
   assert "missing results: b1000 (budget 1000): no results for task sharegpt" in result.stderr
+
+
+def test_gap_bridged_interval_equals_scipy_on_the_items(built):
+  _, _, markdown = built
+  # Budget 0 vs budget 1000 (the best relative to English): English and the four others.
+  codes = ["en", "es", "ja", "pt", "ko"]
+  samples = ([_xlsum_items(XLSUM[code][2]) for code in codes]
+             + [_xlsum_items(XLSUM[code][0]) for code in codes])
+
+  def points(*groups, axis=-1):
+    relative = [np.mean([np.mean(group, axis=axis) for group in run[1:]], axis=0)
+                / np.mean(run[0], axis=axis) for run in (groups[:5], groups[5:])]
+    return 100 * (relative[0] - relative[1])
+
+  reference = stats.bootstrap(samples, points, n_resamples=RESAMPLES, method="percentile",
+                              rng=np.random.default_rng(0)).confidence_interval
+  section = markdown.split("### xlsum: rouge_l")[1].split("### mgsm")[0]
+  assert (f"- gap bridged (points of relative to English): +30.000 [{reference.low:+.3f},"
+          f" {reference.high:+.3f}]; run-to-run spread 1.768") in section

@@ -12,6 +12,8 @@ and the run-to-run noise floor where budgets were repeated with other seeds.
 import dataclasses
 import math
 
+import numpy as np
+
 from xlt_jax.reporting import groups as language_groups
 from xlt_jax.reporting import paper_tables, statistics, tables
 from xlt_jax.reporting.results import RunResult, StudyResults, TaskMetric
@@ -48,7 +50,7 @@ class TaskAnalysis:
   pearson: statistics.Correlation  # seen vs unseen means over the budgets
   checkpoint_spearman: dict[str, statistics.Correlation]  # run -> over its checkpoints
   cell_intervals: dict[str, list[statistics.Interval | None]]  # language -> per budget
-  intervals: dict[str, list[statistics.Interval | None]]  # QUANTITIES[:4] -> per budget
+  intervals: dict[str, list[statistics.Interval | None]]  # seen/unseen/gap/non-English/groups
   noise: dict[str, float]  # quantity -> largest run-to-run spread over repeated budgets
   runs_by_budget: dict[int, list[RunResult]]  # the runs each column averages
   effects: list[Effect]
@@ -122,6 +124,30 @@ def _budget_effect(by_budget: dict[int, list[RunResult]], key: TaskMetric, other
                               resamples, seed)
 
 
+def _gap_bridged_interval(by_budget: dict[int, list[RunResult]], key: TaskMetric, english: str,
+                          others: list[str], best_budget: int, resamples: int,
+                          seed: int) -> statistics.Interval | None:
+  """Bootstrap over items of 100 * (relative to English at `best_budget` - at budget 0),
+  the English and non-English items of both runs resampled on their own."""
+  if best_budget == 0:
+    return None
+  codes = [english, *others]
+  samples = ([_pooled_items(by_budget[best_budget], key, code) for code in codes]
+             + [_pooled_items(by_budget[0], key, code) for code in codes])
+  if not all(samples):
+    return None
+  width = len(codes)
+
+  def points(*groups):
+    best, start = groups[:width], groups[width:]
+    with np.errstate(divide="ignore", invalid="ignore"):  # an English resample scoring 0
+      relative = [statistics.mean_of_group_means(*run[1:])
+                  / statistics.mean_of_group_means(run[0]) for run in (best, start)]
+    return 100 * (relative[0] - relative[1])
+
+  return statistics.bootstrap(samples, points, resamples, seed)
+
+
 def analyse(results: StudyResults, key: TaskMetric,
             resamples: int = statistics.DEFAULT_RESAMPLES,
             seed: int = statistics.DEFAULT_SEED) -> TaskAnalysis:
@@ -142,7 +168,8 @@ def analyse(results: StudyResults, key: TaskMetric,
                            for column, budget in enumerate(budgets)]
                     for code in sorted(results.languages)}
   plans = {"seen_mean": (seen, None), "unseen_mean": (unseen, None),
-           "seen_unseen_gap": (seen, unseen), "non_english_mean": (others, None)}
+           "seen_unseen_gap": (seen, unseen), "non_english_mean": (others, None),
+           **{f"{name} mean": (members, None) for name, members in groups.items()}}
   intervals = {name: [_group_interval(by_budget[budget], key, first, second, resamples, seed)
                       for budget in budgets] for name, (first, second) in plans.items()}
 
@@ -173,9 +200,11 @@ def analyse(results: StudyResults, key: TaskMetric,
         - summary["non_english_mean"][budgets.index(0)],
         _budget_effect(by_budget, key, others, peak_budget, resamples, seed),
         noise["non_english_mean"]))
-  if not math.isnan(summary["gap_bridged_points"]):
-    effects.append(Effect("gap bridged (points of relative to English)",
-                          summary["gap_bridged_points"], None,
+  gap = summary["gap_bridged"]["relative_to_english"]
+  if gap is not None:
+    effects.append(Effect("gap bridged (points of relative to English)", gap["points"],
+                          _gap_bridged_interval(by_budget, key, english, others,
+                                                gap["best_budget"], resamples, seed),
                           noise["relative_to_english"] * 100))
   return TaskAnalysis(
       results.name, key[0], key[1], budgets, rows, summary,

@@ -154,7 +154,7 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
   interval_header = ["quantity", *map(str, item.budgets), "run-to-run spread"]
   interval_lines = [[quantity.replace("_", " "),
                      *(interval.describe() if interval else "n/a" for interval in intervals),
-                     _format(item.noise[quantity], 3)]
+                     _format(item.noise.get(quantity, math.nan), 3)]
                     for quantity, intervals in item.intervals.items()]
   methods = sorted({interval.method for intervals in [*item.intervals.values(),
                                                       *item.cell_intervals.values()]
