@@ -91,7 +91,8 @@ def _statements(item: task_analysis.TaskAnalysis) -> list[str]:
   lines = []
   for key, label in READINGS:
     gap = summary["gap_bridged"][key]
-    lines.append(f"Gap bridged ({label}): not computed (no budget-0 run with results)"
+    lines.append(f"Gap bridged ({label}): not computed (no budget-0 run with results, or"
+                 " English scores 0 there)"
                  if gap is None else
                  f"Gap bridged ({label}): {gap['points']:+.1f} percentage points ({gap['baseline']:.3f}"
                  f" at budget 0 -> {gap['best']:.3f} at budget {gap['best_budget']})")
