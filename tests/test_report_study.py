@@ -321,3 +321,33 @@ def test_gap_bridged_interval_equals_scipy_on_the_items(built):
   section = markdown.split("### xlsum: rouge_l")[1].split("### mgsm")[0]
   assert (f"- gap bridged (points of relative to English): +30.000 [{reference.low:+.3f},"
           f" {reference.high:+.3f}]; run-to-run spread 1.768") in section
+
+
+MIXTURES = {"p1_mono_en": (["en"], {"en": 0.5, "es": 0.2, "ja": 0.1}),
+            "p1_en_es": (["en", "es"], {"en": 0.5, "es": 0.4, "ja": 0.15}),
+            "p1_en_es_ja": (["en", "es", "ja"], {"en": 0.5, "es": 0.4, "ja": 0.35})}
+
+
+def test_a_study_of_mixtures_gets_mixture_columns_and_a_train_eval_heatmap(tmp_path):
+  runs = [{"name": name, "mixture": name, "training_languages": trained, "run_dir": f"runs/{name}"}
+          for name, (trained, _) in MIXTURES.items()]
+  (tmp_path / "study.json").write_text(json.dumps({
+      "study": "p1_pinch", "english": "en", "seen_languages": ["es"], "unseen_languages": ["ja"],
+      "runs": runs}))
+  for name, (_, scores) in MIXTURES.items():
+    eval_dir = tmp_path / "runs" / name / "eval"
+    eval_dir.mkdir(parents=True)
+    (eval_dir / "metrics.json").write_text(json.dumps({"run": name, "tasks": {"alpaca": {
+        "metric": "win_rate", "languages": {code: {"win_rate": value, "count": 3}
+                                            for code, value in scores.items()}}}}))
+  written = report.build_report(str(tmp_path), resamples=20)
+  markdown = pathlib.Path(written["report"]).read_text(encoding="utf-8")
+  assert "| language | p1_en_es | p1_en_es_ja | p1_mono_en |" in markdown  # names sorted
+  assert "| ja | 0.15 | 0.35 | 0.10 |" in markdown
+  # Non-English means 0.275, 0.375, 0.15: the peak is the three-language mixture.
+  assert "Peak non-English mean: 0.375 at mixture p1_en_es_ja" in markdown
+  assert "Gap bridged (non-English mean / English): not computed" in markdown
+  heatmap = (tmp_path / "report" / "train_eval_heatmap.svg").read_text(encoding="utf-8")
+  assert "<!-- en+es+ja -->" in heatmap and "<!-- 0.35 -->" in heatmap
+  assert (tmp_path / "report" / "scores_by_budget.svg").exists()
+  assert "change_heatmap" not in written

@@ -16,7 +16,7 @@ import numpy as np
 
 from xlt_jax.reporting import groups as language_groups
 from xlt_jax.reporting import paper_tables, statistics, tables
-from xlt_jax.reporting.results import RunResult, StudyResults, TaskMetric
+from xlt_jax.reporting.results import RunResult, StudyResults, TaskMetric, column_label
 
 # The per-budget means the report gives intervals and a noise floor for.
 QUANTITIES = ("seen_mean", "unseen_mean", "seen_unseen_gap", "non_english_mean",
@@ -42,7 +42,7 @@ class TaskAnalysis:
   study: str
   task: str
   metric: str
-  budgets: list[int]
+  budgets: list[int | str]  # the columns: budgets ascending, or mixture names
   rows: tables.Rows  # language rows (alphabetical) then `Avg.`
   summary: dict  # paper_tables.summarize's dict
   group_means: dict[str, list[float]]
@@ -58,11 +58,11 @@ class TaskAnalysis:
   seed: int
 
 
-def _runs_by_budget(results: StudyResults, key: TaskMetric) -> dict[int, list[RunResult]]:
+def _runs_by_budget(results: StudyResults, key: TaskMetric) -> dict[int | str, list[RunResult]]:
   found: dict[int, list[RunResult]] = {}
   for run in results.runs:
     if key in run.scores:
-      found.setdefault(run.budget, []).append(run)
+      found.setdefault(run.column, []).append(run)
   return dict(sorted(found.items()))
 
 
@@ -148,6 +148,19 @@ def _gap_bridged_interval(by_budget: dict[int, list[RunResult]], key: TaskMetric
   return statistics.bootstrap(samples, points, resamples, seed)
 
 
+def _summarize(columns: list[int | str], rows: tables.Rows, seen: list[str], unseen: list[str],
+               english: str) -> dict:
+  """`paper_tables.summarize`; mixture columns go in as positions 1..n (no English-only
+  budget, so no gap bridged) and come back as their names."""
+  if all(isinstance(column, int) for column in columns):
+    return paper_tables.summarize(columns, rows, seen, unseen, english)
+  positions = list(range(1, len(columns) + 1))
+  summary = paper_tables.summarize(positions, rows, seen, unseen, english)
+  name = dict(zip(positions, columns))
+  return {**summary, "budgets": columns, "peak_budget": name.get(summary["peak_budget"]),
+          "runs_unseen_above_seen": [name[p] for p in summary["runs_unseen_above_seen"]]}
+
+
 def analyse(results: StudyResults, key: TaskMetric,
             resamples: int = statistics.DEFAULT_RESAMPLES,
             seed: int = statistics.DEFAULT_SEED) -> TaskAnalysis:
@@ -159,7 +172,7 @@ def analyse(results: StudyResults, key: TaskMetric,
                      for code in results.languages} for budget, runs in by_budget.items()}
   budgets, rows = tables.language_by_budget_table(scores, results.languages)
   language_rows = {code: values for code, values in rows.items() if code != tables.AVERAGE_ROW}
-  summary = paper_tables.summarize(budgets, language_rows, seen, unseen, english)
+  summary = _summarize(budgets, language_rows, seen, unseen, english)
   groups = language_groups.study_groups(study, f"{results.results_dir}/study.json")
   others = [code for code in results.languages if code != english]
 
@@ -189,7 +202,7 @@ def analyse(results: StudyResults, key: TaskMetric,
       checkpoint_spearman[run.name] = statistics.spearman(
           [point["seen_mean"] for point in points], [point["unseen_mean"] for point in points])
 
-  effects = [Effect(f"seen - unseen gap at budget {budget}", summary["seen_unseen_gap"][column],
+  effects = [Effect(f"seen - unseen gap at {column_label(budget)}", summary["seen_unseen_gap"][column],
                     intervals["seen_unseen_gap"][column], noise["seen_unseen_gap"])
              for column, budget in enumerate(budgets)]
   peak_budget = summary["peak_budget"]

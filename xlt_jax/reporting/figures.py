@@ -70,22 +70,26 @@ def plot_by_budget(analyses: list, stem: str, relative: bool = False) -> dict[st
                                       squeeze=False)
   for axes, analysis in zip(axes_grid.flat, analyses):
     budgets = analysis.budgets
+    numeric = all(isinstance(budget, int) for budget in budgets)
+    # Mixtures (P1-P4 designs) have no order or scale: evenly spaced, labelled.
+    positions = budgets if numeric else list(range(len(budgets)))
     for index, (name, values) in enumerate(_lines(analysis, relative).items()):
       colour, style, width = GROUP_STYLES.get(
           name, (OTHER_COLOURS[index % len(OTHER_COLOURS)], "-.", 1.4))
-      axes.plot(budgets, values, style, marker="o", color=colour, linewidth=width,
+      axes.plot(positions, values, style, marker="o", color=colour, linewidth=width,
                 label=f"{name} ({', '.join(analysis.groups[name])})" if name in analysis.groups
                 else name)
-    positive = [budget for budget in budgets if budget > 0]
-    axes.set_xscale("symlog", linthresh=min(positive) if positive else 1)
-    if 0 in budgets:
+    positive = [budget for budget in budgets if numeric and budget > 0]
+    if numeric:
+      axes.set_xscale("symlog", linthresh=min(positive) if positive else 1)
+    if numeric and 0 in budgets:
       axes.axvline(0, color="grey", linestyle=":", linewidth=1)
       axes.annotate("English only", (0, 0.02), xycoords=("data", "axes fraction"),
                     rotation=90, fontsize="x-small", color="grey")
     if relative:
       axes.axhline(1.0, color="black", linewidth=0.8)
-    axes.set(xticks=budgets, xticklabels=[str(budget) for budget in budgets],
-             xlabel="examples per seen language (symlog)",
+    axes.set(xticks=positions, xticklabels=[str(budget) for budget in budgets],
+             xlabel="examples per seen language (symlog)" if numeric else "training mixture",
              ylabel=f"{analysis.metric} / English" if relative else analysis.metric,
              title=f"{analysis.study}: {analysis.task}")
     axes.legend(fontsize="x-small")

@@ -30,7 +30,7 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.reporting import analysis as task_analysis
 from xlt_jax.reporting import figures, html, statistics, tables
-from xlt_jax.reporting.results import METRICS_FILE, StudyResults, collect_results, select_metric
+from xlt_jax.reporting.results import METRICS_FILE, StudyResults, collect_results, column_label, select_metric
 
 READINGS = [("relative_to_english", "non-English mean / English"),
             ("balanced_relative_to_english", "(seen + unseen) / 2 / English"),
@@ -97,12 +97,12 @@ def _statements(item: task_analysis.TaskAnalysis) -> list[str]:
                  f"Gap bridged ({label}): {gap['points']:+.1f} percentage points ({gap['baseline']:.3f}"
                  f" at budget 0 -> {gap['best']:.3f} at budget {gap['best_budget']})")
   lines.append(f"Peak non-English mean: {_format(summary['peak_non_english_mean'], 3)} at"
-               f" budget {summary['peak_budget']}")
+               f" {column_label(summary['peak_budget'])}")
   rho = summary["spearman_seen_unseen"]
-  lines.append(f"Spearman rho of seen vs unseen means over {rho['n']} budgets: "
+  lines.append(f"Spearman rho of seen vs unseen means over {rho['n']} {_axis(item)}s: "
                f"{_format(rho['rho'], 3)}, p = {_format(rho['p'], 3)}")
   pearson = item.pearson
-  lines.append(f"Pearson r of seen vs unseen means over {pearson.n} budgets: "
+  lines.append(f"Pearson r of seen vs unseen means over {pearson.n} {_axis(item)}s: "
                f"{_format(pearson.value, 3)}, p = {_format(pearson.p, 3)}, "
                f"{pearson.confidence:.0%} interval [{_format(pearson.low, 3)},"
                f" {_format(pearson.high, 3)}] (Fisher z)")
@@ -114,7 +114,7 @@ def _statements(item: task_analysis.TaskAnalysis) -> list[str]:
     lines.append("Spearman over checkpoints: no run has per-checkpoint evaluations"
                  " (eval/checkpoints/STEP/metrics.json)")
   unseen_above = summary["runs_unseen_above_seen"]
-  lines.append("Budgets where the unseen mean exceeds the seen mean: "
+  lines.append(f"{_axis(item).capitalize()}s where the unseen mean exceeds the seen mean: "
                + (", ".join(map(str, unseen_above)) or "none"))
   return lines
 
@@ -144,11 +144,11 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
   runs = {budget: " ".join(run.name for run in item_runs)
           for budget, item_runs in item.runs_by_budget.items()}
   atomic_io.write_text(files["summary"], _csv_text(
-      ["budget", "runs", *(key for key, *_ in derived)],
+      [_axis(item), "runs", *(key for key, *_ in derived)],
       [[budget, runs[budget], *(values[column] for _, _, values, _ in derived)]
        for column, budget in enumerate(item.budgets)]))
   atomic_io.write_text(files["intervals"], _csv_text(
-      ["quantity", "budget", "estimate", "low", "high", "method", "run_to_run_spread"],
+      ["quantity", _axis(item), "estimate", "low", "high", "method", "run_to_run_spread"],
       _interval_lines(item)))
   written.update({f"{prefix}{kind}": path for kind, path in files.items()})
   repeated = {budget: len(runs) for budget, runs in item.runs_by_budget.items() if len(runs) > 1}
@@ -162,10 +162,12 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
                     for interval in intervals if interval is not None})
   blocks = [
       html.Heading(3, f"{item.task}: {item.metric}"),
-      html.Paragraph("Columns: examples per seen language. `Avg.` is the mean over all"
+      html.Paragraph(("Columns: examples per seen language." if _axis(item) == "budget" else
+                      "Columns: training mixtures.") + " `Avg.` is the mean over all"
                      f" {len(item.rows) - 1} evaluation languages, English included."
                      + (" Cells average the runs repeated with other seeds ("
-                        + ", ".join(f"budget {b}: {n} runs" for b, n in repeated.items()) + ")."
+                        + ", ".join(f"{column_label(b)}: {n} runs" for b, n in repeated.items())
+                        + ")."
                         if repeated else "")),
       html.Table(header, table_lines, paths.basename(files["table"])),
       html.Heading(4, "Derived quantities"),
@@ -183,7 +185,34 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
       html.Heading(4, "Effects against run-to-run noise"),
       html.Bullets(_effect_lines(item)),
   ]
-  return blocks + _change_heatmap(item, prefix, out_dir, written)
+  return (blocks + _change_heatmap(item, prefix, out_dir, written)
+          + _training_heatmap(item, prefix, out_dir, written))
+
+
+def _axis(item: task_analysis.TaskAnalysis) -> str:
+  return "budget" if all(isinstance(column, int) for column in item.budgets) else "mixture"
+
+
+def _training_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
+                      written: dict) -> list:
+  """P1's train language x eval language heatmap, for a study whose columns are mixtures:
+  a row per mixture (named by its training languages where study.json gives them)."""
+  if _axis(item) != "mixture":
+    return []
+  languages = sorted(code for code in item.rows if code != tables.AVERAGE_ROW)
+  labels = []
+  for mixture in item.budgets:
+    trained = {tuple(run.training_languages or ()) for run in item.runs_by_budget[mixture]}
+    labels.append("+".join(next(iter(trained))) if len(trained) == 1 and () not in trained
+                  else str(mixture))
+  files = figures.plot_heatmap(
+      [[item.rows[code][column] for code in languages] for column in range(len(item.budgets))],
+      labels, languages, paths.join(out_dir, f"{prefix}train_eval_heatmap"),
+      f"{item.study}: {item.task}\n{item.metric} by training mixture and evaluation language",
+      "training languages", "evaluation language", item.metric)
+  written[f"{prefix}train_eval_heatmap"] = files["png"]
+  return [html.Figure(f"{item.task}: {item.metric}, training mixture x evaluation language",
+                      files["png"], files["svg"])]
 
 
 def _change_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
@@ -228,8 +257,8 @@ def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_
     blocks += _task_blocks(item, prefix, out_dir, written)
   have = {run.name: run for run in results.runs}
   blocks += [html.Heading(3, "Runs"), html.Table(
-      ["run", "budget", "seed", "checkpoint step", "status"],
-      [[run["name"], str(run["budget"]), str(run.get("seed", "")),
+      ["run", "budget / mixture", "seed", "checkpoint step", "status"],
+      [[run["name"], str(run.get("budget", run.get("mixture"))), str(run.get("seed", "")),
         str(have[run["name"]].checkpoint_step) if run["name"] in have else "",
         "ok" if run["name"] in have else f"missing ({METRICS_FILE})"]
        for run in study["runs"]])]

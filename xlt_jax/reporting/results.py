@@ -3,7 +3,8 @@
 Layout (written by `xlt_jax.runner.study_runner` and `xlt_jax.evaluation.evaluator`):
 
     MODEL_DIR/study.json                  english, seen_languages, unseen_languages, runs
-                                          (name, budget, run_dir, optional seed), optional
+                                          (name, run_dir, budget or (P1-P4) mixture,
+                                          optional seed and training_languages), optional
                                           metric, dataset, language_groups
     MODEL_DIR/<run_dir>/eval/metrics.json one run's scores, in either format:
       multi-task: {"run", "budget", "checkpoint_step",
@@ -40,13 +41,20 @@ class RunResult:
   """One run's scores: per (task, metric), language -> score, and the item scores."""
 
   name: str
-  budget: int
+  budget: int | None  # examples per seen language (budget sweeps)
+  mixture: str | None  # the run's mixture, for designs whose runs are not budgets
   seed: int | None
+  training_languages: list[str] | None  # as study.json gives them, if it does
   checkpoint_step: object
   scores: dict[TaskMetric, dict[str, float]]
   counts: dict[TaskMetric, dict[str, int]]
   items: dict[TaskMetric, dict[str, list[float]]]  # empty where predictions.jsonl is absent
   checkpoints: dict[int, dict[TaskMetric, dict[str, float]]]  # other steps evaluated
+
+  @property
+  def column(self) -> int | str:
+    """The table column the run belongs to: its budget, else its mixture."""
+    return self.budget if self.budget is not None else self.mixture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +93,9 @@ def read_study(results_dir: str) -> dict:
 
   Returns:
     The study record, with `english`, `seen_languages`, `unseen_languages` and `runs`
-    (each with `name`, integer `budget`, `run_dir`, and an integer `seed` where given)
-    guaranteed present; two runs share a budget only with different seeds.
+    (each with `name`, `run_dir`, and an integer `budget` in every run or a `mixture` name
+    in every run; an integer `seed` and a `training_languages` list where given)
+    guaranteed present; two runs share a budget (mixture) only with different seeds.
 
   Raises:
     UserInputError: the file is missing, not JSON, or lacks a field (names the file).
@@ -97,15 +106,22 @@ def read_study(results_dir: str) -> dict:
                     ("runs", list)]:
     if not isinstance(study.get(key), kind):
       raise UserInputError(f"{path}: field {key!r} is missing or not a {kind.__name__}")
+  by_budget = all(type(run.get("budget")) is int for run in study["runs"]
+                  if isinstance(run, dict))
   for run in study["runs"]:
     if not (isinstance(run, dict) and isinstance(run.get("name"), str)
-            and isinstance(run.get("run_dir"), str) and type(run.get("budget")) is int
-            and type(run.get("seed", 0)) is int):
-      raise UserInputError(f"{path}: each run needs a name, an integer budget and a run_dir"
-                           f" (and an integer seed, if any); got {run!r}")
-  keys = [(run["budget"], run.get("seed")) for run in study["runs"]]
+            and isinstance(run.get("run_dir"), str) and type(run.get("seed", 0)) is int
+            and (type(run.get("budget")) is int if by_budget
+                 else isinstance(run.get("mixture"), str))
+            and isinstance(run.get("training_languages", []), list)):
+      raise UserInputError(f"{path}: each run needs a name, a run_dir and an integer budget"
+                           " (or, in a study without budgets, a mixture name); seed must be an"
+                           f" integer and training_languages a list; got {run!r}")
+  keys = [(run["budget"] if by_budget else run["mixture"], run.get("seed"))
+          for run in study["runs"]]
   if len(set(keys)) != len(keys):
-    raise UserInputError(f"{path}: two runs share a budget and a seed: {sorted(keys, key=str)}")
+    raise UserInputError(f"{path}: two runs share a {'budget' if by_budget else 'mixture'}"
+                         f" and a seed: {sorted(keys, key=str)}")
   return study
 
 
@@ -194,6 +210,11 @@ def _checkpoints(run_path: str, study: dict, languages: list[str]) -> dict:
   return dict(sorted(found.items()))
 
 
+def column_label(column: int | str) -> str:
+  """`budget 100` or `mixture NAME`."""
+  return f"budget {column}" if isinstance(column, int) else f"mixture {column}"
+
+
 def collect_results(results_dir: str) -> StudyResults:
   """Reads the study and the results of every run that has them.
 
@@ -203,19 +224,22 @@ def collect_results(results_dir: str) -> StudyResults:
   """
   study = read_study(results_dir)
   languages = [study["english"], *study["seen_languages"], *study["unseen_languages"]]
+  by_budget = all(type(run.get("budget")) is int for run in study["runs"])
   runs, missing, task_metrics = [], [], []
   for run in study["runs"]:
     run_path = paths.join(results_dir, run["run_dir"])
     path = paths.join(run_path, METRICS_FILE)
     if not paths.exists(path):
-      missing.append(f"{run['name']} (budget {run['budget']}): no {METRICS_FILE}")
+      missing.append(f"{run['name']} ({column_label(run['budget'] if by_budget else run['mixture'])}):"
+                     f" no {METRICS_FILE}")
       continue
     metrics = _read_json(path, "run's metrics file")
     entries = _task_entries(metrics, study, path)
     scores, counts = _scores(entries, languages, path, run["name"], missing)
     single = None if "tasks" in metrics else next(iter(entries))
     runs.append(RunResult(
-        run["name"], run["budget"], run.get("seed"), metrics.get("checkpoint_step"), scores,
+        run["name"], run["budget"] if by_budget else None, None if by_budget else run["mixture"],
+        run.get("seed"), run.get("training_languages"), metrics.get("checkpoint_step"), scores,
         counts, _items(paths.join(run_path, PREDICTIONS_FILE), entries, single),
         _checkpoints(run_path, study, languages)))
     task_metrics += [key for key in scores if key not in task_metrics]
@@ -223,7 +247,7 @@ def collect_results(results_dir: str) -> StudyResults:
     raise UserInputError(f"no run in {results_dir} has results ({METRICS_FILE} missing for"
                          f" all {len(study['runs'])} runs): evaluate the runs first")
   for run in runs:  # a task some runs have and this one lacks: an unfinished evaluation
-    missing += [f"{run.name} (budget {run.budget}): no results for task {task}"
+    missing += [f"{run.name} ({column_label(run.column)}): no results for task {task}"
                 for task, _ in task_metrics if (task, _) not in run.scores]
   return StudyResults(results_dir, study, runs, missing, task_metrics)
 
