@@ -20,7 +20,7 @@ from xlt_jax.reporting.results import RunResult, StudyResults, TaskMetric, colum
 
 # The per-budget means the report gives intervals and a noise floor for.
 QUANTITIES = ("seen_mean", "unseen_mean", "seen_unseen_gap", "non_english_mean",
-              "relative_to_english")
+              "relative_to_english", "latin_gap")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +70,10 @@ def _mean_over(values: list[float]) -> float:
   return math.fsum(values) / len(values) if values else math.nan
 
 
-def _run_quantities(scores: dict[str, float], study: dict) -> dict[str, float]:
-  """QUANTITIES for one run's language -> score."""
+def _run_quantities(scores: dict[str, float], study: dict,
+                    script: dict[str, list[str]]) -> dict[str, float]:
+  """QUANTITIES for one run's language -> score (`latin_gap`: Latin minus non-Latin mean,
+  NaN unless `script` has both groups)."""
   english, seen, unseen = study["english"], study["seen_languages"], study["unseen_languages"]
   others = [code for code in scores if code != english]
   seen_mean = _mean_over([scores[code] for code in seen])
@@ -79,7 +81,10 @@ def _run_quantities(scores: dict[str, float], study: dict) -> dict[str, float]:
   non_english = _mean_over([scores[code] for code in others])
   return {"seen_mean": seen_mean, "unseen_mean": unseen_mean,
           "seen_unseen_gap": seen_mean - unseen_mean, "non_english_mean": non_english,
-          "relative_to_english": non_english / scores[english] if scores[english] else math.nan}
+          "relative_to_english": non_english / scores[english] if scores[english] else math.nan,
+          "latin_gap": (_mean_over([scores[code] for code in script[language_groups.LATIN]])
+                        - _mean_over([scores[code] for code in script[language_groups.NON_LATIN]])
+                        if len(script) == 2 else math.nan)}
 
 
 def _pooled_items(runs: list[RunResult], key: TaskMetric, language: str) -> list[float]:
@@ -186,7 +191,8 @@ def analyse(results: StudyResults, key: TaskMetric,
   intervals = {name: [_group_interval(by_budget[budget], key, first, second, resamples, seed)
                       for budget in budgets] for name, (first, second) in plans.items()}
 
-  per_run = {budget: [_run_quantities(run.scores[key], study) for run in runs]
+  script = language_groups.script_groups(results.languages, english)
+  per_run = {budget: [_run_quantities(run.scores[key], study, script) for run in runs]
              for budget, runs in by_budget.items()}
   noise = {}
   for quantity in QUANTITIES:
@@ -196,7 +202,7 @@ def analyse(results: StudyResults, key: TaskMetric,
 
   checkpoint_spearman = {}
   for run in results.runs:
-    points = [_run_quantities(steps[key], study) for steps in run.checkpoints.values()
+    points = [_run_quantities(steps[key], study, script) for steps in run.checkpoints.values()
               if key in steps]
     if points:
       checkpoint_spearman[run.name] = statistics.spearman(
@@ -205,6 +211,14 @@ def analyse(results: StudyResults, key: TaskMetric,
   effects = [Effect(f"seen - unseen gap at {column_label(budget)}", summary["seen_unseen_gap"][column],
                     intervals["seen_unseen_gap"][column], noise["seen_unseen_gap"])
              for column, budget in enumerate(budgets)]
+  if len(script) == 2:
+    latin, non_latin = script[language_groups.LATIN], script[language_groups.NON_LATIN]
+    effects += [Effect(
+        f"Latin - non-Latin mean at {column_label(budget)}",
+        _mean_over([rows[code][column] for code in latin])
+        - _mean_over([rows[code][column] for code in non_latin]),
+        _group_interval(by_budget[budget], key, latin, non_latin, resamples, seed),
+        noise["latin_gap"]) for column, budget in enumerate(budgets)]
   peak_budget = summary["peak_budget"]
   if 0 in budgets and peak_budget not in (None, 0):
     effects.append(Effect(
