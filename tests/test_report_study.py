@@ -272,6 +272,8 @@ def test_one_report_across_two_studies_in_both_formats(tmp_path):
   markdown = pathlib.Path(written["report"]).read_text(encoding="utf-8")
   assert "## Study: p0_multi_smoke" in markdown and "## Study: demo" in markdown
   assert "- b100s2 (budget 100): no eval/metrics.json" in markdown
+  assert [line["status"] for line in _csv(written["p0_multi_smoke_runs"])] == [
+      "ok", "ok", "missing (eval/metrics.json)", "ok"]
 
 
 def test_several_studies_need_an_out_dir_and_an_unknown_metric_is_named(tmp_path):

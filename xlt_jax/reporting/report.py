@@ -14,6 +14,7 @@ the run-to-run noise floor, and figures. Files, in `out_dir`:
     [PREFIX]summary.csv              the derived rows per budget
     [PREFIX]intervals.csv            every interval the report states, with its method
     overview.csv                     one line per study x task x metric
+    [STUDY_]runs.csv                 each planned run, its checkpoint step and status
     scores_by_budget.{png,svg}       one panel per study x task
     relative_to_english.{png,svg}
 
@@ -256,12 +257,15 @@ def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_
         f"{_slug(item.metric)}_")
     blocks += _task_blocks(item, prefix, out_dir, written)
   have = {run.name: run for run in results.runs}
-  blocks += [html.Heading(3, "Runs"), html.Table(
-      ["run", "budget / mixture", "seed", "checkpoint step", "status"],
-      [[run["name"], str(run.get("budget", run.get("mixture"))), str(run.get("seed", "")),
-        str(have[run["name"]].checkpoint_step) if run["name"] in have else "",
-        "ok" if run["name"] in have else f"missing ({METRICS_FILE})"]
-       for run in study["runs"]])]
+  header = ["run", "budget / mixture", "seed", "checkpoint step", "status"]
+  lines = [[run["name"], str(run.get("budget", run.get("mixture"))), str(run.get("seed", "")),
+            str(have[run["name"]].checkpoint_step) if run["name"] in have else "",
+            "ok" if run["name"] in have else f"missing ({METRICS_FILE})"]
+           for run in study["runs"]]
+  name = f"{_slug(results.name) + '_' if multi_study else ''}runs"
+  written[name] = paths.join(out_dir, f"{name}.csv")
+  atomic_io.write_text(written[name], _csv_text(header, lines))
+  blocks += [html.Heading(3, "Runs"), html.Table(header, lines, f"{name}.csv")]
   return blocks
 
 
