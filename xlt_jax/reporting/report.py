@@ -123,6 +123,8 @@ def _statements(item: task_analysis.TaskAnalysis) -> list[str]:
 def _effect_lines(item: task_analysis.TaskAnalysis) -> list[str]:
   lines = []
   for effect in item.effects:
+    if math.isnan(effect.value):  # e.g. a gap in a study without unseen languages
+      continue
     text = f"{effect.label}: {effect.value:+.3f}"
     if effect.interval is not None:
       text += f" [{effect.interval.low:+.3f}, {effect.interval.high:+.3f}]"
