@@ -226,6 +226,7 @@ def test_files_figures_and_a_self_contained_html(built):
   assert pathlib.Path(written["mgsm_accuracy_change_heatmap"]).read_bytes()[:4] == b"\x89PNG"
   page = pathlib.Path(written["html"]).read_text(encoding="utf-8")
   assert page.count("<svg") >= 2 and "<table>" in page and "p0_multi_smoke" in page
+  assert "<strong>smaller than run-to-run noise</strong>" in page and "**" not in page
   # Nothing is fetched: no src or href to anything, no stylesheet or script (the SVG's
   # xmlns and RDF metadata name namespaces; they are never loaded).
   for external in ("src=", "<link", "<script", "@import", 'href="http', "url(http"):

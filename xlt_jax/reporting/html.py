@@ -76,8 +76,9 @@ figure svg{max-width:100%;height:auto}figcaption{font-style:italic}code{backgrou
 
 
 def _inline(text: str) -> str:
-  """Escapes `text`; markdown `code` spans become <code>."""
-  return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
+  """Escapes `text`; markdown `code` spans become <code>, **bold** <strong>."""
+  text = re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
+  return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
 
 
 def _svg(path: str) -> str:
