@@ -136,6 +136,17 @@ def _effect_lines(item: task_analysis.TaskAnalysis) -> list[str]:
   return lines
 
 
+# What a table's numbers are, where the metric's name does not say it.
+METRIC_NOTES = {
+    "line_pass": "**Judge not configured** (`EvaluationConfig.judge`): this judged task shows"
+                 " the Language Confusion Benchmark's line-level pass rate (the share of"
+                 " responses with no line in another language), not a judge's score.",
+    "judge_score": "The judge's score per response (its protocol and model are in each run's"
+                   " eval/metrics.json); responses failing the language check score 1 under"
+                   " P0's switch-aware rule.",
+}
+
+
 def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
   header = ["language", *map(str, item.budgets)]
   table_lines = [[name, *map(_format, values)] for name, values in item.rows.items()]
@@ -165,6 +176,7 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
                     for interval in intervals if interval is not None})
   blocks = [
       html.Heading(3, f"{item.task}: {item.metric}"),
+      *([html.Paragraph(METRIC_NOTES[item.metric])] if item.metric in METRIC_NOTES else []),
       html.Paragraph(("Columns: examples per seen language." if _axis(item) == "budget" else
                       "Columns: training mixtures.") + " `Avg.` is the mean over all"
                      f" {len(item.rows) - 1} evaluation languages, English included."

@@ -142,7 +142,10 @@ def _task_entries(metrics: dict, study: dict, path: str) -> dict[str, dict]:
             and isinstance(entry.get("languages"), dict)):
       raise UserInputError(f"{path}: task {task!r} needs a 'metric' name and a 'languages'"
                            " object")
-  return entries
+  # The evaluator names each task's dataset metric ("llm_judge") and the score it
+  # tabulates ("primary": "judge_score", or "line_pass" when no judge is configured).
+  return {task: {**entry, "metric": entry.get("primary", entry["metric"])}
+          for task, entry in entries.items()}
 
 
 def _scores(entries: dict[str, dict], languages: list[str], path: str, run: str,
@@ -168,6 +171,13 @@ def _scores(entries: dict[str, dict], languages: list[str], path: str, run: str,
   return scores, counts
 
 
+# Scores that only some items have, by definition: LCB's checks leave out a response with
+# no line long enough to count (line_pass), or not line-clean (word_pass); a judge does not
+# score a reply it could not parse (judge_score). Per-language means are over the items
+# that have them, as the evaluator's are.
+OPTIONAL_ITEM_SCORES = ("line_pass", "word_pass", "judge_score")
+
+
 def _items(path: str, entries: dict[str, dict], single_task: str | None) -> dict:
   """(task, metric) -> language -> item scores, from predictions.jsonl (empty if absent)."""
   if not paths.exists(path):
@@ -187,6 +197,8 @@ def _items(path: str, entries: dict[str, dict], single_task: str | None) -> dict
         raise UserInputError(f"{path}:{number}: needs a 'language' and a 'task' the run's"
                              f" metrics.json has ({', '.join(metric_of)}); got {task!r}")
       metric = metric_of[task]
+      if "scores" in record and metric in OPTIONAL_ITEM_SCORES and metric not in record["scores"]:
+        continue  # an item the score does not apply to (no line long enough to check)
       value = (record.get("scores") or {}).get(metric) if "scores" in record else (
           record.get("correct") if metric == "accuracy" else None)
       if not (_number(value) or isinstance(value, bool)):
