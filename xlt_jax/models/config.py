@@ -1,6 +1,7 @@
 """The decoder's hyper-parameters: one frozen dataclass that gin builds and every stage reads.
 
-Family differences (Cohere's parallel block, Gemma's extra norms, Qwen3's q/k norm)
+Family differences (Cohere's parallel block, Gemma's extra norms, Qwen3's q/k norm,
+Qwen1.5's q/k/v biases)
 are fields here, so a reader sees every family's quirks as data (STYLE P5).
 """
 
@@ -45,6 +46,7 @@ class ModelConfig:
   parallel_block: bool = False  # attention and MLP read one shared norm, summed (Cohere)
   post_norms: bool = False  # extra norms on the attention and MLP outputs (Gemma 3)
   qk_norm: bool = False  # RMSNorm over head_dim of each query and key head (Qwen3, Gemma 3)
+  qkv_bias: bool = False  # biases on the query, key and value projections (Qwen1.5 / qwen2)
   rope_interleaved: bool = False  # rotate pairs (2i, 2i+1) instead of (i, i + H/2) (Cohere)
   rope_scaling: str = "none"  # "none", "llama3" or "linear"; applies to global layers
   rope_scaling_factor: float = 1.0

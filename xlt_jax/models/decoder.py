@@ -186,6 +186,13 @@ class Attention(nn.Module):
         "bld,dkh->blkh", x_BLD,
         _kernel(self, "value", (D, K, H), ("embed", "kv_heads", "kv"), config),
     )
+    if config.qkv_bias:
+      query_BLNH, key_BLKH, value_BLKH = (
+          x + self.param(name, _param(nn.initializers.zeros, axes), x.shape[2:],
+                         config.param_dtype).astype(x.dtype)
+          for x, name, axes in [(query_BLNH, "query_bias", ("heads", "kv")),
+                                (key_BLKH, "key_bias", ("kv_heads", "kv")),
+                                (value_BLKH, "value_bias", ("kv_heads", "kv"))])
     if config.qk_norm:
       query_BLNH = Norm(config, "kv", name="query_norm")(query_BLNH)
       key_BLKH = Norm(config, "kv", name="key_norm")(key_BLKH)

@@ -17,7 +17,7 @@ from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.models.hf_config import model_config_from_hf
+from xlt_jax.models.hf_config import model_config_from_hf, text_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +25,9 @@ class TensorMapping:
   hf_name: str  # full Hugging Face name
   path: tuple[str, ...]  # path in our params tree
   layer: int | None  # index along the stacked layer axis, None for unstacked
-  fan_in_axes: int | None  # kernels: our leading input axes; None: copied as is
+  # Kernels: how many of our leading axes are input axes (HF stores [out, in]); 0 for a
+  # bias (HF [out], ours possibly split, e.g. [N, H]); None: copied as is.
+  fan_in_axes: int | None
 
 
 def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int | None]]:
@@ -40,6 +42,10 @@ def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int 
       ("mlp.up_proj.weight", ("mlp", "up"), 1),
       ("mlp.down_proj.weight", ("mlp", "down"), 1),
   ]
+  if config.qkv_bias:  # HF [N * H] -> ours [N, H]: no input axes (fan_in_axes 0)
+    entries += [("self_attn.q_proj.bias", ("attention", "query_bias"), 0),
+                ("self_attn.k_proj.bias", ("attention", "key_bias"), 0),
+                ("self_attn.v_proj.bias", ("attention", "value_bias"), 0)]
   if config.qk_norm:
     entries += [("self_attn.q_norm.weight", ("attention", "query_norm", "scale"), None),
                 ("self_attn.k_norm.weight", ("attention", "key_norm", "scale"), None)]
@@ -76,6 +82,8 @@ def _get(tree: dict, path: tuple[str, ...]):
 def _hf_shape(our_shape: tuple[int, ...], fan_in_axes: int | None) -> tuple[int, ...]:
   if fan_in_axes is None:
     return our_shape
+  if fan_in_axes == 0:
+    return (math.prod(our_shape),)
   return (math.prod(our_shape[fan_in_axes:]), math.prod(our_shape[:fan_in_axes]))
 
 
@@ -225,10 +233,48 @@ class SafetensorsReader:
     return data.reshape(entry["shape"])
 
 
-def open_hf(hf_dir: str, dtype: str = "float32") -> tuple[ModelConfig, SafetensorsReader]:
-  """The ModelConfig of a Hugging Face checkpoint directory and a reader of its tensors."""
-  config = model_config_from_hf(read_hf_config(hf_dir), dtype=dtype, param_dtype=dtype)
-  return config, SafetensorsReader(_safetensors_files(hf_dir))
+class LanguageModelReader:
+  """The language model of a multimodal checkpoint under its text-only model's names.
+
+  `Gemma3ForConditionalGeneration` checkpoints store it as `language_model.model.*`
+  (google/gemma-3-4b-pt's index, and what transformers 5's save_pretrained writes)
+  or, in transformers' in-memory layout, `model.language_model.*`, with the head as
+  `language_model.lm_head.weight` or `lm_head.weight`
+  (transformers/conversion_mapping.py, "llava" renamings, which gemma3 uses). Those
+  become `model.*` and `lm_head.weight`; every other tensor (vision tower, multimodal
+  projector) is left out and counted in `dropped`.
+  """
+
+  _PREFIXES = (("language_model.model.", "model."), ("model.language_model.", "model."),
+               ("language_model.lm_head.", "lm_head."), ("lm_head.", "lm_head."))
+
+  def __init__(self, reader: SafetensorsReader):
+    self._reader = reader
+    self._source: dict[str, str] = {}
+    for name in sorted(reader.names()):
+      for prefix, replacement in self._PREFIXES:
+        if name.startswith(prefix):
+          self._source.setdefault(replacement + name[len(prefix):], name)
+          break
+    self.dropped = sorted(set(reader.names()) - set(self._source.values()))
+
+  def names(self) -> set[str]:
+    return set(self._source)
+
+  def get_tensor(self, name: str) -> np.ndarray:
+    return self._reader.get_tensor(self._source[name])
+
+
+def open_hf(hf_dir: str, dtype: str = "float32"
+            ) -> tuple[ModelConfig, SafetensorsReader | LanguageModelReader]:
+  """The ModelConfig of a Hugging Face checkpoint directory and a reader of its tensors
+  (of its language model only, for a multimodal checkpoint: a LanguageModelReader)."""
+  hf_config = read_hf_config(hf_dir)
+  config = model_config_from_hf(hf_config, dtype=dtype, param_dtype=dtype)
+  reader = SafetensorsReader(_safetensors_files(hf_dir))
+  if text_config(hf_config) is not hf_config:
+    return config, LanguageModelReader(reader)
+  return config, reader
 
 
 def from_hf(hf_dir: str, dtype: str = "float32") -> tuple[Decoder, dict]:
