@@ -64,8 +64,9 @@ def stop_ids(vocabulary, chat_family: str | None) -> tuple[int, ...]:
   """The ids that end a completion: EOS, and the chat family's end-of-turn token where
   the vocabulary has it as one token."""
   ids = [vocabulary.eos_id]
-  if chat_family is not None and isinstance(vocabulary, HuggingFaceVocabulary):
-    end_of_turn = vocabulary.tokenizer.token_to_id(chat_templates.END_OF_TURN[chat_family])
+  end_of_turn_text = chat_templates.END_OF_TURN.get(chat_family) if chat_family else None
+  if end_of_turn_text is not None and isinstance(vocabulary, HuggingFaceVocabulary):
+    end_of_turn = vocabulary.tokenizer.token_to_id(end_of_turn_text)
     if end_of_turn is not None and end_of_turn not in ids:
       ids.append(end_of_turn)
   return tuple(ids)
