@@ -546,7 +546,10 @@ def test_guanaco_loss_mask_covers_each_reply_with_its_leading_space():
   assert trained == (" I'm doing great. How can I help you today?"
                      " She sells 9 eggs.\nThe answer is 18.")
   assert chat_templates.END_OF_TURN["guanaco"] is None
-  assert text.count(chat_templates.GUANACO_STOP) == 2
+  # Decoding stops at EOS only; the reply is cut where the next turn would begin.
+  assert chat_templates.reply_text("guanaco", " 18.### Human: And 5?### Assistant: 7") == " 18."
+  assert chat_templates.reply_text("qwen", " 18.### Human:") == " 18.### Human:"
+  assert chat_templates.reply_text(None, "18") == "18"
 
 
 def test_guanaco_refuses_a_system_message():

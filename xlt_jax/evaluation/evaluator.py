@@ -151,7 +151,7 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
       completions = decode_prompts(model, params, prompts, config, ends)
       correct = 0
       for example, completion in zip(examples, completions):
-        text = vocabulary.decode(completion)
+        text = chat_templates.reply_text(chat_family, vocabulary.decode(completion))
         extracted = answers.extract_number(text)
         is_correct = answers.answers_match(extracted, example["answer"])
         correct += is_correct

@@ -35,7 +35,7 @@ Families and the template each one follows:
       format is model-independent), contents kept as they are, and no end-of-turn
       token: P3 trained on the text as it is (its sft_training.py gives SFTTrainer the
       `text` field, adding no EOS), so a reply ends where `### Human:` would begin
-      (GUANACO_STOP, a stop text for decoding) or at EOS.
+      (STOP_TEXT; `reply_text` cuts a decoded reply there) or at EOS.
 
 User and assistant contents are stripped of surrounding whitespace where the
 official template strips them (all families but "qwen"); system messages likewise
@@ -58,7 +58,8 @@ END_OF_TURN: dict[str, str | None] = {
     "llama3": "<|eot_id|>",
     "qwen": "<|im_end|>",
 }
-GUANACO_STOP = "### Human:"  # where a Guanaco reply ends: the next turn's header
+# Text that ends a reply in formats without an end-of-turn token: the next turn's header.
+STOP_TEXT = {"guanaco": "### Human:"}
 
 _LLAMA3_DATE_HEADER = "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
 _QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
@@ -321,3 +322,10 @@ def prompt_ids(family: str, messages: Sequence[Message],
     raise UserInputError(
         f"a prompt must end with a user message, not {messages[-1]['role']!r}")
   return list(encode(render_text(family, messages, add_generation_prompt=True)))
+
+
+def reply_text(family: str | None, completion: str) -> str:
+  """A decoded completion up to the family's STOP_TEXT (the completion itself for
+  families that end turns with a token, and for plain prompts, family None)."""
+  stop = STOP_TEXT.get(family) if family else None
+  return completion if stop is None else completion.split(stop, 1)[0]
