@@ -35,6 +35,10 @@ FAMILIES = {
                                               initializer_range=0.2),
     "gemma_multi_query": lambda: transformers.GemmaConfig(
         **{**COMMON, "num_key_value_heads": 1}, head_dim=16, initializer_range=0.3),
+    "falcon": lambda: transformers.FalconConfig(  # Falcon 7B's layout, tiny
+        vocab_size=97, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+        multi_query=True, parallel_attn=True, new_decoder_architecture=False, bias=False,
+        alibi=False, max_position_embeddings=64, initializer_range=0.2),
     "gemma3": lambda: transformers.Gemma3TextConfig(
         **{**COMMON, "num_hidden_layers": 7}, head_dim=16, sliding_window=5,
         query_pre_attn_scalar=16,
@@ -51,7 +55,10 @@ def _save_random_model(name, directory):
   # Random norm weights too, so that a misplaced norm cannot go unnoticed.
   with torch.no_grad():
     for parameter_name, parameter in model.named_parameters():
-      if "norm" in parameter_name:
+      is_norm = "norm" in parameter_name or "ln_f" in parameter_name
+      if is_norm and parameter_name.endswith("bias"):
+        parameter.normal_(0.0, 0.1)  # LayerNorm biases (Falcon): small, or one token wins
+      elif is_norm:
         parameter.normal_(0.0, 0.5 if config.model_type.startswith("gemma") else 1.0)
       elif parameter_name.endswith("bias"):  # zeros at initialisation: make them count
         parameter.normal_(0.0, 1.0)
@@ -70,12 +77,13 @@ def test_logits_equal_transformers_in_float32(name, tmp_path):
   np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4, rtol=1e-4)
 
 
-def test_round_trip_is_bit_identical(tmp_path):
-  reference = _save_random_model("gemma3", tmp_path)
+@pytest.mark.parametrize("name", ["gemma3", "falcon", "qwen2"])
+def test_round_trip_is_bit_identical(name, tmp_path):
+  reference = _save_random_model(name, tmp_path)
   model, params = convert.from_hf(str(tmp_path))
   exported = dict(convert.params_to_hf(model.config, params))
   original = {name: tensor.numpy() for name, tensor in reference.state_dict().items()
-              if name != "lm_head.weight"}
+              if name != "lm_head.weight" or not model.config.tie_embeddings}
   assert set(exported) == set(original)
   for name, tensor in original.items():
     np.testing.assert_array_equal(exported[name], tensor, err_msg=name)
@@ -261,3 +269,25 @@ def test_gemma3_text_defaults_are_transformers_defaults():
             "rope_local_base_freq": rope["sliding_attention"]["rope_theta"],
             "sliding_window_pattern": defaults._sliding_window_pattern}
   assert {key: theirs[key] for key in GEMMA3_TEXT_DEFAULTS} == GEMMA3_TEXT_DEFAULTS
+
+
+def test_a_fused_query_key_value_of_the_wrong_size_is_named(tmp_path):
+  _save_random_model("falcon", tmp_path)
+  config = convert.model_config_from_hf(convert.read_hf_config(str(tmp_path)))
+  from safetensors.numpy import load_file
+  tensors = load_file(str(tmp_path / "model.safetensors"))
+  name = "transformer.h.1.self_attention.query_key_value.weight"
+  tensors[name] = np.concatenate([tensors[name], tensors[name][:8]])
+  with pytest.raises(UserInputError, match=rf"tensor {name}: expected 48 rows \(fused query,"
+                                           r" key and value\), found shape \(56, 32\)"):
+    convert.params_from_hf(config, set(tensors), tensors.__getitem__)
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"new_decoder_architecture": True}, "new_decoder_architecture=True"),
+    ({"alibi": True}, "alibi=True"), ({"bias": True}, "bias=True"),
+    ({"multi_query": False}, "multi_query=False")])
+def test_falcon_layouts_other_than_7bs_are_refused(change, named):
+  config = {**FAMILIES["falcon"]().to_dict(), **change}
+  with pytest.raises(UserInputError, match=f"falcon with {named} is not supported"):
+    convert.model_config_from_hf(config)

@@ -78,6 +78,12 @@ CHECKPOINTS = {
         use_sliding_window=False, sliding_window=32768, max_window_layers=28,
         tie_word_embeddings=False,
     ), 7_721_324_544),  # its model.safetensors.index.json: 15,442,649,088 bf16 bytes
+    "gin/models/falcon_7b.gin": (dict(  # tiiuae/falcon-7b
+        model_type="falcon", vocab_size=65024, hidden_size=4544, num_hidden_layers=32,
+        num_attention_heads=71, multi_query=True, parallel_attn=True,
+        new_decoder_architecture=False, alibi=False, bias=False, layer_norm_epsilon=1e-5,
+        max_position_embeddings=2048,
+    ), (6.8e9, 7.0e9)),
     "gin/models/qwen3_0_6b.gin": (dict(  # Qwen/Qwen3-0.6B-Base
         model_type="qwen3", vocab_size=151936, hidden_size=1024, intermediate_size=3072,
         num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,

@@ -47,7 +47,8 @@ def _param(init: Any, axes: tuple[str, ...]) -> Any:
 
 
 class Norm(nn.Module):
-  """RMSNorm, or LayerNorm without bias, over the last axis, computed in float32."""
+  """RMSNorm, or LayerNorm (with a bias where config.norm_bias), over the last axis,
+  computed in float32."""
 
   config: ModelConfig
   axis_name: str = "embed"
@@ -62,7 +63,11 @@ class Norm(nn.Module):
     if config.norm_type == "layer":
       y = y - jnp.mean(y, axis=-1, keepdims=True)
     y = y * jax.lax.rsqrt(jnp.mean(y * y, axis=-1, keepdims=True) + config.norm_epsilon)
-    return (y * (1.0 + scale if config.norm_scale_plus_one else scale)).astype(x.dtype)
+    y = y * (1.0 + scale if config.norm_scale_plus_one else scale)
+    if config.norm_bias:
+      y = y + self.param("bias", _param(nn.initializers.zeros, (self.axis_name,)),
+                         (x.shape[-1],), config.param_dtype).astype(jnp.float32)
+    return y.astype(x.dtype)
 
 
 def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[str, ...],
@@ -224,11 +229,12 @@ class Attention(nn.Module):
     return output_BLD, key_value_2BSKH
 
 
-ACTIVATIONS = {"silu": nn.silu, "gelu_tanh": lambda x: nn.gelu(x, approximate=True)}
+ACTIVATIONS = {"silu": nn.silu, "gelu_tanh": lambda x: nn.gelu(x, approximate=True),
+               "gelu": lambda x: nn.gelu(x, approximate=False)}
 
 
 class MLP(nn.Module):
-  """Gated feed-forward block: SwiGLU or GeGLU."""
+  """Feed-forward block: gated (SwiGLU, GeGLU), or activation(up) then down (Falcon)."""
 
   config: ModelConfig
 
@@ -240,11 +246,16 @@ class MLP(nn.Module):
     # and the activation is computed in float32: the backward pass then reads float32
     # residuals directly, where bfloat16 ones made XLA's CPU backend convert each
     # whole [layers, B, L, F] stack to float32 before the backward loop.
+    # gate is created before up: parameter initialisation follows creation order.
     gate_BLF = _project("bld,df->blf", x_BLD,
-                        _kernel(self, "gate", (D, F), ("embed", "mlp"), config), jnp.float32)
+                        _kernel(self, "gate", (D, F), ("embed", "mlp"), config),
+                        jnp.float32) if config.mlp_gated else None
     up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config),
                       jnp.float32)
-    hidden_BLF = (ACTIVATIONS[config.activation](gate_BLF) * up_BLF).astype(config.dtype)
+    if gate_BLF is None:
+      hidden_BLF = ACTIVATIONS[config.activation](up_BLF).astype(config.dtype)
+    else:
+      hidden_BLF = (ACTIVATIONS[config.activation](gate_BLF) * up_BLF).astype(config.dtype)
     hidden_BLF = nn.with_logical_constraint(hidden_BLF, ("batch", "length", "mlp"))
     down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
     return _project("blf,fd->bld", hidden_BLF, down_FD)

@@ -18,7 +18,7 @@ from typing import Any
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.config import ModelConfig
 
-FAMILIES = ("llama", "qwen2", "qwen3", "cohere", "gemma", "gemma3_text", "gemma3")
+FAMILIES = ("llama", "qwen2", "qwen3", "cohere", "gemma", "gemma3_text", "gemma3", "falcon")
 
 # transformers' Gemma3TextConfig defaults of the fields this module reads (as legacy
 # config.json keys), for the sparse text_config of multimodal gemma3 checkpoints.
@@ -93,6 +93,8 @@ def model_config_from_hf(hf: dict, **overrides: Any) -> ModelConfig:
     raise UserInputError(
         f"model_type {family!r} is not supported; supported: {', '.join(FAMILIES)}"
     )
+  if family == "falcon":
+    return _falcon_config(hf, overrides)
   heads = hf["num_attention_heads"]
   fields: dict[str, Any] = {
       "vocab_size": hf["vocab_size"],
@@ -152,3 +154,34 @@ def model_config_from_hf(hf: dict, **overrides: Any) -> ModelConfig:
     raise UserInputError("layer_types do not follow one global layer every"
                          f" {config.global_layer_every} layers: {layer_types}")
   return config
+
+
+def _falcon_config(hf: dict, overrides: dict[str, Any]) -> ModelConfig:
+  """Falcon 7B's architecture (FalconConfig, transformers' modeling_falcon): one shared
+  LayerNorm with bias before parallel attention and MLP, multi-query attention, rotary
+  positions, an MLP of dense_h_to_4h, GELU and dense_4h_to_h, tied embeddings. Older
+  config.json files name heads and layers n_head and n_layer (FalconConfig's
+  attribute_map)."""
+  unsupported = [(hf.get("new_decoder_architecture"), "new_decoder_architecture=True"),
+                 (hf.get("alibi"), "alibi=True"), (hf.get("bias"), "bias=True"),
+                 (not hf.get("parallel_attn", True), "parallel_attn=False"),
+                 (not hf.get("multi_query", True), "multi_query=False"),
+                 (hf.get("activation", "gelu") != "gelu",
+                  f"activation {hf.get('activation')!r}")]
+  for present, what in unsupported:
+    if present:
+      raise UserInputError(f"falcon with {what} is not supported (Falcon 7B's layout is)")
+  heads = hf.get("num_attention_heads", hf.get("n_head"))
+  hidden = hf["hidden_size"]
+  fields: dict[str, Any] = {
+      "vocab_size": hf["vocab_size"], "embed_dim": hidden,
+      "num_layers": hf.get("num_hidden_layers", hf.get("n_layer")), "num_heads": heads,
+      "num_kv_heads": 1, "head_dim": hidden // heads,
+      "mlp_dim": hf.get("ffn_hidden_size") or 4 * hidden,
+      "tie_embeddings": bool(hf.get("tie_word_embeddings", True)),
+      "norm_type": "layer", "norm_bias": True,
+      "norm_epsilon": hf.get("layer_norm_epsilon", 1e-5), "parallel_block": True,
+      "activation": "gelu", "mlp_gated": False, **_rope_fields(_rope(hf)),
+  }
+  fields.update(overrides)
+  return ModelConfig(**fields)

@@ -28,6 +28,9 @@ class TensorMapping:
   # Kernels: how many of our leading axes are input axes (HF stores [out, in]); 0 for a
   # bias (HF [out], ours possibly split, e.g. [N, H]); None: copied as is.
   fan_in_axes: int | None
+  # A slice of a fused tensor (Falcon's query_key_value): (first row, end row, rows of
+  # the whole tensor) along HF's output axis; None: the whole tensor.
+  rows: tuple[int, int, int] | None = None
 
 
 def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int | None]]:
@@ -58,8 +61,45 @@ def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int 
   return entries
 
 
+def _falcon_mappings(config: ModelConfig) -> list[TensorMapping]:
+  """Falcon's names (transformers' modeling_falcon): `transformer.h.{i}.*`, one
+  LayerNorm with bias per layer, and query, key and value fused in one
+  `query_key_value` tensor whose rows are the N query heads, then the K key heads, then
+  the K value heads (multi-query layout, FalconAttention._split_heads)."""
+  N, K, H = config.num_heads, config.num_kv_heads, config.head_dim
+  total = (N + 2 * K) * H
+  mappings = [
+      TensorMapping("transformer.word_embeddings.weight", ("embedding",), None, None),
+      TensorMapping("transformer.ln_f.weight", ("final_norm", "scale"), None, None),
+      TensorMapping("transformer.ln_f.bias", ("final_norm", "bias"), None, None),
+  ]
+  if not config.tie_embeddings:
+    mappings.append(TensorMapping("lm_head.weight", ("output",), None, 1))
+  for layer in range(config.num_layers):
+    prefix = f"transformer.h.{layer}."
+    fused = prefix + "self_attention.query_key_value.weight"
+    mappings += [
+        TensorMapping(prefix + "input_layernorm.weight", ("layers", "attention_norm", "scale"),
+                      layer, None),
+        TensorMapping(prefix + "input_layernorm.bias", ("layers", "attention_norm", "bias"),
+                      layer, None),
+        TensorMapping(fused, ("layers", "attention", "query"), layer, 1, (0, N * H, total)),
+        TensorMapping(fused, ("layers", "attention", "key"), layer, 1,
+                      (N * H, (N + K) * H, total)),
+        TensorMapping(fused, ("layers", "attention", "value"), layer, 1,
+                      ((N + K) * H, total, total)),
+        TensorMapping(prefix + "self_attention.dense.weight", ("layers", "attention", "out"),
+                      layer, 2),
+        TensorMapping(prefix + "mlp.dense_h_to_4h.weight", ("layers", "mlp", "up"), layer, 1),
+        TensorMapping(prefix + "mlp.dense_4h_to_h.weight", ("layers", "mlp", "down"), layer, 1),
+    ]
+  return mappings
+
+
 def tensor_mappings(config: ModelConfig) -> list[TensorMapping]:
   """Every tensor of the Hugging Face checkpoint and where it lives in our params."""
+  if config.norm_bias:  # only Falcon's layout has LayerNorm biases
+    return _falcon_mappings(config)
   mappings = [
       TensorMapping("model.embed_tokens.weight", ("embedding",), None, None),
       TensorMapping("model.norm.weight", ("final_norm", "scale"), None, None),
@@ -132,6 +172,12 @@ def iter_params_from_hf(
     for mapping in group:
       our_shape = target.shape[1:] if mapping.layer is not None else target.shape
       tensor = np.asarray(get_tensor(mapping.hf_name))
+      if mapping.rows is not None:
+        first, end, total = mapping.rows
+        if tensor.shape[:1] != (total,):
+          raise UserInputError(f"tensor {mapping.hf_name}: expected {total} rows (fused"
+                               f" query, key and value), found shape {tensor.shape}")
+        tensor = tensor[first:end]
       want = _hf_shape(our_shape, mapping.fan_in_axes)
       if tensor.shape != want:
         raise UserInputError(
@@ -162,13 +208,20 @@ def params_from_hf(
 
 
 def params_to_hf(config: ModelConfig, params: dict) -> Iterator[tuple[str, np.ndarray]]:
-  """Yields (HF name, tensor) pairs, one tensor at a time."""
+  """Yields (HF name, tensor) pairs, one tensor at a time (a fused tensor once, when
+  its last part is read)."""
+  parts: list[np.ndarray] = []
   for mapping in tensor_mappings(config):
     value = np.asarray(_get(params, mapping.path))
     if mapping.layer is not None:
       value = value[mapping.layer]
     if mapping.fan_in_axes is not None:
       value = value.reshape(_hf_shape(value.shape, mapping.fan_in_axes)[::-1]).T
+    if mapping.rows is not None:
+      parts.append(value)
+      if mapping.rows[1] < mapping.rows[2]:
+        continue
+      value, parts = np.concatenate(parts, axis=0), []
     yield mapping.hf_name, np.ascontiguousarray(value)
 
 
