@@ -52,6 +52,11 @@ FAMILIES = {
               "qwen", "<|endoftext|>", "<|endoftext|>"),
     "cohere": (lambda: transformers.CohereConfig(**COMMON, logit_scale=0.5),
                "cohere", "<|END_OF_TURN_TOKEN|>", "<PAD>"),
+    "gemma": (lambda: transformers.GemmaConfig(**COMMON, head_dim=16), "gemma", "<eos>", "<pad>"),
+    # Falcon 7B has no chat template of its own: ChatML's control tokens stand in.
+    "falcon": (lambda: transformers.FalconConfig(
+        vocab_size=MODEL_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=512, initializer_range=0.3), "qwen", "<|endoftext|>", None),
     "gemma3_text": (lambda: transformers.Gemma3TextConfig(
         **{**COMMON, "num_hidden_layers": 3}, head_dim=16, sliding_window=8,
         query_pre_attn_scalar=16), "gemma", "<eos>", "<pad>"),
@@ -116,8 +121,11 @@ def _save_base(family: str, directory: pathlib.Path, demo_dir: pathlib.Path) -> 
   model = transformers.AutoModelForCausalLM.from_config(FAMILIES[family][0]()).eval()
   with torch.no_grad():  # random norm weights: a misplaced norm changes the loss
     for name, parameter in model.named_parameters():
-      if "norm" in name:
-        parameter.normal_(0.0, 0.5 if family == "gemma3_text" else 1.0)
+      if ("norm" in name or "ln_f" in name) and name.endswith("bias"):
+        parameter.normal_(0.0, 0.1)  # Falcon's LayerNorm biases
+      elif "norm" in name or "ln_f" in name:
+        parameter.normal_(0.0, 0.5 if family.startswith("gemma") else 1.0)
+
   model.save_pretrained(directory)
   # Llama's template goes into tokenizer_config.json (older checkpoints), the others
   # into chat_template.jinja (transformers 5's default).
@@ -187,7 +195,7 @@ def test_first_step_loss_and_rows_equal_transformers(family, chat, demo_dir, tmp
                                        batch["decoder_target_tokens"],
                                        batch["decoder_segment_ids"]):
     assert (int(inputs[0]), *targets[segments > 0].tolist()) in expected
-  if not chat and base.vocabulary.bos_id is not None:
+  if not chat and base.vocabulary.prefix_ids:  # (Falcon names a BOS it never adds)
     assert set(batch["decoder_input_tokens"][:, 0]) == {base.vocabulary.bos_id}
 
   # The first training step's loss, from the converted parameters, equals transformers'.
