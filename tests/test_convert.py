@@ -85,8 +85,8 @@ def test_round_trip_is_bit_identical(name, tmp_path):
   original = {name: tensor.numpy() for name, tensor in reference.state_dict().items()
               if name != "lm_head.weight" or not model.config.tie_embeddings}
   assert set(exported) == set(original)
-  for name, tensor in original.items():
-    np.testing.assert_array_equal(exported[name], tensor, err_msg=name)
+  for tensor_name, tensor in original.items():
+    np.testing.assert_array_equal(exported[tensor_name], tensor, err_msg=tensor_name)
 
 
 def test_wrong_shapes_and_unknown_tensors_are_named(tmp_path):
