@@ -208,9 +208,9 @@ def test_evaluation_prompts_and_stops_are_those_of_training(family, demo_dir, tm
   _, chat_family, eos_token, _ = FAMILIES[family]
   vocabulary = base_checkpoint.open_base(str(hf_dir)).vocabulary
   tokenizer = transformers.AutoTokenizer.from_pretrained(str(hf_dir))
-  [task] = mixtures.register_evaluation_tasks(
+  [[task]] = [tasks.values() for tasks in mixtures.register_evaluation_tasks(
       _design(seen_languages=(), unseen_languages=(), budgets=(0,)), str(demo_dir),
-      vocabulary).values()
+      vocabulary).values()]
   start = features.sequence_start_ids(vocabulary)
   assert start == tuple(tokenizer("x")["input_ids"][:len(start)])
   for example in batches.evaluation_examples(task):
@@ -284,7 +284,7 @@ def test_smoke_study_from_a_hugging_face_checkpoint(family, demo_dir, tmp_path):
     assert run["base_checkpoint"] == {"source": str(hf_dir), "parameters": str(model_dir / "base")}
     assert run["model"]["vocab_size"] == MODEL_VOCAB
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
-    assert sorted(metrics["languages"]) == ["ar", "en", "es", "ja", "pt"]
+    assert sorted(metrics["tasks"]["demo_arith"]["languages"]) == ["ar", "en", "es", "ja", "pt"]
   if family != DEFAULT_FAMILY:
     return
   # A re-launch reuses the conversion and the finished runs.

@@ -2,10 +2,11 @@
 
     python -m xlt_jax.evaluate --run_dir=MODEL_DIR/runs/budget00050 [--checkpoint=best]
 
-Reads `run.json` (written by the launcher) for the model, tokenizer, data and
-evaluation languages, restores the chosen checkpoint, decodes greedily with a
-KV cache in batches, extracts the numeric answer and writes
-`eval/predictions.jsonl` (one line per item) and `eval/metrics.json` (per language).
+Reads `run.json` (written by the launcher) for the model, tokenizer, data and the
+study's test sets, restores the chosen checkpoint, decodes greedily with a KV cache in
+batches, scores each task with its dataset's metric and writes `eval/predictions.jsonl`
+(one line per item) and `eval/metrics.json` (per task and language). A killed evaluation
+resumes: finished (task, language) items under `eval/items/` are not decoded again.
 The work is done by `xlt_jax.evaluation.evaluator`; this module only parses flags.
 """
 
@@ -23,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
   parser.add_argument("--run_dir", required=True, help="a run directory holding run.json")
   parser.add_argument("--checkpoint", default="best", help="best, latest or a step number")
   parser.add_argument("--batch_size", type=int, default=32, help="prompts decoded together")
-  parser.add_argument("--max_new_tokens", type=int, default=32, help="tokens generated per prompt")
+  parser.add_argument("--max_new_tokens", type=int, default=None,
+                      help="tokens generated per prompt, every task (default: each task's own)")
   return parser
 
 

@@ -96,6 +96,10 @@ def collect_results(results_dir: str) -> StudyResults:
       missing.append(run)
       continue
     metrics = _read_json(path, "run's metrics file")
+    steps[run["budget"]] = metrics.get("checkpoint_step")
+    if isinstance(metrics.get("tasks"), dict):  # one entry per task; this report shows the first
+      first_task = study["tasks"][0]["task"] if study.get("tasks") else next(iter(metrics["tasks"]))
+      metrics = metrics["tasks"].get(first_task, {})
     per_language = metrics.get("languages") if isinstance(metrics.get("languages"), dict) else {}
     run_scores = {}
     for language in _languages(study):
@@ -105,7 +109,6 @@ def collect_results(results_dir: str) -> StudyResults:
         raise UserInputError(f"{path}: no numeric {metric!r} for language {language!r}")
       run_scores[language] = float(value)
     scores[run["budget"]] = run_scores
-    steps[run["budget"]] = metrics.get("checkpoint_step")
     names[run["budget"]] = run["name"]
   if not scores:
     raise UserInputError(f"no run in {results_dir} has results ({METRICS_FILE} missing for"
