@@ -22,7 +22,11 @@ def _parser() -> argparse.ArgumentParser:
       epilog="example: python -m xlt_jax.evaluate --run_dir=xlt_runs/demo_cpu/runs/budget00050",
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--run_dir", required=True, help="a run directory holding run.json")
-  parser.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+  parser.add_argument(
+      "--checkpoint", default="best",
+      help="best, latest or a step number (results in RUN_DIR/eval/); all: every kept"
+           " checkpoint (eval/checkpoints/<step>/); base: the un-fine-tuned base model the run"
+           " started from (eval/base/)")
   parser.add_argument("--batch_size", type=int, default=32, help="prompts decoded together")
   parser.add_argument("--max_new_tokens", type=int, default=None,
                       help="tokens generated per prompt, every task (default: each task's own)")
@@ -47,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
-  print(os.path.join(args.run_dir, "eval", "metrics.json"))
+  where = {"all": os.path.join("eval", "checkpoints"), "base": os.path.join("eval", "base")}
+  print(os.path.join(args.run_dir, where.get(args.checkpoint, "eval"),
+                     "" if args.checkpoint == "all" else "metrics.json"))
   return 0 if metrics else 1
 
 

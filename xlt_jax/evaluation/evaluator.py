@@ -191,51 +191,108 @@ def _task_summary(evaluation: designs.EvaluationSet, metric_name: str,
   return summary
 
 
-def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> dict:
-  """Evaluates one run on every task of its study in every evaluation language; returns
-  (and writes) the metrics. Finished (task, language) items of an earlier, killed
-  evaluation with the same checkpoint and settings are read back, not decoded again."""
+@dataclasses.dataclass(frozen=True)
+class _RunContext:
+  """What every checkpoint of a run is evaluated with."""
+
+  run: dict
+  vocabulary: object
+  chat_family: str | None
+  start_ids: tuple[int, ...]
+  ends: tuple[int, ...]
+  design: object
+  registered: dict[str, dict[str, str]]  # task -> language -> seqio task
+  metric_of: dict[str, str]  # task -> Dataset.metric
+  model: Decoder
+  mesh: jax.sharding.Mesh
+
+
+def _run_context(run_dir: str) -> _RunContext:
   from tasks import datasets, mixtures  # the binary registers tasks; the library never does
 
   run = read_run(run_dir)
   vocabulary = run_vocabulary(run)
   chat_family = run.get("chat_template")
-  start_ids = tuple(run.get("sequence_start_ids", features.sequence_start_ids(vocabulary)))
-  ends = stop_ids(vocabulary, chat_family)
   design = design_of(run)
-  registered = mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary)
-  model_config = ModelConfig(**run["model"])
-  model = Decoder(model_config)
-  mesh = sharding.make_mesh(sharding.MeshConfig(**run["mesh"]))
-  step, params = checkpointing.restore_params(
-      paths.join(run_dir, "checkpoints"), config.checkpoint, abstract_params(model, mesh)
-  )
-  metric_of = {evaluation.task: datasets.get_dataset(evaluation.dataset).metric
-               for evaluation in design.evaluation_sets()}
+  return _RunContext(
+      run=run, vocabulary=vocabulary, chat_family=chat_family,
+      start_ids=tuple(run.get("sequence_start_ids", features.sequence_start_ids(vocabulary))),
+      ends=stop_ids(vocabulary, chat_family), design=design,
+      registered=mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary),
+      metric_of={evaluation.task: datasets.get_dataset(evaluation.dataset).metric
+                 for evaluation in design.evaluation_sets()},
+      model=Decoder(ModelConfig(**run["model"])),
+      mesh=sharding.make_mesh(sharding.MeshConfig(**run["mesh"])))
+
+
+def _base_params(context: _RunContext, run_dir: str):
+  """The parameters the run started from (its converted base checkpoint)."""
+  from xlt_jax.training import trainer
+
+  base = context.run.get("base_checkpoint")
+  if not base:
+    raise UserInputError(f"run {run_dir} was trained from scratch: it has no base checkpoint"
+                         " to evaluate (checkpoint=base needs Experiment.base_checkpoint)")
+  return trainer.load_initial_params(base["parameters"], context.model.config, context.mesh)
+
+
+def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> dict:
+  """Evaluates one run on every task of its study in every evaluation language; returns
+  (and writes) the metrics. Finished (task, language) items of an earlier, killed
+  evaluation with the same checkpoint and settings are read back, not decoded again.
+
+  `config.checkpoint`: "best", "latest" or a step (results in RUN_DIR/eval/); "all",
+  every kept checkpoint (eval/checkpoints/<step>/; returns {"steps": {step: metrics}}); "base",
+  the un-fine-tuned base model the run started from (eval/base/).
+  """
+  context = _run_context(run_dir)
+  abstract = abstract_params(context.model, context.mesh)
+  checkpoints = paths.join(run_dir, "checkpoints")
+  if config.checkpoint == "all":
+    found = {}
+    for step in checkpointing.saved_steps(checkpoints):
+      _, params = checkpointing.restore_params(checkpoints, str(step), abstract)
+      found[step] = _evaluate_params(context, step, params, config, stream,
+                                     results_store.evaluation_dir(run_dir, "all", step))
+    if not found:
+      raise UserInputError(f"no checkpoints in {checkpoints}")
+    return {"steps": found}
+  if config.checkpoint == "base":
+    step, params = 0, _base_params(context, run_dir)
+  else:
+    step, params = checkpointing.restore_params(checkpoints, config.checkpoint, abstract)
+  return _evaluate_params(context, step, params, config, stream,
+                          results_store.evaluation_dir(run_dir, config.checkpoint))
+
+
+def _evaluate_params(context: _RunContext, step: int, params, config: EvaluationConfig, stream,
+                     eval_dir: str) -> dict:
+  run, vocabulary = context.run, context.vocabulary
   # What changes a prediction (not the batch size): a resumed evaluation must match it.
-  settings = {"decoding": "greedy", "chat_template": chat_family,
+  settings = {"decoding": "greedy", "chat_template": context.chat_family,
               "max_new_tokens": {task: config.max_new_tokens_for(task, metric)
-                                 for task, metric in metric_of.items()},
+                                 for task, metric in context.metric_of.items()},
               "stop_sequences": {task: list(config.stop_sequences_for(task, metric))
-                                 for task, metric in metric_of.items()}}
+                                 for task, metric in context.metric_of.items()}}
   setting = results_store.setting_name(step, settings)
+  label = "base model" if config.checkpoint == "base" else f"step {step}"
   all_items, summaries = [], {}
-  with jax.sharding.set_mesh(mesh), sharding.axis_rules():
-    for evaluation in design.evaluation_sets():
-      task, metric_name = evaluation.task, metric_of[evaluation.task]
+  with jax.sharding.set_mesh(context.mesh), sharding.axis_rules():
+    for evaluation in context.design.evaluation_sets():
+      task, metric_name = evaluation.task, context.metric_of[evaluation.task]
       metric = task_metrics.get(metric_name)
       task_config = dataclasses.replace(config, max_new_tokens=settings["max_new_tokens"][task])
       stops = tuple(settings["stop_sequences"][task])
       items_by_language = {}
-      for language, seqio_task in registered[task].items():
+      for language, seqio_task in context.registered[task].items():
         start = time.perf_counter()
         examples = batches.evaluation_examples(seqio_task)
-        path = results_store.items_path(run_dir, setting, task, language)
+        path = results_store.items_path(eval_dir, setting, task, language)
         items = results_store.read_items(path, [example["id"] for example in examples])
         if items is None:
-          prompts = [prompt_ids(example, vocabulary, chat_family, start_ids)
+          prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
                      for example in examples]
-          completions = decode_prompts(model, params, prompts, task_config, ends)
+          completions = decode_prompts(context.model, params, prompts, task_config, context.ends)
           texts = [cut_at_stop_sequences(vocabulary.decode(completion), stops)
                    for completion in completions]
           items = _score_items(examples, texts, task, language, metric)
@@ -248,15 +305,17 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
         all_items += items
         value = task_metrics.mean_scores(item["scores"] for item in items).get(metric.primary)
         shown = "n/a" if value is None else f"{value:.3f}"
-        print(f"[eval {run['run']}] {task} {language}: {metric.primary} {shown}"
+        print(f"[eval {run['run']} {label}] {task} {language}: {metric.primary} {shown}"
               f" ({len(items)} items, {how})", file=stream, flush=True)
       summaries[task] = _task_summary(evaluation, metric_name, items_by_language)
   metrics = {
-      "run": run["run"], "budget": run["budget"], "checkpoint_step": step, "tasks": summaries,
-      "settings": settings | {"batch_size": config.batch_size}, "seeds": {"study": run["study"].get("seed")},
+      "run": run["run"], "budget": run["budget"], "checkpoint": config.checkpoint,
+      "checkpoint_step": step, "tasks": summaries,
+      "settings": settings | {"batch_size": config.batch_size},
+      "seeds": {"study": run["study"].get("seed")},
       "packages": results_store.package_versions(), "git_commit": results_store.git_commit(),
   }
   if distributed.is_primary_process():  # every process decoded the same items; one writes
-    results_store.write_results(run_dir, all_items, metrics)
-  distributed.wait_for_all_processes(f"{run['run']} evaluated")
+    results_store.write_results(eval_dir, all_items, metrics)
+  distributed.wait_for_all_processes(f"{run['run']} {label} evaluated")
   return metrics

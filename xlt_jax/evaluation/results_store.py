@@ -1,7 +1,9 @@
 """Where a run's evaluation lives on disk, item by item, so that it can resume and be
 re-aggregated:
 
-    RUN_DIR/eval/
+    RUN_DIR/eval/                              the run's evaluation (eval/checkpoints/<N>/ for
+                                               every kept checkpoint, eval/base/ for the
+                                               un-fine-tuned base model: the same layout)
       items/<setting>/<task>/<language>.jsonl  one line per decoded item: id, task, language,
                                                prompt, prediction (raw output), extracted,
                                                answer (the reference), scores, detected_language
@@ -39,8 +41,19 @@ def setting_name(step: int, settings: dict) -> str:
   return f"step{step:08d}-{digest}"
 
 
-def items_path(run_dir: str, setting: str, task: str, language: str) -> str:
-  return paths.join(run_dir, EVAL_DIR, "items", setting, task, f"{language}.jsonl")
+def evaluation_dir(run_dir: str, checkpoint: str, step: int | None = None) -> str:
+  """Where an evaluation of `checkpoint` goes: RUN_DIR/eval/ for the run's own (best,
+  latest or a step), eval/checkpoints/<step>/ for each of `all` (the report correlates
+  scores over them), eval/base/ for the un-fine-tuned base model."""
+  if checkpoint == "all":
+    return paths.join(run_dir, EVAL_DIR, "checkpoints", str(step))
+  if checkpoint == "base":
+    return paths.join(run_dir, EVAL_DIR, "base")
+  return paths.join(run_dir, EVAL_DIR)
+
+
+def items_path(eval_dir: str, setting: str, task: str, language: str) -> str:
+  return paths.join(eval_dir, "items", setting, task, f"{language}.jsonl")
 
 
 def read_items(path: str, expected_ids: list[str]) -> list[dict] | None:
@@ -87,8 +100,7 @@ def git_commit() -> str | None:
   return result.stdout.strip() or None
 
 
-def write_results(run_dir: str, items: list[dict], metrics: dict) -> None:
+def write_results(eval_dir: str, items: list[dict], metrics: dict) -> None:
   """predictions.jsonl, then metrics.json (last: it marks the evaluation complete)."""
-  eval_dir = paths.join(run_dir, EVAL_DIR)
   atomic_io.write_jsonl(paths.join(eval_dir, PREDICTIONS_FILE), items)
   atomic_io.write_json(paths.join(eval_dir, METRICS_FILE), metrics)
