@@ -5,10 +5,12 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
+from openai_stub_server import StubChatServer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -221,3 +223,36 @@ def test_p0_multi_task_smoke_study_scores_every_task_and_resumes_evaluation(tmp_
   assert decoded == [line for line in decoded if " xlsum ja:" in line] and len(decoded) == 1
   again = json.loads((run_dir / "eval" / "metrics.json").read_text())
   assert again["tasks"] == tasks
+
+  # Judged: P0's switch-aware judge on an OpenAI-compatible server on loopback. A response
+  # in the wrong language scores 1 without a request; the others get the judge's [[4]].
+  def judge(arguments=()):
+    return subprocess.run(
+        [sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={run_dir}", "--max_new_tokens=8",
+         "--batch_size=8", "--judge_model=stub-judge", f"--judge_base_url={server.url}",
+         "--judge_api_key_env=", *arguments],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+  with StubChatServer(reply=lambda body: "The answer is fine. Rating: [[4]]") as server:
+    judged = judge()
+    assert judged.returncode == 0, judged.stderr[-2000:]
+    metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    sharegpt = metrics["tasks"]["sharegpt"]
+    assert sharegpt["primary"] == "judge_score" and sharegpt["judge"]["model"] == "stub-judge"
+    rows = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").open()
+            if json.loads(line)["task"] == "sharegpt"]
+    asked = [row for row in rows if row["judge"]["status"] == "scored"]
+    assert len(server.hits) == len(asked) and len(rows) == 5 * 4
+    for row in rows:
+      expected = {"scored": 4.0, "wrong_language": 1.0}[row["judge"]["status"]]
+      assert row["scores"]["judge_score"] == expected
+      assert row["judge"]["status"] == "scored" or row["scores"].get("line_pass") == 0.0
+    for language, value in sharegpt["languages"].items():
+      scores = [row["scores"]["judge_score"] for row in rows if row["language"] == language]
+      assert value["judge_score"] == pytest.approx(sum(scores) / len(scores))
+    assert metrics["tasks"]["xlsum"]["primary"] == "rouge_l"  # only judged tasks are judged
+    # A rerun from scratch repeats no request: every reply comes from the judge's cache.
+    for path in (run_dir / "eval" / "items").iterdir():
+      shutil.rmtree(path)
+    hits = len(server.hits)
+    assert judge().returncode == 0 and len(server.hits) == hits

@@ -30,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
   parser.add_argument("--batch_size", type=int, default=32, help="prompts decoded together")
   parser.add_argument("--max_new_tokens", type=int, default=None,
                       help="tokens generated per prompt, every task (default: each task's own)")
+  judge = parser.add_argument_group(
+      "judge", "score instruction-following tasks (llm_judge) with an OpenAI-compatible model;"
+      " without --judge_model they get language fidelity only")
+  judge.add_argument("--judge_protocol", default="p0_pointwise",
+                     help="p0_pointwise, p2_pointwise or p3_likert (JudgeConfig.protocol)")
+  judge.add_argument("--judge_model", default=None, help="e.g. gpt-4o, or a served model's name")
+  judge.add_argument("--judge_base_url", default="https://api.openai.com/v1",
+                     help="the endpoint, e.g. http://localhost:8000/v1 for vLLM or xlt_jax.serve")
+  judge.add_argument("--judge_api_key_env", default="OPENAI_API_KEY",
+                     help="the environment variable holding the key ('' for none)")
   return parser
 
 
@@ -45,9 +55,18 @@ def main(argv: list[str] | None = None) -> int:
   try:
     # On a TPU VM slice run this on every worker: they join automatically.
     distributed.initialize(distributed.DistributedConfig())
+    judge = {}
+    if args.judge_model is not None:
+      from xlt_jax.evaluation.judges.protocols import JudgeConfig
+      from xlt_jax.services.config import ChatServiceConfig
+
+      judge = {"judge": JudgeConfig(protocol=args.judge_protocol),
+               "judge_service": ChatServiceConfig(
+                   base_url=args.judge_base_url, model=args.judge_model,
+                   api_key_env=args.judge_api_key_env)}
     metrics = evaluator.evaluate_run(args.run_dir, evaluator.EvaluationConfig(
-        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, checkpoint=args.checkpoint
-    ))
+        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, checkpoint=args.checkpoint,
+        **judge))
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2

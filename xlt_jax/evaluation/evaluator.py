@@ -16,8 +16,10 @@ sequence start (a pretrained tokenizer's BOS); decoding stops at EOS and at the 
 family's end-of-turn token, and the text is cut at the task's stop sequences.
 """
 
+import collections
 import dataclasses
 import json
+import os
 import sys
 import time
 
@@ -29,10 +31,14 @@ from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import language_confusion, results_store, task_metrics
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
+from xlt_jax.evaluation.judges import run as judging
+from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
 from xlt_jax.models import chat_templates, vocabularies
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
+from xlt_jax.services.chat_client import ChatClient, api_key_from
+from xlt_jax.services.config import ChatServiceConfig
 from xlt_jax.studies import designs
 from xlt_jax.training import batches, checkpointing, distributed, features, sharding
 from xlt_jax.training.train_step import abstract_params
@@ -60,6 +66,11 @@ class EvaluationConfig:
   # task -> stop sequences (the text ends before the first); default per metric above.
   stop_sequences_by_task: dict = dataclasses.field(default_factory=dict)
   checkpoint: str = "best"  # "best", "latest" or a step number
+  # The judge of llm_judge tasks (instruction following, open-ended QA): its protocol and
+  # the OpenAI-compatible endpoint that runs it (GPT-4o, a vLLM server, xlt_jax.serve).
+  # None: those tasks get language fidelity only and say "judge": "not configured".
+  judge: JudgeConfig | None = None
+  judge_service: ChatServiceConfig | None = None
 
   def max_new_tokens_for(self, task: str, metric: str) -> int:
     if self.max_new_tokens is not None:
@@ -148,6 +159,43 @@ def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationCo
   return completions
 
 
+def check_judge(config: EvaluationConfig) -> bool:
+  """Whether a judge is configured, checked before anything is trained.
+
+  Raises:
+    UserInputError: a judge without an endpoint, a pairwise protocol (it needs a reference
+      model's predictions, which the launcher does not produce yet), or an API key missing
+      from the environment (naming the variable and the binding).
+  """
+  if config.judge is None:
+    return False
+  if config.judge_service is None:
+    raise UserInputError(
+        "EvaluationConfig.judge is set but EvaluationConfig.judge_service is not: bind it to"
+        " @ChatServiceConfig() with the endpoint's base_url and model")
+  protocol, _, _ = resolve(config.judge)
+  if protocol.kind == PAIRWISE:
+    raise UserInputError(
+        f"JudgeConfig.protocol={config.judge.protocol!r} compares with a reference model's"
+        " predictions, which the evaluator does not produce yet: judge its predictions.jsonl"
+        " with xlt_jax.evaluation.judges.run.judge_predictions and join_reference")
+  api_key_from(config.judge_service, os.environ)
+  return True
+
+
+def judge_client(config: EvaluationConfig, eval_dir: str,
+                 stream=sys.stderr) -> ChatClient | None:
+  """The client of the configured judge (`check_judge`), or None when there is none.
+  Without a cache directory of its own it caches in EVAL_DIR/judge_cache/, so a rerun or a
+  resumed evaluation repeats no paid request."""
+  if not check_judge(config):
+    return None
+  service = config.judge_service
+  if service.cache_dir is None:
+    service = dataclasses.replace(service, cache_dir=paths.join(eval_dir, "judge_cache"))
+  return ChatClient.from_environment(service, report_to=stream)
+
+
 def design_of(run: dict):
   """The study design a run was planned by, rebuilt from run.json."""
   kind = run.get("design", "StudyDesign")
@@ -178,13 +226,38 @@ def _score_items(examples: list[dict], texts: list[str], task: str, language: st
   return items
 
 
+def _judge_items(items: list[dict], judge: JudgeConfig, client: ChatClient) -> list[dict]:
+  """The items with the judge's verdict (`judge`: status, rating, every raw reply) and, where
+  it scored, `scores["judge_score"]`; unparsable or failed ones are counted, never scored."""
+  results = judging.judge_predictions(items, judge, client)
+  judged = []
+  for item, verdict in zip(items, results.items):
+    scores = dict(item["scores"])
+    if verdict.get("score") is not None:
+      scores["judge_score"] = float(verdict["score"])
+    judged.append({**item, "scores": scores, "judge": {
+        **verdict, "protocol": results.protocol, "prompt_version": results.prompt_version,
+        "judge_model": results.judge_model}})
+  return judged
+
+
 def _task_summary(evaluation: designs.EvaluationSet, metric_name: str,
-                  items_by_language: dict[str, list[dict]]) -> dict:
+                  items_by_language: dict[str, list[dict]], judge: JudgeConfig | None,
+                  client: ChatClient | None) -> dict:
   metric = task_metrics.get(metric_name)
   summary = {"dataset": evaluation.dataset, "metric": metric_name, "primary": metric.primary,
              "languages": {}}
-  if metric_name in task_metrics.JUDGED:
+  if metric_name in task_metrics.JUDGED and client is None:
     summary["judge"] = "not configured"  # the judged score is missing, never made up
+  elif metric_name in task_metrics.JUDGED:
+    protocol, switch_aware, _ = resolve(judge)
+    summary["primary"] = "judge_score"
+    summary["judge"] = {"protocol": protocol.name, "prompt_version": protocol.prompt_version,
+                        "model": client.config.model, "switch_aware": switch_aware,
+                        "languages": {}}
+    for language, items in items_by_language.items():
+      statuses = collections.Counter(item["judge"]["status"] for item in items)
+      summary["judge"]["languages"][language] = dict(sorted(statuses.items()))
   for language, items in items_by_language.items():
     summary["languages"][language] = {
         **task_metrics.mean_scores(item["scores"] for item in items), "count": len(items)}
@@ -274,6 +347,12 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
                                  for task, metric in context.metric_of.items()},
               "stop_sequences": {task: list(config.stop_sequences_for(task, metric))
                                  for task, metric in context.metric_of.items()}}
+  client = judge_client(config, eval_dir, stream)
+  if client is not None:  # judged items are kept apart from unjudged ones
+    protocol, switch_aware, params = resolve(config.judge)
+    settings["judge"] = {"protocol": protocol.name, "prompt_version": protocol.prompt_version,
+                         "model": client.config.model, "base_url": client.config.base_url,
+                         "switch_aware": switch_aware, "params": params}
   setting = results_store.setting_name(step, settings)
   label = "base model" if config.checkpoint == "base" else f"step {step}"
   all_items, summaries = [], {}
@@ -296,6 +375,8 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
           texts = [cut_at_stop_sequences(vocabulary.decode(completion), stops)
                    for completion in completions]
           items = _score_items(examples, texts, task, language, metric)
+          if metric_name in task_metrics.JUDGED and client is not None:
+            items = _judge_items(items, config.judge, client)
           if distributed.is_primary_process():
             results_store.write_items(path, items)
           how = f"{time.perf_counter() - start:.1f}s"
@@ -307,7 +388,8 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
         shown = "n/a" if value is None else f"{value:.3f}"
         print(f"[eval {run['run']} {label}] {task} {language}: {metric.primary} {shown}"
               f" ({len(items)} items, {how})", file=stream, flush=True)
-      summaries[task] = _task_summary(evaluation, metric_name, items_by_language)
+      summaries[task] = _task_summary(evaluation, metric_name, items_by_language, config.judge,
+                                      client if metric_name in task_metrics.JUDGED else None)
   metrics = {
       "run": run["run"], "budget": run["budget"], "checkpoint": config.checkpoint,
       "checkpoint_step": step, "tasks": summaries,
@@ -315,6 +397,9 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
       "seeds": {"study": run["study"].get("seed")},
       "packages": results_store.package_versions(), "git_commit": results_store.git_commit(),
   }
+  if client is not None:
+    metrics["judge_usage"] = client.usage().as_dict()
+    client.close()  # prints the usage line
   if distributed.is_primary_process():  # every process decoded the same items; one writes
     results_store.write_results(eval_dir, all_items, metrics)
   distributed.wait_for_all_processes(f"{run['run']} {label} evaluated")

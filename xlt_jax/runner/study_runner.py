@@ -252,6 +252,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   from tasks import mixtures, selection
 
   study_tasks = _evaluation_tasks(experiment.study)  # before any training: refused designs
+  if any(task["metric"] in task_metrics.JUDGED for task in study_tasks):
+    evaluator.check_judge(experiment.evaluation)  # endpoint and key, before any training
   _check_starting_point(experiment)
   base = None
   if experiment.base_checkpoint is not None:  # checked before anything is written
