@@ -349,10 +349,10 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
                                  for task, metric in context.metric_of.items()}}
   client = judge_client(config, eval_dir, stream)
   if client is not None:  # judged items are kept apart from unjudged ones
-    protocol, switch_aware, params = resolve(config.judge)
+    protocol, switch_aware, request_params = resolve(config.judge)
     settings["judge"] = {"protocol": protocol.name, "prompt_version": protocol.prompt_version,
                          "model": client.config.model, "base_url": client.config.base_url,
-                         "switch_aware": switch_aware, "params": params}
+                         "switch_aware": switch_aware, "params": request_params}
   setting = results_store.setting_name(step, settings)
   label = "base model" if config.checkpoint == "base" else f"step {step}"
   all_items, summaries = [], {}
