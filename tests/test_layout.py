@@ -16,10 +16,12 @@ ALLOWED = {
     "training": {"core", "models", "studies"},
     "evaluation": {"core", "models", "studies", "training", "tasks"},
     "data": {"core", "evaluation", "tasks"},
+    "serving": {"core", "models", "training", "evaluation"},
     "runner": {"core", "models", "studies", "training", "evaluation", "reporting", "data",
                "tasks"},
 }
-BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data", "score"]
+BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data", "score",
+            "serve"]
 
 
 def _project_imports(path: pathlib.Path) -> set[str]:

@@ -13,7 +13,6 @@ family's end-of-turn token.
 """
 
 import dataclasses
-import json
 import sys
 import time
 
@@ -22,18 +21,19 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from xlt_jax.core import atomic_io, paths
-from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import answers
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
-from xlt_jax.models import chat_templates, vocabularies
-from xlt_jax.models.config import ModelConfig
-from xlt_jax.models.decoder import Decoder
-from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
+from xlt_jax.evaluation.model_loading import (  # noqa: F401 (RUN_FILE, read_run: re-exported)
+  RUN_FILE,
+  read_run,
+  restore_run_params,
+  run_vocabulary,
+  stop_ids,
+)
+from xlt_jax.models import chat_templates
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import batches, checkpointing, distributed, features, sharding
-from xlt_jax.training.train_step import abstract_params
+from xlt_jax.training import batches, distributed, features, sharding
 
-RUN_FILE = "run.json"
 # The `Dataset.metric` values this module scores (numeric-answer accuracy, MGSM style).
 SUPPORTED_METRICS = ("accuracy",)
 
@@ -43,32 +43,6 @@ class EvaluationConfig:
   batch_size: int = 32  # prompts decoded together
   max_new_tokens: int = 32
   checkpoint: str = "best"  # "best", "latest" or a step number
-
-
-def read_run(run_dir: str) -> dict:
-  path = paths.join(run_dir, RUN_FILE)
-  if not paths.isfile(path):
-    raise UserInputError(f"{path} does not exist: is {run_dir} a run directory?")
-  with paths.open(path, encoding="utf-8") as file:
-    return json.load(file)
-
-
-def run_vocabulary(run: dict):
-  """The vocabulary a run trained with (run.json's record; runs written before the
-  record existed name a SentencePiece model as "tokenizer")."""
-  return vocabularies.load(run.get("vocabulary")
-                           or {"kind": vocabularies.SENTENCEPIECE, "path": run["tokenizer"]})
-
-
-def stop_ids(vocabulary, chat_family: str | None) -> tuple[int, ...]:
-  """The ids that end a completion: EOS, and the chat family's end-of-turn token where
-  the vocabulary has it as one token."""
-  ids = [vocabulary.eos_id]
-  if chat_family is not None and isinstance(vocabulary, HuggingFaceVocabulary):
-    end_of_turn = vocabulary.tokenizer.token_to_id(chat_templates.END_OF_TURN[chat_family])
-    if end_of_turn is not None and end_of_turn not in ids:
-      ids.append(end_of_turn)
-  return tuple(ids)
 
 
 def prompt_ids(example: dict, vocabulary, chat_family: str | None,
@@ -135,12 +109,7 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
   design = StudyDesign(**{key: tuple(v) if isinstance(v, list) else v
                           for key, v in run["study"].items()})
   tasks = mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary)
-  model_config = ModelConfig(**run["model"])
-  model = Decoder(model_config)
-  mesh = sharding.make_mesh(sharding.MeshConfig(**run["mesh"]))
-  step, params = checkpointing.restore_params(
-      paths.join(run_dir, "checkpoints"), config.checkpoint, abstract_params(model, mesh)
-  )
+  model, mesh, step, params = restore_run_params(run_dir, run, config.checkpoint)
   predictions, per_language = [], {}
   with jax.sharding.set_mesh(mesh), sharding.axis_rules():
     for language, task in tasks.items():
