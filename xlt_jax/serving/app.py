@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator
 
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.serving import protocol
 from xlt_jax.serving.protocol import ApiError
 from xlt_jax.serving.service import ModelService
@@ -83,6 +84,10 @@ def create_app(service: ModelService):
   @app.exception_handler(ApiError)
   async def api_error(_, error: ApiError):
     return error_response(error)
+
+  @app.exception_handler(UserInputError)
+  async def bad_input(_, error: UserInputError):  # e.g. the engine refusing a setting
+    return error_response(ApiError(400, str(error)))
 
   @app.exception_handler(HTTPException)
   async def http_error(_, error: HTTPException):

@@ -1,0 +1,226 @@
+"""`xlt_jax.serve` on real HTTP on loopback (uvicorn on a free port, in a thread), for a
+tiny random Llama with a real tokenizer and Llama 3's chat template
+(tests/test_base_checkpoint.py builds it with `transformers`).
+
+The external references are the clients people use: the `openai` package, and
+lm-evaluation-harness 0.4's `local-completions` (log-likelihood through `echo` and
+`logprobs`, generation from token ids) and `local-chat-completions`. Each must get the
+same answers as the inference engine called directly on the same token ids.
+"""
+
+import asyncio
+import json
+import time
+
+import numpy as np
+import pytest
+
+openai = pytest.importorskip("openai")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+transformers = pytest.importorskip("transformers")
+
+from test_base_checkpoint import _save_base  # noqa: E402
+
+from xlt_jax.data import demo  # noqa: E402
+from xlt_jax.evaluation import model_loading  # noqa: E402
+from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams  # noqa: E402
+from xlt_jax.models import chat_templates  # noqa: E402
+from xlt_jax.serving.app import ServerThread, create_app  # noqa: E402
+from xlt_jax.serving.service import ModelService, ServerConfig  # noqa: E402
+
+PROMPTS = ["What is 3 + 4?", "Combien font 12 + 30 ?", "¿Cuánto es 7 por 6?"]
+CONFIG = ServerConfig(max_wait_ms=20, max_batch_rows=64, max_model_len=512, engine_batch_size=8,
+                      length_bucket=16)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+  """(the running server, the loaded model, an engine of our own, the HF directory)."""
+  demo_dir = tmp_path_factory.mktemp("demo")
+  demo.write_demo_dataset(str(demo_dir), {"train": 16, "validation": 4, "test": 4}, seed=0)
+  hf_dir = _save_base("llama", tmp_path_factory.mktemp("hf") / "tiny-llama", demo_dir)
+  loaded = model_loading.load(str(hf_dir))
+  direct = InferenceEngine(loaded.model, loaded.params, loaded.vocabulary,
+                           stop_ids=loaded.stop_ids, batch_size=CONFIG.engine_batch_size,
+                           length_bucket=CONFIG.length_bucket)
+  service = ModelService(loaded, CONFIG)
+  with ServerThread(create_app(service)) as running:
+    yield running, service, direct, hf_dir
+
+
+def _client(running) -> "openai.OpenAI":
+  return openai.OpenAI(base_url=running.url, api_key="unused", max_retries=0)
+
+
+def _plain_ids(loaded, text: str) -> list[int]:
+  return list(loaded.start_ids) + list(loaded.vocabulary.encode(text))
+
+
+def test_openai_completions_equal_the_engine_greedy_sampled_and_stopped(server):
+  running, service, direct, _ = server
+  loaded, client = service.loaded, _client(running)
+  assert [model.id for model in client.models.list().data] == ["tiny-llama"]
+  ids = [_plain_ids(loaded, prompt) for prompt in PROMPTS]
+
+  greedy = client.completions.create(model="tiny-llama", prompt=PROMPTS, max_tokens=12,
+                                     temperature=0)
+  expected = direct.generate(ids, SamplingParams(max_new_tokens=12))
+  assert [choice.text for choice in greedy.choices] == [c[0].text for c in expected]
+  assert [choice.finish_reason for choice in greedy.choices] == [
+      c[0].finish_reason for c in expected]
+  assert greedy.usage.prompt_tokens == sum(map(len, ids))
+  assert greedy.usage.completion_tokens == sum(len(c[0].token_ids) for c in expected)
+
+  settings = dict(temperature=0.9, top_p=0.9, frequency_penalty=0.5, presence_penalty=0.3, seed=11)
+  sampled = client.completions.create(model="tiny-llama", prompt=PROMPTS[:2], max_tokens=10, n=2,
+                                      extra_body={"top_k": 40}, **settings)
+  expected = direct.generate(ids[:2], SamplingParams(max_new_tokens=10, n=2, top_k=40, **settings))
+  # Choices go prompt by prompt, n each (the OpenAI API's order).
+  assert [choice.text for choice in sampled.choices] == [c.text for per in expected for c in per]
+  assert len({choice.text for choice in sampled.choices}) > 1
+
+  text = expected[0][0].text
+  stop = text[len(text) // 2:len(text) // 2 + 2]
+  assert stop.strip()
+  stopped = client.completions.create(model="tiny-llama", prompt=PROMPTS[0], max_tokens=10,
+                                      n=2, stop=[stop], extra_body={"top_k": 40}, **settings)
+  [expected] = direct.generate(ids[:1], SamplingParams(max_new_tokens=10, n=2, top_k=40,
+                                                       stop=(stop,), **settings))
+  assert [choice.text for choice in stopped.choices] == [c.text for c in expected]
+  assert stopped.choices[0].text == text[:text.index(stop)]
+  assert stopped.choices[0].finish_reason == "stop"
+
+
+def test_chat_uses_the_checkpoints_template_and_streams_the_same_text(server):
+  running, service, direct, hf_dir = server
+  loaded, client = service.loaded, _client(running)
+  messages = [{"role": "system", "content": "Answer briefly."},
+              {"role": "user", "content": "What is 2 + 3?"}]
+  ids = chat_templates.prompt_ids("llama3", messages, loaded.vocabulary.encode)
+  tokenizer = transformers.AutoTokenizer.from_pretrained(hf_dir)
+  official = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+  assert ids == list(official if isinstance(official, list) else official["input_ids"])
+
+  [[expected]] = direct.generate([ids], SamplingParams(max_new_tokens=16))
+  reply = client.chat.completions.create(model="tiny-llama", messages=messages, max_tokens=16,
+                                         temperature=0)
+  assert reply.choices[0].message.content == expected.text
+  assert reply.choices[0].message.role == "assistant"
+  assert reply.usage.prompt_tokens == len(ids)
+
+  chunks = list(client.chat.completions.create(model="tiny-llama", messages=messages,
+                                               max_tokens=16, temperature=0, stream=True))
+  pieces = [chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices]
+  assert "".join(pieces) == expected.text and len([p for p in pieces if p]) > 1
+  assert [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices][-1] == (
+      expected.finish_reason)
+
+  [[plain]] = direct.generate([_plain_ids(loaded, PROMPTS[1])], SamplingParams(max_new_tokens=12))
+  stream = client.completions.create(model="tiny-llama", prompt=PROMPTS[1], max_tokens=12,
+                                     temperature=0, stream=True)
+  assert "".join(chunk.choices[0].text for chunk in stream if chunk.choices) == plain.text
+
+
+def test_lm_eval_local_completions_loglikelihood_and_generation_equal_the_engine(server):
+  from lm_eval.api.instance import Instance
+  from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+  running, _, direct, hf_dir = server
+  lm = LocalCompletionsAPI(base_url=f"{running.url}/completions", model="tiny-llama",
+                           tokenizer_backend="huggingface", tokenizer=str(hf_dir),
+                           num_concurrent=1, max_retries=1, batch_size=4)
+  contexts = ["Question: 5 + 4 = ? Answer:", "Pregunta: 8 + 1 = ? Respuesta:"]
+  pairs = [lm._encode_pair(context, " 9") for context in contexts]  # pylint: disable=protected-access
+  # A continuation the model itself would pick greedily: is_greedy must come back True.
+  [[greedy]] = direct.generate([pairs[0][0]], SamplingParams(max_new_tokens=3))
+  greedy_text = lm.tokenizer.decode(list(greedy.token_ids))
+  requests = [(context, " 9") for context in contexts] + [(contexts[0], greedy_text)]
+  pairs.append((pairs[0][0], list(greedy.token_ids)))
+  assert lm.tok_encode(contexts[0] + greedy_text) == pairs[0][0] + list(greedy.token_ids)
+  answers = lm.loglikelihood([Instance("loglikelihood", {}, request, index)
+                              for index, request in enumerate(requests)])
+  expected = direct.loglikelihood(pairs)
+  np.testing.assert_allclose([a[0] for a in answers], [e.logprob for e in expected], atol=1e-4)
+  assert [a[1] for a in answers] == [e.is_greedy for e in expected]
+  assert answers[2][1] is True
+
+  gen_kwargs = {"until": ["\n\n"], "max_gen_toks": 12, "do_sample": False}
+  texts = lm.generate_until([Instance("generate_until", {}, (context, dict(gen_kwargs)), index)
+                             for index, context in enumerate(contexts)])
+  ids = [lm.tok_encode(context) for context in contexts]
+  expected = direct.generate(ids, SamplingParams(max_new_tokens=12, stop=("\n\n",)))
+  assert texts == [per[0].text for per in expected]
+
+
+def test_lm_eval_local_chat_completions_generation_equals_the_engine(server):
+  from lm_eval.api.instance import Instance
+  from lm_eval.models.api_models import JsonChatStr
+  from lm_eval.models.openai_completions import LocalChatCompletion
+
+  running, service, direct, _ = server
+  lm = LocalChatCompletion(base_url=f"{running.url}/chat/completions", model="tiny-llama",
+                           num_concurrent=1, max_retries=1)
+  conversations = [[{"role": "user", "content": prompt}] for prompt in PROMPTS[:2]]
+  gen_kwargs = {"until": ["\n\n"], "max_gen_toks": 12, "do_sample": False}
+  texts = lm.generate_until([
+      Instance("generate_until", {}, (JsonChatStr(json.dumps(messages)), dict(gen_kwargs)), index)
+      for index, messages in enumerate(conversations)])
+  ids = [chat_templates.prompt_ids("llama3", messages, service.loaded.vocabulary.encode)
+         for messages in conversations]
+  expected = direct.generate(ids, SamplingParams(max_new_tokens=12, stop=("\n\n",)))
+  assert texts == [per[0].text for per in expected]
+
+
+def test_bad_requests_get_openai_errors_with_their_status(server):
+  running, _, _, _ = server
+  client = _client(running)
+  with pytest.raises(openai.NotFoundError, match="`gpt-4o` does not exist"):
+    client.completions.create(model="gpt-4o", prompt="1 + 1 =", max_tokens=2)
+  with pytest.raises(openai.BadRequestError, match="temperature must be a number in"):
+    client.completions.create(model="tiny-llama", prompt="1 + 1 =", temperature=5)
+  with pytest.raises(openai.BadRequestError, match="outside \\[0, 512\\)"):
+    client.completions.create(model="tiny-llama", prompt=[1, 2, 100000], max_tokens=2)
+  with pytest.raises(openai.BadRequestError, match="maximum context length is 512"):
+    client.completions.create(model="tiny-llama", prompt="1 + 1 =", max_tokens=600)
+  with pytest.raises(openai.BadRequestError, match="must end with a user message"):
+    client.chat.completions.create(model="tiny-llama", max_tokens=2,
+                                   messages=[{"role": "assistant", "content": "hi"}])
+  with pytest.raises(openai.BadRequestError, match="best_of is not supported"):
+    client.completions.create(model="tiny-llama", prompt="1", best_of=3)
+
+
+def test_64_concurrent_requests_all_complete_with_errors_per_request(server):
+  running, service, direct, _ = server
+  loaded = service.loaded
+  prompts = [f"{a} + {b} = ?" for a in range(8) for b in range(8)]
+  bad = set(range(5, 64, 16))  # these four send a token id the model does not have
+  client = openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0)
+
+  async def one(index):
+    prompt = [1, 10**6] if index in bad else prompts[index]
+    try:
+      reply = await client.completions.create(model="tiny-llama", prompt=prompt, max_tokens=16,
+                                              temperature=0)
+      return reply.choices[0].text, reply.usage.completion_tokens
+    except openai.BadRequestError as error:
+      return error, 0
+
+  async def all_of_them():
+    return await asyncio.gather(*(one(index) for index in range(64)))
+
+  before = service.batcher.stats.batches
+  start = time.perf_counter()
+  results = asyncio.run(all_of_them())
+  seconds = time.perf_counter() - start
+  batches = service.batcher.stats.batches - before
+  good = [index for index in range(64) if index not in bad]
+  expected = direct.generate([_plain_ids(loaded, prompts[index]) for index in good],
+                             SamplingParams(max_new_tokens=16))
+  assert [results[index][0] for index in good] == [per[0].text for per in expected]
+  assert all(isinstance(results[index][0], openai.BadRequestError) for index in bad)
+  assert batches <= len(good) // 2, f"{batches} engine batches for {len(good)} requests"
+  tokens = sum(count for _, count in results)
+  print(f"\n64 concurrent requests ({len(good)} served, {len(bad)} refused): {seconds:.2f} s,"
+        f" {64 / seconds:.1f} requests/s, {tokens / seconds:.0f} generated tokens/s,"
+        f" {batches} engine batches")
