@@ -20,14 +20,14 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 transformers = pytest.importorskip("transformers")
 
-from test_base_checkpoint import _save_base  # noqa: E402
+from test_base_checkpoint import _save_base
 
-from xlt_jax.data import demo  # noqa: E402
-from xlt_jax.evaluation import model_loading  # noqa: E402
-from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams  # noqa: E402
-from xlt_jax.models import chat_templates  # noqa: E402
-from xlt_jax.serving.app import ServerThread, create_app  # noqa: E402
-from xlt_jax.serving.service import ModelService, ServerConfig  # noqa: E402
+from xlt_jax.data import demo
+from xlt_jax.evaluation import model_loading
+from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
+from xlt_jax.models import chat_templates
+from xlt_jax.serving.app import ServerThread, create_app
+from xlt_jax.serving.service import ModelService, ServerConfig
 
 PROMPTS = ["What is 3 + 4?", "Combien font 12 + 30 ?", "¿Cuánto es 7 por 6?"]
 CONFIG = ServerConfig(max_wait_ms=20, max_batch_rows=64, max_model_len=512, engine_batch_size=8,
@@ -72,7 +72,8 @@ def test_openai_completions_equal_the_engine_greedy_sampled_and_stopped(server):
   assert greedy.usage.prompt_tokens == sum(map(len, ids))
   assert greedy.usage.completion_tokens == sum(len(c[0].token_ids) for c in expected)
 
-  settings = dict(temperature=0.9, top_p=0.9, frequency_penalty=0.5, presence_penalty=0.3, seed=11)
+  settings = {"temperature": 0.9, "top_p": 0.9, "frequency_penalty": 0.5, "presence_penalty": 0.3,
+              "seed": 11}
   sampled = client.completions.create(model="tiny-llama", prompt=PROMPTS[:2], max_tokens=10, n=2,
                                       extra_body={"top_k": 40}, **settings)
   expected = direct.generate(ids[:2], SamplingParams(max_new_tokens=10, n=2, top_k=40, **settings))
