@@ -43,7 +43,7 @@ def server(tmp_path_factory):
   loaded = model_loading.load(str(hf_dir))
   direct = InferenceEngine(loaded.model, loaded.params, loaded.vocabulary,
                            stop_ids=loaded.stop_ids, batch_size=CONFIG.engine_batch_size,
-                           length_bucket=CONFIG.length_bucket)
+                           length_bucket=CONFIG.length_bucket, max_length=CONFIG.max_model_len)
   service = ModelService(loaded, CONFIG)
   with ServerThread(create_app(service)) as running:
     yield running, service, direct, hf_dir
@@ -204,9 +204,7 @@ def test_64_concurrent_requests_all_complete_with_errors_per_request(server):
   loaded = service.loaded
   prompts = [f"{a} + {b} = ?" for a in range(8) for b in range(8)]
   bad = set(range(5, 64, 16))  # these four send a token id the model does not have
-  client = openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0)
-
-  async def one(index):
+  async def one(client, index):
     prompt = [1, 10**6] if index in bad else prompts[index]
     try:
       reply = await client.completions.create(model="tiny-llama", prompt=prompt, max_tokens=16,
@@ -216,7 +214,9 @@ def test_64_concurrent_requests_all_complete_with_errors_per_request(server):
       return error, 0
 
   async def all_of_them():
-    return await asyncio.gather(*(one(index) for index in range(64)))
+    # A client per round: its connection pool belongs to that round's event loop.
+    async with openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0) as client:
+      return await asyncio.gather(*(one(client, index) for index in range(64)))
 
   asyncio.run(all_of_them())  # the first round compiles the engine's batch shapes
   before = service.batcher.stats.batches

@@ -54,7 +54,7 @@ class ModelService:
     self.engine = InferenceEngine(
         loaded.model, loaded.params, loaded.vocabulary, stop_ids=loaded.stop_ids,
         mesh=loaded.mesh, batch_size=config.engine_batch_size,
-        length_bucket=config.length_bucket)
+        length_bucket=config.length_bucket, max_length=config.max_model_len)
     self.batcher = DynamicBatcher(self.engine.generate, self._score,
                                   max_wait_s=config.max_wait_ms / 1000,
                                   max_batch_rows=config.max_batch_rows)
