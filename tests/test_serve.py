@@ -22,11 +22,13 @@ transformers = pytest.importorskip("transformers")
 
 from test_base_checkpoint import _save_base
 
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.data import demo
 from xlt_jax.evaluation import model_loading
 from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
 from xlt_jax.models import chat_templates
 from xlt_jax.serving.app import ServerThread, create_app
+from xlt_jax.serving.batcher import DynamicBatcher
 from xlt_jax.serving.service import ModelService, ServerConfig
 
 PROMPTS = ["What is 3 + 4?", "Combien font 12 + 30 ?", "¿Cuánto es 7 por 6?"]
@@ -57,6 +59,7 @@ def _plain_ids(loaded, text: str) -> list[int]:
   return list(loaded.start_ids) + list(loaded.vocabulary.encode(text))
 
 
+@pytest.mark.slow  # compiles greedy, sampled and penalised decoding: ~30 s on 2 cores
 def test_openai_completions_equal_the_engine_greedy_sampled_and_stopped(server):
   running, service, direct, _ = server
   loaded, client = service.loaded, _client(running)
@@ -123,6 +126,7 @@ def test_chat_uses_the_checkpoints_template_and_streams_the_same_text(server):
   assert "".join(chunk.choices[0].text for chunk in stream if chunk.choices) == plain.text
 
 
+@pytest.mark.slow  # ~25 s on 2 cores
 def test_lm_eval_local_completions_loglikelihood_and_generation_equal_the_engine(server):
   from lm_eval.api.instance import Instance
   from lm_eval.models.openai_completions import LocalCompletionsAPI
@@ -178,6 +182,31 @@ def test_lm_eval_local_chat_completions_generation_equals_the_engine(server):
          for messages in conversations]
   expected = direct.generate(ids, SamplingParams(max_new_tokens=12, stop=("\n\n",)))
   assert texts == [per[0].text for per in expected]
+
+
+def test_a_job_that_fails_in_a_shared_batch_fails_alone(server):
+  """The engine refuses an empty prompt; the batcher reruns the batch job by job, so the
+  requests batched with it still get their completions."""
+  _, service, direct, _ = server
+  prompts = [_plain_ids(service.loaded, prompt) for prompt in PROMPTS[:2]]
+  batcher = DynamicBatcher(direct.generate, service.score, max_wait_s=0.05)
+  greedy = SamplingParams(max_new_tokens=4)
+
+  async def together():
+    batcher.start()
+    try:
+      return await asyncio.gather(batcher.generate(prompts[:1], greedy),
+                                  batcher.generate([[]], greedy),
+                                  batcher.generate(prompts[1:], greedy), return_exceptions=True)
+    finally:
+      await batcher.stop()
+
+  first, empty, second = asyncio.run(together())
+  assert isinstance(empty, UserInputError) and "prompt 0 is empty" in str(empty)
+  assert [first[0][0].text, second[0][0].text] == [
+      per[0].text for per in direct.generate(prompts, greedy)]
+  # The shared call failed (not counted); then one call per job.
+  assert (batcher.stats.batches, batcher.stats.jobs) == (3, 3)
 
 
 def test_bad_requests_get_openai_errors_with_their_status(server):

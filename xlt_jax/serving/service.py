@@ -59,7 +59,7 @@ class ModelService:
                                   max_wait_s=config.max_wait_ms / 1000,
                                   max_batch_rows=config.max_batch_rows)
 
-  def _score(self, sequences: list[list[int]], k: int) -> list[scoring.TokenScores]:
+  def score(self, sequences: list[list[int]], k: int) -> list[scoring.TokenScores]:
     import jax
 
     from xlt_jax.training import sharding
