@@ -55,23 +55,24 @@ class ModelService:
         loaded.model, loaded.params, loaded.vocabulary, stop_ids=loaded.stop_ids,
         mesh=loaded.mesh, batch_size=config.engine_batch_size,
         length_bucket=config.length_bucket, max_length=config.max_model_len)
-    self.batcher = DynamicBatcher(self.engine.generate, self._score,
+    self.batcher = DynamicBatcher(self.engine.generate, self.score,
                                   max_wait_s=config.max_wait_ms / 1000,
                                   max_batch_rows=config.max_batch_rows)
 
   def score(self, sequences: list[list[int]], k: int) -> list[scoring.TokenScores]:
+    """Each sequence's token log-probabilities with k alternatives (under the run's mesh)."""
     import jax
 
     from xlt_jax.training import sharding
 
-    def score():
+    def run():
       return scoring.score_sequences(self.loaded.model, self.loaded.params, sequences, k,
                                      self.config.length_bucket, self.config.engine_batch_size)
 
     if self.loaded.mesh is None:
-      return score()
+      return run()
     with jax.sharding.set_mesh(self.loaded.mesh), sharding.axis_rules():
-      return score()
+      return run()
 
   def check_model(self, model: str | None) -> None:
     if model is not None and model != self.name:
