@@ -67,6 +67,9 @@ setuptools.setup(
         "pyonmttok>=1.37,<2",
         "pythainlp>=5.0,<6",
         "TurkishStemmer==1.3",
+        # `python -m xlt_jax.serve`: the OpenAI-compatible HTTP server (xlt_jax/serving/)
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
         # mimalloc for the training process (xlt_jax/training/host_memory.py): memory reused, not
         # faulted in afresh every step. Wheels exist for x86-64 Linux.
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
@@ -83,6 +86,11 @@ setuptools.setup(
             "ipykernel>=6.29",
             # XL-Sum's own ROUGE scorer, the reference for tests/test_rouge.py
             "multilingual-rouge==0.0.1",
+            # the clients tests/test_serve.py runs against the server: the OpenAI client and
+            # lm-evaluation-harness's local-completions / local-chat-completions (the [api]
+            # extra brings tenacity and aiohttp, which they need)
+            "openai>=1.30",
+            "lm-eval[api]==0.4.13",
             # tests/fake_gcs.py: the TLS certificate of the loopback GCS server
             "cryptography>=42",
         ],

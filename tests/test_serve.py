@@ -10,6 +10,10 @@ same answers as the inference engine called directly on the same token ids.
 
 import asyncio
 import json
+import os
+import pathlib
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -27,10 +31,11 @@ from xlt_jax.data import demo
 from xlt_jax.evaluation import model_loading
 from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
 from xlt_jax.models import chat_templates
-from xlt_jax.serving.app import ServerThread, create_app
+from xlt_jax.serving.app import ServerThread, create_app, free_port
 from xlt_jax.serving.batcher import DynamicBatcher
 from xlt_jax.serving.service import ModelService, ServerConfig
 
+REPO = pathlib.Path(__file__).resolve().parents[1]
 PROMPTS = ["What is 3 + 4?", "Combien font 12 + 30 ?", "¿Cuánto es 7 por 6?"]
 CONFIG = ServerConfig(max_wait_ms=20, max_batch_rows=64, max_model_len=512, engine_batch_size=8,
                       length_bucket=16)
@@ -128,6 +133,7 @@ def test_chat_uses_the_checkpoints_template_and_streams_the_same_text(server):
 
 @pytest.mark.slow  # ~25 s on 2 cores
 def test_lm_eval_local_completions_loglikelihood_and_generation_equal_the_engine(server):
+  pytest.importorskip("tenacity", reason="lm-eval's API models need lm-eval[api]")
   from lm_eval.api.instance import Instance
   from lm_eval.models.openai_completions import LocalCompletionsAPI
 
@@ -166,6 +172,7 @@ def test_lm_eval_local_completions_loglikelihood_and_generation_equal_the_engine
 
 
 def test_lm_eval_local_chat_completions_generation_equals_the_engine(server):
+  pytest.importorskip("tenacity", reason="lm-eval's API models need lm-eval[api]")
   from lm_eval.api.instance import Instance
   from lm_eval.models.api_models import JsonChatStr
   from lm_eval.models.openai_completions import LocalChatCompletion
@@ -263,3 +270,33 @@ def test_64_concurrent_requests_all_complete_with_errors_per_request(server):
   print(f"\n64 concurrent requests, warm ({len(good)} served, {len(bad)} refused): {seconds:.2f} s,"
         f" {64 / seconds:.1f} requests/s, {tokens / seconds:.0f} generated tokens/s,"
         f" {batches} engine batches")
+
+
+@pytest.mark.slow  # a fresh process: JAX start-up, loading, compiling (~40 s on 2 cores)
+def test_the_binary_serves_a_hugging_face_checkpoint(server, tmp_path):
+  _, service, direct, hf_dir = server
+  port = free_port()
+  environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+      [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+  process = subprocess.Popen(
+      [sys.executable, "-m", "xlt_jax.serve", f"--model={hf_dir}", f"--port={port}",
+       "--served_name=tiny", "--engine_batch_size=8", "--max_model_len=512"],
+      cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  try:
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused",
+                           max_retries=0, timeout=120)
+    deadline = time.monotonic() + 300
+    while True:
+      try:
+        assert [model.id for model in client.models.list().data] == ["tiny"]
+        break
+      except openai.APIConnectionError:
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(1)
+    reply = client.completions.create(model="tiny", prompt=PROMPTS[0], max_tokens=8, temperature=0)
+    [[expected]] = direct.generate([_plain_ids(service.loaded, PROMPTS[0])],
+                                   SamplingParams(max_new_tokens=8))
+    assert reply.choices[0].text == expected.text
+  finally:
+    process.terminate()
+    process.wait(timeout=60)
