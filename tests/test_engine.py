@@ -195,6 +195,16 @@ def test_stop_strings_cut_the_text_and_keep_the_tokens_that_complete_them(
     assert ids == plain.token_ids[:len(ids)]
     assert stop in vocabulary.decode(list(ids)) and stop not in vocabulary.decode(list(ids[:-1]))
   assert stopped[1][0].text != free[1][0].text
+  # Two stop strings: the one that starts first cuts the text, even though the other
+  # (inside it, seen nowhere earlier) is complete no later; the tokens
+  # run up to the end of the first.
+  start = next(index for index in range(1, len(text) - 5) if text[index + 1] not in text[:index + 1])
+  first, inner = text[start:start + 5], text[start + 1]
+  (overlapping,) = engine.generate(prompts[1:2], SamplingParams(max_new_tokens=16,
+                                                                stop=(inner, first)))[0]
+  assert overlapping.text == text[:start]
+  assert vocabulary.decode(list(overlapping.token_ids)).startswith(text[:start + 5])
+  assert not vocabulary.decode(list(overlapping.token_ids[:-1])).startswith(text[:start + 5])
 
 
 def test_bad_settings_and_prompts_are_named(model_and_params, vocabulary):

@@ -78,13 +78,18 @@ def generate_tokens(
   stop_ids = jnp.asarray(eos_id, jnp.int32).reshape(-1)
   cache = KVCache.zeros(model.config, B, P + max_new_tokens)
   positions_BP = jnp.maximum(jnp.cumsum(mask_BP, axis=1) - 1, 0)
-  logits_BPV, cache = model.apply(
-      {"params": params}, tokens_BP, positions_BP, mask_BP, cache=cache, cache_index=0
-  )
+  # Prefill all but the last prompt column, whose logits nothing reads (XLA drops their
+  # [B, P, V] projection), then the last column (a real token in every left-padded row)
+  # like a decoding step: only [B, 1, V] logits ever exist.
+  if P > 1:
+    _, cache = model.apply({"params": params}, tokens_BP[:, :-1], positions_BP[:, :-1],
+                           mask_BP[:, :-1], cache=cache, cache_index=0)
+  logits_B1V, cache = model.apply({"params": params}, tokens_BP[:, -1:], positions_BP[:, -1:],
+                                  mask_BP[:, -1:], cache=cache, cache_index=P - 1)
   keys_B = jax.vmap(jax.random.key)(seeds_B)
   # Generated-token counts for the penalties (a dummy when they are off).
-  counts_BV = jnp.zeros((B, logits_BPV.shape[-1] if processing.penalize else 1), jnp.int32)
-  next_B = sampling.next_tokens(logits_BPV[:, -1], counts_BV, keys_B, 0, settings, processing)
+  counts_BV = jnp.zeros((B, logits_B1V.shape[-1] if processing.penalize else 1), jnp.int32)
+  next_B = sampling.next_tokens(logits_B1V[:, 0], counts_BV, keys_B, 0, settings, processing)
   next_position_B = positions_BP[:, -1] + 1
   output_BT = jnp.zeros((B, max_new_tokens), jnp.int32)
   done_B = jnp.zeros((B,), bool)

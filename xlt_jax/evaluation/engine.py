@@ -207,24 +207,24 @@ class InferenceEngine:
 
   def _completion(self, ids: list[int], stop: tuple[str, ...]) -> Completion:
     """The completion of one generated row: cut at its first stop id, then before the
-    first stop string (keeping the tokens up to the one that completed it, as vLLM)."""
+    stop string that starts first in the text, keeping the generated tokens up to the
+    one that completes that string (vLLM keeps them too)."""
     end = next((index for index, token in enumerate(ids) if token in self.stop_ids), None)
     reason = LENGTH if end is None else STOP
     ids = ids if end is None else ids[:end]
     text = self.vocabulary.decode(ids)
-    cut = min((position for position in (text.find(string) for string in stop)
-               if position >= 0), default=None)
-    if cut is None:
+    found = [(text.find(string), -len(string)) for string in stop if string in text]
+    if not found:
       return Completion(tuple(ids), text, reason)
-
-    def has_stop(count: int) -> bool:
-      prefix = self.vocabulary.decode(ids[:count])
-      return any(string in prefix for string in stop)
-
-    low, high = 1, len(ids)  # the fewest tokens whose text holds a stop string
+    cut, minus_length = min(found)  # the earliest start; of those, the longest string
+    through_stop = text[:cut - minus_length]
+    low, high = 1, len(ids)  # the fewest tokens whose text reaches past the stop string
     while low < high:
       middle = (low + high) // 2
-      low, high = (low, middle) if has_stop(middle) else (middle + 1, high)
+      if self.vocabulary.decode(ids[:middle]).startswith(through_stop):
+        high = middle
+      else:
+        low = middle + 1
     return Completion(tuple(ids[:low]), text[:cut], STOP)
 
   def loglikelihood(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]
