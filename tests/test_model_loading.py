@@ -47,6 +47,7 @@ def test_a_hugging_face_and_its_xlt_conversion_load_alike(checkpoints):
                                     tokenizer.token_to_id("<|eot_id|>")}
     assert loaded.start_ids == (tokenizer.token_to_id("<|begin_of_text|>"),)
     assert loaded.mesh is None and loaded.step is None
+    assert loaded.template_note is None  # its template renders as our llama3 renderer does
 
 
 def test_a_checkpoint_given_another_family_or_a_step_is_refused(checkpoints):
@@ -59,6 +60,7 @@ def test_a_checkpoint_given_another_family_or_a_step_is_refused(checkpoints):
     model_loading.load(str(hf_dir), checkpoint="20")
 
 
+@pytest.mark.slow  # builds the train step on the 8-device mesh: ~25 s on 2 cores
 def test_a_run_directory_restores_best_latest_or_a_step_and_names_the_steps_there_are(
     checkpoints, tmp_path):
   hf_dir, _ = checkpoints

@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
   service = ModelService(loaded, ServerConfig(
       max_wait_ms=args.max_wait_ms, max_batch_rows=args.max_batch_rows,
       max_model_len=args.max_model_len, engine_batch_size=args.engine_batch_size))
+  if loaded.template_note:
+    print(f"note: {loaded.template_note}", file=sys.stderr)
   print(f"serving {loaded.name} (chat template: {loaded.chat_family or 'none'}) at"
         f" http://{args.host}:{args.port}/v1", file=sys.stderr, flush=True)
   uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")

@@ -49,6 +49,8 @@ class LoadedModel:
     start_ids: what a plain prompt begins with (BOS where the tokenizer adds one).
     mesh: the run's device mesh, or None (parameters on one device).
     step: the restored training step (None for a base checkpoint).
+    template_note: for a checkpoint whose own chat template renders a conversation
+      differently from `chat_family`'s renderer, a line saying where (None otherwise).
   """
 
   name: str
@@ -60,6 +62,7 @@ class LoadedModel:
   start_ids: tuple[int, ...]
   mesh: Any = None
   step: int | None = None
+  template_note: str | None = None
 
 
 def read_run(run_dir: str) -> dict:
@@ -155,7 +158,8 @@ def load_checkpoint(directory: str, chat_family: str | None = None,
   return LoadedModel(name=paths.basename(base.directory.rstrip("/")), model=model, params=params,
                      vocabulary=base.vocabulary, chat_family=family,
                      stop_ids=stop_ids(base.vocabulary, family),
-                     start_ids=tuple(base.vocabulary.prefix_ids))
+                     start_ids=tuple(base.vocabulary.prefix_ids),
+                     template_note=family and base_checkpoint.chat_template_note(base, family))
 
 
 def load(directory: str, checkpoint: str = "best", chat_family: str | None = None,
