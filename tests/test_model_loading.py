@@ -60,25 +60,31 @@ def test_a_checkpoint_given_another_family_or_a_step_is_refused(checkpoints):
     model_loading.load(str(hf_dir), checkpoint="20")
 
 
-@pytest.mark.slow  # builds the train step on the 8-device mesh: ~25 s on 2 cores
-def test_a_run_directory_restores_best_latest_or_a_step_and_names_the_steps_there_are(
-    checkpoints, tmp_path):
-  hf_dir, _ = checkpoints
-  base = model_loading.load(str(hf_dir))
+def write_run(directory, base: model_loading.LoadedModel) -> dict:
+  """A run directory as the launcher writes one (run.json, checkpoints at steps 10 and 20
+  of random parameters on the 8-device mesh, step 10 the best); returns the states."""
   config, mesh_config = base.model.config, sharding.MeshConfig()
   functions = build(config, OptimizerConfig(), sharding.make_mesh(mesh_config))
-  manager = checkpointing.open_checkpoints(str(tmp_path / "checkpoints"), keep_latest=1,
+  manager = checkpointing.open_checkpoints(str(directory / "checkpoints"), keep_latest=1,
                                            keep_best=1)
   states = {step: functions.init(jax.random.key(step)) for step in (10, 20)}
   for step, loss in ((10, 1.0), (20, 2.0)):
     checkpointing.save(manager, step, states[step], loss)
   manager.close()
-  (tmp_path / "run.json").write_text(json.dumps({
+  (directory / "run.json").write_text(json.dumps({
       "run": "budget00050", "model": dataclasses.asdict(config),
       "mesh": dataclasses.asdict(mesh_config),
       "vocabulary": vocabularies.record(base.vocabulary), "sequence_start_ids": [7],
       "chat_template": "llama3"}))
+  return states
 
+
+@pytest.mark.slow  # builds the train step on the 8-device mesh: ~25 s on 2 cores
+def test_a_run_directory_restores_best_latest_or_a_step_and_names_the_steps_there_are(
+    checkpoints, tmp_path):
+  hf_dir, _ = checkpoints
+  base = model_loading.load(str(hf_dir))
+  states = write_run(tmp_path, base)
   best = model_loading.load(str(tmp_path))
   assert (best.name, best.step, best.chat_family, best.start_ids) == (
       "budget00050@10", 10, "llama3", (7,))

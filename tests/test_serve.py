@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -25,6 +26,7 @@ pytest.importorskip("uvicorn")
 transformers = pytest.importorskip("transformers")
 
 from test_base_checkpoint import _save_base
+from test_model_loading import write_run
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data import demo
@@ -300,3 +302,25 @@ def test_the_binary_serves_a_hugging_face_checkpoint(server, tmp_path):
   finally:
     process.terminate()
     process.wait(timeout=60)
+
+
+@pytest.mark.slow  # the train step built on 8 devices, then serving compiled there: ~40 s
+def test_a_run_on_the_8_device_mesh_serves_what_one_device_computes(server, tmp_path):
+  _, service, _, _ = server
+  write_run(tmp_path, service.loaded)
+  run = model_loading.load(str(tmp_path))
+  assert run.mesh.devices.size == 8 and run.name == "budget00050@10"
+  single = InferenceEngine(run.model, jax.device_get(run.params), run.vocabulary,
+                           stop_ids=run.stop_ids, batch_size=8, length_bucket=16)
+  ids = [list(run.start_ids) + list(run.vocabulary.encode(prompt)) for prompt in PROMPTS]
+  [expected] = single.loglikelihood([(ids[0][:1], ids[0][1:])])
+  with ServerThread(create_app(ModelService(run, CONFIG))) as running:
+    client = _client(running)
+    greedy = client.completions.create(model=run.name, prompt=PROMPTS, max_tokens=8,
+                                       temperature=0)
+    echoed = client.completions.create(model=run.name, prompt=ids[0], max_tokens=0, echo=True,
+                                       logprobs=1)
+  assert [choice.text for choice in greedy.choices] == [
+      per[0].text for per in single.generate(ids, SamplingParams(max_new_tokens=8))]
+  np.testing.assert_allclose(echoed.choices[0].logprobs.token_logprobs[1:],
+                             expected.token_logprobs, atol=1e-4)
