@@ -165,6 +165,12 @@ def test_lm_eval_local_completions_loglikelihood_and_generation_equal_the_engine
   assert [a[1] for a in answers] == [e.is_greedy for e in expected]
   assert answers[2][1] is True
 
+  # Perplexity (P2): one rolling window here, conditioned on the prefix token (BOS).
+  text = " ".join(contexts) * 2
+  [rolling] = lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (text,), 0)])
+  np.testing.assert_allclose(rolling, direct.loglikelihood_rolling(lm.tok_encode(text)),
+                             atol=1e-4)
+
   gen_kwargs = {"until": ["\n\n"], "max_gen_toks": 12, "do_sample": False}
   texts = lm.generate_until([Instance("generate_until", {}, (context, dict(gen_kwargs)), index)
                              for index, context in enumerate(contexts)])
