@@ -22,6 +22,7 @@ from xlt_jax.training import sharding
 VOCAB = 300
 CONFIG = ModelConfig(vocab_size=VOCAB, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2,
                      head_dim=8, mlp_dim=64)
+NEW = 12  # new tokens in every generation test: one compilation per batch shape
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "numbers: 12 345 6789",
          "Le chat est sur le tapis.", "stop here. then go on", "ein Hund lief im Park"] * 30
 
@@ -64,14 +65,14 @@ def test_greedy_equals_greedy_generate_for_every_prompt_and_stop_id(model_and_pa
   model, params = model_and_params
   prompts = _prompts(vocabulary)  # 7 prompts in batches of 4: the last batch is padded
   free = _engine(model_and_params, vocabulary, stop_ids=()).generate(
-      prompts, SamplingParams(max_new_tokens=12))
+      prompts, SamplingParams(max_new_tokens=NEW))
   # Declare a token the third prompt generates an end-of-turn id: its row stops there.
   end_of_turn = free[2][0].token_ids[4]
   engine = _engine(model_and_params, vocabulary, stop_ids=(vocabulary.eos_id, end_of_turn))
-  completions = engine.generate(prompts, SamplingParams(max_new_tokens=12))
+  completions = engine.generate(prompts, SamplingParams(max_new_tokens=NEW))
   # The existing decoder, all prompts in one batch (the engine sorts them into two).
   tokens, mask = left_pad(prompts)
-  rows = np.asarray(greedy_generate(model, params, tokens, mask, max_new_tokens=12,
+  rows = np.asarray(greedy_generate(model, params, tokens, mask, max_new_tokens=NEW,
                                     eos_id=(vocabulary.eos_id, end_of_turn))).tolist()
   distinct = set()
   for row, (completion,) in zip(rows, completions):
@@ -90,17 +91,17 @@ def test_sampling_is_reproducible_from_its_seed_and_independent_of_batching(
     model_and_params, vocabulary):
   engine = _engine(model_and_params, vocabulary)
   prompts = _prompts(vocabulary)
-  settings = SamplingParams(max_new_tokens=10, temperature=1.0, n=3, seed=7)
+  settings = SamplingParams(max_new_tokens=NEW, temperature=1.0, n=3, seed=7)
   first, again = engine.generate(prompts, settings), engine.generate(prompts, settings)
   assert first == again
   assert all(len(completions) == 3 for completions in first)
   # Sample i draws with seed + i: alone in another batch it comes out the same.
-  alone = engine.generate(prompts[5:6], SamplingParams(max_new_tokens=10, temperature=1.0,
+  alone = engine.generate(prompts[5:6], SamplingParams(max_new_tokens=NEW, temperature=1.0,
                                                        seed=9))
   assert alone[0][0] == first[5][2]
   samples = {completion.token_ids for completion in first[5]}
   assert len(samples) == 3  # different seeds differ
-  other_seed = engine.generate(prompts, SamplingParams(max_new_tokens=10, temperature=1.0,
+  other_seed = engine.generate(prompts, SamplingParams(max_new_tokens=NEW, temperature=1.0,
                                                        n=3, seed=8))
   assert other_seed[5][0] == first[5][1]
   assert [c.token_ids for c in other_seed[0]] != [c.token_ids for c in first[0]]
@@ -112,8 +113,8 @@ def test_sampling_is_reproducible_from_its_seed_and_independent_of_batching(
 def test_sampling_degenerates_to_greedy(model_and_params, vocabulary, settings):
   engine = _engine(model_and_params, vocabulary)
   prompts = _prompts(vocabulary)
-  greedy = engine.generate(prompts, SamplingParams(max_new_tokens=10))
-  sampled = engine.generate(prompts, SamplingParams(max_new_tokens=10, n=2, **settings))
+  greedy = engine.generate(prompts, SamplingParams(max_new_tokens=NEW))
+  sampled = engine.generate(prompts, SamplingParams(max_new_tokens=NEW, n=2, **settings))
   assert all(samples == [expected[0]] * 2 for samples, expected in zip(sampled, greedy))
 
 
@@ -160,19 +161,22 @@ def test_penalised_greedy_equals_a_recomputing_reference(model_and_params, vocab
   model, params = model_and_params
   prompt = _prompts(vocabulary)[5]
   frequency, presence = 0.7, 0.3
+  # Right-padded to one length (one compilation); causal attention keeps the padding
+  # from affecting the positions read.
   apply = jax.jit(lambda t: model.apply({"params": params}, t)[0])
   tokens, counts, expected = list(prompt), np.zeros(VOCAB), []
-  for _ in range(16):
-    logits = np.asarray(apply(jnp.asarray([tokens], jnp.int32)))[0, -1]
+  for _ in range(NEW):
+    padded = jnp.asarray([tokens + [0] * (len(prompt) + NEW - len(tokens))], jnp.int32)
+    logits = np.asarray(apply(padded))[0, len(tokens) - 1]
     token = int(np.argmax(logits - frequency * counts - presence * (counts > 0)))
     expected.append(token)
     tokens.append(token)
     counts[token] += 1
   engine = _engine(model_and_params, vocabulary, stop_ids=())
-  plain = engine.generate([prompt], SamplingParams(max_new_tokens=16))[0][0].token_ids
+  plain = engine.generate([prompt], SamplingParams(max_new_tokens=NEW))[0][0].token_ids
   assert len(set(plain)) < len(plain)  # unpenalised, the model repeats itself
   penalised = engine.generate([prompt], SamplingParams(
-      max_new_tokens=16, frequency_penalty=frequency, presence_penalty=presence))
+      max_new_tokens=NEW, frequency_penalty=frequency, presence_penalty=presence))
   assert list(penalised[0][0].token_ids) == expected != list(plain)
 
 
@@ -180,11 +184,11 @@ def test_stop_strings_cut_the_text_and_keep_the_tokens_that_complete_them(
     model_and_params, vocabulary):
   engine = _engine(model_and_params, vocabulary, stop_ids=())
   prompts = _prompts(vocabulary, 3)
-  free = engine.generate(prompts, SamplingParams(max_new_tokens=16))
+  free = engine.generate(prompts, SamplingParams(max_new_tokens=NEW))
   text = free[1][0].text
   stop = text[len(text) // 2:len(text) // 2 + 2]  # a piece from the middle of the text
   never = "\u2603never"
-  stopped = engine.generate(prompts, SamplingParams(max_new_tokens=16, stop=(never, stop)))
+  stopped = engine.generate(prompts, SamplingParams(max_new_tokens=NEW, stop=(never, stop)))
   for (plain,), (cut,) in zip(free, stopped):
     if stop not in plain.text:
       assert cut == plain
@@ -200,7 +204,7 @@ def test_stop_strings_cut_the_text_and_keep_the_tokens_that_complete_them(
   # run up to the end of the first.
   start = next(index for index in range(1, len(text) - 5) if text[index + 1] not in text[:index + 1])
   first, inner = text[start:start + 5], text[start + 1]
-  (overlapping,) = engine.generate(prompts[1:2], SamplingParams(max_new_tokens=16,
+  (overlapping,) = engine.generate(prompts[1:2], SamplingParams(max_new_tokens=NEW,
                                                                 stop=(inner, first)))[0]
   assert overlapping.text == text[:start]
   assert vocabulary.decode(list(overlapping.token_ids)).startswith(text[:start + 5])
@@ -231,10 +235,11 @@ def test_same_completions_under_the_training_mesh(model_and_params, vocabulary):
   shardings = sharding.logical_to_sharding(nn.get_partition_spec(boxed), mesh)
   sharded = jax.device_put(params, shardings)
   prompts = _prompts(vocabulary)
-  settings = SamplingParams(max_new_tokens=8, temperature=0.8, top_p=0.9, n=2)
+  # Sampled with top-p: the whole loop, processors included, runs sharded.
+  settings = SamplingParams(max_new_tokens=NEW, temperature=0.8, top_p=0.9, n=2)
   on_mesh = InferenceEngine(model, sharded, vocabulary, stop_ids=(vocabulary.eos_id,),
                             mesh=mesh, batch_size=8, length_bucket=8)
   single = _engine(model_and_params, vocabulary, batch_size=8)
-  assert on_mesh.generate(prompts, SamplingParams(max_new_tokens=8)) == single.generate(
-      prompts, SamplingParams(max_new_tokens=8))
-  assert on_mesh.generate(prompts, settings) == single.generate(prompts, settings)
+  completions = on_mesh.generate(prompts, settings)
+  assert completions == single.generate(prompts, settings)
+  assert len({completion.token_ids for per_prompt in completions for completion in per_prompt}) > 10
