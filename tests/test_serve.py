@@ -121,7 +121,9 @@ def test_chat_uses_the_checkpoints_template_and_streams_the_same_text(server):
   assert reply.usage.prompt_tokens == len(ids)
 
   chunks = list(client.chat.completions.create(model="tiny-llama", messages=messages,
-                                               max_tokens=16, temperature=0, stream=True))
+                                               max_tokens=16, temperature=0, stream=True,
+                                               stream_options={"include_usage": True}))
+  assert chunks[-1].usage.completion_tokens == len(expected.token_ids)
   pieces = [chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices]
   assert "".join(pieces) == expected.text and len([p for p in pieces if p]) > 1
   assert [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices][-1] == (
@@ -130,7 +132,9 @@ def test_chat_uses_the_checkpoints_template_and_streams_the_same_text(server):
   [[plain]] = direct.generate([_plain_ids(loaded, PROMPTS[1])], SamplingParams(max_new_tokens=12))
   stream = client.completions.create(model="tiny-llama", prompt=PROMPTS[1], max_tokens=12,
                                      temperature=0, stream=True)
-  assert "".join(chunk.choices[0].text for chunk in stream if chunk.choices) == plain.text
+  chunks = list(stream)
+  assert all(chunk.choices for chunk in chunks)  # no usage chunk unless asked for
+  assert "".join(chunk.choices[0].text for chunk in chunks) == plain.text
 
 
 @pytest.mark.slow  # ~25 s on 2 cores

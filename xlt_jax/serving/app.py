@@ -39,11 +39,12 @@ async def _completion_stream(service: ModelService, request: protocol.Completion
           "index": choice["index"], "text": piece,
           "logprobs": choice["logprobs"] if number == 0 else None,
           "finish_reason": choice["finish_reason"] if last else None}], request_id=request_id))
-  yield _sse(protocol.envelope("text_completion", service.name, [], usage, request_id))
+  if request.stream_usage:
+    yield _sse(protocol.envelope("text_completion", service.name, [], usage, request_id))
   yield _sse("[DONE]")
 
 
-async def _chat_stream(service: ModelService, choices: list[dict],
+async def _chat_stream(service: ModelService, request: protocol.ChatRequest, choices: list[dict],
                        usage: dict) -> AsyncIterator[str]:
   request_id = protocol.envelope("chat.completion.chunk", service.name, [])["id"]
 
@@ -58,7 +59,8 @@ async def _chat_stream(service: ModelService, choices: list[dict],
     for piece in service.text_pieces(choice["token_ids"], message["content"]):
       yield chunk(index, {"content": piece})
     yield chunk(index, {}, choice["finish_reason"])
-  yield _sse(protocol.envelope("chat.completion.chunk", service.name, [], usage, request_id))
+  if request.stream_usage:
+    yield _sse(protocol.envelope("chat.completion.chunk", service.name, [], usage, request_id))
   yield _sse("[DONE]")
 
 
@@ -131,7 +133,7 @@ def create_app(service: ModelService):
     service.check_model(parsed.model)
     choices, usage = await service.chat(parsed)
     if parsed.stream:
-      return StreamingResponse(_chat_stream(service, choices, usage),
+      return StreamingResponse(_chat_stream(service, parsed, choices, usage),
                                media_type="text/event-stream")
     for choice in choices:
       choice.pop("token_ids")

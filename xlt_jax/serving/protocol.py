@@ -58,6 +58,7 @@ class CompletionRequest:
   prompts: list[str | list[int]]  # each a text or token ids
   sampling: Sampling
   stream: bool
+  stream_usage: bool  # stream_options.include_usage: a last chunk with the usage
   echo: bool
   logprobs: int | None  # alternatives per token; None: no logprobs
 
@@ -68,6 +69,7 @@ class ChatRequest:
   messages: list[dict]  # {"role", "content": str}
   sampling: Sampling
   stream: bool
+  stream_usage: bool
 
 
 def _number(body: dict, name: str, default, low: float, high: float, integer: bool = False):
@@ -113,6 +115,13 @@ def _sampling(body: dict, default_max_tokens: int) -> Sampling:
       stop=stop, n=_number(body, "n", 1, 1, MAX_N, integer=True), seed=int(seed) % (1 << 31))
 
 
+def _stream_usage(body: dict) -> bool:
+  options = body.get("stream_options") or {}
+  if not isinstance(options, dict):
+    raise ApiError(400, f"stream_options must be an object, not {options!r}", "stream_options")
+  return bool(options.get("include_usage", False))
+
+
 def _model(body: dict) -> str | None:
   model = body.get("model")
   if model is not None and not isinstance(model, str):
@@ -147,7 +156,7 @@ def parse_completion(body: Any) -> CompletionRequest:
     raise ApiError(400, "max_tokens may be 0 only with echo (scoring the prompt)", "max_tokens")
   return CompletionRequest(model=_model(body), prompts=_prompts(body.get("prompt")),
                            sampling=sampling, stream=bool(body.get("stream", False)),
-                           echo=bool(echo), logprobs=logprobs)
+                           stream_usage=_stream_usage(body), echo=bool(echo), logprobs=logprobs)
 
 
 def _message(message: Any, index: int) -> dict:
@@ -177,7 +186,7 @@ def parse_chat(body: Any, default_max_tokens: int) -> ChatRequest:
   return ChatRequest(model=_model(body),
                      messages=[_message(message, i) for i, message in enumerate(messages)],
                      sampling=_sampling(body, default_max_tokens),
-                     stream=bool(body.get("stream", False)))
+                     stream=bool(body.get("stream", False)), stream_usage=_stream_usage(body))
 
 
 def envelope(kind: str, model: str, choices: list[dict], usage: dict | None = None,
