@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation.engine import Completion, InferenceEngine, SamplingParams
 from xlt_jax.evaluation.model_loading import LoadedModel
+from xlt_jax.evaluation.sampling import GREEDY_TEMPERATURE
 from xlt_jax.models import chat_templates
 from xlt_jax.serving import protocol, scoring
 from xlt_jax.serving.batcher import DynamicBatcher
@@ -92,12 +93,15 @@ class ModelService:
                      "max_tokens", code="context_length_exceeded")
 
   def _sampling(self, sampling: protocol.Sampling) -> SamplingParams:
+    greedy = sampling.temperature < GREEDY_TEMPERATURE
+    # Greedy decoding ignores seed, top-p and top-k: equal values let greedy requests that
+    # differ only in them (lm-eval sends seed 1234, others none) share a batch.
     return SamplingParams(
         max_new_tokens=sampling.max_tokens, temperature=sampling.temperature,
-        top_p=sampling.top_p, top_k=sampling.top_k,
+        top_p=1.0 if greedy else sampling.top_p, top_k=0 if greedy else sampling.top_k,
         frequency_penalty=sampling.frequency_penalty,
         presence_penalty=sampling.presence_penalty, stop=sampling.stop, n=sampling.n,
-        seed=sampling.seed)
+        seed=0 if greedy else sampling.seed)
 
   async def _generate(self, prompts: list[list[int]],
                       sampling: protocol.Sampling) -> list[list[Completion]]:
