@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from tasks.formats import alpaca_eval as alpaca_eval_format
 from tasks.formats import mcot_math as mcot_math_format
 from tasks.formats import mgsm_translated as mgsm_translated_format
+from tasks.formats import okapi_mmlu as okapi_mmlu_format
 from tasks.formats import rows
 from tasks.formats import sharegpt as sharegpt_format
 from tasks.formats import xcsqa as xcsqa_format
@@ -24,7 +25,15 @@ from tasks.formats import xlsum as xlsum_format
 from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.languages import check_language
-from xlt_jax.data import aya_evaluation, mcot_math, mgsm, releases, sharegpt, xlsum
+from xlt_jax.data import (
+  aya_evaluation,
+  evaluation_sets,
+  mcot_math,
+  mgsm,
+  releases,
+  sharegpt,
+  xlsum,
+)
 from xlt_jax.data.fetch import Fetcher
 
 # Dataset name -> prepare(out_dir, source, fetcher, **options) -> summary.
@@ -38,6 +47,9 @@ PREPARERS: dict[str, Callable[..., dict]] = {
     "alpaca_eval_translated": releases.prepare_alpaca_eval_translated,
     "xcsqa": releases.prepare_xcsqa,
     "xnli": releases.prepare_xnli,
+    "cmmlu": evaluation_sets.prepare_cmmlu,
+    "ceval": evaluation_sets.prepare_ceval,
+    "okapi_mmlu": evaluation_sets.prepare_okapi_mmlu,
     **{name: functools.partial(releases.prepare_files, name) for name in releases.RELEASES},
     **{name: functools.partial(releases.prepare_directory, name)
        for name in releases.DIRECTORY_RELEASES},
@@ -50,6 +62,7 @@ LANGUAGES = {
     "mcot_math": mcot_math_format.LANGUAGES,
     "mgsm_translated": mgsm_translated_format.LANGUAGES,
     "xcsqa": xcsqa_format.LANGUAGES,
+    "okapi_mmlu": okapi_mmlu_format.LANGUAGES,
     "alpaca_eval_translated": tuple(code for code in alpaca_eval_format.LANGUAGES if code != "en"),
 }
 
