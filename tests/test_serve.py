@@ -9,6 +9,7 @@ same answers as the inference engine called directly on the same token ids.
 """
 
 import asyncio
+import dataclasses
 import json
 import os
 import pathlib
@@ -334,3 +335,31 @@ def test_a_run_on_the_8_device_mesh_serves_what_one_device_computes(server, tmp_
       per[0].text for per in single.generate(ids, SamplingParams(max_new_tokens=8))]
   np.testing.assert_allclose(echoed.choices[0].logprobs.token_logprobs[1:],
                              expected.token_logprobs, atol=1e-4)
+
+
+@pytest.mark.slow  # judge prompts of ~1,000 tokens compiled at a new length: ~30 s
+def test_the_judges_client_judges_offline_through_the_server(server, tmp_path):
+  """The P0 judge (xlt_jax.evaluation.judges) asks a checkpoint served here: every request
+  answered, nothing failed; the tiny random model writes no `[[n]]`, so every item is
+  counted unparsable (after its re-ask), never scored."""
+  from xlt_jax.evaluation.judges.protocols import JudgeConfig
+  from xlt_jax.evaluation.judges.run import judge_predictions
+  from xlt_jax.services.chat_client import ChatClient
+  from xlt_jax.services.config import ChatServiceConfig
+
+  _, service, _, _ = server
+  long_prompts = dataclasses.replace(CONFIG, max_model_len=4096, length_bucket=128)
+  predictions = [{"id": f"q{index}", "language": "en", "prompt": prompt,
+                  "prediction": "The answer is seven, because three plus four makes seven."}
+                 for index, prompt in enumerate(PROMPTS[:2])]
+  with ServerThread(create_app(ModelService(service.loaded, long_prompts))) as running:
+    config = ChatServiceConfig(base_url=running.url, model="tiny-llama", api_key_env="",
+                               cache_dir=str(tmp_path / "cache"), max_retries=0)
+    judge = JudgeConfig(protocol="p0_pointwise", switch_aware=False, max_tokens=8)
+    with ChatClient.from_environment(config) as client:
+      results = judge_predictions(predictions, judge, client)
+    with ChatClient.from_environment(config) as client:  # a rerun: all from the cache
+      again = judge_predictions(predictions, judge, client)
+  assert results.summary["en"]["request_failed"] == 0
+  assert results.summary["en"]["unparsable"] + results.summary["en"]["scored"] == 2
+  assert again.usage["requests"] == 0 and again.items == results.items
