@@ -42,6 +42,8 @@ STOP, LENGTH = "stop", "length"
 
 @dataclasses.dataclass(frozen=True)
 class SamplingParams:
+  """How to generate: vLLM's sampling parameters, the subset the studies use."""
+
   max_new_tokens: int = 256
   temperature: float = 0.0  # 0: greedy (argmax); below 1e-5 counts as 0, as in vLLM
   top_p: float = 1.0
@@ -84,6 +86,8 @@ class SamplingParams:
 
 @dataclasses.dataclass(frozen=True)
 class Completion:
+  """One generated continuation."""
+
   token_ids: tuple[int, ...]  # generated ids, without the stop id
   text: str  # decoded, cut before a stop string
   finish_reason: str  # "stop" (EOS / end-of-turn id / stop string) or "length"
@@ -91,6 +95,8 @@ class Completion:
 
 @dataclasses.dataclass(frozen=True)
 class Loglikelihood:
+  """The score of one continuation given its context."""
+
   logprob: float  # sum of log P(continuation tokens | context)
   is_greedy: bool  # every continuation token is the argmax (lm-eval's is_greedy)
   token_logprobs: tuple[float, ...]
