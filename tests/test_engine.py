@@ -254,3 +254,8 @@ def test_same_completions_under_the_training_mesh(model_and_params, vocabulary):
   completions = on_mesh.generate(prompts, settings)
   assert completions == single.generate(prompts, settings)
   assert len({completion.token_ids for per_prompt in completions for completion in per_prompt}) > 10
+  requests = [(prompt, list(per_prompt[0].token_ids)) for prompt, per_prompt
+              in zip(prompts, completions)]
+  for sharded_score, score in zip(on_mesh.loglikelihood(requests), single.loglikelihood(requests)):
+    assert sharded_score.logprob == pytest.approx(score.logprob, abs=1e-4)
+    assert sharded_score.is_greedy == score.is_greedy
