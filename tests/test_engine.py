@@ -228,6 +228,17 @@ def test_bad_settings_and_prompts_are_named(model_and_params, vocabulary):
             mesh=sharding.make_mesh(sharding.MeshConfig(data=2, fsdp=2, tensor=2)))
 
 
+def test_bad_log_likelihood_requests_are_named(model_and_params, vocabulary):
+  engine = _engine(model_and_params, vocabulary, max_length=8)
+  with pytest.raises(UserInputError, match="request 1 has an empty context"):
+    engine.loglikelihood([([5], [6]), ([], [6])])
+  with pytest.raises(UserInputError, match="request 0 has an empty continuation"):
+    engine.loglikelihood([([5], [])])
+  with pytest.raises(UserInputError, match="continuation has 9 tokens"):
+    engine.loglikelihood([([5], [6] * 9)])
+  assert engine.loglikelihood_rolling([]) == 0.0
+
+
 def test_same_completions_under_the_training_mesh(model_and_params, vocabulary):
   model, params = model_and_params
   mesh = sharding.make_mesh(sharding.MeshConfig(data=2, fsdp=2, tensor=2))
@@ -243,3 +254,8 @@ def test_same_completions_under_the_training_mesh(model_and_params, vocabulary):
   completions = on_mesh.generate(prompts, settings)
   assert completions == single.generate(prompts, settings)
   assert len({completion.token_ids for per_prompt in completions for completion in per_prompt}) > 10
+  requests = [(prompt, list(per_prompt[0].token_ids)) for prompt, per_prompt
+              in zip(prompts, completions)]
+  for sharded_score, score in zip(on_mesh.loglikelihood(requests), single.loglikelihood(requests)):
+    assert sharded_score.logprob == pytest.approx(score.logprob, abs=1e-4)
+    assert sharded_score.is_greedy == score.is_greedy

@@ -143,18 +143,17 @@ def test_multiple_choice_loglikelihoods_and_accuracies_equal_lm_eval(engine, har
 
 
 def test_greedy_continuation_is_greedy_as_in_lm_eval(engine, harness):
-  from lm_eval.api.instance import Instance
-
   context = "the cat sat on the"
   (completion,) = engine.generate([engine.vocabulary.encode(context)],
                                   SamplingParams(max_new_tokens=3))[0]
   request = (engine.vocabulary.encode(context), list(completion.token_ids))
   (result,) = engine.loglikelihood([request])
   assert result.is_greedy
-  instance = Instance("loglikelihood", {}, (context, completion.text), 0)
-  if harness._encode_pair(context, completion.text) == request:  # the text re-encodes alike
-    ((logprob, is_greedy),) = harness.loglikelihood([instance])
-    assert is_greedy and logprob == pytest.approx(result.logprob, abs=1e-4)
+  # lm-eval's token-level entry point (what its loglikelihood calls after encoding), so
+  # that the ids are exactly the generated ones.
+  ((logprob, is_greedy),) = harness._loglikelihood_tokens([((context, completion.text),
+                                                             *request)])
+  assert is_greedy and logprob == pytest.approx(result.logprob, abs=1e-4)
 
 
 @pytest.mark.parametrize("text", ["the cat sat on the mat", "a dog ran in the park " * 8 + "the cat sat"],

@@ -34,7 +34,7 @@ from jax.experimental import multihost_utils
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import sampling
 from xlt_jax.evaluation.decoding import generate_tokens, left_pad
-from xlt_jax.models.decoder import Decoder
+from xlt_jax.models.decoder import Decoder, KVCache
 from xlt_jax.training import sharding
 
 STOP, LENGTH = "stop", "length"
@@ -42,6 +42,8 @@ STOP, LENGTH = "stop", "length"
 
 @dataclasses.dataclass(frozen=True)
 class SamplingParams:
+  """How to generate: vLLM's sampling parameters, the subset the studies use."""
+
   max_new_tokens: int = 256
   temperature: float = 0.0  # 0: greedy (argmax); below 1e-5 counts as 0, as in vLLM
   top_p: float = 1.0
@@ -84,6 +86,8 @@ class SamplingParams:
 
 @dataclasses.dataclass(frozen=True)
 class Completion:
+  """One generated continuation."""
+
   token_ids: tuple[int, ...]  # generated ids, without the stop id
   text: str  # decoded, cut before a stop string
   finish_reason: str  # "stop" (EOS / end-of-turn id / stop string) or "length"
@@ -91,6 +95,8 @@ class Completion:
 
 @dataclasses.dataclass(frozen=True)
 class Loglikelihood:
+  """The score of one continuation given its context."""
+
   logprob: float  # sum of log P(continuation tokens | context)
   is_greedy: bool  # every continuation token is the argmax (lm-eval's is_greedy)
   token_logprobs: tuple[float, ...]
@@ -100,14 +106,28 @@ def _round_up(value: int, multiple: int) -> int:
   return -(-value // multiple) * multiple
 
 
-@functools.partial(jax.jit, static_argnames="model")
-def _target_logprobs(model: Decoder, params, tokens_BL, mask_BL, targets_BL):
-  """log P(target at each position | the tokens up to it), and whether it is the argmax."""
+@functools.partial(jax.jit, static_argnames=("model", "scored"))
+def _target_logprobs(model: Decoder, params, tokens_BL, mask_BL, targets_BL, *, scored: int):
+  """log P(target | the tokens up to it) at the last `scored` positions of left-padded
+  rows, and whether each target is the argmax: [B, scored] each.
+
+  The positions before them only fill a KV cache (their logits are dead code), so a
+  batch never holds more than [B, scored, V] logits: for a 256k vocabulary, batch 32 and
+  2048 tokens, all positions' logits alone would be 64 GB in float32.
+  """
+  B, L = tokens_BL.shape
   positions_BL = jnp.maximum(jnp.cumsum(mask_BL, axis=1) - 1, 0)
-  logits_BLV, _ = model.apply({"params": params}, tokens_BL, positions_BL, mask_BL)
-  logprobs_BLV = jax.nn.log_softmax(logits_BLV, axis=-1)
-  target_BL = jnp.take_along_axis(logprobs_BLV, targets_BL[..., None], axis=-1)[..., 0]
-  return target_BL, jnp.argmax(logits_BLV, axis=-1) == targets_BL
+  cache = KVCache.zeros(model.config, B, L)
+  split = L - scored
+  if split > 0:
+    _, cache = model.apply({"params": params}, tokens_BL[:, :split], positions_BL[:, :split],
+                           mask_BL[:, :split], cache=cache, cache_index=0)
+  logits_BCV, _ = model.apply({"params": params}, tokens_BL[:, split:], positions_BL[:, split:],
+                              mask_BL[:, split:], cache=cache, cache_index=split)
+  targets_BC = targets_BL[:, split:]
+  logprobs_BCV = jax.nn.log_softmax(logits_BCV, axis=-1)
+  target_BC = jnp.take_along_axis(logprobs_BCV, targets_BC[..., None], axis=-1)[..., 0]
+  return target_BC, jnp.argmax(logits_BCV, axis=-1) == targets_BC
 
 
 class InferenceEngine:
@@ -252,8 +272,12 @@ class InferenceEngine:
       for batch, length in self._batches([len(tokens) for tokens in inputs]):
         tokens, mask = self._pad_rows([inputs[row] for row in batch], length)
         target_tokens, _ = self._pad_rows([targets[row] for row in batch], length)
+        # Scored positions: the batch's longest continuation rounded up to a power of
+        # two (few shapes compile).
+        longest = max(len(requests[row][1]) for row in batch)
+        scored = min(1 << (longest - 1).bit_length(), length)
         logprobs, greedy = _target_logprobs(self.model, self.params, tokens, mask,
-                                            target_tokens)
+                                            target_tokens, scored=scored)
         logprobs, greedy = self._gather(logprobs), self._gather(greedy)
         for position, row in enumerate(batch):
           count = len(requests[row][1])
