@@ -70,6 +70,9 @@ setuptools.setup(
         "pyonmttok>=1.37,<2",
         "pythainlp>=5.0,<6",
         "TurkishStemmer==1.3",
+        # `python -m xlt_jax.serve`: the OpenAI-compatible HTTP server (xlt_jax/serving/)
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
         # mimalloc for the training process (xlt_jax/training/host_memory.py): memory reused, not
         # faulted in afresh every step. Wheels exist for x86-64 Linux.
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
@@ -86,9 +89,11 @@ setuptools.setup(
             "ipykernel>=6.29",
             # XL-Sum's own ROUGE scorer, the reference for tests/test_rouge.py
             "multilingual-rouge==0.0.1",
-            # lm-evaluation-harness's own CMMLU / C-Eval / MMLU tasks, the reference for the
-            # few-shot prompts in tests/test_evaluation_sets.py
-            "lm_eval==0.4.13",
+            # lm-evaluation-harness: its own CMMLU / C-Eval / MMLU tasks, the reference for the
+            # few-shot prompts in tests/test_evaluation_sets.py; its local-completions and
+            # local-chat-completions, the clients tests/test_serve.py runs against the server
+            # (the [api] extra brings tenacity and aiohttp, which they need)
+            "lm_eval[api]==0.4.13",
             # tests/fake_gcs.py: the TLS certificate of the loopback GCS server
             "cryptography>=42",
         ],

@@ -24,7 +24,7 @@ finally:
 
 BINARIES = ["xlt_jax.launch", "xlt_jax.plan", "xlt_jax.evaluate", "xlt_jax.report",
             "xlt_jax.convert", "xlt_jax.demo_data", "xlt_jax.inspect", "xlt_jax.data",
-            "xlt_jax.score"]
+            "xlt_jax.score", "xlt_jax.serve"]
 
 
 def _user_environment(**extra) -> dict[str, str]:
@@ -106,3 +106,10 @@ def test_evaluate_on_a_missing_run_is_one_line_without_jax_platforms(tmp_path):
       cwd=REPO, env=_user_environment(), capture_output=True, text=True, timeout=300)
   assert _one_error_line(result) == (
       f"error: {tmp_path}/none/run.json does not exist: is {tmp_path}/none a run directory?")
+
+
+def test_serve_on_a_missing_checkpoint_is_one_line_without_jax_platforms(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.serve", f"--model={tmp_path}/none"],
+      check=False, cwd=REPO, env=_user_environment(), capture_output=True, text=True, timeout=300)
+  assert _one_error_line(result) == f"error: base checkpoint {tmp_path}/none does not exist"

@@ -17,10 +17,12 @@ ALLOWED = {
     "training": {"core", "models", "studies"},
     "evaluation": {"core", "models", "studies", "training", "tasks", "services"},
     "data": {"core", "evaluation", "tasks", "services"},
+    "serving": {"core", "models", "training", "evaluation"},
     "runner": {"core", "models", "studies", "training", "evaluation", "reporting", "data",
                "tasks", "services"},
 }
-BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data", "score"]
+BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data", "score",
+            "serve"]
 
 
 def _project_imports(path: pathlib.Path) -> set[str]:

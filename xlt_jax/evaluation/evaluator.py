@@ -18,7 +18,6 @@ family's end-of-turn token, and the text is cut at the task's stop sequences.
 
 import collections
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -33,17 +32,21 @@ from xlt_jax.evaluation import language_confusion, results_store, task_metrics
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
 from xlt_jax.evaluation.judges import run as judging
 from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
-from xlt_jax.models import chat_templates, vocabularies
+from xlt_jax.evaluation.model_loading import (  # noqa: F401 (RUN_FILE: re-exported)
+  RUN_FILE,
+  read_run,
+  run_vocabulary,
+  stop_ids,
+)
+from xlt_jax.models import chat_templates
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
 from xlt_jax.services.chat_client import ChatClient, api_key_from
 from xlt_jax.services.config import ChatServiceConfig
 from xlt_jax.studies import designs
 from xlt_jax.training import batches, checkpointing, distributed, features, sharding
 from xlt_jax.training.train_step import abstract_params
 
-RUN_FILE = "run.json"
 # The `Dataset.metric` values this module scores.
 SUPPORTED_METRICS = tuple(task_metrics.METRICS)
 # Per metric, how long an answer may be and where it ends, unless EvaluationConfig says
@@ -79,33 +82,6 @@ class EvaluationConfig:
 
   def stop_sequences_for(self, task: str, metric: str) -> tuple[str, ...]:
     return tuple(self.stop_sequences_by_task.get(task, DEFAULT_STOP_SEQUENCES.get(metric, ())))
-
-
-def read_run(run_dir: str) -> dict:
-  path = paths.join(run_dir, RUN_FILE)
-  if not paths.isfile(path):
-    raise UserInputError(f"{path} does not exist: is {run_dir} a run directory?")
-  with paths.open(path, encoding="utf-8") as file:
-    return json.load(file)
-
-
-def run_vocabulary(run: dict):
-  """The vocabulary a run trained with (run.json's record; runs written before the
-  record existed name a SentencePiece model as "tokenizer")."""
-  return vocabularies.load(run.get("vocabulary")
-                           or {"kind": vocabularies.SENTENCEPIECE, "path": run["tokenizer"]})
-
-
-def stop_ids(vocabulary, chat_family: str | None) -> tuple[int, ...]:
-  """The ids that end a completion: EOS, and the chat family's end-of-turn token where
-  the vocabulary has it as one token."""
-  ids = [vocabulary.eos_id]
-  end_of_turn_text = chat_templates.END_OF_TURN.get(chat_family) if chat_family else None
-  if end_of_turn_text is not None and isinstance(vocabulary, HuggingFaceVocabulary):
-    end_of_turn = vocabulary.tokenizer.token_to_id(end_of_turn_text)
-    if end_of_turn is not None and end_of_turn not in ids:
-      ids.append(end_of_turn)
-  return tuple(ids)
 
 
 def prompt_ids(example: dict, vocabulary, chat_family: str | None,
