@@ -34,7 +34,7 @@ _PLACEHOLDER = re.compile(
     r"\{\{\s*[\w.]+\s*\}\}"                  # {{name}} (Jinja, Mustache)
     r"|\$\{[\w.]+\}"                          # ${name}
     r"|\{[\w.]*(?:![rsa])?(?::[^{}\n]*)?\}"   # {name}, {0}, {}, {x:.2f} (str.format)
-    r"|%(?:\([\w]+\))?[-+ #0]*\d*(?:\.\d+)?[sdifeEgGxXoc%]"  # printf
+    r"|%(?:\([\w]+\))?[-+#0]*\d*(?:\.\d+)?[sdifeEgGxXoc%]"  # printf
     r"|</?[A-Za-z][\w:-]*(?:\s+[^<>\n]*?)?\s*/?>"            # tags
     r"|https?://[^\s<>()\[\]{}\"']+")
 
