@@ -55,7 +55,7 @@ def chat_translate(body: dict) -> str:
   """The stub chat model: reads P2's Figure 6 prompt and translates its text."""
   match = re.fullmatch(r"Please translate from (\w+) to (\w+)\. Do your best to preserve the"
                        r" formatting\. The following content should and should only be"
-                       r" translated\.\n\n(.*)", body["messages"][-1]["content"], re.S)
+                       r" translated\.\n\n(.*)", body["messages"][-1]["content"], re.DOTALL)
   assert match, body["messages"][-1]["content"]
   return dictionary_translate(match.group(3), CODES[match.group(1)], CODES[match.group(2)])
 
@@ -137,8 +137,8 @@ def test_google_client_speaks_v2_retries_and_caches(tmp_path):
 def _english_aya(root, extra=()):
   english = [("What is the capital of France?",
               "The capital of France is Paris, a beautiful city."),
-             ("How do I sort a list in Python?", "Use the sorted function, for example:\n\n"
-              "```python\nsorted([3, 1, 2])\n```")]
+             ("How do I sort a list in Python?", ("Use the sorted function, for example:\n\n"
+                                                  "```python\nsorted([3, 1, 2])\n```"))]
   rows_ = [("English", "eng", q, a) for q, a in english] + list(extra)
   path = root / "aya_dataset" / aya_dataset.hub_file("train")
   path.parent.mkdir(parents=True)
@@ -259,8 +259,8 @@ def test_a_chat_reply_that_drops_a_marker_is_asked_again_then_reported(tmp_path)
     assert translators.translate_texts(
         engine, ["Hello {name}, you have %d new messages."], "en", "es") == [
             "Hola {name}, tienes %d mensajes nuevos."]
-    assert [hit["body"]["messages"] for hit in server.hits][0] == [
-        hit["body"]["messages"] for hit in server.hits][1]  # the same prompt, attempt 1
+    first, second = (hit["body"]["messages"] for hit in server.hits)
+    assert first == second  # the same prompt, asked again as attempt 1
     server.faults.extend([("content", "Hola."), ("content", "Hola.")])
     with pytest.raises(translators.TranslationFailed, match="missing"):
       translators.translate_texts(engine, ["Hello {name}, you have %d new messages!"], "en",
@@ -289,8 +289,7 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
   out = str(tmp_path / "variants" / "v")
   cases = [(["--to=es,xx", "--engine=google"], "unknown --to language code 'xx'"),
            (["--to=es", "--engine=deepl"], "unknown --engine 'deepl'; known: chat, google"),
-           (["--to=es", "--engine=google"], "set the environment variable"
-                                             " GOOGLE_TRANSLATE_API_KEY"),
+           (["--to=es", "--engine=google"], "environment variable GOOGLE_TRANSLATE_API_KEY"),
            (["--to=es", "--engine=chat"], "set the environment variable OPENAI_API_KEY")]
   for flags, message in cases:
     assert main(["translate", "aya_dataset", f"--out={out}", *flags], environ={}) == 2

@@ -33,8 +33,8 @@ import json
 import os
 from collections.abc import Callable, Sequence
 
-from tasks.formats import aya_dataset, guanaco, mgsm_translated, rows
 from tasks.formats import alpaca_eval as alpaca_eval_format
+from tasks.formats import aya_dataset, guanaco, mgsm_translated, rows
 from tasks.formats.aya_evaluation import ISO_639_3
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError

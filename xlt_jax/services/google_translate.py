@@ -25,7 +25,6 @@ import concurrent.futures
 import dataclasses
 import json
 import random
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -166,7 +165,7 @@ class GoogleTranslator:
       detail = error.read()[:300].decode("utf-8", "replace").replace("\n", " ")
       raise TranslateServiceError(f"{self.config.base_url}: HTTP {error.code} (not retryable):"
                                   f" {detail}", error.code) from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError) as error:
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
       raise _Transient(f"{type(error).__name__}: {getattr(error, 'reason', error)}") from None
     try:
       translations = json.loads(raw)["data"]["translations"]
