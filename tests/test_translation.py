@@ -3,11 +3,16 @@ chat stub and a fake Google Translate v2), each dataset's copy read back by its 
 round trip, provenance, and a rerun (or a failed run) that repeats no request."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 
 import pyarrow
 import pyarrow.parquet
 import pytest
+from conftest import REPO_ROOT
 from fake_google_translate import FakeGoogleTranslate
 from openai_stub_server import StubChatServer
 
@@ -45,6 +50,8 @@ CODES = {name: code for code, (name, _) in LANGUAGES.items()}
 
 
 def dictionary_translate(text: str, source: str, target: str) -> str:
+  if (source, target) not in DICTIONARIES:
+    return f"[{target}] {text}"
   for phrase, translation in sorted(DICTIONARIES[(source, target)].items(),
                                     key=lambda item: -len(item[0])):
     text = text.replace(phrase, translation)
@@ -295,3 +302,65 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
     assert main(["translate", "aya_dataset", f"--out={out}", *flags], environ={}) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_a_killed_run_resumes_without_repeating_a_request(tmp_path):
+  _english_aya(tmp_path)
+  out = tmp_path / "variants" / "translated_cohere"
+  with StubChatServer(chat_translate) as server:
+    argv = ["translate", "aya_dataset", "--to=es", "--engine=chat", f"--out={out}",
+            f"--base_url={server.url}", "--model=command-r", "--api_key_env=",
+            "--max_concurrency=1"]
+    server.faults.extend([None, None, ("hang",)])  # killed while waiting for the 3rd reply
+    child = subprocess.Popen([sys.executable, "-m", "xlt_jax.data", *argv],
+                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    try:
+      assert server.hung.wait(120), "the first run never reached its 3rd request"
+    finally:
+      child.send_signal(signal.SIGKILL)
+      child.wait()
+    server.release.set()
+    assert len(server.hits) == 3 and not out.exists()
+    assert main(argv) == 0
+    # The rerun asks for the reply that never came and the text never sent, nothing else.
+    prompts = server.prompts()
+    assert len(prompts) == 5 and prompts[3] == prompts[2]
+    assert "The capital of France is Paris" in prompts[2] and "sorted([3, 1, 2])" in prompts[4]
+  assert len(datasets.read_examples("aya_dataset_translated_cohere", str(tmp_path), "es",
+                                    "train")) == 2
+
+
+def test_a_second_language_is_added_to_the_copy_and_lima_oasst_is_translated(tmp_path):
+  _english_aya(tmp_path)
+  (tmp_path / "lima").mkdir()
+  (tmp_path / "lima" / "train.jsonl").write_text(json.dumps(
+      {"conversations": ["What is the capital of France?",
+                         "The capital of France is Paris, a beautiful city."]}) + "\n")
+  pyarrow.parquet.write_table(pyarrow.Table.from_pylist([
+      {"message_id": "q-1", "parent_id": None, "text": "How do I sort a list in Python?",
+       "role": "prompter", "lang": "en", "rank": None},
+      {"message_id": "a-1", "parent_id": "q-1", "text": "Use the sorted function, for example:",
+       "role": "assistant", "lang": "en", "rank": 0}]), _mkdir(tmp_path / "oasst1") / "train.parquet")
+  out = tmp_path / "variants" / "translated_google"
+  with FakeGoogleTranslate(dictionary_translate) as google:
+    flags = ["--engine=google", f"--base_url={google.url}", "--api_key_env=GT_KEY"]
+    for language in ("es", "fr"):
+      assert main(["translate", "aya_dataset", f"--to={language}", f"--out={out}", *flags],
+                  environ={"GT_KEY": "test-key"}) == 0
+    assert main(["translate", "lima_oasst", "--to=es", f"--out={tmp_path}",
+                 f"--data_dir={tmp_path}", *flags], environ={"GT_KEY": "test-key"}) == 0
+  name = "aya_dataset_translated_google"
+  assert [e["inputs"] for e in datasets.read_examples(name, str(tmp_path), "es", "train")] == [
+      "¿Cuál es la capital de Francia?", "¿Cómo ordeno una lista en Python?"]
+  assert [e["inputs"] for e in datasets.read_examples(name, str(tmp_path), "fr", "train")] == [
+      "[fr] What is the capital of France?", "[fr] How do I sort a list in Python?"]
+  spanish = datasets.read_examples("lima_oasst", str(tmp_path), "es", "train")
+  assert sorted((e["parallel_id"], e["inputs"], e["targets"]) for e in spanish) == [
+      ("lima.1", "¿Cuál es la capital de Francia?",
+       "La capital de Francia es París, una ciudad muy bonita."),
+      ("oasst.q-1", "¿Cómo ordeno una lista en Python?", "Usa la función sorted, por ejemplo:")]
+
+
+def _mkdir(path):
+  path.mkdir(parents=True)
+  return path

@@ -18,10 +18,16 @@ from tasks/formats/<name>.py, which cite the releases):
 - alpaca_farm (P1): alpaca_farm/alpaca_farm_evaluation_<lang>.json, the official list's
   records with `instruction` and `input` translated, `dataset` kept (the reader drops the
   OASST-origin ones by it), `output` left out (an English reference is not a reference).
+- lima_oasst (P1): lima_oasst/<lang>/train.jsonl, one {"parallel_id": <the English item's
+  key>, "conversations": [prompt, reply], "translation"} per item of LIMA + OASST's English
+  first turns (the reader's own layout; P1 never released its translations).
 - mgsm (P0's pt/ko/ar): mgsm_translated/mgsm_<lang>.tsv (question translated, answer kept),
   exemplars.json (the English exemplars translated, merged into an existing file),
   TRANSLATION (the line the reader records as the translator); the TSV has no room for a
   field, so provenance is also in mgsm_translated/translation.json.
+
+aya_dataset and guanaco keep every language in one file: rows of languages not being
+translated now are kept from an existing copy, so `--to=es` then `--to=ru` adds up.
 
 Every text goes through `translators.translate_texts` (protected spans masked and checked;
 cached, so a rerun or a killed run repeats no request). Files are written atomically, once
@@ -34,7 +40,7 @@ import os
 from collections.abc import Callable, Sequence
 
 from tasks.formats import alpaca_eval as alpaca_eval_format
-from tasks.formats import aya_dataset, guanaco, mgsm_translated, rows
+from tasks.formats import aya_dataset, guanaco, lima_oasst, mgsm_translated, rows
 from tasks.formats.aya_evaluation import ISO_639_3
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
@@ -42,7 +48,7 @@ from xlt_jax.core.languages import LANGUAGES as LANGUAGE_NAMES
 from xlt_jax.data import translators
 from xlt_jax.evaluation import mgsm_format
 
-DATASETS = ("aya_dataset", "guanaco", "alpaca_eval", "alpaca_farm", "mgsm")
+DATASETS = ("aya_dataset", "guanaco", "alpaca_eval", "alpaca_farm", "lima_oasst", "mgsm")
 ROUND_TRIP = ("aya_dataset", "guanaco")
 _ISO_3 = {}
 for _code3, _code in ISO_639_3.items():
@@ -92,6 +98,10 @@ def _aya(data_dir, out_dir, targets, engine, source, round_trip, pivot, split, l
   import pyarrow
   import pyarrow.parquet
   destination = aya_dataset.path(out_dir, targets[0], split)
+  if paths.isfile(destination):  # keep the languages translated by an earlier run
+    kept = [row for row in rows.read_parquet(destination, tuple(out)).select(list(out))
+            .to_pylist() if ISO_639_3.get(row["language_code"]) not in targets]
+    out = {column: [row[column] for row in kept] + values for column, values in out.items()}
   atomic_io.write_atomically(
       destination, lambda file: pyarrow.parquet.write_table(pyarrow.table(out), file), mode="wb")
   return {split: len(out["inputs"])}
@@ -114,7 +124,12 @@ def _guanaco(data_dir, out_dir, targets, engine, source, round_trip, pivot, spli
                      for turn in turns)
       lines.append({"text": text, "lang": target, "parallel_id": int(example["id"].rsplit(":", 1)[1]),
                     "translation": record})
-  atomic_io.write_jsonl(guanaco.path(out_dir, targets[0], split), lines)
+  destination = guanaco.path(out_dir, targets[0], split)
+  if paths.isfile(destination):  # keep the languages translated by an earlier run
+    with paths.open(destination, encoding="utf-8") as file:
+      earlier = [json.loads(line) for line in file if line.strip()]
+    lines = [line for line in earlier if line.get("lang") not in targets] + lines
+  atomic_io.write_jsonl(destination, lines)
   return {split: len(lines)}
 
 
@@ -159,6 +174,24 @@ def _alpaca_farm(data_dir, out_dir, targets, engine, source, round_trip, pivot, 
   return counts
 
 
+def _lima_oasst(data_dir, out_dir, targets, engine, source, round_trip, pivot, split, limit,
+                stamp):
+  del round_trip, pivot
+  if source != "en":
+    raise UserInputError("lima_oasst translates its English items (--from=en)")
+  examples = lima_oasst.load(data_dir, "en", split, rows.DEFAULT_POLICY).examples[:limit]
+  counts = {}
+  for target in targets:
+    done = translators.translate_texts(
+        engine, [e["inputs"] for e in examples] + [e["targets"] for e in examples], source, target)
+    record = provenance(engine, source, "translated", stamp)
+    atomic_io.write_jsonl(lima_oasst.path(out_dir, target, split), [
+        {"parallel_id": e["parallel_id"], "conversations": [prompt, reply], "translation": record}
+        for e, prompt, reply in zip(examples, done[:len(examples)], done[len(examples):])])
+    counts[target] = len(examples)
+  return counts
+
+
 def _mgsm(data_dir, out_dir, targets, engine, source, round_trip, pivot, split, limit, stamp):
   del round_trip, pivot, split
   unknown = [t for t in targets if t not in mgsm_translated.LANGUAGES]
@@ -196,8 +229,9 @@ def _mgsm(data_dir, out_dir, targets, engine, source, round_trip, pivot, split, 
 
 _WRITERS: dict[str, Callable[..., dict]] = {
     "aya_dataset": _aya, "guanaco": _guanaco, "alpaca_eval": _alpaca_eval,
-    "alpaca_farm": _alpaca_farm, "mgsm": _mgsm}
-_SPLITS = {"aya_dataset": aya_dataset.SPLITS, "guanaco": guanaco.SPLITS}
+    "alpaca_farm": _alpaca_farm, "lima_oasst": _lima_oasst, "mgsm": _mgsm}
+_SPLITS = {"aya_dataset": aya_dataset.SPLITS, "guanaco": guanaco.SPLITS,
+           "lima_oasst": lima_oasst.SPLITS}
 
 
 def translate_dataset(dataset: str, data_dir: str, out_dir: str, targets: Sequence[str],
