@@ -325,7 +325,8 @@ def test_a_killed_run_resumes_without_repeating_a_request(tmp_path):
     # The rerun asks for the reply that never came and the text never sent, nothing else.
     prompts = server.prompts()
     assert len(prompts) == 5 and prompts[3] == prompts[2]
-    assert "The capital of France is Paris" in prompts[2] and "sorted([3, 1, 2])" in prompts[4]
+    assert "The capital of France is Paris" in prompts[2]
+    assert prompts[4].endswith("Use the sorted function, for example:\n\n⟦0⟧")  # code masked
   assert len(datasets.read_examples("aya_dataset_translated_cohere", str(tmp_path), "es",
                                     "train")) == 2
 
