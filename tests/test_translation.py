@@ -17,7 +17,7 @@ from fake_google_translate import FakeGoogleTranslate
 from openai_stub_server import StubChatServer
 
 from tasks import datasets
-from tasks.formats import aya_dataset, rows
+from tasks.formats import aya_dataset, guanaco, rows
 from xlt_jax.core.languages import LANGUAGES
 from xlt_jax.data import masking, translate, translators
 from xlt_jax.data.__main__ import main
@@ -365,3 +365,22 @@ def test_a_second_language_is_added_to_the_copy_and_lima_oasst_is_translated(tmp
 def _mkdir(path):
   path.mkdir(parents=True)
   return path
+
+
+def test_guanaco_round_trip_with_google_reads_back_in_the_base_layout(tmp_path):
+  source = _mkdir(tmp_path / "guanaco") / "openassistant_best_replies_train.jsonl"
+  source.write_text(json.dumps({
+      "text": "### Human: Escribe un poema corto sobre el mar y las olas de la playa por la"
+              " noche.### Assistant: El mar es azul y las olas cantan durante toda la noche.",
+      "lang": "spa_Latn"}) + "\n")
+  out = tmp_path / "variants" / "rtt_google"
+  with FakeGoogleTranslate(dictionary_translate) as google:
+    assert main(["translate", "guanaco", "--to=es", "--round_trip", "--engine=google",
+                 f"--out={out}", f"--base_url={google.url}", "--api_key_env=GT_KEY"],
+                environ={"GT_KEY": "test-key"}) == 0
+    assert [(hit["body"]["source"], hit["body"]["target"]) for hit in google.hits] == [
+        ("es", "en")] * 2 + [("en", "es")] * 2
+  [example] = guanaco.load(str(out), "es", "train", rows.DEFAULT_POLICY).examples
+  assert example["targets"] == "El mar es azul y las olas cantan durante toda la noche."
+  line = json.loads((out / "guanaco" / "openassistant_best_replies_train.jsonl").read_text())
+  assert line["translation"]["method"] == "round_trip" and line["parallel_id"] == 1

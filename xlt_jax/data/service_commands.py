@@ -25,15 +25,21 @@ from xlt_jax.services import google_translate
 from xlt_jax.services.chat_client import ChatClient
 from xlt_jax.services.config import DEFAULT_API_KEY_ENV, ChatServiceConfig
 
-TRANSLATE_EXAMPLE = ("example: OPENAI_API_KEY=... python -m xlt_jax.data translate aya_dataset"
-                     " --to=es,ru,zh --engine=chat --model=gpt-4o"
-                     " --out=/data/xlt/variants/translated_cohere")
+TRANSLATE_EXAMPLE = ("example: python -m xlt_jax.data translate aya_dataset --to=es,ru,zh"
+                     " --engine=google --out=/data/xlt/variants/translated_google\n"
+                     "example: python -m xlt_jax.data translate guanaco --to=es --engine=chat"
+                     " --model=gpt-4o --out=/data/xlt/variants/translated  (key in"
+                     " OPENAI_API_KEY)")
+COMPLETE_EXAMPLE = ("example: python -m xlt_jax.data complete sharegpt --model=command-r-plus"
+                    " --base_url=https://api.cohere.ai/compatibility/v1"
+                    " --api_key_env=COHERE_API_KEY --languages=en,es --data_dir=/data/xlt")
 
 
 def add_parsers(commands) -> None:
   """Adds `translate` and `complete` to the binary's subcommands."""
   command = commands.add_parser("translate", help="write a translated copy of a dataset",
-                                epilog=TRANSLATE_EXAMPLE)
+                                epilog=TRANSLATE_EXAMPLE,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
   command.add_argument("dataset", help=f"one of {', '.join(translate.DATASETS)}")
   command.add_argument("--to", required=True, help="comma-separated target language codes")
   command.add_argument("--engine", required=True,
@@ -49,7 +55,9 @@ def add_parsers(commands) -> None:
   command.add_argument("--split", help="aya_dataset, guanaco: the split (default train)")
   command.add_argument("--limit", type=int, help="translate only the first N source rows")
   _service_flags(command, default_model="gpt-4o", default_url=None)
-  command = commands.add_parser("complete", help="generate ShareGPT's assistant turns")
+  command = commands.add_parser("complete", help="generate ShareGPT's assistant turns",
+                                epilog=COMPLETE_EXAMPLE,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
   command.add_argument("dataset", choices=["sharegpt"])
   command.add_argument("--data_dir", required=True, help="DATA_DIR")
   command.add_argument("--split", default="train")
