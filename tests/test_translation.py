@@ -194,12 +194,14 @@ def test_aya_round_trip_with_a_chat_model_pivots_through_english(tmp_path):
       "Please translate from Spanish to English"] * 2 + [
       "Please translate from English to Spanish"] * 2
   examples = datasets.read_examples("aya_dataset_rtt_cohere", str(tmp_path), "es", "train")
-  assert [(e["inputs"], e["targets"], e["parallel_id"]) for e in examples] == [
-      (native[0][2], native[0][3], "2")]  # row 2 of the file: the native row it round-trips
+  # No parallel_id: a round trip translates no English row (selection must not pool it).
+  assert [(e["inputs"], e["targets"], "parallel_id" in e) for e in examples] == [
+      (native[0][2], native[0][3], False)]
   table = pyarrow.parquet.read_table(out / "aya_dataset" / aya_dataset.hub_file("train"))
   assert json.loads(table.column("translation")[0].as_py()) == {
       "engine": "chat", "model": "command-r", "prompt_version": "p2-figure6-v1",
-      "date": "2026-01-02", "source_language": "en", "method": "round_trip"}
+      "date": "2026-01-02", "source_language": "en", "method": "round_trip",
+      "source_row": 2}  # row 2 of the file: the native row it round-trips
 
 
 def test_guanaco_turns_are_translated_separately_and_read_back(tmp_path):
@@ -383,4 +385,5 @@ def test_guanaco_round_trip_with_google_reads_back_in_the_base_layout(tmp_path):
   [example] = guanaco.load(str(out), "es", "train", rows.DEFAULT_POLICY).examples
   assert example["targets"] == "El mar es azul y las olas cantan durante toda la noche."
   line = json.loads((out / "guanaco" / "openassistant_best_replies_train.jsonl").read_text())
-  assert line["translation"]["method"] == "round_trip" and line["parallel_id"] == 1
+  assert line["translation"]["method"] == "round_trip" and line["translation"]["source_row"] == 1
+  assert "parallel_id" not in line

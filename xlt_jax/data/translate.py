@@ -7,12 +7,14 @@ from tasks/formats/<name>.py, which cite the releases):
 
 - aya_dataset (P2): data/<split>-00000-of-00001.parquet, the release's columns `inputs,
   targets, language, language_code, annotation_type, user_id`, plus `parallel_id` (the
-  source row's number, which the reader accepts) and `translation` (provenance as JSON; the
-  reader reads only the columns it needs). `inputs` and `targets` are translated separately.
+  English row's number, which the reader accepts; null for a round trip, which translates
+  no English row, so selection never pools it with one) and `translation` (provenance as
+  JSON, with `source_row`; the reader reads only the columns it needs). `inputs` and `targets` are translated separately.
   Round trip (P2's RTT): each target language's native rows, into `pivot` and back.
 - guanaco (P3): openassistant_best_replies_<train|eval>.jsonl, one {"text": "### Human: ...
   ### Assistant: ..."} per conversation with `lang` (the target code, which the reader maps),
-  `parallel_id` (the source line) and `translation`; every turn translated separately.
+  `parallel_id` (the English source line; none for a round trip) and `translation` (with
+  `source_row`, the line translated); every turn translated separately.
 - alpaca_eval (P3): alpaca_eval/alpaca_eval_instructions_<lang>.json, JSON Lines as P3's
   release ({"instruction"}, plus `translation`), parallel to the English list.
 - alpaca_farm (P1): alpaca_farm/alpaca_farm_evaluation_<lang>.json, the official list's
@@ -86,14 +88,15 @@ def _aya(data_dir, out_dir, targets, engine, source, round_trip, pivot, split, l
     texts = [r["inputs"].strip() for _, r in numbered] + [r["targets"].strip()
                                                           for _, r in numbered]
     done = _both_ways(engine, texts, source, target, round_trip, pivot)
-    record = json.dumps(provenance(engine, pivot if round_trip else source,
-                                   "round_trip" if round_trip else "translated", stamp))
+    record = provenance(engine, pivot if round_trip else source,
+                        "round_trip" if round_trip else "translated", stamp)
     for (number, _), inputs, answer in zip(numbered, done[:len(numbered)], done[len(numbered):]):
       for column, value in (("inputs", inputs), ("targets", answer),
                             ("language", LANGUAGE_NAMES[target][0]),
                             ("language_code", _ISO_3[target]),
                             ("annotation_type", "machine-translated"), ("user_id", ""),
-                            ("parallel_id", number), ("translation", record)):
+                            ("parallel_id", None if round_trip else number),
+                            ("translation", json.dumps({**record, "source_row": number}))):
         out[column].append(value)
   import pyarrow
   import pyarrow.parquet
@@ -122,8 +125,10 @@ def _guanaco(data_dir, out_dir, targets, engine, source, round_trip, pivot, spli
     for example, turns in zip(examples, conversations):
       text = "".join(f"### {'Human' if turn['role'] == 'user' else 'Assistant'}: {next(done)}"
                      for turn in turns)
-      lines.append({"text": text, "lang": target, "parallel_id": int(example["id"].rsplit(":", 1)[1]),
-                    "translation": record})
+      line_number = int(example["id"].rsplit(":", 1)[1])
+      lines.append({"text": text, "lang": target,
+                    **({} if round_trip else {"parallel_id": line_number}),
+                    "translation": {**record, "source_row": line_number}})
   destination = guanaco.path(out_dir, targets[0], split)
   if paths.isfile(destination):  # keep the languages translated by an earlier run
     with paths.open(destination, encoding="utf-8") as file:
