@@ -17,6 +17,7 @@ from fake_google_translate import FakeGoogleTranslate
 from openai_stub_server import StubChatServer
 
 from tasks import datasets
+from tasks.formats import alpaca_eval as alpaca_eval_format
 from tasks.formats import aya_dataset, guanaco, rows
 from xlt_jax.core.languages import LANGUAGES
 from xlt_jax.data import masking, translate, translators
@@ -387,3 +388,40 @@ def test_guanaco_round_trip_with_google_reads_back_in_the_base_layout(tmp_path):
   line = json.loads((out / "guanaco" / "openassistant_best_replies_train.jsonl").read_text())
   assert line["translation"]["method"] == "round_trip" and line["translation"]["source_row"] == 1
   assert "parallel_id" not in line
+
+
+def p3_translate(body: dict) -> str:
+  """The stub GPT-3.5: reads P3's prompt and answers in quotes, as P3's files show."""
+  match = re.search(r'Original: "(.*)"\n\nTranslation into (\w+):\Z',
+                    body["messages"][-1]["content"], re.DOTALL)
+  return f'"{dictionary_translate(match.group(1), "en", CODES[match.group(2)])}"'
+
+
+def test_p3_prompt_is_sent_as_its_release_sends_it_and_alpaca_eval_reads_back(tmp_path):
+  english = [{"instruction": "What is the capital of France?"},
+             {"instruction": "Hello {name}, you have %d new messages."}]
+  (_mkdir(tmp_path / "alpaca_eval") / "alpaca_eval.json").write_text(json.dumps(english))
+  out = tmp_path / "variants" / "translated_p3"
+  with StubChatServer(p3_translate) as server:
+    assert main(["translate", "alpaca_eval", "--to=es", "--engine=chat", f"--out={out}",
+                 f"--base_url={server.url}", "--model=gpt-3.5-turbo-0613", "--api_key_env=",
+                 "--prompt_version=p3-gpt35-v1", "--max_concurrency=1"]) == 0
+    body = server.hits[0]["body"]
+  assert body["messages"] == [
+      {"role": "system", "content": "You are a helpful assistant."},
+      {"role": "user", "content":
+          "Translate the following text into Spanish. \nKeep the structure of the original text"
+          " and preserve things like code and names. \nPlease ensure that your response"
+          " contains only the translated text. \nThe translation must convey the same meaning"
+          " as the original and be natural for native speakers with correct grammar and proper"
+          " word choices. \nYour translation must also use exact terminology to provide"
+          " accurate information even for the experts in the related fields.\n\nOriginal:"
+          ' "What is the capital of France?"\n\nTranslation into Spanish:'}]
+  assert (body["temperature"], body["seed"], body["max_tokens"]) == (0.0, 42, 2048)
+  written = [json.loads(line) for line in
+             (out / "alpaca_eval" / "alpaca_eval_instructions_es.json").read_text().splitlines()]
+  assert [line["instruction"] for line in written] == [
+      "¿Cuál es la capital de Francia?", "Hola {name}, tienes %d mensajes nuevos."]
+  assert written[0]["translation"]["prompt_version"] == "p3-gpt35-v1"
+  examples = alpaca_eval_format.load(str(out), "es", "test", rows.DEFAULT_POLICY).examples
+  assert [e["id"] for e in examples] == ["alpaca_eval_es_test:1", "alpaca_eval_es_test:2"]

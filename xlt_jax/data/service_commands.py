@@ -54,6 +54,9 @@ def add_parsers(commands) -> None:
                        " of --out=DATA_DIR/variants/<variant>)")
   command.add_argument("--split", help="aya_dataset, guanaco: the split (default train)")
   command.add_argument("--limit", type=int, help="translate only the first N source rows")
+  command.add_argument("--prompt_version", default=translators.PROMPT_VERSION,
+                       help=f"chat engine: {' or '.join(translators.PROMPTS)} (P2's Figure 6,"
+                            " P3's GPT-3.5-Turbo prompt)")
   _service_flags(command, default_model="gpt-4o", default_url=None)
   command = commands.add_parser("complete", help="generate ShareGPT's assistant turns",
                                 epilog=COMPLETE_EXAMPLE,
@@ -111,13 +114,17 @@ def run_translate(arguments, environ: Mapping[str, str]) -> int:
   if arguments.dataset not in translate.DATASETS:
     raise UserInputError(f"translate knows {', '.join(translate.DATASETS)}, not"
                          f" {arguments.dataset!r}")
+  if arguments.engine == "chat" and arguments.prompt_version not in translators.PROMPTS:
+    raise UserInputError(f"unknown --prompt_version {arguments.prompt_version!r}; known:"
+                         f" {', '.join(translators.PROMPTS)}")
   targets = _languages(arguments.to, "--to language")
   source = check_language(arguments.source, what="--from language")
   data_dir = arguments.data_dir or _data_dir_of(arguments.out)
   cache_dir = os.path.join(data_dir, ".cache", "translate")
   if arguments.engine == "chat":
     client = _chat_client(arguments, cache_dir, environ)
-    engine, close = translators.ChatEngine(client, arguments.max_tokens), client.close
+    engine = translators.ChatEngine(client, arguments.max_tokens, arguments.prompt_version)
+    close = client.close
   else:
     config = google_translate.GoogleTranslateConfig(
         base_url=arguments.base_url or google_translate.DEFAULT_URL,

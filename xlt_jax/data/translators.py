@@ -3,10 +3,17 @@
 Two engines:
 
 - `chat`: any OpenAI-compatible chat model (GPT-4o, Cohere's compatibility endpoint, a
-  local vLLM, `python -m xlt_jax.serve`) through `xlt_jax.services.ChatClient`, prompted with
-  P2's Command R translation prompt (Chen et al., Figure 6, verbatim in papers.md; its line
-  breaks there are the figure's wrapping), versioned as `PROMPT_VERSION`. Greedy
-  (temperature 0), so a rerun asks the same request and hits the cache.
+  local vLLM, `python -m xlt_jax.serve`) through `xlt_jax.services.ChatClient`, with one of
+  two versioned prompts (`PROMPTS`):
+  - `p2-figure6-v1` (default): P2's Command R prompt (Chen et al., Figure 6, verbatim in
+    papers.md; its line breaks there are the figure's wrapping), one user message;
+  - `p3-gpt35-v1`: P3's GPT-3.5-Turbo prompt, as its release sends it
+    (github.com/ZurichNLP/multilingual-instruction-tuning, translate_with_gpt.py: system
+    "You are a helpful assistant.", the user message verbatim, trailing spaces included,
+    the text in double quotes; seed 42, max_tokens 2048). Its model wraps the translation
+    in the quotes it was shown (P3's AlpacaEval files keep them; tasks/formats/
+    alpaca_eval.py explains), so one wrapping pair is removed when the source had none.
+  Greedy (temperature 0), so a rerun asks the same request and hits the cache.
 - `google`: Google Cloud Translation v2 (`xlt_jax.services.google_translate`), as P0 (MGSM
   pt/ko/ar), P1 and P2 used.
 
@@ -20,6 +27,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
+from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.languages import LANGUAGES
 from xlt_jax.data import masking
 from xlt_jax.services.chat_client import ChatClient, ChatRequest, ChatServiceError
@@ -30,6 +38,34 @@ PROMPT_VERSION = "p2-figure6-v1"
 FIGURE_6_PROMPT = ("Please translate from {source_lang} to {target_lang}. Do your best to"
                    " preserve the formatting. The following content should and should only"
                    " be translated.\n\n{text}")
+P3_PROMPT_VERSION = "p3-gpt35-v1"
+# Kew et al. (P3), translate_with_gpt.py's system and user messages.
+P3_SYSTEM = "You are a helpful assistant."
+P3_USER = ("Translate the following text into {target_lang}. \n"
+           "Keep the structure of the original text and preserve things like code and names. \n"
+           "Please ensure that your response contains only the translated text. \n"
+           "The translation must convey the same meaning as the original and be natural for"
+           " native speakers with correct grammar and proper word choices. \n"
+           "Your translation must also use exact terminology to provide accurate information"
+           " even for the experts in the related fields.\n\n"
+           "Original: \"{text}\"\n\nTranslation into {target_lang}:")
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatPrompt:
+  """A versioned translation prompt: an optional system message, the user message, and the
+  sampling parameters it was used with."""
+  system: str | None
+  user: str  # str.format fields: source_lang, target_lang, text
+  params: tuple[tuple[str, object], ...]
+  unquote: bool  # remove one pair of wrapping double quotes the source did not have
+
+
+PROMPTS = {
+    PROMPT_VERSION: ChatPrompt(None, FIGURE_6_PROMPT, (("temperature", 0),), False),
+    P3_PROMPT_VERSION: ChatPrompt(P3_SYSTEM, P3_USER, (("temperature", 0.0), ("seed", 42),
+                                                       ("max_tokens", 2048)), True),
+}
 ENGINES = ("chat", "google")
 
 
@@ -70,28 +106,42 @@ def language_name(code: str) -> str:
 
 
 class ChatEngine:
-  """P2's Figure 6 prompt to any OpenAI-compatible chat model."""
+  """A versioned prompt (`PROMPTS`) to any OpenAI-compatible chat model."""
   name = "chat"
   reasks = True
-  prompt_version = PROMPT_VERSION
 
-  def __init__(self, client: ChatClient, max_tokens: int | None = None):
+  def __init__(self, client: ChatClient, max_tokens: int | None = None,
+               prompt_version: str = PROMPT_VERSION):
+    if prompt_version not in PROMPTS:
+      raise UserInputError(f"unknown translation prompt {prompt_version!r}; known:"
+                           f" {', '.join(PROMPTS)}")
     self.client = client
     self.model = client.config.model
-    self._params = {"temperature": 0, **({"max_tokens": max_tokens} if max_tokens else {})}
+    self.prompt_version = prompt_version
+    self._prompt = PROMPTS[prompt_version]
+    self._params = {**dict(self._prompt.params),
+                    **({"max_tokens": max_tokens} if max_tokens else {})}
 
   def request(self, text: str, source: str, target: str, attempt: int = 0) -> ChatRequest:
-    prompt = FIGURE_6_PROMPT.format(source_lang=language_name(source),
+    user = self._prompt.user.format(source_lang=language_name(source),
                                     target_lang=language_name(target), text=text)
-    return ChatRequest([{"role": "user", "content": prompt}], self._params, PROMPT_VERSION,
-                       attempt)
+    system = [{"role": "system", "content": self._prompt.system}] if self._prompt.system else []
+    return ChatRequest([*system, {"role": "user", "content": user}], self._params,
+                       self.prompt_version, attempt)
+
+  def _clean(self, reply: str, text: str) -> str:
+    reply = reply.strip()
+    quoted = len(reply) >= 2 and reply[0] == reply[-1] == '"'
+    if self._prompt.unquote and quoted and not text.strip().startswith('"'):
+      return reply[1:-1].strip()
+    return reply
 
   def translate_many(self, texts: Sequence[str], source: str, target: str,
                      attempt: int) -> list[str | Exception]:
     replies = self.client.complete_many([self.request(text, source, target, attempt)
                                          for text in texts])
-    return [reply if isinstance(reply, ChatServiceError) else reply.content.strip()
-            for reply in replies]
+    return [reply if isinstance(reply, ChatServiceError) else self._clean(reply.content, text)
+            for reply, text in zip(replies, texts)]
 
 
 class GoogleEngine:
