@@ -142,6 +142,21 @@ def test_google_client_speaks_v2_retries_and_caches(tmp_path):
     assert len(google.hits) == 4  # a 403 is asked once
 
 
+def test_google_batches_segments_and_a_failed_batch_alone_is_asked_again(tmp_path):
+  texts = [f"Hello {n}" for n in range(5)]
+  with FakeGoogleTranslate(dictionary_translate) as google:
+    config = GoogleTranslateConfig(base_url=google.url, api_key_env="", cache_dir=str(tmp_path),
+                                   max_segments=2, max_concurrency=1)
+    google.faults.extend([None, (400, None)])  # the second request (texts 2, 3) fails for good
+    results = GoogleTranslator(config, "test-key").translate_many(texts, "en", "es")
+    assert [len(hit["body"]["q"]) for hit in google.hits] == [2, 2, 1]
+    assert [r if isinstance(r, str) else "error" for r in results] == [
+        "Hola 0", "Hola 1", "error", "error", "Hola 4"]
+    again = GoogleTranslator(config, "test-key").translate_many(texts, "en", "es")
+    assert again == [f"Hola {n}" for n in range(5)]
+    assert google.hits[-1]["body"]["q"] == ["Hello 2", "Hello 3"] and len(google.hits) == 4
+
+
 def _english_aya(root, extra=()):
   english = [("What is the capital of France?",
               "The capital of France is Paris, a beautiful city."),
@@ -164,9 +179,14 @@ def test_aya_translated_with_google_reads_back_as_the_variant_and_a_rerun_asks_n
     argv = ["translate", "aya_dataset", "--to=es", "--engine=google", f"--out={out}",
             f"--base_url={google.url}", "--api_key_env=GT_KEY"]
     assert main(argv, environ={"GT_KEY": "test-key"}) == 0
-    assert len(google.hits) == 4  # 2 rows x (instruction, response), separately
+    # One request: 2 rows x (instruction, response), each its own segment, code masked.
+    [hit] = google.hits
+    assert hit["body"]["q"] == ["What is the capital of France?",
+                                "How do I sort a list in Python?",
+                                "The capital of France is Paris, a beautiful city.",
+                                "Use the sorted function, for example:\n\n⟦0⟧"]
     assert main(argv, environ={"GT_KEY": "test-key"}) == 0
-    assert len(google.hits) == 4  # the rerun is served by the cache
+    assert len(google.hits) == 1  # the rerun is served by the cache
   examples = datasets.read_examples("aya_dataset_translated_google", str(tmp_path), "es", "train")
   assert [(e["id"], e["inputs"], e["parallel_id"]) for e in examples] == [
       ("aya_dataset_translated_google_es_train:0", "¿Cuál es la capital de Francia?", "0"),
@@ -381,8 +401,8 @@ def test_guanaco_round_trip_with_google_reads_back_in_the_base_layout(tmp_path):
     assert main(["translate", "guanaco", "--to=es", "--round_trip", "--engine=google",
                  f"--out={out}", f"--base_url={google.url}", "--api_key_env=GT_KEY"],
                 environ={"GT_KEY": "test-key"}) == 0
-    assert [(hit["body"]["source"], hit["body"]["target"]) for hit in google.hits] == [
-        ("es", "en")] * 2 + [("en", "es")] * 2
+    assert [(hit["body"]["source"], hit["body"]["target"], len(hit["body"]["q"]))
+            for hit in google.hits] == [("es", "en", 2), ("en", "es", 2)]
   [example] = guanaco.load(str(out), "es", "train", rows.DEFAULT_POLICY).examples
   assert example["targets"] == "El mar es azul y las olas cantan durante toda la noche."
   line = json.loads((out / "guanaco" / "openassistant_best_replies_train.jsonl").read_text())

@@ -15,7 +15,8 @@ key); it is read from the environment variable the config names and never enters
 entry, a usage line or an error message. `base_url` is configurable so that a loopback fake
 stands in for Google in the tests.
 
-One text per request (the cache is per text, so a rerun repeats nothing already answered).
+Up to 128 texts per request (Google's documented limit on `q` segments); the cache is per
+text, so a rerun asks only for texts never answered.
 Retried: connection errors, timeouts, a body that is not the promised JSON, 429 and 5xx
 (honouring `Retry-After` in seconds); not retried: other 4xx (a bad key or language fails
 the same way every time). Backoff: `retry_policy.backoff_s`.
@@ -49,6 +50,7 @@ class GoogleTranslateConfig:
   api_key_env: str = DEFAULT_API_KEY_ENV
   cache_dir: str | None = None
   max_concurrency: int = 8
+  max_segments: int = 128  # texts per request (`q` entries); Google accepts at most 128
   timeout_s: float = 60.0
   max_retries: int = 6
   initial_backoff_s: float = 1.0
@@ -56,9 +58,9 @@ class GoogleTranslateConfig:
   max_retry_after_s: float = 600.0
 
   def __post_init__(self) -> None:
-    if self.max_concurrency < 1 or self.max_retries < 0:
-      raise UserInputError("GoogleTranslateConfig: max_concurrency must be at least 1 and"
-                           " max_retries at least 0")
+    if self.max_concurrency < 1 or self.max_retries < 0 or not 1 <= self.max_segments <= 128:
+      raise UserInputError("GoogleTranslateConfig: max_concurrency must be at least 1,"
+                           " max_retries at least 0 and max_segments 1 to 128")
 
 
 class TranslateServiceError(Exception):
@@ -115,41 +117,63 @@ class GoogleTranslator:
     return {"base_url": self.config.base_url.rstrip("/"), "model": MODEL, "q": text,
             "source": source, "target": target, "format": "text"}
 
+  def _cached(self, text: str, source: str, target: str) -> str | None:
+    if self._cache is None:
+      return None
+    cached = self._cache.get(self.identity(text, source, target))
+    if cached is DAMAGED or (cached is not None and not isinstance(cached.get("translatedText"),
+                                                                   str)):
+      self._usage.add(cache_damaged=1)
+      return None
+    if cached is not None:
+      self._usage.add(cache_hits=1)
+      return cached["translatedText"]
+    return None
+
   def translate(self, text: str, source: str, target: str) -> str:
     """`text` in `target`, from the cache or the API.
 
     Raises:
       TranslateServiceError: a non-retryable failure, or every retry failed.
     """
-    identity = self.identity(text, source, target)
-    if self._cache is not None:
-      cached = self._cache.get(identity)
-      if cached is DAMAGED or (cached is not None and "translatedText" not in cached):
-        self._usage.add(cache_damaged=1)
-      elif cached is not None:
-        self._usage.add(cache_hits=1)
-        return cached["translatedText"]
-    reply = self._request_with_retries(text, source, target)
-    if self._cache is not None:
-      self._cache.put(identity, reply)
-    return reply["translatedText"]
+    [result] = self.translate_many([text], source, target)
+    if isinstance(result, TranslateServiceError):
+      raise result
+    return result
 
   def translate_many(self, texts: Sequence[str], source: str,
                      target: str) -> list[str | TranslateServiceError]:
-    """Translations in the order of `texts`; a failed one is its error (the rest finish)."""
-    def one(text: str) -> str | TranslateServiceError:
+    """Translations in the order of `texts`; a failed one is its error (the rest finish).
+
+    Texts not in the cache are sent `max_segments` to a request (Google's limit is 128
+    segments), up to `max_concurrency` requests at a time; each translation is cached on
+    its own as soon as its request is answered.
+    """
+    results: list[str | TranslateServiceError | None] = [
+        self._cached(text, source, target) for text in texts]
+    todo = [i for i, result in enumerate(results) if result is None]
+    size = self.config.max_segments
+    batches = [todo[start:start + size] for start in range(0, len(todo), size)]
+
+    def one(batch: list[int]) -> list[str] | TranslateServiceError:
       try:
-        return self.translate(text, source, target)
+        translated = self._request_with_retries([texts[i] for i in batch], source, target)
       except TranslateServiceError as error:
         return error
+      if self._cache is not None:
+        for i, text in zip(batch, translated):
+          self._cache.put(self.identity(texts[i], source, target), {"translatedText": text})
+      return translated
 
-    if self.config.max_concurrency == 1 or len(texts) <= 1:
-      return [one(text) for text in texts]
-    with concurrent.futures.ThreadPoolExecutor(self.config.max_concurrency) as pool:
-      return list(pool.map(one, texts))
+    workers = min(self.config.max_concurrency, max(1, len(batches)))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+      for batch, outcome in zip(batches, pool.map(one, batches)):
+        for position, i in enumerate(batch):
+          results[i] = outcome if isinstance(outcome, TranslateServiceError) else outcome[position]
+    return results
 
-  def _post(self, text: str, source: str, target: str) -> dict:
-    body = json.dumps({"q": [text], "source": source, "target": target,
+  def _post(self, texts: list[str], source: str, target: str) -> list[str]:
+    body = json.dumps({"q": texts, "source": source, "target": target,
                        "format": "text"}).encode("utf-8")
     url = self.config.base_url
     if self._key:
@@ -168,19 +192,18 @@ class GoogleTranslator:
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
       raise _Transient(f"{type(error).__name__}: {getattr(error, 'reason', error)}") from None
     try:
-      translations = json.loads(raw)["data"]["translations"]
-      translated = translations[0]["translatedText"]
-      if len(translations) != 1 or not isinstance(translated, str):
-        raise ValueError("expected one translatedText string")
-    except (ValueError, KeyError, IndexError, TypeError) as error:
+      translations = [item["translatedText"] for item in json.loads(raw)["data"]["translations"]]
+      if len(translations) != len(texts) or not all(isinstance(t, str) for t in translations):
+        raise ValueError(f"expected {len(texts)} translatedText strings")
+    except (ValueError, KeyError, TypeError) as error:
       raise _Transient(f"reply is not {{'data': {{'translations': [...]}}}}: {error}") from None
-    return {"translatedText": translated}
+    return translations
 
-  def _request_with_retries(self, text: str, source: str, target: str) -> dict:
+  def _request_with_retries(self, texts: list[str], source: str, target: str) -> list[str]:
     for retry in range(self.config.max_retries + 1):
       self._usage.add(requests=1)
       try:
-        reply = self._post(text, source, target)
+        reply = self._post(texts, source, target)
       except TranslateServiceError:
         self._usage.add(failures=1)
         raise
