@@ -25,9 +25,9 @@ import time
 
 import jax
 
-from xlt_jax.core import paths
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import language_confusion, results_store, task_metrics
+from xlt_jax.evaluation import language_confusion, results_store, selection, task_metrics
 from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
 from xlt_jax.evaluation.judges import run as judging
 from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
@@ -67,7 +67,13 @@ class EvaluationConfig:
   max_new_tokens_by_task: dict = dataclasses.field(default_factory=dict)  # task -> tokens
   # task -> stop sequences (the text ends before the first); default per metric above.
   stop_sequences_by_task: dict = dataclasses.field(default_factory=dict)
-  checkpoint: str = "best"  # "best", "latest" or a step number
+  checkpoint: str = "best"  # "best" (by `selection`), "latest", a step, "all" or "base"
+  # Which checkpoint is "best" (xlt_jax/evaluation/selection.py): min_validation_loss (P0),
+  # min_validation_perplexity (P2), final (P3), max_validation_score (P1, P4: decodes the
+  # run's validation examples at every kept checkpoint, scored by the dataset's metric;
+  # judged datasets by selection_metric, e.g. 'rouge_l' as P1 does).
+  selection: str = "min_validation_loss"
+  selection_metric: str | None = None
   # Decoding (vLLM's semantics, xlt_jax.evaluation.engine): temperature 0 is greedy. P1
   # samples with temperature 0.7 and top-p 0.9; P3 decodes near-greedily (0.001) with 3 seeds.
   temperature: float = 0.0
@@ -281,12 +287,57 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
     if not found:
       raise UserInputError(f"no checkpoints in {checkpoints}")
     return {"steps": found}
+  selection.check_rule(config.selection, config.selection_metric)
   if config.checkpoint == "base":
     step, params = 0, _base_params(context, run_dir)
+  elif config.checkpoint == "best" and config.selection == "max_validation_score":
+    step, params = _select_by_validation_score(context, run_dir, config, abstract, stream)
   else:
-    step, params = checkpointing.restore_params(checkpoints, config.checkpoint, abstract)
+    which = (selection.RESTORE_NAME[config.selection] if config.checkpoint == "best"
+             else config.checkpoint)
+    step, params = checkpointing.restore_params(checkpoints, which, abstract)
   return _evaluate_params(context, step, params, config, stream,
                           results_store.evaluation_dir(run_dir, config.checkpoint))
+
+
+def _select_by_validation_score(context: _RunContext, run_dir: str, config: EvaluationConfig,
+                                abstract, stream) -> tuple[int, object]:
+  """(step, params) of the kept checkpoint with the best validation score; the scores of
+  every checkpoint go to eval/selection.json."""
+  sets = selection.validation_sets(run_dir, context.run["data_dir"], config.selection_metric)
+  checkpoints = paths.join(run_dir, "checkpoints")
+  steps = checkpointing.saved_steps(checkpoints)
+  if not steps:
+    raise UserInputError(f"no checkpoints in {checkpoints}")
+  vocabulary, scores = context.vocabulary, {}
+  for step in steps:
+    _, params = checkpointing.restore_params(checkpoints, str(step), abstract)
+    engine = InferenceEngine(context.model, params, vocabulary, stop_ids=context.ends,
+                             mesh=context.mesh, batch_size=config.batch_size,
+                             max_length=config.max_length)
+
+    def complete(validation: selection.ValidationSet, engine=engine) -> list[str]:
+      prompts = [prompt_ids({"prompt": example["inputs"], "prompt_tokens":
+                             list(vocabulary.encode(example["inputs"])) + [vocabulary.eos_id]},
+                            vocabulary, context.chat_family, context.start_ids)
+                 for example in validation.examples]
+      decoding = sampling_params(
+          dataclasses.replace(config, temperature=0.0),  # selection decodes greedily
+          config.max_new_tokens_for(validation.dataset, validation.metric),
+          config.stop_sequences_for(validation.dataset, validation.metric))
+      return [completion.text for [completion] in engine.generate(prompts, decoding)]
+
+    with jax.sharding.set_mesh(context.mesh), sharding.axis_rules():
+      scores[step] = selection.validation_score(sets, complete)
+    print(f"[select {context.run['run']}] step {step}: validation score"
+          f" {scores[step]['score']:.4f}", file=stream, flush=True)
+    del params, engine  # one checkpoint in memory at a time
+  chosen = selection.choose(scores)
+  if distributed.is_primary_process():
+    atomic_io.write_json(paths.join(run_dir, results_store.EVAL_DIR, "selection.json"), {
+        "rule": config.selection, "metric": config.selection_metric, "chosen_step": chosen,
+        "scores": {str(step): score for step, score in scores.items()}})
+  return checkpointing.restore_params(checkpoints, str(chosen), abstract)
 
 
 def _evaluate_params(context: _RunContext, step: int, params, config: EvaluationConfig, stream,
@@ -348,6 +399,7 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
                                       client if metric_name in task_metrics.JUDGED else None)
   metrics = {
       "run": run["run"], "budget": run["budget"], "checkpoint": config.checkpoint,
+      "selection": config.selection if config.checkpoint == "best" else None,
       "checkpoint_step": step, "tasks": summaries,
       "settings": settings | {"batch_size": config.batch_size},
       "seeds": {"study": run["study"].get("seed")},
