@@ -27,7 +27,7 @@ import jax
 
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import language_confusion, results_store, selection, task_metrics
+from xlt_jax.evaluation import checkpoint_selection, language_confusion, results_store, task_metrics
 from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
 from xlt_jax.evaluation.judges import run as judging
 from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
@@ -68,10 +68,11 @@ class EvaluationConfig:
   # task -> stop sequences (the text ends before the first); default per metric above.
   stop_sequences_by_task: dict = dataclasses.field(default_factory=dict)
   checkpoint: str = "best"  # "best" (by `selection`), "latest", a step, "all" or "base"
-  # Which checkpoint is "best" (xlt_jax/evaluation/selection.py): min_validation_loss (P0),
-  # min_validation_perplexity (P2), final (P3), max_validation_score (P1, P4: decodes the
-  # run's validation examples at every kept checkpoint, scored by the dataset's metric;
-  # judged datasets by selection_metric, e.g. 'rouge_l' as P1 does).
+  # Which checkpoint is "best" (xlt_jax/evaluation/checkpoint_selection.py):
+  # min_validation_loss (P0), min_validation_perplexity (P2), final (P3),
+  # max_validation_score (P1, P4: decodes the run's validation examples at every kept
+  # checkpoint, scored by the dataset's metric; judged datasets by selection_metric, e.g.
+  # 'rouge_l' as P1 does).
   selection: str = "min_validation_loss"
   selection_metric: str | None = None
   # Decoding (vLLM's semantics, xlt_jax.evaluation.engine): temperature 0 is greedy. P1
@@ -287,13 +288,13 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
     if not found:
       raise UserInputError(f"no checkpoints in {checkpoints}")
     return {"steps": found}
-  selection.check_rule(config.selection, config.selection_metric)
+  checkpoint_selection.check_rule(config.selection, config.selection_metric)
   if config.checkpoint == "base":
     step, params = 0, _base_params(context, run_dir)
   elif config.checkpoint == "best" and config.selection == "max_validation_score":
     step, params = _select_by_validation_score(context, run_dir, config, abstract, stream)
   else:
-    which = (selection.RESTORE_NAME[config.selection] if config.checkpoint == "best"
+    which = (checkpoint_selection.RESTORE_NAME[config.selection] if config.checkpoint == "best"
              else config.checkpoint)
     step, params = checkpointing.restore_params(checkpoints, which, abstract)
   return _evaluate_params(context, step, params, config, stream,
@@ -304,7 +305,8 @@ def _select_by_validation_score(context: _RunContext, run_dir: str, config: Eval
                                 abstract, stream) -> tuple[int, object]:
   """(step, params) of the kept checkpoint with the best validation score; the scores of
   every checkpoint go to eval/selection.json."""
-  sets = selection.validation_sets(run_dir, context.run["data_dir"], config.selection_metric)
+  sets = checkpoint_selection.validation_sets(run_dir, context.run["data_dir"],
+                                              config.selection_metric)
   checkpoints = paths.join(run_dir, "checkpoints")
   steps = checkpointing.saved_steps(checkpoints)
   if not steps:
@@ -316,7 +318,7 @@ def _select_by_validation_score(context: _RunContext, run_dir: str, config: Eval
                              mesh=context.mesh, batch_size=config.batch_size,
                              max_length=config.max_length)
 
-    def complete(validation: selection.ValidationSet, engine=engine) -> list[str]:
+    def complete(validation: checkpoint_selection.ValidationSet, engine=engine) -> list[str]:
       prompts = [prompt_ids({"prompt": example["inputs"], "prompt_tokens":
                              list(vocabulary.encode(example["inputs"])) + [vocabulary.eos_id]},
                             vocabulary, context.chat_family, context.start_ids)
@@ -328,11 +330,11 @@ def _select_by_validation_score(context: _RunContext, run_dir: str, config: Eval
       return [completion.text for [completion] in engine.generate(prompts, decoding)]
 
     with jax.sharding.set_mesh(context.mesh), sharding.axis_rules():
-      scores[step] = selection.validation_score(sets, complete)
+      scores[step] = checkpoint_selection.validation_score(sets, complete)
     print(f"[select {context.run['run']}] step {step}: validation score"
           f" {scores[step]['score']:.4f}", file=stream, flush=True)
     del params, engine  # one checkpoint in memory at a time
-  chosen = selection.choose(scores)
+  chosen = checkpoint_selection.choose(scores)
   if distributed.is_primary_process():
     atomic_io.write_json(paths.join(run_dir, results_store.EVAL_DIR, "selection.json"), {
         "rule": config.selection, "metric": config.selection_metric, "chosen_step": chosen,

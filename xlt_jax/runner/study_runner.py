@@ -23,7 +23,7 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
 from xlt_jax.data import p0_smoke
-from xlt_jax.evaluation import evaluator, selection, task_metrics
+from xlt_jax.evaluation import checkpoint_selection, evaluator, task_metrics
 from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
@@ -252,7 +252,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   from tasks import mixtures, selection
 
   study_tasks = _evaluation_tasks(experiment.study)  # before any training: refused designs
-  selection.check_rule(experiment.evaluation.selection, experiment.evaluation.selection_metric)
+  checkpoint_selection.check_rule(experiment.evaluation.selection,
+                                  experiment.evaluation.selection_metric)
   if any(task["metric"] in task_metrics.JUDGED for task in study_tasks):
     evaluator.check_judge(experiment.evaluation)  # endpoint and key, before any training
   _check_starting_point(experiment)

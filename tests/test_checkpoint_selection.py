@@ -1,4 +1,4 @@
-"""Checkpoint selection rules (xlt_jax/evaluation/selection.py): the arithmetic of
+"""Checkpoint selection rules (xlt_jax/evaluation/checkpoint_selection.py): the arithmetic of
 max_validation_score on hand-made decodings, and the errors for bad settings. The rule is
 run end to end on a trained run in tests/test_launch.py (slow)."""
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import selection
+from xlt_jax.evaluation import checkpoint_selection as selection
 
 
 def _set(dataset, language, metric, answers):
