@@ -30,6 +30,10 @@ class StudyResults:
   checkpoint_steps: dict[int, object]  # budget -> the evaluated checkpoint step
   run_names: dict[int, str]  # budget -> run name
   missing_runs: list[dict]  # study.json run entries whose metrics.json does not exist
+  # budget -> training seed -> language -> score, for studies that repeat runs over seeds
+  # (StudyDesign.seeds); `scores` then holds each budget's mean over its seeds.
+  seed_scores: dict[int, dict[int, dict[str, float]]] = dataclasses.field(default_factory=dict)
+  run_checkpoint_steps: dict[str, object] = dataclasses.field(default_factory=dict)  # by run name
 
   @property
   def languages(self) -> list[str]:
@@ -74,9 +78,11 @@ def read_study(results_dir: str) -> dict:
             and isinstance(run.get("run_dir"), str) and type(run.get("budget")) is int):
       raise UserInputError(f"{path}: each run needs a name, an integer budget and a run_dir;"
                            f" got {run!r}")
-  budgets = [run["budget"] for run in study["runs"]]
-  if len(set(budgets)) != len(budgets):
-    raise UserInputError(f"{path}: two runs share a budget: {sorted(budgets)}")
+  # Runs repeated over training seeds share a budget; any other pair may not.
+  keys = [(run["budget"], run.get("seed")) for run in study["runs"]]
+  if len(set(keys)) != len(keys):
+    raise UserInputError(f"{path}: two runs share a budget (and seed):"
+                         f" {sorted(run['budget'] for run in study['runs'])}")
   return study
 
 
@@ -89,7 +95,8 @@ def collect_results(results_dir: str) -> StudyResults:
   """
   study = read_study(results_dir)
   metric = study["metric"]
-  scores, steps, names, missing = {}, {}, {}, []
+  steps, names, missing, run_steps = {}, {}, [], {}
+  per_seed: dict[int, dict[int, dict[str, float]]] = {}
   for run in study["runs"]:
     path = paths.join(results_dir, run["run_dir"], METRICS_FILE)
     if not paths.exists(path):
@@ -104,13 +111,20 @@ def collect_results(results_dir: str) -> StudyResults:
       if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserInputError(f"{path}: no numeric {metric!r} for language {language!r}")
       run_scores[language] = float(value)
-    scores[run["budget"]] = run_scores
-    steps[run["budget"]] = metrics.get("checkpoint_step")
-    names[run["budget"]] = run["name"]
+    per_seed.setdefault(run["budget"], {})[run.get("seed")] = run_scores
+    step, name = metrics.get("checkpoint_step"), run["name"]
+    run_steps[name] = step
+    budget = run["budget"]
+    steps[budget] = step if budget not in steps else f"{steps[budget]}, {step}"
+    names[budget] = name if budget not in names else f"{names[budget]}, {name}"
+  scores = {budget: {language: sum(run[language] for run in runs.values()) / len(runs)
+                     for language in _languages(study)}
+            for budget, runs in per_seed.items()}
   if not scores:
     raise UserInputError(f"no run in {results_dir} has results ({METRICS_FILE} missing for"
                          f" all {len(study['runs'])} runs): evaluate the runs first")
-  return StudyResults(study, scores, steps, names, missing)
+  repeated = {budget: runs for budget, runs in per_seed.items() if len(runs) > 1}
+  return StudyResults(study, scores, steps, names, missing, repeated, run_steps)
 
 
 def _derived(results: StudyResults) -> tuple[list[int], tables.Rows, dict[str, list[float]]]:
@@ -178,10 +192,26 @@ def _markdown(results: StudyResults, budgets: list[int], rows: tables.Rows,
       if gap is None else
       f"Gap bridged: {gap.points:+.1f} percentage points (relative to English"
       f" {gap.baseline:.3f} at budget 0 -> {gap.best:.3f} at budget {gap.best_budget}).\n")
+  if results.seed_scores:
+    parts += [
+        "## Run-to-run noise\n",
+        "Budgets trained once per training seed (same examples, another data order and"
+        " dropout): the table above shows their mean; here each seed's Avg. over the"
+        f" {len(results.languages)} languages and the spread (largest - smallest).\n",
+        tables.markdown_table(["budget", "seeds", "Avg. per seed", "spread"], [
+            [str(budget), ", ".join(map(str, runs)),
+             ", ".join(tables.format_score(sum(run.values()) / len(run)) for run in runs.values()),
+             tables.format_score(max(sum(run.values()) / len(run) for run in runs.values())
+                                 - min(sum(run.values()) / len(run) for run in runs.values()))]
+            for budget, runs in sorted(results.seed_scores.items())])]
+  if study.get("length_warnings"):
+    parts += ["## Length policy\n", *(f"- Warning: {warning}\n"
+                                       for warning in study["length_warnings"])]
   parts += ["## Runs\n", tables.markdown_table(
-      ["run", "budget", "checkpoint step", "status"],
-      [[run["name"], str(run["budget"]), str(results.checkpoint_steps.get(run["budget"], "")),
-        "ok" if run["budget"] in results.scores else "missing"] for run in study["runs"]])]
+      ["run", "budget", "seed", "checkpoint step", "kept examples", "status"],
+      [[run["name"], str(run["budget"]), str(run.get("seed", "")),
+        str(results.run_checkpoint_steps.get(run["name"], "")), str(run.get("kept_examples", "")),
+        "missing" if run in results.missing_runs else "ok"] for run in study["runs"]])]
   return "\n".join(parts)
 
 
@@ -204,7 +234,7 @@ def plot_scores_by_budget(path: str, budgets: list[int], rows: tables.Rows, stud
   """Writes a PNG of score vs budget per language: seen solid, unseen dashed, English bold."""
   import matplotlib
   matplotlib.use("Agg")  # no display on training hosts
-  import matplotlib.pyplot as pyplot
+  from matplotlib import pyplot
 
   figure, axes = pyplot.subplots(figsize=(7, 4.5))
   # Budgets are roughly geometric and include 0, so plot them evenly spaced, labelled.
@@ -230,7 +260,7 @@ def plot_relative_to_english(
   """Writes a PNG of relative-to-English, seen mean and unseen mean vs budget."""
   import matplotlib
   matplotlib.use("Agg")  # no display on training hosts
-  import matplotlib.pyplot as pyplot
+  from matplotlib import pyplot
 
   figure, (left, right) = pyplot.subplots(1, 2, figsize=(10, 4))
   positions = range(len(budgets))

@@ -9,6 +9,7 @@ MODEL_DIR/base/.
 """
 
 import dataclasses
+import json
 import os
 import sys
 import threading
@@ -26,7 +27,6 @@ from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
-from xlt_jax.reporting import report
 from xlt_jax.studies.designs import StudyDesign
 from xlt_jax.training import (
   checkpointing,
@@ -74,6 +74,9 @@ class Experiment:
   # replace gin's architecture, the tokenizer and the initial parameters.
   base_checkpoint: str | None = None
   distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
+  # A run whose length policy drops or truncates more than this share of its training
+  # examples gets a study-level warning (printed, and recorded in study.json).
+  length_warning_fraction: float = 0.01
 
 
 def _prepare_data(experiment: Experiment, stream) -> str:
@@ -179,6 +182,46 @@ def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
   return StudyEstimate(steps, to_evaluate)
 
 
+def run_train_config(experiment: Experiment, plan) -> trainer.TrainConfig:
+  """The run's TrainConfig: the study's, with the run's training seed where the design
+  repeats runs over seeds (`StudyDesign.seeds`).
+
+  Raises:
+    UserInputError: seeds in the design and another TrainConfig.seed (one of them is ignored).
+  """
+  if plan.training_seed is None:
+    return experiment.train
+  if experiment.train.seed != 0:
+    raise UserInputError(
+        f"TrainConfig.seed={experiment.train.seed} with the study's seeds"
+        f" {experiment.study.seeds}: the seeds of the design are the runs' training seeds;"
+        " unset one of them")
+  return dataclasses.replace(experiment.train, seed=plan.training_seed)
+
+
+def length_warnings(run_reports: dict[str, dict], threshold: float) -> list[str]:
+  """One sentence per run whose length policy drops or truncates more than `threshold`
+  of its training examples, with the counts per language that lose any."""
+  warnings = []
+  for run, report in run_reports.items():
+    counts = report["train"].values()
+    examples = sum(count["examples"] for count in counts)
+    dropped = sum(count["dropped"] for count in counts)
+    truncated = sum(count["truncated"] for count in counts)
+    if not examples or (dropped + truncated) / examples <= threshold:
+      continue
+    by_language = report.get("by_language", {}).get("train", report["train"])
+    details = ", ".join(f"{language} {count['dropped']} dropped / {count['truncated']} truncated"
+                        f" of {count['examples']}" for language, count in by_language.items()
+                        if count["dropped"] or count["truncated"])
+    warnings.append(
+        f"run {run}: the length policy drops {dropped} and truncates {truncated} of {examples}"
+        f" training examples ({(dropped + truncated) / examples:.1%}, above"
+        f" {threshold:.1%}) at {report['inputs_length']}+{report['targets_length']} tokens"
+        f" ({details}); it trains on the {examples - dropped} kept")
+  return warnings
+
+
 def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
   """Between stages there is nothing to save: finished stages are on disk already."""
   if preemption is not None and preemption.is_set():
@@ -261,10 +304,27 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       # and with the settings it was started with: refused before any run trains and
       # before this launch's files replace the run's
       resume_guard.check_resume(run_dir, registered.plan.name, resume_guard.run_identity(
-          experiment.model, experiment.optimizer, experiment.train, registered.manifest),
+          experiment.model, experiment.optimizer, run_train_config(experiment, registered.plan),
+          registered.manifest),
           experiment.train.allow_changed_resume, paths.join(run_dir, trainer.CHECKPOINTS_DIR))
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
+  # Counted before any run trains, so that a study losing examples says so up front.
+  length_reports = {}
+  for registered in runs:
+    plan = registered.plan
+    saved = paths.join(model_dir, "runs", plan.name, trainer.LENGTHS_FILE)
+    lengths = run_train_config(experiment, plan).feature_lengths
+    report = json.loads(paths.read_text(saved)) if paths.isfile(saved) else {}
+    if ("kept_examples" not in report  # not counted yet (or by an older version)
+        or (report["inputs_length"], report["targets_length"]) != (lengths.inputs,
+                                                                    lengths.targets)):
+      report = trainer.length_report(plan.mixture, plan.validation_mixture, lengths,
+                                     registered.manifest)
+    length_reports[plan.name] = report
+  warnings = length_warnings(length_reports, experiment.length_warning_fraction)
+  for warning in warnings:
+    print(f"warning: {warning}", file=stream, flush=True)
   study_record = {
       "study": experiment.study.name,
       "dataset": evaluation_dataset,
@@ -273,8 +333,13 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       "seen_languages": list(experiment.study.seen_languages),
       "unseen_languages": list(experiment.study.unseen_languages),
       "budgets": sorted(experiment.study.budgets),
-      "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}"}
+      "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}",
+                "seed": run_train_config(experiment, r.plan).seed,
+                "train_examples": sum(r.plan.train_counts.values()),
+                "kept_examples": length_reports[r.plan.name]["kept_examples"]}
                for r in runs],
+      "length_warning_fraction": experiment.length_warning_fraction,
+      "length_warnings": warnings,
   }
   if primary:
     atomic_io.write_json(paths.join(model_dir, "study.json"), study_record)
@@ -314,10 +379,10 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       start = time.perf_counter()
       summary = trainer.train_run(  # resumes an unfinished attempt from its checkpoints
           run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
-          optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
-          mixture=plan.mixture, validation_mixture=plan.validation_mixture,
+          optimizer_config=experiment.optimizer, train_config=run_train_config(experiment, plan),
+          mesh=mesh, mixture=plan.mixture, validation_mixture=plan.validation_mixture,
           num_train_examples=sum(plan.train_counts.values()), manifest=registered.manifest,
-          preemption=preemption, stream=stream,
+          preemption=preemption, stream=stream, lengths_counted=length_reports[plan.name],
       )
       took["training"] = time.perf_counter() - start
       estimate.trained(index - 1, steps=summary["steps"] - summary["resumed_from_step"],
