@@ -79,16 +79,25 @@ def register_study(design, data_dir: str, vocabulary,
 
 
 def register_evaluation_tasks(design: StudyDesign, data_dir: str, vocabulary) -> dict[str, str]:
-  """Registers the test set of every evaluation language; returns language -> task name."""
+  """Registers the test set of every evaluation language; returns language -> task name.
+
+  A language is evaluated on `design.evaluation_size` items, or where that is None on the
+  dataset's catalogued sample (`datasets.EVALUATION_SAMPLES`: at most that many, all of a
+  smaller test set), else on all: a prefix of a permutation seeded by (seed, task).
+  """
   check_languages(design)
   dataset = design.evaluation_dataset or design.dataset
+  catalogued = datasets.get_dataset(dataset).evaluation_sample
   tasks = {}
   for language in design.evaluation_languages:
-    if design.evaluation_size is None:
+    if design.evaluation_size is None and catalogued is None:
       tasks[language] = registration.register_task(dataset, data_dir, language, "test", vocabulary)
       continue
     examples = datasets.read_examples(dataset, data_dir, language, "test")
-    ids = nested_subset([example["id"] for example in examples], design.evaluation_size,
+    size = design.evaluation_size
+    if size is None:
+      size = min(catalogued, len(examples))
+    ids = nested_subset([example["id"] for example in examples], size,
                         design.seed, task_name(dataset, language, "test"), language,
                         what="StudyDesign.evaluation_size")
     tasks[language] = registration.register_subset_task(

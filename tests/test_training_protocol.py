@@ -18,7 +18,7 @@ from tasks import registration
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data import demo as demo_data
 from xlt_jax.models.config import ModelConfig
-from xlt_jax.training import batches, sharding, trainer
+from xlt_jax.training import batches, length_policy, sharding, trainer
 from xlt_jax.training.train_step import (
   OptimizerConfig,
   build,
@@ -114,6 +114,7 @@ def _batch():
           "decoder_loss_weights": np.ones((8, 16), np.int32)}
 
 
+@pytest.mark.slow  # three builds: about 80 s on 2 shared cores
 def test_dropout_changes_the_training_loss_but_never_validation():
   mesh = sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1])
   optimizer = OptimizerConfig(learning_rate=1e-3)
@@ -248,3 +249,19 @@ def test_a_run_trains_its_kept_examples_for_its_epochs_and_says_what_was_dropped
   records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
   steps = [record for record in records if "learning_rate" in record]
   assert steps[-1]["step"] == 26 and steps[-1]["learning_rate"] < 1e-4  # cosine, decayed
+
+
+def test_a_study_warns_about_runs_that_lose_more_than_the_threshold(mixture):
+  manifest = {"train": [{"task": task.name, "language": task.name.split("_")[-2]}
+                        for task in seqio.get_mixture_or_task(mixture).tasks]}
+  report = length_policy.length_report(mixture, "protocol_validation", LENGTHS, manifest)
+  assert report["kept_examples"] == 103
+  (warning,) = length_policy.length_warnings({"budget00064": report}, threshold=0.01)
+  assert warning.startswith("run budget00064: the length policy drops 25 and truncates 103 of"
+                            " 128 training examples (100.0%, above 1.0%) at 48+19 tokens")
+  assert "es 25 dropped / 39 truncated of 64" in warning and "it trains on the 103 kept" in warning
+  # Long prompts are only truncated here; at 200 prompt tokens nothing is lost but 25 answers.
+  longer = batches.FeatureLengths(inputs=200, targets=19)
+  report = length_policy.length_report(mixture, "protocol_validation", longer, manifest)
+  assert length_policy.length_warnings({"run": report}, threshold=0.25) == []
+  assert len(length_policy.length_warnings({"run": report}, threshold=0.19)) == 1

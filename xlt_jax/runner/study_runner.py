@@ -33,6 +33,7 @@ from xlt_jax.training import (
   compile_cache,
   distributed,
   features,
+  length_policy,
   resume_guard,
   sharding,
   trainer,
@@ -166,7 +167,7 @@ def _start_from_base(experiment: Experiment, base: base_checkpoint.BaseCheckpoin
   return dataclasses.replace(experiment, model=base.model_config, train=train), base.vocabulary
 
 
-def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
+def _study_estimate(experiment: Experiment, runs, kept: dict[str, int]) -> StudyEstimate:
   """What is left of the study on disk: per run, the steps past its newest checkpoint
   (none once trained) and whether it still has to be evaluated."""
   steps, to_evaluate = [], []
@@ -175,7 +176,8 @@ def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
     if paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
       steps.append(0)
     else:
-      total = experiment.train.total_steps(sum(registered.plan.train_counts.values()))
+      total = run_train_config(experiment, registered.plan).total_steps(
+          kept[registered.plan.name])
       saved = checkpointing.saved_steps(paths.join(run_dir, trainer.CHECKPOINTS_DIR))
       steps.append(max(total - max(saved, default=0), 0))
     to_evaluate.append(not paths.isfile(paths.join(run_dir, "eval", "metrics.json")))
@@ -197,29 +199,6 @@ def run_train_config(experiment: Experiment, plan) -> trainer.TrainConfig:
         f" {experiment.study.seeds}: the seeds of the design are the runs' training seeds;"
         " unset one of them")
   return dataclasses.replace(experiment.train, seed=plan.training_seed)
-
-
-def length_warnings(run_reports: dict[str, dict], threshold: float) -> list[str]:
-  """One sentence per run whose length policy drops or truncates more than `threshold`
-  of its training examples, with the counts per language that lose any."""
-  warnings = []
-  for run, report in run_reports.items():
-    counts = report["train"].values()
-    examples = sum(count["examples"] for count in counts)
-    dropped = sum(count["dropped"] for count in counts)
-    truncated = sum(count["truncated"] for count in counts)
-    if not examples or (dropped + truncated) / examples <= threshold:
-      continue
-    by_language = report.get("by_language", {}).get("train", report["train"])
-    details = ", ".join(f"{language} {count['dropped']} dropped / {count['truncated']} truncated"
-                        f" of {count['examples']}" for language, count in by_language.items()
-                        if count["dropped"] or count["truncated"])
-    warnings.append(
-        f"run {run}: the length policy drops {dropped} and truncates {truncated} of {examples}"
-        f" training examples ({(dropped + truncated) / examples:.1%}, above"
-        f" {threshold:.1%}) at {report['inputs_length']}+{report['targets_length']} tokens"
-        f" ({details}); it trains on the {examples - dropped} kept")
-  return warnings
 
 
 def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
@@ -319,10 +298,10 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     if ("kept_examples" not in report  # not counted yet (or by an older version)
         or (report["inputs_length"], report["targets_length"]) != (lengths.inputs,
                                                                     lengths.targets)):
-      report = trainer.length_report(plan.mixture, plan.validation_mixture, lengths,
+      report = length_policy.length_report(plan.mixture, plan.validation_mixture, lengths,
                                      registered.manifest)
     length_reports[plan.name] = report
-  warnings = length_warnings(length_reports, experiment.length_warning_fraction)
+  warnings = length_policy.length_warnings(length_reports, experiment.length_warning_fraction)
   for warning in warnings:
     print(f"warning: {warning}", file=stream, flush=True)
   study_record = {
@@ -343,7 +322,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   }
   if primary:
     atomic_io.write_json(paths.join(model_dir, "study.json"), study_record)
-  estimate = _study_estimate(experiment, runs)
+  estimate = _study_estimate(experiment, runs, {name: report["kept_examples"]
+                                                for name, report in length_reports.items()})
   for index, registered in enumerate(runs, start=1):
     plan = registered.plan
     _stop_if_preempted(preemption, f"preempted before run {plan.name}")

@@ -21,13 +21,20 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, flops
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
-from xlt_jax.training import batches, checkpointing, distributed, metrics_log, resume_guard
+from xlt_jax.training import (
+  batches,
+  checkpointing,
+  distributed,
+  length_policy,
+  metrics_log,
+  resume_guard,
+)
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig, ShardedFunctions, TrainState, build, global_batch
 
 SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
-LENGTHS_FILE = "length_policy.json"  # per task: examples, truncated, dropped
+LENGTHS_FILE = length_policy.LENGTHS_FILE  # per task and language: examples, truncated, dropped
 CHECKPOINTS_DIR = "checkpoints"
 
 
@@ -170,59 +177,6 @@ def set_aside_interrupted_run(run_dir: str) -> str | None:
   return target
 
 
-def _check_something_fits(run_name: str, report: dict, lengths: batches.FeatureLengths) -> None:
-  """Raises UserInputError when the length policy drops every example of a split: the
-  endless training stream would otherwise filter forever without yielding a batch."""
-  for split in ("train", "validation"):
-    counts = report[split].values()
-    examples = sum(count["examples"] for count in counts)
-    if examples and sum(count["dropped"] for count in counts) == examples:
-      raise UserInputError(
-          f"run {run_name}: every {split} example is dropped by the length policy (its target"
-          f" alone is longer than TrainConfig.targets_length={lengths.targets}, or no assistant"
-          f" turn fits in {lengths.inputs}+{lengths.targets} tokens); raise the lengths")
-
-
-def length_report(mixture: str, validation_mixture: str, lengths: batches.FeatureLengths,
-                  manifest: dict | None = None) -> dict:
-  """What the length policy truncates and drops at these lengths, over all hosts' data:
-  per split and task, and with the run's manifest (which names each task's language)
-  per split and language; `kept_examples` is one epoch of training."""
-  report = {
-      "inputs_length": lengths.inputs,
-      "targets_length": lengths.targets,
-      "train": batches.length_counts(mixture, "train", lengths, batches.ALL_DATA),
-      "validation": batches.length_counts(validation_mixture, "validation", lengths,
-                                          batches.ALL_DATA),
-  }
-  report["kept_examples"] = sum(counts["examples"] - counts["dropped"]
-                                for counts in report["train"].values())
-  if manifest is not None:
-    language_of = {entry["task"]: entry["language"]
-                   for part in ("train", "validation") for entry in manifest.get(part, [])}
-    report["by_language"] = {}
-    for split in ("train", "validation"):
-      totals = report["by_language"][split] = {}
-      for task, counts in report[split].items():
-        language = totals.setdefault(language_of.get(task, task),
-                                     {"examples": 0, "truncated": 0, "dropped": 0})
-        for key in language:
-          language[key] += counts[key]
-  return report
-
-
-def _write_length_report(run_dir: str, run_name: str, report: dict, stream) -> None:
-  """Writes LENGTHS_FILE and prints one line per task that loses anything."""
-  lengths = f"{report['inputs_length']}+{report['targets_length']}"
-  atomic_io.write_json(paths.join(run_dir, LENGTHS_FILE), report)
-  for split in ("train", "validation"):
-    for task, counts in report[split].items():
-      if counts["truncated"] or counts["dropped"]:
-        print(f"[{run_name}] {task}: {counts['truncated']} of {counts['examples']} examples"
-              f" truncated, {counts['dropped']} dropped (longer than {lengths} tokens)",
-              file=stream or sys.stdout, flush=True)
-
-
 @jax.jit
 def _note_nonfinite(first_nonfinite_step: jax.Array, loss: jax.Array, step: jax.Array):
   """The first step whose loss was not finite (0: none yet), kept on the device so that
@@ -315,7 +269,7 @@ def train_run(
   dropped. The jitted step is shared with earlier runs of the same shapes in this process
   (`shared_functions`).
   Before training, what the length policy truncates and drops is counted per task and
-  language (`length_report`, or `lengths_counted` when the caller counted already; written
+  language (`length_policy.length_report`, or `lengths_counted` when the caller counted already; written
   to LENGTHS_FILE); the run trains on exactly the kept examples for its budget
   (`TrainConfig.total_steps`); `num_train_examples`, the planned count, is only recorded.
   On several hosts only the primary process writes files (orbax coordinates the checkpoints).
@@ -345,8 +299,9 @@ def train_run(
   checkpoint_dir = paths.join(run_dir, CHECKPOINTS_DIR)
   primary = distributed.is_primary_process()
   lengths = train_config.feature_lengths
-  length_counts = lengths_counted or length_report(mixture, validation_mixture, lengths, manifest)
-  _check_something_fits(run_name, length_counts, lengths)
+  length_counts = lengths_counted or length_policy.length_report(
+      mixture, validation_mixture, lengths, manifest)
+  length_policy.check_something_fits(run_name, length_counts, lengths)
   kept = length_counts["kept_examples"]
   total_steps = train_config.total_steps(kept)
   epoch_steps = batches.steps_per_epoch(kept, train_config.batch_size)
@@ -384,10 +339,11 @@ def train_run(
       metrics_log.keep_tensorboard_events_until(run_dir, start_step)
     best_step, best_loss = _best_validation(kept_records)
     if primary:
-      _write_length_report(run_dir, run_name, length_counts, stream)
-    print(f"[{run_name}] {kept} training examples kept, {total_steps} steps"
-          f" ({total_steps / epoch_steps:g} epochs of {epoch_steps} steps)", file=stream,
-          flush=True)
+      length_policy.write_length_report(run_dir, run_name, length_counts, stream)
+    budget = ("packed rows" if train_config.pack
+              else f"{total_steps / epoch_steps:g} epochs of {epoch_steps} steps")
+    print(f"[{run_name}] {kept} training examples kept, {total_steps} steps ({budget})",
+          file=stream, flush=True)
     validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
     # The data position is restored by replaying the deterministic pipeline: one batch
     # per step, skipped inside tf.data (no tokens reach the model or the host).
@@ -476,7 +432,7 @@ def train_run(
       "train_examples": num_train_examples,  # planned
       "kept_examples": kept,  # what the length policy kept: one epoch
       "steps_per_epoch": epoch_steps,
-      "epochs": total_steps / epoch_steps,
+      "epochs": None if train_config.pack else total_steps / epoch_steps,
       "best_step": best_step,
       "best_validation_loss": best_loss,
       "resumed_from_step": start_step,
