@@ -195,9 +195,9 @@ def _markdown(results: StudyResults, budgets: list[int], rows: tables.Rows,
   if results.seed_scores:
     parts += [
         "## Run-to-run noise\n",
-        "Budgets trained once per training seed (same examples, another data order and"
-        " dropout): the table above shows their mean; here each seed's Avg. over the"
-        f" {len(results.languages)} languages and the spread (largest - smallest).\n",
+        ("Budgets trained once per training seed (same examples, another data order and"
+         " dropout): the table above shows their mean; here each seed's Avg. over the"
+         f" {len(results.languages)} languages and the spread (largest - smallest).\n"),
         tables.markdown_table(["budget", "seeds", "Avg. per seed", "spread"], [
             [str(budget), ", ".join(map(str, runs)),
              ", ".join(tables.format_score(sum(run.values()) / len(run)) for run in runs.values()),
@@ -205,8 +205,8 @@ def _markdown(results: StudyResults, budgets: list[int], rows: tables.Rows,
                                  - min(sum(run.values()) / len(run) for run in runs.values()))]
             for budget, runs in sorted(results.seed_scores.items())])]
   if study.get("length_warnings"):
-    parts += ["## Length policy\n", *(f"- Warning: {warning}\n"
-                                       for warning in study["length_warnings"])]
+    parts += ["## Length policy\n", "".join(f"- Warning: {warning}\n"
+                                             for warning in study["length_warnings"])]
   parts += ["## Runs\n", tables.markdown_table(
       ["run", "budget", "seed", "checkpoint step", "kept examples", "status"],
       [[run["name"], str(run["budget"]), str(run.get("seed", "")),

@@ -27,6 +27,7 @@ from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
+from xlt_jax.reporting import report
 from xlt_jax.studies.designs import StudyDesign
 from xlt_jax.training import (
   checkpointing,
@@ -294,13 +295,14 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     plan = registered.plan
     saved = paths.join(model_dir, "runs", plan.name, trainer.LENGTHS_FILE)
     lengths = run_train_config(experiment, plan).feature_lengths
-    report = json.loads(paths.read_text(saved)) if paths.isfile(saved) else {}
-    if ("kept_examples" not in report  # not counted yet (or by an older version)
-        or (report["inputs_length"], report["targets_length"]) != (lengths.inputs,
+    counted = json.loads(paths.read_text(saved)) if paths.isfile(saved) else {}
+    if ("kept_examples" not in counted  # not counted yet (or by an older version)
+        or (counted["inputs_length"], counted["targets_length"]) != (lengths.inputs,
                                                                     lengths.targets)):
-      report = length_policy.length_report(plan.mixture, plan.validation_mixture, lengths,
-                                     registered.manifest)
-    length_reports[plan.name] = report
+      counted = length_policy.length_report(plan.mixture, plan.validation_mixture, lengths,
+                                            registered.manifest)
+    length_policy.check_something_fits(plan.name, counted, lengths)  # before any run trains
+    length_reports[plan.name] = counted
   warnings = length_policy.length_warnings(length_reports, experiment.length_warning_fraction)
   for warning in warnings:
     print(f"warning: {warning}", file=stream, flush=True)
@@ -322,8 +324,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   }
   if primary:
     atomic_io.write_json(paths.join(model_dir, "study.json"), study_record)
-  estimate = _study_estimate(experiment, runs, {name: report["kept_examples"]
-                                                for name, report in length_reports.items()})
+  estimate = _study_estimate(experiment, runs, {name: counted["kept_examples"]
+                                                for name, counted in length_reports.items()})
   for index, registered in enumerate(runs, start=1):
     plan = registered.plan
     _stop_if_preempted(preemption, f"preempted before run {plan.name}")
