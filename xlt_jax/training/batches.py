@@ -118,7 +118,8 @@ def _epochs(name: str, lengths: FeatureLengths, seed: int, kept: int,
             shard: seqio.ShardInfo) -> tf.data.Dataset:
   """This host's rows of endless epochs: each a fresh permutation of the kept examples,
   seeded by `seed` (the same on every host), dealt round-robin to the hosts."""
-  rows = _kept_rows(name, lengths)
+  # Tokenized once: the whole-epoch shuffle buffer holds them all in memory anyway.
+  rows = _kept_rows(name, lengths).cache()
   # A whole-epoch buffer: a uniform permutation, each example exactly once per epoch,
   # another order in every epoch (deterministic given the seed: it is replayed to resume).
   rows = rows.shuffle(max(kept, 1), seed=seed, reshuffle_each_iteration=True)
@@ -148,7 +149,7 @@ def training_batches(
   """Endless batches of one host's share of the global batch, epoch after epoch.
 
   An epoch holds every example the length policy keeps (`kept`, counted when not
-  given) exactly once, in an order seeded by (seed, epoch); nothing is repeated within
+  given) exactly once, each epoch in another order drawn from `seed`; nothing is repeated within
   an epoch and nothing is sampled. Unpacked, an epoch is `steps_per_epoch(kept,
   batch_size)` batches, global batch j holding positions [j * batch_size, (j + 1) *
   batch_size) of the epoch's order, the last one filled with empty rows (loss weight 0,

@@ -28,20 +28,20 @@ class OptimizerConfig:
   """AdamW and its learning-rate schedule; by default a constant rate (P0 §3: constant 1e-5).
 
   schedule:
-    "constant": the rate after `warmup_steps` of linear warmup from 0 (P0, P1, P3).
+    "constant": the rate after `warmup_steps` of linear warmup from 0 (P0, P1: a fixed rate).
     "cosine": linear warmup from 0, then cosine decay to 0 at the run's last step
       (P4: 3% warmup, `warmup_fraction=0.03`), as transformers'
       get_cosine_schedule_with_warmup.
     "linear": linear warmup, then linear decay to 0 at the last step, as transformers'
       get_linear_schedule_with_warmup (the default lr_scheduler_type of the Hugging Face
-      Trainer and TRL, which P2 and P3 trained with).
+      Trainer and of TRL, which P3 trained with without naming a schedule).
   The warmup lasts `warmup_steps`, or ceil(warmup_fraction x the run's steps) as
   transformers' TrainingArguments.get_warmup_steps counts a ratio.
 
   weight_decay is AdamW's decoupled decay; with `decay_norms_and_biases=False` (the
   default) it skips norm scales and biases, as the Hugging Face Trainer does
-  (Trainer.get_decay_parameter_names: no decay for names matching bias, layernorm,
-  rmsnorm or norm; embeddings and every projection are decayed).
+  (Trainer.get_decay_parameter_names in transformers 5.24: no decay for names matching
+  bias, layernorm, rmsnorm or norm; embeddings and every projection are decayed).
   """
 
   learning_rate: float = 1e-5
