@@ -145,10 +145,16 @@ LENGTHS = batches.FeatureLengths(inputs=48, targets=19)
 
 
 @pytest.fixture(scope="module")
-def mixture(tmp_path_factory) -> str:
-  data_dir = str(tmp_path_factory.mktemp("data"))
-  demo_data.write_demo_dataset(data_dir, {"train": 64, "validation": 8, "test": 0},
+def data_dir(tmp_path_factory) -> str:
+  path = str(tmp_path_factory.mktemp("data"))
+  demo_data.write_demo_dataset(path, {"train": 64, "validation": 8, "test": 0},
                                languages=("en", "es"))
+  return path
+
+
+@pytest.fixture
+def mixture(data_dir) -> str:
+  """Registered per test: conftest restores seqio's registries after each one."""
   tasks = [registration.register_task("demo_arith", data_dir, language, split, VOCABULARY)
            for split in ("train", "validation") for language in ("en", "es")]
   for name, members in (("protocol_train", tasks[:2]), ("protocol_validation", tasks[2:])):
