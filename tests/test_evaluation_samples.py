@@ -35,7 +35,8 @@ def test_a_study_evaluates_xlsum_on_its_seeded_250_item_sample(tmp_path):
   _write_xlsum_test(tmp_path, "spanish", 12)  # smaller than the sample: all of it
   design = StudyDesign(name="sample", dataset="xlsum", seen_languages=("es",),
                        unseen_languages=(), budgets=(0,), english_size=1, seed=3)
-  tasks = mixtures.register_evaluation_tasks(design, str(tmp_path), seqio.ByteVocabulary())
+  tasks = mixtures.register_evaluation_tasks(design, str(tmp_path),
+                                             seqio.ByteVocabulary())["xlsum"]
   english = _test_ids(tasks["en"])
   assert len(english) == len(set(english)) == 250
   assert set(english) < {f"xlsum_en_test:{line}" for line in range(1, 261)}
@@ -43,5 +44,6 @@ def test_a_study_evaluates_xlsum_on_its_seeded_250_item_sample(tmp_path):
   # A design's own evaluation_size still wins.
   sized = StudyDesign(name="sized", dataset="xlsum", seen_languages=("es",), unseen_languages=(),
                       budgets=(0,), english_size=1, seed=3, evaluation_size=10)
-  tasks = mixtures.register_evaluation_tasks(sized, str(tmp_path), seqio.ByteVocabulary())
+  tasks = mixtures.register_evaluation_tasks(sized, str(tmp_path),
+                                             seqio.ByteVocabulary())["xlsum"]
   assert len(_test_ids(tasks["en"])) == 10

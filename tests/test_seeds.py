@@ -7,7 +7,7 @@ import json
 import pytest
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.reporting import report
+from xlt_jax.reporting import report, results
 from xlt_jax.runner import study_runner
 from xlt_jax.studies.designs import MultiTaskDesign, StudyDesign, plan_runs
 from xlt_jax.training import trainer
@@ -63,22 +63,19 @@ def test_the_report_averages_seeds_and_shows_their_spread(tmp_path):
     eval_dir.mkdir(parents=True)
     languages = {language: {"accuracy": 0.1 * index + offset}
                  for language, offset in (("en", 0.5), ("es", 0.2), ("pt", 0.0))}
-    (eval_dir / "metrics.json").write_text(json.dumps({"checkpoint_step": 10,
+    (eval_dir / "metrics.json").write_text(json.dumps({"checkpoint_step": 10, "metric": "accuracy",
                                                        "languages": languages}))
-  results = report.collect_results(str(tmp_path))
-  assert results.scores[16]["en"] == pytest.approx((0.7 + 0.8) / 2)  # the seeds' mean
-  assert results.seed_scores[0][42]["es"] == pytest.approx(0.3)
-  text = (tmp_path / "report.md")
   report.build_report(str(tmp_path), str(tmp_path))
-  markdown = text.read_text()
-  assert "## Run-to-run noise" in markdown
-  # Avg. over en, es, pt per seed: budget 0 -> 0.233 and 0.333, a spread of 0.10.
-  assert "| 0 | 0, 42 | 0.23, 0.33 | 0.10 |" in markdown
-  assert "Warning: run budget00016_seed0: the length policy drops 5" in markdown
+  markdown = (tmp_path / "report.md").read_text()
+  # Each cell is the mean over the budget's seeds: en at budget 16 is (0.7 + 0.8) / 2.
+  assert "| en | 0.55 | 0.75 |" in markdown
+  assert "Cells average the runs repeated with other seeds (budget 0: 2 runs, budget 16: 2 runs)" in markdown
+  assert "run-to-run spread" in markdown.lower()
+  assert "run budget00016_seed0: the length policy drops 5" in markdown
   assert "| budget00016_seed42 | 16 | 42 | 10 | 56 | ok |" in markdown
   # Runs that share a budget need distinct seeds.
   study = json.loads((tmp_path / "study.json").read_text())
   study["runs"][1]["seed"] = 0
   (tmp_path / "study.json").write_text(json.dumps(study))
   with pytest.raises(UserInputError, match="share a budget"):
-    report.read_study(str(tmp_path))
+    results.read_study(str(tmp_path))
