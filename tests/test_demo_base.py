@@ -84,10 +84,11 @@ def test_pretraining_lowers_the_loss(data_dir, mesh):
   tokenizer = demo_base.train_tokenizer([text for pair in texts for text in pair],
                                         TOY_MODEL.vocab_size)
   rows = demo_base.token_rows(tokenizer, texts, 48)
-  config = demo_base.DemoBaseConfig(steps=100, batch_size=16, learning_rate=3e-3)
+  config = demo_base.DemoBaseConfig(steps=40, batch_size=16, learning_rate=3e-3)
   params, losses = demo_base.pretrain(TOY_MODEL, config, rows, mesh)
-  assert len(losses) == 2 and losses[0] < math.log(TOY_MODEL.vocab_size)
-  assert losses[1] < losses[0] - 0.3, losses
+  assert len(losses) == 2  # steps 1 and 40
+  assert abs(losses[0] - math.log(TOY_MODEL.vocab_size)) < 1.0  # a fresh model: near uniform
+  assert losses[1] < losses[0] - 1.0, losses
   assert params["embedding"].shape == (TOY_MODEL.vocab_size, TOY_MODEL.embed_dim)
 
 
@@ -122,7 +123,7 @@ def test_a_second_build_reuses_the_base_and_other_settings_are_refused(exported,
   assert demo_base.build_demo_base(TOY_BASE, TOY_MODEL, mesh, data_dir, exported) == exported
   assert os.path.getmtime(os.path.join(exported, "model.safetensors")) == before
   record = json.loads(pathlib.Path(exported, demo_base.RECORD_FILE).read_text())
-  assert record["texts"] == 64 and len(record["losses_every_50_steps"]) == 1
+  assert record["texts"] == 64 and len(record["losses_at_steps_1_50_100_and_last"]) == 2
   other = demo_base.DemoBaseConfig(**{**vars(TOY_BASE), "steps": 4})
   with pytest.raises(UserInputError, match=r"other settings \(steps differ\)"):
     demo_base.build_demo_base(other, TOY_MODEL, mesh, data_dir, exported)

@@ -148,7 +148,8 @@ def llama_config_json(model: ModelConfig, tokenizer) -> dict:
 def pretrain(model: ModelConfig, config: DemoBaseConfig, rows: dict[str, np.ndarray], mesh,
              stream: TextIO | None = None) -> tuple[dict, list[float]]:
   """Trains `model` from a seeded init on `rows` for `config.steps` AdamW steps
-  (rows shuffled per epoch with config.seed); returns (params on the host, losses)."""
+  (rows shuffled per epoch with config.seed); returns (params on the host, the losses
+  of steps 1, 50, 100, ... and the last)."""
   import jax
 
   from xlt_jax.training.train_step import OptimizerConfig, build, global_batch
@@ -170,7 +171,7 @@ def pretrain(model: ModelConfig, config: DemoBaseConfig, rows: dict[str, np.ndar
     batch = global_batch({key: value[take] for key, value in rows.items()},
                          functions.batch_sharding)
     state, metrics = functions.train_step(state, batch)
-    if step % 50 == 0 or step == config.steps:
+    if step == 1 or step % 50 == 0 or step == config.steps:
       losses.append(float(metrics["loss"]))
       if stream is not None:
         print(f"[pretrained_base] step {step}/{config.steps} loss {losses[-1]:.3f}",
@@ -242,11 +243,10 @@ def build_demo_base(config: DemoBaseConfig, model: ModelConfig, mesh, data_dir: 
       "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": BOS, "eos_token": EOS,
       "pad_token": PAD, "model_max_length": hf_config["max_position_embeddings"]})
   atomic_io.write_json(paths.join(partial, RECORD_FILE), {
-      "settings": settings, "seconds": seconds, "losses_every_50_steps": losses,
+      "settings": settings, "seconds": seconds, "losses_at_steps_1_50_100_and_last": losses,
       "texts": len(all_texts), "rows_cut": cut})
   paths.rename(partial, out_dir)
   if stream is not None:
-    print(f"built the demo's pretrained base in {seconds:.0f} s (loss {losses[0]:.3f} at step"
-          f" {min(50, config.steps)}, {losses[-1]:.3f} at {config.steps})", file=stream,
-          flush=True)
+    print(f"built the demo's pretrained base in {seconds:.0f} s (loss {losses[0]:.3f} at step 1,"
+          f" {losses[-1]:.3f} at {config.steps})", file=stream, flush=True)
   return out_dir
