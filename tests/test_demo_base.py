@@ -154,7 +154,7 @@ def test_the_smoke_study_fine_tunes_its_own_base_through_the_base_checkpoint_pat
   for run in json.loads((tmp_path / "study.json").read_text())["runs"]:
     record = json.loads((tmp_path / run["run_dir"] / "run.json").read_text())
     assert record["base_checkpoint"]["source"] == str(base_dir)
-    assert record["vocabulary"]["tokenizer_path"].startswith(str(tmp_path / "base"))
+    assert record["vocabulary"]["path"] == str(tmp_path / "base" / "tokenizer.json")
     assert record["sequence_start_ids"] == [0]  # the base tokenizer's BOS
     assert (tmp_path / run["run_dir"] / "eval" / "metrics.json").is_file()
   assert (tmp_path / "report" / "report.md").is_file()
