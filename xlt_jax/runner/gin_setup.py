@@ -26,6 +26,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIGURABLES = {
     "Experiment": study_runner.Experiment,
     "DemoDataConfig": study_runner.DemoDataConfig,
+    "DemoBaseConfig": study_runner.DemoBaseConfig,
     "DistributedConfig": distributed.DistributedConfig,
     "StudyDesign": designs.StudyDesign,
     "MultiTaskDesign": designs.MultiTaskDesign,

@@ -30,6 +30,7 @@ from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.reporting import report
+from xlt_jax.runner.demo_base import DemoBaseConfig, build_demo_base
 from xlt_jax.studies.designs import StudyDesign
 from xlt_jax.training import (
   checkpointing,
@@ -46,6 +47,7 @@ from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig
 
 BASE_DIR = "base"  # MODEL_DIR/base/: the base checkpoint converted to xlt-jax
+DEMO_BASE_DIR = "pretrained_base"  # MODEL_DIR/pretrained_base/: the demo's own base (HF)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Experiment:
   # MODEL_DIR/base/) or an xlt directory; its config.json, tokenizer.json and weights
   # replace gin's architecture, the tokenizer and the initial parameters.
   base_checkpoint: str | None = None
+  # The demo's own pretrained base (xlt_jax.runner.demo_base): built into
+  # MODEL_DIR/pretrained_base/ from the generated data, then fine-tuned as base_checkpoint.
+  demo_base: DemoBaseConfig | None = None
   distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
   # A run whose length policy drops or truncates more than this share of its training
   # examples gets a study-level warning (printed, and recorded in study.json).
@@ -139,6 +144,12 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
 def _check_starting_point(experiment: Experiment) -> None:
   """A pretrained model keeps its own tokenizer: a trained or other one is refused."""
   base, train = experiment.base_checkpoint, experiment.train
+  if experiment.demo_base is not None and base is not None:
+    raise UserInputError(
+        f"Experiment.demo_base and Experiment.base_checkpoint={base!r} are both set: the"
+        " demo builds its own base; unset one of them")
+  if experiment.demo_base is not None:
+    base = paths.join(experiment.model_dir, DEMO_BASE_DIR)
   if base is None:
     if train.initial_checkpoint and experiment.tokenizer is None:
       # A trained tokenizer's ids would index the pretrained embedding at random.
@@ -183,6 +194,27 @@ def _start_from_base(experiment: Experiment, base: base_checkpoint.BaseCheckpoin
       print(f"note: {note}", file=stream, flush=True)
   train = dataclasses.replace(experiment.train, initial_checkpoint=xlt_dir)
   return dataclasses.replace(experiment, model=base.model_config, train=train), base.vocabulary
+
+
+def _build_demo_base(experiment: Experiment, data_dir: str,
+                     stream) -> tuple[Experiment, base_checkpoint.BaseCheckpoint]:
+  """Builds (or finds) the demo's pretrained base; the experiment then fine-tunes it as
+  its base_checkpoint, exactly as any Hugging Face checkpoint."""
+  if experiment.study.dataset != "demo_arith" or experiment.data_dir is not None:
+    raise UserInputError("Experiment.demo_base pretrains on the generated demo dataset:"
+                         " it needs StudyDesign.dataset = 'demo_arith' and DATA_DIR = None")
+  if jax.process_count() > 1:
+    raise UserInputError("Experiment.demo_base is built in a single process (the CPU demo)")
+  out_dir = paths.join(experiment.model_dir, DEMO_BASE_DIR)
+  if not paths.isdir(out_dir) and paths.exists(paths.join(experiment.model_dir, BASE_DIR)):
+    # MODEL_DIR/base/ would be a conversion of an earlier, removed base
+    raise UserInputError(f"{paths.join(experiment.model_dir, BASE_DIR)} holds the conversion of"
+                         " an earlier demo base: remove it (and the runs) to build a new one")
+  built = build_demo_base(experiment.demo_base, experiment.model,
+                          sharding.make_mesh(experiment.mesh), data_dir, out_dir, stream)
+  experiment = dataclasses.replace(experiment, base_checkpoint=built)
+  return experiment, base_checkpoint.open_base(built, experiment.model,
+                                               experiment.train.chat_template)
 
 
 def _evaluation_tasks(study) -> list[dict]:
@@ -295,6 +327,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   cache_dir = experiment.train.compilation_cache_dir  # relative: under MODEL_DIR
   compile_cache.enable(None if cache_dir is None else paths.join(model_dir, cache_dir))
   data_dir = paths.absolute(_prepare_data(experiment, stream))
+  if experiment.demo_base is not None:
+    experiment, base = _build_demo_base(experiment, data_dir, stream)
   if base is not None:
     experiment, vocabulary = _start_from_base(experiment, base, stream)
     tokenizer_path = vocabulary.tokenizer_path
