@@ -43,7 +43,7 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.services.chat_client import ChatClient, api_key_from
 from xlt_jax.services.config import ChatServiceConfig
-from xlt_jax.studies import designs
+from xlt_jax.studies import designs, paper_designs
 from xlt_jax.training import batches, checkpointing, distributed, features, sharding
 from xlt_jax.training.train_step import abstract_params
 
@@ -56,7 +56,9 @@ DEFAULT_MAX_NEW_TOKENS = {"accuracy": 512, "rouge_l": 128, "squad_exact_match": 
                           "api_call_exact_match": 128, "llm_judge": 512}
 DEFAULT_STOP_SEQUENCES = {"accuracy": ("\n\n",)}
 # The designs a run.json can name (run.json's "design"; older runs are StudyDesigns).
-DESIGNS = {"StudyDesign": designs.StudyDesign, "MultiTaskDesign": designs.MultiTaskDesign}
+DESIGNS = {design.__name__: design for design in (
+    designs.StudyDesign, designs.MultiTaskDesign, paper_designs.PinchDesign,
+    paper_designs.ConditionDesign, paper_designs.PolyglotDesign, paper_designs.ParallelDesign)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,8 +180,12 @@ def design_of(run: dict):
   kind = run.get("design", "StudyDesign")
   if kind not in DESIGNS:
     raise UserInputError(f"run {run['run']}: unknown study design {kind!r} in run.json")
-  return DESIGNS[kind](**{key: tuple(v) if isinstance(v, list) else v
-                          for key, v in run["study"].items()})
+  return DESIGNS[kind](**{key: _tuples(v) for key, v in run["study"].items()})
+
+
+def _tuples(value):
+  """JSON's lists back into the designs' (possibly nested) tuples."""
+  return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
 def cut_at_stop_sequences(text: str, stops: tuple[str, ...]) -> str:
