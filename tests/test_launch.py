@@ -256,3 +256,50 @@ def test_p0_multi_task_smoke_study_scores_every_task_and_resumes_evaluation(tmp_
       shutil.rmtree(path)
     hits = len(server.hits)
     assert judge().returncode == 0 and len(server.hits) == hits
+
+
+def _assert_mixture_study(model_dir, task, dataset, primary, languages):
+  """study.json lists the mixture runs with what each trains on; every run is scored on
+  the design's test set in every language, and the report tabulates the mixtures."""
+  study = json.loads((model_dir / "study.json").read_text())
+  assert study["design"] == "ParallelDesign" and study["tasks"][0]["dataset"] == dataset
+  assert (study["english"], study["seen_languages"], study["unseen_languages"]) == (
+      "en", ["es", "ja"], ["zh"])
+  assert [(run["mixture"], run["training_languages"]) for run in study["runs"]] == [
+      ("n01_en", ["en"]), ("n02_en_es", ["en", "es"]), ("n03_core", ["en", "es", "ja"])]
+  for run in study["runs"]:
+    metrics = json.loads((model_dir / run["run_dir"] / "eval" / "metrics.json").read_text())
+    assert metrics["budget"] is None and metrics["tasks"][task]["primary"] == primary
+    assert {language: value["count"] for language, value
+            in metrics["tasks"][task]["languages"].items()} == dict.fromkeys(languages, 4)
+    rows = [json.loads(line)
+            for line in (model_dir / run["run_dir"] / "eval" / "predictions.jsonl").open()]
+    assert len(rows) == 4 * len(languages) and all(primary in row["scores"] for row in rows)
+  manifest = json.loads((model_dir / "runs" / "n03_core" / "manifest.json").read_text())
+  pooled = {}  # P4's parallel copies: every language trains on the same item ids
+  for entry in manifest["train"]:
+    pooled[entry["language"]] = sorted(i.rsplit(":", 1)[1] for i in entry["ids"])
+  assert sorted(pooled) == ["en", "es", "ja"] and pooled["en"] == pooled["es"] == pooled["ja"]
+  report = (model_dir / "report" / "report.md").read_text()
+  assert "| language | n01_en | n02_en_es | n03_core |" in report
+
+
+@pytest.mark.slow
+def test_p4_math_smoke_study_trains_parallel_mixtures_and_scores_mgsm(tmp_path):
+  """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM."""
+  result = _launch("--gin_file=gin/smoke/p4_math.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  _assert_mixture_study(tmp_path, "mcot_math", "mgsm", "accuracy", ["en", "es", "ja", "zh"])
+
+
+@pytest.mark.slow
+def test_p4_api_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
+  """gin/smoke/p4_api.gin on data, fsdp and tensor parallelism: mAPICall-Bank stand-ins
+  scored by API-call exact match."""
+  result = _launch("--gin_file=gin/smoke/p4_api.gin", "--gin_file=gin/meshes/cpu8.gin",
+                   f"--gin.MODEL_DIR='{tmp_path}'", devices=8)
+  assert result.returncode == 0, result.stderr[-3000:]
+  run = json.loads((tmp_path / "runs" / "n01_en" / "run.json").read_text())
+  assert run["mesh"]["data"] * run["mesh"]["fsdp"] * run["mesh"]["tensor"] == 8
+  _assert_mixture_study(tmp_path, "api_calling", "api_calling", "exact_match",
+                        ["en", "es", "ja", "zh"])
