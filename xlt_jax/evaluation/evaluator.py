@@ -28,8 +28,9 @@ from jax.experimental import multihost_utils
 
 from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import language_confusion, results_store, task_metrics
+from xlt_jax.evaluation import choice_scoring, language_confusion, results_store, task_metrics
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
+from xlt_jax.evaluation.engine import InferenceEngine
 from xlt_jax.evaluation.judges import run as judging
 from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
 from xlt_jax.evaluation.model_loading import (  # noqa: F401 (RUN_FILE: re-exported)
@@ -53,7 +54,8 @@ SUPPORTED_METRICS = tuple(task_metrics.METRICS)
 # otherwise: chain-of-thought maths needs hundreds of tokens (MGSM's 8-shot prompts end
 # each exemplar with a blank line, so one ends the answer); a summary is a sentence.
 DEFAULT_MAX_NEW_TOKENS = {"accuracy": 512, "rouge_l": 128, "squad_exact_match": 64,
-                          "api_call_exact_match": 128, "llm_judge": 512}
+                          "api_call_exact_match": 128, "llm_judge": 512,
+                          "multiple_choice_accuracy": 0}  # scored, not decoded
 DEFAULT_STOP_SEQUENCES = {"accuracy": ("\n\n",)}
 # The designs a run.json can name (run.json's "design"; older runs are StudyDesigns).
 DESIGNS = {design.__name__: design for design in (
@@ -209,6 +211,17 @@ def _score_items(examples: list[dict], texts: list[str], task: str, language: st
   return items
 
 
+def _choice_items(context, params, config: EvaluationConfig, examples: list[dict],
+                  prompts: list[list[int]], task: str, language: str) -> list[dict]:
+  """Multiple-choice items scored by their choices' log-likelihoods (`choice_scoring`)."""
+  engine = InferenceEngine(context.model, params, context.vocabulary, stop_ids=context.ends,
+                           mesh=context.mesh, batch_size=config.batch_size)
+  return [{"id": example["id"], "task": task, "language": language, "prompt": example["prompt"],
+           "answer": example["answer"], "detected_language": None, **scored}
+          for example, scored in zip(examples, choice_scoring.score_choices(engine, examples,
+                                                                            prompts))]
+
+
 def _judge_items(items: list[dict], judge: JudgeConfig, client: ChatClient) -> list[dict]:
   """The items with the judge's verdict (`judge`: status, rating, every raw reply) and, where
   it scored, `scores["judge_score"]`; unparsable or failed ones are counted, never scored."""
@@ -351,7 +364,14 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
         examples = batches.evaluation_examples(seqio_task)
         path = results_store.items_path(eval_dir, setting, task, language)
         items = results_store.read_items(path, [example["id"] for example in examples])
-        if items is None:
+        if items is None and metric_name in task_metrics.LOGLIKELIHOOD:
+          prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
+                     for example in examples]
+          items = _choice_items(context, params, config, examples, prompts, task, language)
+          if distributed.is_primary_process():
+            results_store.write_items(path, items)
+          how = f"{time.perf_counter() - start:.1f}s"
+        elif items is None:
           prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
                      for example in examples]
           completions = decode_prompts(context.model, params, prompts, task_config, context.ends)
