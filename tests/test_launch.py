@@ -303,3 +303,36 @@ def test_p4_api_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
   assert run["mesh"]["data"] * run["mesh"]["fsdp"] * run["mesh"]["tensor"] == 8
   _assert_mixture_study(tmp_path, "api_calling", "api_calling", "exact_match",
                         ["en", "es", "ja", "zh"])
+
+
+@pytest.mark.slow
+def test_p3_smoke_study_scores_judged_extractive_and_multiple_choice_tasks(tmp_path):
+  """gin/smoke/p3.gin: Guanaco with native and translated substitutions (validation held
+  out of its train split), scored on AlpacaEval (language fidelity, judge not configured),
+  XQuAD (SQuAD exact match) and XNLI (choices ranked by log-likelihood)."""
+  result = _launch("--gin_file=gin/smoke/p3.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  study = json.loads((tmp_path / "study.json").read_text())
+  assert [(run["mixture"], run["training_languages"]) for run in study["runs"]] == [
+      ("mono", ["en"]), ("multi2_native", ["en", "fr"]), ("multi2_translated", ["en", "fr"])]
+  manifest = json.loads((tmp_path / "runs" / "multi2_translated" / "manifest.json").read_text())
+  assert {entry["dataset"] for entry in manifest["train"]} == {"guanaco", "guanaco_translated"}
+  metrics = json.loads((tmp_path / "runs" / "multi2_native" / "eval" / "metrics.json").read_text())
+  tasks = metrics["tasks"]
+  assert {name: task["primary"] for name, task in tasks.items()} == {
+      "alpaca_eval": "line_pass", "xquad": "exact_match", "xnli": "accuracy"}
+  assert tasks["alpaca_eval"]["judge"] == "not configured"
+  rows = [json.loads(line) for line in
+          (tmp_path / "runs" / "multi2_native" / "eval" / "predictions.jsonl").open()]
+  xnli = [row for row in rows if row["task"] == "xnli"]
+  assert len(xnli) == 3 * 4
+  for row in xnli:  # the prediction is the most likely of XNLI's three labels
+    assert row["choices"] == ["entailment", "neutral", "contradiction"]
+    best = max(range(3), key=lambda index: row["loglikelihoods"][index])
+    assert row["prediction"] == row["choices"][best]
+    assert row["scores"]["accuracy"] == float(row["prediction"] == row["answer"])
+  for language, value in tasks["xnli"]["languages"].items():
+    scores = [row["scores"]["accuracy"] for row in xnli if row["language"] == language]
+    assert value["accuracy"] == pytest.approx(sum(scores) / len(scores))
+  report = (tmp_path / "report" / "report.md").read_text()
+  assert "**Judge not configured**" in report and "### xnli: accuracy" in report
