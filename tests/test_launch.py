@@ -336,3 +336,23 @@ def test_p3_smoke_study_scores_judged_extractive_and_multiple_choice_tasks(tmp_p
     assert value["accuracy"] == pytest.approx(sum(scores) / len(scores))
   report = (tmp_path / "report" / "report.md").read_text()
   assert "**Judge not configured**" in report and "### xnli: accuracy" in report
+
+
+@pytest.mark.slow
+def test_p1_smoke_study_trains_pinch_runs_and_scores_alpaca_farm(tmp_path):
+  """gin/smoke/p1.gin: P1's fixed-budget parallel runs on LIMA + OASST stand-ins (each
+  source item in one language only), scored on AlpacaFarm in English and translated."""
+  result = _launch("--gin_file=gin/smoke/p1.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  study = json.loads((tmp_path / "study.json").read_text())
+  assert [run["mixture"] for run in study["runs"]] == ["mono_en", "pinch4_p050",
+                                                       "bilingual_en_es"]
+  manifest = json.loads((tmp_path / "runs" / "pinch4_p050" / "manifest.json").read_text())
+  keys = [item.rsplit(":", 1)[1] for entry in manifest["train"] for item in entry["ids"]]
+  assert len(keys) == 16 and len(set(keys)) == 16  # no source item in two languages
+  metrics = json.loads((tmp_path / "runs" / "pinch4_p050" / "eval" / "metrics.json").read_text())
+  assert {name: (task["judge"], sorted(task["languages"]))
+          for name, task in metrics["tasks"].items()} == {
+      "alpaca_farm": ("not configured", ["en"]),
+      "alpaca_farm_translated_google": ("not configured", ["ar", "es", "zh"])}
+  assert (tmp_path / "report" / "report.md").is_file()

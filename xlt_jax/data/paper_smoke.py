@@ -24,11 +24,22 @@ languages the dataset has:
   context is a problem and its answer sentence, the answer span the number.
 - XNLI (`tasks/formats/xnli.py`): `xnli/xnli.test.tsv` with XNLI-1.0's columns
   `language, gold_label, sentence1, sentence2, pairID`.
+- P1's LIMA + OASST first turns (`tasks/formats/lima_oasst.py`): English half in LIMA's
+  `lima/train.jsonl` (`{"conversations", "source"}`), half in OASST1's message table
+  `oasst1/train.parquet` (`message_id, parent_id, text, role, lang, rank`: a root prompt
+  and its rank-0 reply); translations `lima_oasst/<lang>/train.jsonl` keyed by
+  `parallel_id` ("lima.<line>" / "oasst.<message_id>").
+- AlpacaFarm's evaluation set (`tasks/formats/alpaca_eval.py`):
+  `alpaca_farm/alpaca_farm_evaluation.json` (`instruction, input, output, dataset`) and
+  the user's translations `variants/translated_google/alpaca_farm/
+  alpaca_farm_evaluation_<lang>.json` in the same format and order.
 """
 
 import csv
 import io
-import json
+
+import pyarrow
+import pyarrow.parquet
 
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
@@ -38,12 +49,14 @@ from xlt_jax.evaluation import answers
 # The demo's languages that mAPICall-Bank has (it has no ar, ko, pt).
 LANGUAGES = ("en", "es", "fr", "ja", "zh")
 # What this module writes; with p0_smoke's, a study of these needs no DATA_DIR.
-DATASETS = ("api_calling", "guanaco", "guanaco_translated", "alpaca_eval", "xquad", "xnli")
+DATASETS = ("api_calling", "guanaco", "guanaco_translated", "alpaca_eval", "xquad", "xnli",
+            "lima_oasst", "alpaca_farm", "alpaca_farm_translated_google")
 # The demo's languages each dataset has (api_calling has no ar, ko, pt; XQuAD no fr, ja).
 GUANACO_LANGUAGES = ("en", "es", "fr", "ja", "zh", "pt")
 XQUAD_LANGUAGES = ("en", "es", "zh", "ar")
 XNLI_LANGUAGES = ("en", "es", "fr", "zh", "ar")
 ALPACA_EVAL_LANGUAGES = ("en", "es", "fr", "ja", "zh", "ar", "ko", "pt")
+LIMA_OASST_LANGUAGES = FARM_LANGUAGES = ("en", "es", "zh", "ar")
 _XNLI_LABELS = ("entailment", "neutral", "contradiction")
 SPLITS = ("train", "validation", "test")
 # Candidate APIs of every item (API-Bank's shape: name, description, parameters with types).
@@ -119,6 +132,41 @@ def _write_xnli(data_dir: str, tests: dict[str, list]) -> None:
   atomic_io.write_text(paths.join(data_dir, "xnli", "xnli.test.tsv"), text.getvalue())
 
 
+def _write_lima_oasst(data_dir: str, problems: dict[str, list]) -> None:
+  english = problems["en"]
+  half = len(english) // 2
+  atomic_io.write_jsonl(paths.join(data_dir, "lima", "train.jsonl"), [
+      {"conversations": [question, answers.answer_sentence("en", answer)], "source": "demo"}
+      for question, answer in english[:half]])
+  columns = {name: [] for name in ("message_id", "parent_id", "text", "role", "lang", "rank")}
+  for index, (question, answer) in enumerate(english[half:]):
+    for message_id, parent, text, role, rank in (
+        (f"p{index}", None, question, "prompter", None),
+        (f"r{index}", f"p{index}", answers.answer_sentence("en", answer), "assistant", 0)):
+      for name, value in zip(columns, (message_id, parent, text, role, "en", rank)):
+        columns[name].append(value)
+  table = pyarrow.table({**columns, "rank": pyarrow.array(columns["rank"], pyarrow.float64())})
+  atomic_io.write_atomically(paths.join(data_dir, "oasst1", "train.parquet"),
+                             lambda file: pyarrow.parquet.write_table(table, file), mode="wb")
+  keys = [f"lima.{line}" for line in range(1, half + 1)] + [
+      f"oasst.p{index}" for index in range(len(english) - half)]
+  for language in LIMA_OASST_LANGUAGES[1:]:
+    atomic_io.write_jsonl(paths.join(data_dir, "lima_oasst", language, "train.jsonl"), [
+        {"parallel_id": key, "conversations": [question, answers.answer_sentence(language, answer)]}
+        for key, (question, answer) in zip(keys, problems[language])])
+
+
+def _write_alpaca_farm(data_dir: str, tests: dict[str, list]) -> None:
+  for language in FARM_LANGUAGES:
+    records = [{"instruction": question, "input": "",
+                "output": answers.answer_sentence(language, answer), "dataset": "helpful_base"}
+               for question, answer in tests[language]]
+    where = (("alpaca_farm", "alpaca_farm_evaluation.json") if language == "en" else
+             ("variants", "translated_google", "alpaca_farm",
+              f"alpaca_farm_evaluation_{language}.json"))
+    atomic_io.write_json(paths.join(data_dir, *where), records)
+
+
 def write_paper_smoke_datasets(data_dir: str, sizes: dict[str, int], seed: int = 0) -> None:
   """Writes every dataset of DATASETS under `data_dir` for LANGUAGES.
 
@@ -148,3 +196,6 @@ def write_paper_smoke_datasets(data_dir: str, sizes: dict[str, int], seed: int =
   _write_alpaca_eval(data_dir, tests)
   _write_xquad(data_dir, tests)
   _write_xnli(data_dir, tests)
+  _write_lima_oasst(data_dir, {language: found[:sizes["train"]]
+                               for language, found in problems.items()})
+  _write_alpaca_farm(data_dir, tests)
