@@ -106,3 +106,22 @@ def test_api_calling_stand_ins_read_back_and_match_their_own_calls(tmp_path):
   with pytest.raises(UserInputError, match="must be >= 0"):
     paper_smoke.write_paper_smoke_datasets(str(tmp_path), {"train": -1, "validation": 0,
                                                            "test": 0})
+
+
+@pytest.mark.parametrize("dataset, languages, split", [
+    ("guanaco", ("en", "fr", "ja"), "train"), ("guanaco_translated", ("fr", "ja"), "train"),
+    ("alpaca_eval", paper_smoke.ALPACA_EVAL_LANGUAGES, "test"),
+    ("xquad", paper_smoke.XQUAD_LANGUAGES, "test"), ("xnli", paper_smoke.XNLI_LANGUAGES, "test"),
+    ("lima_oasst", paper_smoke.LIMA_OASST_LANGUAGES, "train"), ("alpaca_farm", ("en",), "test"),
+    ("alpaca_farm_translated_google", ("es", "zh", "ar"), "test")])
+def test_p1_and_p3_stand_ins_read_back_through_their_readers(tmp_path, dataset, languages, split):
+  sizes = {"train": 6, "validation": 1, "test": 3}
+  paper_smoke.write_paper_smoke_datasets(str(tmp_path), sizes)
+  for language in languages:
+    examples = datasets.read_examples(dataset, str(tmp_path), language, split)
+    assert len(examples) == sizes[split], language
+    if dataset in ("guanaco_translated", "lima_oasst"):  # pooled with the English items
+      assert [example["parallel_id"] for example in examples][:2] in (
+          ["1", "2"], ["lima.1", "lima.2"])
+    if dataset == "xquad":  # the answer span is in the passage
+      assert all(example["answer"] in example["inputs"] for example in examples)
