@@ -10,8 +10,9 @@ import pytest
 
 from tasks import catalogue, datasets, mixtures
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.data import paper_smoke
+from xlt_jax.data import p0_smoke, paper_smoke
 from xlt_jax.evaluation import evaluator, task_metrics
+from xlt_jax.runner import gin_setup
 from xlt_jax.runner.study_runner import language_roles
 from xlt_jax.studies.paper_designs import ParallelDesign, PolyglotDesign
 
@@ -125,3 +126,19 @@ def test_p1_and_p3_stand_ins_read_back_through_their_readers(tmp_path, dataset, 
           ["1", "2"], ["lima.1", "lima.2"])
     if dataset == "xquad":  # the answer span is in the passage
       assert all(example["answer"] in example["inputs"] for example in examples)
+
+
+@pytest.mark.parametrize("name, runs", [
+    ("p4_math", ["n01_en", "n02_en_es", "n03_core"]),
+    ("p4_api", ["n01_en", "n02_en_es", "n03_core"]),
+    ("p3", ["mono", "multi2_native", "multi2_translated"]),
+    ("p1", ["mono_en", "pinch4_p050", "bilingual_en_es"])])
+def test_smoke_gins_build_a_few_runs_of_their_paper_design(name, runs):
+  experiment, _ = gin_setup.build_experiment([f"gin/smoke/{name}.gin"], ["MODEL_DIR = '/tmp/x'"])
+  assert experiment.study.name == name
+  assert [plan.name for plan in experiment.study.runs()] == runs
+  mixtures.check_evaluation_sets(experiment.study)
+  # Every dataset the study reads is generated: no DATA_DIR needed.
+  needed = {portion.dataset for plan in experiment.study.runs() for portion in plan.portions}
+  needed |= {evaluation.dataset for evaluation in experiment.study.evaluation_sets()}
+  assert needed <= set(p0_smoke.DATASETS) | set(paper_smoke.DATASETS)
