@@ -1,4 +1,7 @@
-"""`python -m xlt_jax.data prepare DATASET --out DATA_DIR [--source FILE_OR_DIR]`.
+"""`python -m xlt_jax.data prepare DATASET --out DATA_DIR [--source FILE_OR_DIR]`,
+`python -m xlt_jax.data translate DATASET --to=es,fr --engine=chat|google --out=DIR` and
+`python -m xlt_jax.data complete sharegpt --model=NAME --languages=en,es --data_dir=DIR`
+(the last two: xlt_jax/data/service_commands.py).
 
 Writes the files the dataset's tasks read (layout: tasks/formats/<format>.py).
 With --source, prepares from local files in the official release format;
@@ -12,7 +15,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from tasks.formats import alpaca_eval as alpaca_eval_format
 from tasks.formats import mcot_math as mcot_math_format
@@ -31,6 +34,7 @@ from xlt_jax.data import (
   mcot_math,
   mgsm,
   releases,
+  service_commands,
   sharegpt,
   xlsum,
 )
@@ -116,11 +120,21 @@ def _parser() -> argparse.ArgumentParser:
   command.add_argument("--min_language_confidence", type=float,
                        default=rows.DEFAULT_POLICY.min_language_confidence,
                        help="sharegpt: language-ID probability a prompt needs")
+  service_commands.add_parsers(commands)
   return parser
 
 
-def main(argv: Sequence[str] | None = None, fetcher: Fetcher | None = None) -> int:
+def main(argv: Sequence[str] | None = None, fetcher: Fetcher | None = None,
+         environ: Mapping[str, str] | None = None) -> int:
   arguments = _parser().parse_args(argv)
+  if arguments.command != "prepare":
+    run = {"translate": service_commands.run_translate,
+           "complete": service_commands.run_complete}[arguments.command]
+    try:
+      return run(arguments, os.environ if environ is None else environ)
+    except UserInputError as error:
+      print(f"error: {error}", file=sys.stderr)
+      return 2
   try:
     policy = rows.ReadPolicy(arguments.max_malformed_fraction, arguments.min_language_confidence)
     fetcher = fetcher or Fetcher(arguments.cache_dir or _default_cache_dir(arguments.out))
