@@ -87,7 +87,9 @@ def designs() -> list:
       PinchDesign(name="p1", dataset=LIMA_OASST),
       ConditionDesign(name="p2", dataset=AYA_DATASET),
       PolyglotDesign(name="p3", dataset=GUANACO),
-      ParallelDesign(name="p4_math", dataset=MCOT_MATH, count=10_000, validation_size=200),
+      # P4 trains on mCoT-MATH and tests on MGSM (mCoT-MATH has no test split).
+      ParallelDesign(name="p4_math", dataset=MCOT_MATH, count=10_000, validation_size=200,
+                     evaluation_dataset="mgsm"),
       ParallelDesign(name="p4_api", dataset=API_CALLING, count=3_024, validation_size=150),
   ]
 

@@ -195,9 +195,15 @@ def register_subset_task(
   name = task_name(dataset, language, split, count=len(example_ids), selection=selection)
   wanted = list(example_ids)
 
+  source_split = split
+
   def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
-    del shuffle_files, seed
-    by_id = {e["id"]: e for e in datasets.read_examples(dataset, data_dir, language, split)}
+    # The ids name the examples, whichever split seqio asks for: validation held out of a
+    # dataset without a validation split (Guanaco, LIMA) is read from its train split,
+    # and training asks every task of a validation mixture for "validation".
+    del split, shuffle_files, seed
+    by_id = {e["id"]: e for e in datasets.read_examples(dataset, data_dir, language,
+                                                        source_split)}
     missing = [example_id for example_id in wanted if example_id not in by_id]
     if missing:
       raise UserInputError(
@@ -206,8 +212,9 @@ def register_subset_task(
       )
     return _dataset_of([by_id[example_id] for example_id in wanted], chat_family, vocabulary)
 
+  served = tuple(dict.fromkeys((split, "validation")))  # see dataset_fn
   source = seqio.FunctionDataSource(
-      dataset_fn, splits=(split,), num_input_examples={split: len(wanted)}
+      dataset_fn, splits=served, num_input_examples=dict.fromkeys(served, len(wanted))
   )
   ids_digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()
   fingerprint = _fingerprint(paths.absolute(data_dir), _vocabulary_id(vocabulary), ids_digest,

@@ -273,3 +273,103 @@ def test_p0_multi_task_smoke_study_scores_every_task_and_resumes_evaluation(tmp_
   assert set(record["scores"][str(best)]["datasets"]) == {"sharegpt", "xlsum", "mcot_math"}
   chosen = json.loads((run_dir / "eval" / "metrics.json").read_text())
   assert chosen["checkpoint_step"] == best and chosen["selection"] == "max_validation_score"
+
+
+def _assert_mixture_study(model_dir, task, dataset, primary, languages):
+  """study.json lists the mixture runs with what each trains on; every run is scored on
+  the design's test set in every language, and the report tabulates the mixtures."""
+  study = json.loads((model_dir / "study.json").read_text())
+  assert study["design"] == "ParallelDesign" and study["tasks"][0]["dataset"] == dataset
+  assert (study["english"], study["seen_languages"], study["unseen_languages"]) == (
+      "en", ["es", "ja"], ["zh"])
+  assert [(run["mixture"], run["training_languages"]) for run in study["runs"]] == [
+      ("n01_en", ["en"]), ("n02_en_es", ["en", "es"]), ("n03_core", ["en", "es", "ja"])]
+  for run in study["runs"]:
+    metrics = json.loads((model_dir / run["run_dir"] / "eval" / "metrics.json").read_text())
+    assert metrics["budget"] is None and metrics["tasks"][task]["primary"] == primary
+    assert {language: value["count"] for language, value
+            in metrics["tasks"][task]["languages"].items()} == dict.fromkeys(languages, 4)
+    rows = [json.loads(line)
+            for line in (model_dir / run["run_dir"] / "eval" / "predictions.jsonl").open()]
+    assert len(rows) == 4 * len(languages) and all(primary in row["scores"] for row in rows)
+  manifest = json.loads((model_dir / "runs" / "n03_core" / "manifest.json").read_text())
+  pooled = {}  # P4's parallel copies: every language trains on the same item ids
+  for entry in manifest["train"]:
+    pooled[entry["language"]] = sorted(i.rsplit(":", 1)[1] for i in entry["ids"])
+  assert sorted(pooled) == ["en", "es", "ja"] and pooled["en"] == pooled["es"] == pooled["ja"]
+  report = (model_dir / "report" / "report.md").read_text()
+  assert "| language | n01_en | n02_en_es | n03_core |" in report
+
+
+@pytest.mark.slow
+def test_p4_math_smoke_study_trains_parallel_mixtures_and_scores_mgsm(tmp_path):
+  """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM."""
+  result = _launch("--gin_file=gin/smoke/p4_math.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  _assert_mixture_study(tmp_path, "mcot_math", "mgsm", "accuracy", ["en", "es", "ja", "zh"])
+
+
+@pytest.mark.slow
+def test_p4_api_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
+  """gin/smoke/p4_api.gin on data, fsdp and tensor parallelism: mAPICall-Bank stand-ins
+  scored by API-call exact match."""
+  result = _launch("--gin_file=gin/smoke/p4_api.gin", "--gin_file=gin/meshes/cpu8.gin",
+                   f"--gin.MODEL_DIR='{tmp_path}'", devices=8)
+  assert result.returncode == 0, result.stderr[-3000:]
+  run = json.loads((tmp_path / "runs" / "n01_en" / "run.json").read_text())
+  assert run["mesh"]["data"] * run["mesh"]["fsdp"] * run["mesh"]["tensor"] == 8
+  _assert_mixture_study(tmp_path, "api_calling", "api_calling", "exact_match",
+                        ["en", "es", "ja", "zh"])
+
+
+@pytest.mark.slow
+def test_p3_smoke_study_scores_judged_extractive_and_multiple_choice_tasks(tmp_path):
+  """gin/smoke/p3.gin: Guanaco with native and translated substitutions (validation held
+  out of its train split), scored on AlpacaEval (language fidelity, judge not configured),
+  XQuAD (SQuAD exact match) and XNLI (choices ranked by log-likelihood)."""
+  result = _launch("--gin_file=gin/smoke/p3.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  study = json.loads((tmp_path / "study.json").read_text())
+  assert [(run["mixture"], run["training_languages"]) for run in study["runs"]] == [
+      ("mono", ["en"]), ("multi2_native", ["en", "fr"]), ("multi2_translated", ["en", "fr"])]
+  manifest = json.loads((tmp_path / "runs" / "multi2_translated" / "manifest.json").read_text())
+  assert {entry["dataset"] for entry in manifest["train"]} == {"guanaco", "guanaco_translated"}
+  metrics = json.loads((tmp_path / "runs" / "multi2_native" / "eval" / "metrics.json").read_text())
+  tasks = metrics["tasks"]
+  assert {name: task["primary"] for name, task in tasks.items()} == {
+      "alpaca_eval": "line_pass", "xquad": "exact_match", "xnli": "accuracy"}
+  assert tasks["alpaca_eval"]["judge"] == "not configured"
+  rows = [json.loads(line) for line in
+          (tmp_path / "runs" / "multi2_native" / "eval" / "predictions.jsonl").open()]
+  xnli = [row for row in rows if row["task"] == "xnli"]
+  assert len(xnli) == 3 * 4
+  for row in xnli:  # the prediction is the most likely of XNLI's three labels
+    assert row["choices"] == ["entailment", "neutral", "contradiction"]
+    best = max(range(3), key=lambda index: row["loglikelihoods"][index])
+    assert row["prediction"] == row["choices"][best]
+    assert row["scores"]["accuracy"] == float(row["prediction"] == row["answer"])
+  for language, value in tasks["xnli"]["languages"].items():
+    scores = [row["scores"]["accuracy"] for row in xnli if row["language"] == language]
+    assert value["accuracy"] == pytest.approx(sum(scores) / len(scores))
+  report = (tmp_path / "report" / "report.md").read_text()
+  assert "**Judge not configured**" in report and "### xnli: accuracy" in report
+
+
+@pytest.mark.slow
+def test_p1_smoke_study_trains_pinch_runs_and_scores_alpaca_farm(tmp_path):
+  """gin/smoke/p1.gin: P1's fixed-budget parallel runs on LIMA + OASST stand-ins (each
+  source item in one language only), scored on AlpacaFarm in English and translated."""
+  result = _launch("--gin_file=gin/smoke/p1.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  study = json.loads((tmp_path / "study.json").read_text())
+  assert [run["mixture"] for run in study["runs"]] == ["mono_en", "pinch4_p050",
+                                                       "bilingual_en_es"]
+  manifest = json.loads((tmp_path / "runs" / "pinch4_p050" / "manifest.json").read_text())
+  keys = [item.rsplit(":", 1)[1] for entry in manifest["train"] for item in entry["ids"]]
+  assert len(keys) == 16 and len(set(keys)) == 16  # no source item in two languages
+  metrics = json.loads((tmp_path / "runs" / "pinch4_p050" / "eval" / "metrics.json").read_text())
+  assert {name: (task["judge"], sorted(task["languages"]))
+          for name, task in metrics["tasks"].items()} == {
+      "alpaca_farm": ("not configured", ["en"]),
+      "alpaca_farm_translated_google": ("not configured", ["ar", "es", "zh"])}
+  assert (tmp_path / "report" / "report.md").is_file()

@@ -27,7 +27,13 @@ import jax
 
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import checkpoint_selection, language_confusion, results_store, task_metrics
+from xlt_jax.evaluation import (
+  checkpoint_selection,
+  choice_scoring,
+  language_confusion,
+  results_store,
+  task_metrics,
+)
 from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
 from xlt_jax.evaluation.judges import run as judging
 from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
@@ -42,7 +48,7 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.services.chat_client import ChatClient, api_key_from
 from xlt_jax.services.config import ChatServiceConfig
-from xlt_jax.studies import designs
+from xlt_jax.studies import designs, paper_designs
 from xlt_jax.training import batches, checkpointing, distributed, features, sharding
 from xlt_jax.training.train_step import abstract_params
 
@@ -52,10 +58,13 @@ SUPPORTED_METRICS = tuple(task_metrics.METRICS)
 # otherwise: chain-of-thought maths needs hundreds of tokens (MGSM's 8-shot prompts end
 # each exemplar with a blank line, so one ends the answer); a summary is a sentence.
 DEFAULT_MAX_NEW_TOKENS = {"accuracy": 512, "rouge_l": 128, "squad_exact_match": 64,
-                          "api_call_exact_match": 128, "llm_judge": 512}
+                          "api_call_exact_match": 128, "llm_judge": 512,
+                          "multiple_choice_accuracy": 0}  # scored, not decoded
 DEFAULT_STOP_SEQUENCES = {"accuracy": ("\n\n",)}
 # The designs a run.json can name (run.json's "design"; older runs are StudyDesigns).
-DESIGNS = {"StudyDesign": designs.StudyDesign, "MultiTaskDesign": designs.MultiTaskDesign}
+DESIGNS = {design.__name__: design for design in (
+    designs.StudyDesign, designs.MultiTaskDesign, paper_designs.PinchDesign,
+    paper_designs.ConditionDesign, paper_designs.PolyglotDesign, paper_designs.ParallelDesign)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,8 +175,12 @@ def design_of(run: dict):
   kind = run.get("design", "StudyDesign")
   if kind not in DESIGNS:
     raise UserInputError(f"run {run['run']}: unknown study design {kind!r} in run.json")
-  return DESIGNS[kind](**{key: tuple(v) if isinstance(v, list) else v
-                          for key, v in run["study"].items()})
+  return DESIGNS[kind](**{key: _tuples(v) for key, v in run["study"].items()})
+
+
+def _tuples(value):
+  """JSON's lists back into the designs' (possibly nested) tuples."""
+  return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
 def _score_items(examples: list[dict], texts: list[str], task: str, language: str,
@@ -182,6 +195,17 @@ def _score_items(examples: list[dict], texts: list[str], task: str, language: st
         "scores": scores, "detected_language": language_confusion.detected_language(text),
     })
   return items
+
+
+def _choice_items(context, params, config: EvaluationConfig, examples: list[dict],
+                  prompts: list[list[int]], task: str, language: str) -> list[dict]:
+  """Multiple-choice items scored by their choices' log-likelihoods (`choice_scoring`)."""
+  engine = InferenceEngine(context.model, params, context.vocabulary, stop_ids=context.ends,
+                           mesh=context.mesh, batch_size=config.batch_size)
+  return [{"id": example["id"], "task": task, "language": language, "prompt": example["prompt"],
+           "answer": example["answer"], "detected_language": None, **scored}
+          for example, scored in zip(examples, choice_scoring.score_choices(engine, examples,
+                                                                            prompts))]
 
 
 def _judge_items(items: list[dict], judge: JudgeConfig, client: ChatClient) -> list[dict]:
@@ -379,7 +403,14 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
         examples = batches.evaluation_examples(seqio_task)
         path = results_store.items_path(eval_dir, setting, task, language)
         items = results_store.read_items(path, [example["id"] for example in examples])
-        if items is None:
+        if items is None and metric_name in task_metrics.LOGLIKELIHOOD:
+          prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
+                     for example in examples]
+          items = _choice_items(context, params, config, examples, prompts, task, language)
+          if distributed.is_primary_process():
+            results_store.write_items(path, items)
+          how = f"{time.perf_counter() - start:.1f}s"
+        elif items is None:
           prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
                      for example in examples]
           texts = [completion.text for [completion] in engine.generate(prompts, decoding)]

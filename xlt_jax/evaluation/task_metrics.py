@@ -90,6 +90,13 @@ def language_fidelity(item: Item) -> dict[str, float]:
   return scores
 
 
+def _multiple_choice(item: Item) -> tuple[str | None, dict[str, float]]:
+  # The prediction is the chosen option: the evaluator picks it by log-likelihood
+  # (`choice_scoring`, which adds lm-eval's acc_norm); a predictions file names it.
+  extracted = item.prediction.strip()
+  return extracted, {"accuracy": float(extracted == item.answer.strip())}
+
+
 def _judged(item: Item) -> tuple[str | None, dict[str, float]]:
   return None, language_fidelity(item)
 
@@ -99,10 +106,12 @@ METRICS = {metric.name: metric for metric in (
     Metric("rouge_l", "rouge_l", _rouge),
     Metric("squad_exact_match", "exact_match", _squad),
     Metric("api_call_exact_match", "exact_match", _api_call),
+    Metric("multiple_choice_accuracy", "accuracy", _multiple_choice),
     # Without a judge: the line-level pass rate (LCB's LPR) is what the table shows.
     Metric("llm_judge", "line_pass", _judged),
 )}
 JUDGED = ("llm_judge",)
+LOGLIKELIHOOD = ("multiple_choice_accuracy",)  # scored by the choices' log-likelihoods
 
 
 def get(name: str) -> Metric:

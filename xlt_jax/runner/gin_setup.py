@@ -17,7 +17,7 @@ from xlt_jax.models.config import ModelConfig
 from xlt_jax.runner import study_runner
 from xlt_jax.runner.flags import binding_flag
 from xlt_jax.services.config import ChatServiceConfig
-from xlt_jax.studies import designs
+from xlt_jax.studies import designs, paper_designs
 from xlt_jax.training import distributed, sharding, trainer
 from xlt_jax.training.train_step import OptimizerConfig
 
@@ -30,6 +30,10 @@ CONFIGURABLES = {
     "DistributedConfig": distributed.DistributedConfig,
     "StudyDesign": designs.StudyDesign,
     "MultiTaskDesign": designs.MultiTaskDesign,
+    "PinchDesign": paper_designs.PinchDesign,
+    "ConditionDesign": paper_designs.ConditionDesign,
+    "PolyglotDesign": paper_designs.PolyglotDesign,
+    "ParallelDesign": paper_designs.ParallelDesign,
     "ModelConfig": ModelConfig,
     "MeshConfig": sharding.MeshConfig,
     "OptimizerConfig": OptimizerConfig,

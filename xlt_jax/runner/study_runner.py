@@ -23,7 +23,7 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
-from xlt_jax.data import p0_smoke
+from xlt_jax.data import p0_smoke, paper_smoke
 from xlt_jax.evaluation import checkpoint_selection, evaluator, task_metrics
 from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
@@ -31,7 +31,7 @@ from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.models.tokenizer import load_vocabulary, train_sentencepiece
 from xlt_jax.reporting import report
 from xlt_jax.runner.demo_base import DemoBaseConfig, build_demo_base
-from xlt_jax.studies.designs import StudyDesign
+from xlt_jax.studies.designs import StudyDesign, plan_runs
 from xlt_jax.training import (
   checkpointing,
   compile_cache,
@@ -88,10 +88,28 @@ class Experiment:
   length_warning_fraction: float = 0.01
 
 
+def _trained_datasets(study) -> list[str]:
+  """The datasets a study's runs train on, in first-use order."""
+  return list(dict.fromkeys(portion.dataset for plan in plan_runs(study)
+                            for portion in plan.portions))
+
+
 def _study_datasets(study) -> set[str]:
   """Every dataset a study trains or evaluates on."""
-  trained = set(getattr(study, "datasets", None) or (study.dataset,))
+  trained = set(_trained_datasets(study))
   return trained | {evaluation.dataset for evaluation in study.evaluation_sets()}
+
+
+def language_roles(study) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+  """(english, seen, unseen) of any design: a budget sweep's own; for a mixture design
+  (P1-P4), its evaluated languages that some run trains on (seen) or none does (unseen)."""
+  if hasattr(study, "seen_languages"):
+    return study.english, tuple(study.seen_languages), tuple(study.unseen_languages)
+  trained = {language for plan in plan_runs(study) for language in plan.train_counts}
+  evaluated = dict.fromkeys(language for evaluation in study.evaluation_sets()
+                            for language in evaluation.languages if language != study.english)
+  return (study.english, tuple(language for language in evaluated if language in trained),
+          tuple(language for language in evaluated if language not in trained))
 
 
 def _prepare_data(experiment: Experiment, stream) -> str:
@@ -106,15 +124,21 @@ def _prepare_data(experiment: Experiment, stream) -> str:
   if needed == {"demo_arith"}:
     marker, what = paths.join(data_dir, "demo_arith"), "the demo dataset"
     write = functools.partial(demo_data.write_demo_dataset, data_dir, split_sizes, seed=sizes.seed)
-  elif needed <= set(p0_smoke.DATASETS):
-    marker, what = paths.join(data_dir, "xlsum"), "generated P0 stand-in datasets"
-    write = functools.partial(p0_smoke.write_p0_smoke_datasets, data_dir, split_sizes,
-                              seed=sizes.seed)
+  elif needed <= set(p0_smoke.DATASETS) | set(paper_smoke.DATASETS):
+    marker, what = paths.join(data_dir, "README.generated"), "generated stand-in datasets"
+
+    def write() -> None:
+      if needed & set(p0_smoke.DATASETS):
+        p0_smoke.write_p0_smoke_datasets(data_dir, split_sizes, seed=sizes.seed)
+      if needed & set(paper_smoke.DATASETS):
+        paper_smoke.write_paper_smoke_datasets(data_dir, split_sizes, seed=sizes.seed)
+      atomic_io.write_text(marker, "generated stand-ins (xlt_jax/data/p0_smoke.py,"
+                           " xlt_jax/data/paper_smoke.py); written last, so present = complete\n")
   else:
     raise UserInputError(
-        f"datasets {', '.join(sorted(needed))} need DATA_DIR; only demo_arith and the P0"
-        f" stand-ins ({', '.join(p0_smoke.DATASETS)}) are generated")
-  if not paths.isdir(marker) and distributed.is_primary_process():
+        f"datasets {', '.join(sorted(needed))} need DATA_DIR; only demo_arith and the"
+        f" stand-ins ({', '.join(p0_smoke.DATASETS + paper_smoke.DATASETS)}) are generated")
+  if not paths.exists(marker) and distributed.is_primary_process():
     print(f"writing {what} to {data_dir}", file=stream, flush=True)
     write()
   distributed.wait_for_all_processes("generated data written")
@@ -129,9 +153,12 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
   path = paths.join(experiment.model_dir, "tokenizer", "spm.model")
   if not paths.isfile(path) and distributed.is_primary_process():
     study = experiment.study
+    english, seen, unseen = language_roles(study)
+    trained = {language for plan in plan_runs(study) for language in plan.train_counts}
+    languages = list(dict.fromkeys((english, *seen, *unseen, *sorted(trained))))
     texts = []
-    for dataset in getattr(study, "datasets", None) or (study.dataset,):
-      for language in (study.english, *study.seen_languages, *study.unseen_languages):
+    for dataset in _trained_datasets(study):
+      for language in languages:
         if language in datasets.get_dataset(dataset).languages:
           for example in datasets.read_examples(dataset, data_dir, language, "train"):
             texts += [example["inputs"], example["targets"]]
@@ -356,6 +383,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           experiment.train.allow_changed_resume, paths.join(run_dir, trainer.CHECKPOINTS_DIR))
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
+  english, seen, unseen = language_roles(experiment.study)
   # Counted before any run trains, so that a study losing examples says so up front.
   length_reports = {}
   for registered in runs:
@@ -380,14 +408,17 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       "dataset": study_tasks[0]["dataset"],
       "metric": study_tasks[0]["primary"],
       "tasks": study_tasks,
-      "english": experiment.study.english,
-      "seen_languages": list(experiment.study.seen_languages),
-      "unseen_languages": list(experiment.study.unseen_languages),
-      "budgets": sorted(experiment.study.budgets),
-      "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}",
+      "english": english,
+      "seen_languages": list(seen),
+      "unseen_languages": list(unseen),
+      "budgets": sorted(getattr(experiment.study, "budgets", ())),
+      # A mixture design's (P1-P4) runs are columns by name, with what each trains on.
+      "runs": [{"name": r.plan.name, "run_dir": f"runs/{r.plan.name}",
                 "seed": run_train_config(experiment, r.plan).seed,
                 "train_examples": sum(r.plan.train_counts.values()),
                 "kept_examples": length_reports[r.plan.name]["kept_examples"]}
+               | ({"budget": r.plan.budget} if r.plan.budget is not None else
+                  {"mixture": r.plan.name, "training_languages": list(r.plan.train_counts)})
                for r in runs],
       "length_warning_fraction": experiment.length_warning_fraction,
       "length_warnings": warnings,

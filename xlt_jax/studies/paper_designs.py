@@ -13,12 +13,45 @@ keep files line-aligned with the source; `tasks/selection.py` pools items by tha
 import dataclasses
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.studies.designs import Portion, RunPlan, consecutive_portions, split_evenly
+from xlt_jax.studies.designs import (
+  EvaluationSet,
+  Portion,
+  RunPlan,
+  consecutive_portions,
+  split_evenly,
+)
+
+# (test set, its evaluation languages) pairs: a design's `evaluations` field. The task of
+# each test set in results and reports is the test set's dataset name.
+Evaluations = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def variant_dataset(dataset: str, variant: str | None) -> str:
   """A variant's dataset name: ("aya_dataset", "rtt_google") -> "aya_dataset_rtt_google"."""
   return dataset if variant in (None, "native") else f"{dataset}_{variant}"
+
+
+def _evaluation_sets(design, evaluations: Evaluations) -> tuple[EvaluationSet, ...]:
+  """One test set per (dataset, languages) pair, each scored in its languages."""
+  tasks = [dataset for dataset, _ in evaluations]
+  if len(set(tasks)) != len(tasks) or not tasks:
+    raise UserInputError(f"study {design.name!r}: evaluations must name distinct test sets,"
+                         f" got {tasks}")
+  return tuple(EvaluationSet(dataset, dataset, tuple(languages), design.evaluation_size,
+                             design.seed) for dataset, languages in evaluations)
+
+
+def _selected(design, plans: list[RunPlan]) -> list[RunPlan]:
+  """The runs named in `design.selected_runs` (all when empty), in the design's order:
+  a smoke study or a partial sweep trains a subset of a paper's mixtures."""
+  if not design.selected_runs:
+    return plans
+  names = [plan.name for plan in plans]
+  unknown = sorted(set(design.selected_runs) - set(names))
+  if unknown:
+    raise UserInputError(f"study {design.name!r}: selected_runs {unknown} are not among its"
+                         f" runs ({', '.join(names)})")
+  return [plan for plan in plans if plan.name in design.selected_runs]
 
 
 def _plan(design, name: str, portions, pools=None) -> RunPlan:
@@ -62,6 +95,14 @@ class PinchDesign:
   english: str = "en"
   validation_size: int = 250  # P1 App. C: a 250-example dev set per training set
   seed: int = 0
+  # P1 §3.1: AlpacaFarm's evaluation set, English and translated into the other eleven
+  # languages (judged side by side; language fidelity until a judge is configured).
+  evaluations: Evaluations = (
+      ("alpaca_farm", ("en",)),
+      ("alpaca_farm_translated_google", ("ar", "cs", "es", "et", "fi", "he", "hi", "it", "ru",
+                                         "sw", "zh")))
+  evaluation_size: int | None = None  # test items per language; None = all
+  selected_runs: tuple[str, ...] = ()  # run names to train; empty: every run
 
   def __post_init__(self):
     paired = [language for pair in self.bilingual_pairs for language in pair]
@@ -107,7 +148,10 @@ class PinchDesign:
           plans.append(plan(name, split_evenly(self.total, order[:size])))
     plans += [plan("bilingual_" + "_".join(sorted(pair)), split_evenly(self.total, pair))
               for pair in self.bilingual_pairs]
-    return plans
+    return _selected(self, plans)
+
+  def evaluation_sets(self) -> tuple[EvaluationSet, ...]:
+    return _evaluation_sets(self, self.evaluations)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +173,14 @@ class PolyglotDesign:
   english: str = "en"
   validation_size: int = 100  # P3 does not say; our choice
   seed: int = 0
+  # P3.2: AlpacaEval chat (judged), XQuAD, X-CSQA and XNLI in the subsets papers.md infers.
+  evaluations: Evaluations = (
+      ("alpaca_eval", ("en", "es", "ru", "de", "zh", "fr")),
+      ("xquad", ("en", "de", "es", "ru", "zh", "el", "hi")),
+      ("xcsqa", ("en", "de", "es", "fr", "zh", "ru", "hi")),
+      ("xnli", ("en", "de", "es", "fr", "zh", "ru", "bg", "el", "hi")))
+  evaluation_size: int | None = None  # test items per language; None = all
+  selected_runs: tuple[str, ...] = ()  # run names to train; empty: every run
 
   def __post_init__(self):
     if self.per_language * len(self.languages) >= self.total:
@@ -153,7 +205,10 @@ class PolyglotDesign:
       ]
       plans.append(_plan(self, f"multi{size}_translated", [english, *translated_portions],
                          pools))
-    return plans
+    return _selected(self, plans)
+
+  def evaluation_sets(self) -> tuple[EvaluationSet, ...]:
+    return _evaluation_sets(self, self.evaluations)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +234,15 @@ class ConditionDesign:
   validation_size: int = 50
   english: str = "en"  # the Aya English split, source of the translated conditions
   seed: int = 0
+  # P2.2's test sets with a test split: XQuAD, MGSM, Okapi's MT-MMLU, MMMLU, CMMLU and the
+  # human-translated OASST questions (judged). TyDi QA GoldP is released as a validation
+  # split only and EvaluationSet decodes test splits, so it is not listed yet.
+  evaluations: Evaluations = (
+      ("xquad", ("es", "ru", "zh")), ("mgsm", ("es", "ru", "zh")),
+      ("okapi_mmlu", ("es", "ru", "zh")), ("mmmlu", ("es", "zh")), ("cmmlu", ("zh",)),
+      ("oasst_human_translated", ("es", "ru", "zh")))
+  evaluation_size: int | None = None  # test items per language; None = all
+  selected_runs: tuple[str, ...] = ()  # run names to train; empty: every run
 
   def runs(self) -> list[RunPlan]:
     # Translations are looked up by their English source item, so every translated file
@@ -204,7 +268,10 @@ class ConditionDesign:
       translated = variant_dataset(self.dataset, f"translated_{engine}")
       plans.append(_plan(self, f"multi_translated_{engine}",
                          consecutive_portions(lambda _: translated, counts, pool), pools))
-    return plans
+    return _selected(self, plans)
+
+  def evaluation_sets(self) -> tuple[EvaluationSet, ...]:
+    return _evaluation_sets(self, self.evaluations)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +291,16 @@ class ParallelDesign:
   core: tuple[str, ...] = ("en", "es", "ja", "bn", "sw")  # P4 Table 1
   additional: tuple[str, ...] = ("fr", "th", "de", "ru", "zh")  # fixed roles, in this order
   seed: int = 0
+  unseen: tuple[str, ...] = ("te",)  # P4 Table 1: evaluated, never trained on
+  # The test set, scored in the core and unseen languages: MGSM for math (mCoT-MATH has no
+  # test split), mAPICall-Bank's own test split for API calling (None: `dataset`'s).
+  evaluation_dataset: str | None = None
+  evaluation_size: int | None = None  # test items per language; None = all
+  selected_runs: tuple[str, ...] = ()  # run names to train; empty: all 22
+
+  @property
+  def english(self) -> str:
+    return self.core[0]
 
   def combinations(self) -> list[tuple[str, tuple[str, ...]]]:
     """(run name, languages) for the 22 mixtures."""
@@ -244,6 +321,11 @@ class ParallelDesign:
   def runs(self) -> list[RunPlan]:
     pool = self.name
     pools = {pool: (self.dataset, self.core[0])}  # the English items and their translations
-    return [_plan(self, name, [Portion(self.dataset, language, self.count, pool)
-                               for language in languages], pools)
-            for name, languages in self.combinations()]
+    return _selected(self, [_plan(self, name, [Portion(self.dataset, language, self.count, pool)
+                                               for language in languages], pools)
+                            for name, languages in self.combinations()])
+
+  def evaluation_sets(self) -> tuple[EvaluationSet, ...]:
+    """The task's one test set: every run is scored on it in the core and unseen languages."""
+    return (EvaluationSet(self.dataset, self.evaluation_dataset or self.dataset,
+                          (*self.core, *self.unseen), self.evaluation_size, self.seed),)

@@ -253,5 +253,7 @@ def evaluation_examples(task: str) -> list[dict]:
         "answer": example["answer"].decode(),
         "prompt": example["inputs_pretokenized"].decode(),
         "prompt_tokens": example["inputs"].tolist(),
+        # A multiple-choice dataset's options (JSON), scored by log-likelihood.
+        **({"choices": example["choices"].decode()} if "choices" in example else {}),
     })
   return examples
