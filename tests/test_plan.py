@@ -138,9 +138,11 @@ def test_the_p0_multitask_experiment_counts_every_task_of_the_sweep():
   examples = {run.budget: sum(run.train_counts.values()) for run in runs}
   assert examples[0] == 15_000 and examples[7000] == 15_000 + 3 * 4 * 7000  # 99,000
   assert sum(examples.values()) == 871_200
-  # The launcher cannot evaluate a multi-task sweep yet: it says so instead of failing later.
-  with pytest.raises(UserInputError, match="MultiTaskDesign"):
-    study_runner.run_experiment(experiment, "")
+  # The launcher scores every run on each task's own test set with that dataset's metric.
+  assert [(task["task"], task["dataset"], task["metric"])
+          for task in study_runner._evaluation_tasks(experiment.study)] == [
+      ("sharegpt", "dolly_machine_translated", "llm_judge"), ("xlsum", "xlsum", "rouge_l"),
+      ("mcot_math", "mgsm_p0", "accuracy")]
 
 
 def test_skip_flops_answers_from_one_compile_on_a_mesh_derived_for_the_topology(tmp_path,
