@@ -25,12 +25,12 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import answers
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
-from xlt_jax.models import chat_templates, vocabularies
+from xlt_jax.models import chat_templates, lora, vocabularies
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
 from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import batches, checkpointing, distributed, features, sharding
+from xlt_jax.training import batches, checkpointing, distributed, features, lora_export, sharding
 from xlt_jax.training.train_step import abstract_params
 
 RUN_FILE = "run.json"
@@ -123,6 +123,23 @@ def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationCo
   return completions
 
 
+def restore_run_params(run: dict, run_dir: str, which: str, model_config: ModelConfig,
+                       mesh) -> tuple[int, dict]:
+  """(step, params of the plain Decoder) of checkpoint `which` of a run; a LoRA run's
+  adapters (run.json "lora" with rank > 0) are merged into its base checkpoint."""
+  checkpoints = paths.join(run_dir, "checkpoints")
+  lora_config = lora.LoraConfig(**{key: tuple(value) if isinstance(value, list) else value
+                                   for key, value in (run.get("lora") or {}).items()})
+  if not lora_config.enabled:
+    return checkpointing.restore_params(checkpoints, which,
+                                        abstract_params(Decoder(model_config), mesh))
+  if not run.get("initial_checkpoint"):
+    raise UserInputError(f"{run_dir}/{RUN_FILE} names LoRA adapters but no initial_checkpoint"
+                         " (their base)")
+  return lora_export.restore_adapted_params(checkpoints, which, model_config, lora_config,
+                                            run["initial_checkpoint"], mesh)
+
+
 def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> dict:
   """Evaluates one run in every language of its study; returns (and writes) the metrics."""
   from tasks import mixtures  # the binary registers tasks; the library never does at import
@@ -138,9 +155,7 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
   model_config = ModelConfig(**run["model"])
   model = Decoder(model_config)
   mesh = sharding.make_mesh(sharding.MeshConfig(**run["mesh"]))
-  step, params = checkpointing.restore_params(
-      paths.join(run_dir, "checkpoints"), config.checkpoint, abstract_params(model, mesh)
-  )
+  step, params = restore_run_params(run, run_dir, config.checkpoint, model_config, mesh)
   predictions, per_language = [], {}
   with jax.sharding.set_mesh(mesh), sharding.axis_rules():
     for language, task in tasks.items():

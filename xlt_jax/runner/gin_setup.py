@@ -13,6 +13,7 @@ import gin
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import evaluator
 from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.lora import LoraConfig
 from xlt_jax.runner import study_runner
 from xlt_jax.runner.flags import binding_flag
 from xlt_jax.studies import designs
@@ -31,6 +32,7 @@ CONFIGURABLES = {
     "MeshConfig": sharding.MeshConfig,
     "OptimizerConfig": OptimizerConfig,
     "TrainConfig": trainer.TrainConfig,
+    "LoraConfig": LoraConfig,
     "EvaluationConfig": evaluator.EvaluationConfig,
 }
 _registered: dict[str, object] = {}

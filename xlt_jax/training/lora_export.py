@@ -81,3 +81,42 @@ def export_peft(base_xlt_dir: str, lora_config: lora.LoraConfig, adapters: Any,
   atomic_io.write_json(paths.join(out_dir, PEFT_CONFIG_FILE),
                        lora.peft_config(lora_config, base_name))
   return out_dir
+
+
+def export_run(run_dir: str, which: str, out_dir: str, *, peft: bool = False,
+               xlt_dir: str | None = None, dtype: str | None = None) -> str:
+  """Exports checkpoint `which` of a LoRA run (its run.json: model, "lora", and
+  "initial_checkpoint", the base, unless `xlt_dir` names it): merged weights, or with
+  `peft` a PEFT adapter directory; returns out_dir.
+
+  Raises:
+    UserInputError: not a run directory, a run without adapters or without a base, or no
+      such checkpoint.
+  """
+  import json
+
+  import jax
+
+  from xlt_jax.training import sharding
+
+  run_file = paths.join(run_dir, "run.json")  # evaluation.evaluator.RUN_FILE
+  if not paths.isfile(run_file):
+    raise UserInputError(f"{run_file} does not exist: is {run_dir} a run directory?")
+  with paths.open(run_file, encoding="utf-8") as file:
+    run = json.load(file)
+  lora_config = lora.LoraConfig(**{key: tuple(value) if isinstance(value, list) else value
+                                   for key, value in (run.get("lora") or {}).items()})
+  if not lora_config.enabled:
+    raise UserInputError(f"run {run_dir} was trained without LoRA adapters; export its"
+                         " checkpoint's params instead")
+  base_dir = xlt_dir or run.get("initial_checkpoint")
+  if not base_dir:
+    raise UserInputError(f"{run_file} names no initial_checkpoint: give the base as --xlt_dir")
+  model_config = ModelConfig(**run["model"])
+  mesh = sharding.make_mesh(sharding.MeshConfig(data=1), jax.devices()[:1])
+  _, adapters = restore_adapters(paths.join(run_dir, "checkpoints"), which, model_config,
+                                 lora_config, mesh)
+  adapters = jax.device_get(adapters)
+  if peft:
+    return export_peft(base_dir, lora_config, adapters, out_dir)
+  return export_merged(base_dir, lora_config, adapters, out_dir, dtype)
