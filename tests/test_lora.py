@@ -8,7 +8,7 @@ import pytest
 from flax import linen as nn
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import lora
+from xlt_jax.models import int8_base, lora
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.training import lora_step, sharding
@@ -19,12 +19,14 @@ CONFIG = ModelConfig(vocab_size=64, embed_dim=32, num_layers=2, num_heads=4, num
 P2 = lora.LoraConfig(rank=8, alpha=16, dropout=0.05, targets=("q_proj", "k_proj", "v_proj"))
 
 
-def test_a_target_that_names_no_module_and_an_int8_base_are_one_error():
+def test_a_target_that_names_no_module_and_bad_settings_are_one_error():
   with pytest.raises(UserInputError, match="'lm_head' names no module of the model; choose"
                      " from q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj"):
     lora.LoraConfig(rank=8, targets=("q_proj", "lm_head"))
-  with pytest.raises(UserInputError, match="base_dtype='int8'.*not supported yet"):
-    lora.LoraConfig(rank=8, base_dtype="int8")
+  with pytest.raises(UserInputError, match="unknown LoraConfig.base_dtype 'int4'"):
+    lora.LoraConfig(rank=8, base_dtype="int4")
+  with pytest.raises(UserInputError, match="base_dtype='int8' freezes the base, which needs"):
+    lora.LoraConfig(rank=0, base_dtype="int8")
   with pytest.raises(UserInputError, match="rank must be >= 0"):
     lora.LoraConfig(rank=-1)
 
@@ -113,3 +115,51 @@ def test_lora_step_on_8_devices_equals_1_device_without_dropout():
                                                     jax.devices()[:1]), 3, no_dropout)
   sharded, _, _, _ = _lora_losses(sharding.make_mesh(sharding.MeshConfig(2, 2, 2)), 3, no_dropout)
   np.testing.assert_allclose(sharded, single, rtol=1e-5)
+
+
+def test_an_int8_base_is_dequantised_inside_the_layers_within_half_a_step():
+  tokens = np.random.default_rng(3).integers(0, 64, (2, 9))
+  params = nn.unbox(Decoder(CONFIG).init(jax.random.key(0), tokens))["params"]
+  held = int8_base.quantize_base(params)
+  query, scale = held["layers"]["attention"]["query"], held["layers"]["attention"]["query_int8_scale"]
+  assert query.dtype == np.int8 and scale.shape == (2, 4, 8)  # [layers, heads, head_dim]
+  assert held["layers"]["attention"]["out_int8_scale"].shape == (2, 32)  # out: [N, H] -> [D]
+  assert held["embedding"].dtype == np.float32  # the embedding is not quantised
+  # Row-wise absmax rounding: every weight within half a quantisation step of its original.
+  for module, kernel in int8_base.KERNEL_INPUT_AXES:
+    original = np.asarray(params["layers"][module][kernel])
+    values = np.asarray(held["layers"][module][kernel], np.float32)
+    steps = np.asarray(held["layers"][module][kernel + int8_base.SCALE_SUFFIX])
+    steps = steps.reshape(steps.shape[:1] + (1,) * (original.ndim - steps.ndim) + steps.shape[1:])
+    assert np.all(np.abs(values * steps - original) <= steps / 2 + 1e-7), (module, kernel)
+  # The decoder computes with exactly those dequantised weights.
+  layers = held["layers"]
+  dequantised = {**params, "layers": {module: dict(values) for module, values in layers.items()}}
+  for module, kernel in int8_base.KERNEL_INPUT_AXES:
+    scale = dequantised["layers"][module].pop(kernel + int8_base.SCALE_SUFFIX)
+    # Per layer, as the scanned layer sees them: [*inputs, *outputs] and [*outputs].
+    dequantised["layers"][module][kernel] = np.stack([
+        int8_base.dequantize(layers[module][kernel][layer], scale[layer], np.float32)
+        for layer in range(CONFIG.num_layers)])
+  np.testing.assert_allclose(Decoder(CONFIG).apply({"params": held}, tokens)[0],
+                             Decoder(CONFIG).apply({"params": dequantised}, tokens)[0],
+                             atol=1e-5, rtol=1e-5)
+
+
+def test_lora_on_an_int8_base_trains_on_8_devices():
+  int8 = lora.LoraConfig(rank=8, alpha=16, dropout=0.05, base_dtype="int8")
+  mesh = sharding.make_mesh(sharding.MeshConfig(2, 2, 2))
+  functions = lora_step.build(CONFIG, int8, OptimizerConfig(learning_rate=1e-2), mesh)
+  loaded = nn.unbox(Decoder(CONFIG).init(jax.random.key(0), np.zeros((1, 1), np.int32)))["params"]
+  loaded = jax.device_put(loaded, jax.tree.map(lambda leaf: leaf.sharding, functions.abstract_base))
+  base = functions.prepare_base(loaded)
+  gate = base["layers"]["mlp"]["gate"]
+  assert gate.dtype == np.int8 and tuple(gate.sharding.spec) == (None, "fsdp", "tensor")
+  assert tuple(base["layers"]["mlp"]["gate_int8_scale"].sharding.spec) == (None, "tensor")
+  state, losses = functions.init(jax.random.key(1)), []
+  for _ in range(20):
+    state, metrics = functions.train_step(state, global_batch(_batch(), functions.batch_sharding),
+                                          base)
+    losses.append(float(metrics["loss"]))
+  assert losses[-1] < 0.8 * losses[0], losses
+  assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(state.params))

@@ -3,6 +3,7 @@ evaluates, and exports through `python -m xlt_jax.convert xlt-to-hf --lora_run` 
 weights and as a PEFT adapter that `peft` loads (both giving the same logits); bad LoRA
 settings are one error line before anything is compiled."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ from test_base_checkpoint import (
 )
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import lora
+from xlt_jax.models import conversion, lora
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.training import checkpointing, lora_export, sharding
@@ -78,7 +79,7 @@ def test_p2_lora_study_trains_adapters_only_and_exports_to_peft(demo_dir, tmp_pa
   run = json.loads((run_dir / "run.json").read_text())
   lora_config = lora.LoraConfig(**{k: tuple(v) if isinstance(v, list) else v
                                    for k, v in run["lora"].items()})
-  assert lora_config == lora.LoraConfig(rank=8, alpha=16, dropout=0.05)
+  assert lora_config == lora.LoraConfig(rank=8, alpha=16, dropout=0.05, base_dtype="int8")
   assert json.loads((run_dir / "eval" / "metrics.json").read_text())["languages"]
   # The checkpoints hold the adapters alone (and their optimizer state), not the base.
   model_config = ModelConfig(**run["model"])
@@ -100,12 +101,24 @@ def test_p2_lora_study_trains_adapters_only_and_exports_to_peft(demo_dir, tmp_pa
   config = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())
   assert (config["r"], config["lora_alpha"], config["target_modules"]) == (
       8, 16.0, ["k_proj", "q_proj", "v_proj"])
-  tokens = torch.tensor([[1, 5, 9, 14, 30, 2]])
+  tokens = np.array([[1, 5, 9, 14, 30, 2]])
   base = transformers.AutoModelForCausalLM.from_pretrained(str(hf_dir))
   with torch.no_grad():
-    plain = base(tokens).logits.numpy()
-    adapted = peft.PeftModel.from_pretrained(base, str(tmp_path / "peft")).eval()(tokens)
-    exported = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"))(tokens)
-  assert np.abs(adapted.logits.numpy() - plain).max() > 1e-4  # training moved the adapters
-  np.testing.assert_allclose(exported.logits.numpy(), adapted.logits.numpy(), atol=1e-4,
-                             rtol=1e-4)
+    plain = base(torch.from_numpy(tokens)).logits.numpy()
+    adapted = peft.PeftModel.from_pretrained(base, str(tmp_path / "peft")).eval()(
+        torch.from_numpy(tokens)).logits.numpy()
+    exported = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"))(
+        torch.from_numpy(tokens)).logits.numpy()
+  assert np.abs(adapted - plain).max() > 1e-4  # training moved the adapters
+  # PEFT puts the adapters on the full-precision base: our adapted model on that base.
+  _, full_base, _ = conversion.load_xlt(run["initial_checkpoint"])
+  fp_lora = dataclasses.replace(lora_config, base_dtype=None)
+  ours = Decoder(model_config, fp_lora).apply(
+      {"params": lora.combine(full_base, jax.device_get(adapters))}, tokens)[0]
+  np.testing.assert_allclose(adapted, ours, atol=1e-4, rtol=1e-4)
+  # The merged export is the model as trained and evaluated: the int8 base plus adapters.
+  _, evaluated = lora_export.restore_adapted_params(
+      str(run_dir / "checkpoints"), str(step), model_config, lora_config,
+      run["initial_checkpoint"], mesh)
+  np.testing.assert_allclose(exported, Decoder(model_config).apply({"params": evaluated}, tokens)[0],
+                             atol=1e-4, rtol=1e-4)

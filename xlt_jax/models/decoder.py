@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import rope
+from xlt_jax.models import int8_base, rope
 from xlt_jax.models.attention import dot_product_attention
 from xlt_jax.models.config import REMAT_POLICIES, ModelConfig
 from xlt_jax.models.lora import RNG_NAME as LORA_RNG
@@ -71,12 +71,18 @@ def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[st
             config: ModelConfig, fan_in_axes: int = 1) -> jax.Array:
   """A projection kernel of the given shape, initialised with variance 1/fan_in, in
   param_dtype: `_project` rounds it to the compute dtype inside its product, so that
-  its gradient comes back in param_dtype without a rounding to the compute dtype."""
+  its gradient comes back in param_dtype without a rounding to the compute dtype.
+  A kernel given in int8 with a scale beside it (a frozen LoRA base, `int8_base`) is
+  dequantised here, inside the layer."""
   init = nn.initializers.variance_scaling(
       1.0, "fan_in", "truncated_normal", in_axis=tuple(range(fan_in_axes)),
       out_axis=tuple(range(fan_in_axes, len(shape))),
   )
-  return module.param(name, _param(init, axes), shape, config.param_dtype)
+  kernel = module.param(name, _param(init, axes), shape, config.param_dtype)
+  if module.has_variable("params", name + int8_base.SCALE_SUFFIX):
+    scale = module.get_variable("params", name + int8_base.SCALE_SUFFIX)
+    kernel = int8_base.dequantize(kernel, scale, config.param_dtype)
+  return kernel
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))

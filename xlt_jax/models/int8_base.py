@@ -67,3 +67,14 @@ def abstract_quantized(abstract_base: dict) -> dict:
         (leaf.shape[0], *leaf.shape[1 + input_axes:]), jnp.float32,
         sharding=NamedSharding(leaf.sharding.mesh, scale_spec))
   return {**abstract_base, "layers": layers}
+
+
+def dequantize_base(held: dict, dtype: Any = jnp.float32) -> dict:
+  """The inverse view of `quantize_base`: every int8 kernel times its scale, in `dtype`,
+  scales removed (the weights the adapted model computed with, for merging and export)."""
+  layers = {module: dict(values) for module, values in held["layers"].items()}
+  for (module, kernel), input_axes in KERNEL_INPUT_AXES.items():
+    scale = layers[module].pop(kernel + SCALE_SUFFIX)
+    scale = jnp.expand_dims(scale, tuple(range(1, 1 + input_axes)))  # [layers, 1.., *outputs]
+    layers[module][kernel] = (layers[module][kernel].astype(jnp.float32) * scale).astype(dtype)
+  return {**held, "layers": layers}

@@ -52,8 +52,8 @@ class LoraConfig:
   alpha: float = 16.0
   dropout: float = 0.0
   targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj")  # Hugging Face module names
-  # How the frozen base is held: None keeps the model's param_dtype. "int8" (P2's QLoRA-
-  # style base) is not supported yet and is refused.
+  # How the frozen base is held: None keeps the model's param_dtype; "int8" (P2) stores each
+  # layer's projection kernels as int8 with a scale per output feature (models/int8_base.py).
   base_dtype: str | None = None
 
   def __post_init__(self):
@@ -61,12 +61,12 @@ class LoraConfig:
       raise UserInputError(f"LoraConfig.rank must be >= 0 (0: no adapters), not {self.rank}")
     if not 0.0 <= self.dropout < 1.0:
       raise UserInputError(f"LoraConfig.dropout must be in [0, 1), not {self.dropout}")
-    if self.base_dtype == "int8":
-      raise UserInputError("LoraConfig.base_dtype='int8' (a quantised frozen base) is not"
-                           " supported yet; leave it None to keep the base in param_dtype")
-    if self.base_dtype is not None:
+    if self.base_dtype not in (None, "int8"):
       raise UserInputError(f"unknown LoraConfig.base_dtype {self.base_dtype!r}; None keeps the"
-                           " model's param_dtype ('int8' is not supported yet)")
+                           " model's param_dtype, 'int8' quantises the frozen base")
+    if self.base_dtype == "int8" and not self.rank:
+      raise UserInputError("LoraConfig.base_dtype='int8' freezes the base, which needs"
+                           " adapters to train: set LoraConfig.rank > 0")
     if self.rank and not self.targets:
       raise UserInputError("LoraConfig.targets is empty: name the modules to adapt, e.g."
                            " ('q_proj', 'k_proj', 'v_proj')")

@@ -4,7 +4,8 @@ A LoRA run's checkpoints hold only the adapters (`lora_step`); the base is the r
 initial checkpoint (an xlt directory, `python -m xlt_jax.convert hf-to-xlt`). Exports:
 
 - merged: a Hugging Face directory whose weights are W + (alpha / rank) * B @ A (in HF
-  layout), loadable by `transformers` alone;
+  layout), loadable by `transformers` alone; with `base_dtype='int8'` W is the int8 base as
+  training saw it (dequantised), so the merged model is the trained one;
 - PEFT: an adapter directory, `adapter_config.json` + `adapter_model.safetensors`, as
   `PeftModel.save_pretrained` writes them (file names from peft/utils/constants.py:
   CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME; tensor names from peft/utils/save_and_load.py
@@ -18,7 +19,7 @@ from jax.sharding import Mesh
 
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import conversion, lora
+from xlt_jax.models import conversion, int8_base, lora
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.training import checkpointing, lora_step
 
@@ -46,7 +47,16 @@ def restore_adapted_params(checkpoint_dir: str, which: str, model_config: ModelC
   step, adapters = restore_adapters(checkpoint_dir, which, model_config, lora_config, mesh)
   abstract_base, _ = lora_step.abstract_params(model_config, lora_config, mesh)
   _, base, _ = conversion.load_xlt(base_xlt_dir, abstract_base)
-  return step, lora.merge(lora.combine(base, adapters), lora_config)
+  return step, lora.merge(lora.combine(base_as_trained(base, lora_config), adapters), lora_config)
+
+
+def base_as_trained(base: dict, lora_config: lora.LoraConfig) -> dict:
+  """The base weights the adapters were trained on: as loaded, or with `base_dtype='int8'`
+  quantised and dequantised (each kernel within half a quantisation step of the original)."""
+  if lora_config.base_dtype != "int8":
+    return base
+  dtype = base["layers"]["attention"]["query"].dtype  # every layer kernel's param_dtype
+  return int8_base.dequantize_base(int8_base.quantize_base(base), dtype)
 
 
 def export_merged(base_xlt_dir: str, lora_config: lora.LoraConfig, adapters: Any, out_dir: str,
@@ -54,7 +64,7 @@ def export_merged(base_xlt_dir: str, lora_config: lora.LoraConfig, adapters: Any
   """Writes the base of `base_xlt_dir` with `adapters` merged in as a Hugging Face
   directory (config.json and tokenizer files of the base); returns out_dir."""
   config, base, hf_config = conversion.load_xlt(base_xlt_dir)
-  merged = lora.merge(lora.combine(base, adapters), lora_config)
+  merged = lora.merge(lora.combine(base_as_trained(base, lora_config), adapters), lora_config)
   return conversion.write_hf(config, merged, hf_config, base_xlt_dir, out_dir, dtype)
 
 

@@ -8,7 +8,10 @@ nothing reads). The step itself is `train_step.train_step` (same loss, microbatc
 clipping and AdamW) run on a model view that places the adapters beside the base.
 
 `build` jits once per model, adapters, optimizer and mesh; `bind(functions, base)` gives
-the `ShardedFunctions` the trainer drives, with the base parameters bound in.
+the `ShardedFunctions` the trainer drives, with the base parameters bound in: as loaded,
+or with `LoraConfig.base_dtype='int8'` quantised once on the devices (`int8_base`), the
+full-precision copy then dropped, so the step reads int8 kernels and dequantises one layer
+at a time.
 """
 
 import dataclasses
@@ -22,7 +25,7 @@ import optax
 from jax.sharding import Mesh
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import lora
+from xlt_jax.models import int8_base, lora
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.training import sharding
@@ -60,8 +63,9 @@ class LoraFunctions:
   init: Any  # rng -> TrainState over the adapters (the base is not needed to initialise them)
   train_step: Any  # (TrainState, batch, base) -> (TrainState, metrics)
   validation_step: Any  # (adapters, batch, base) -> (loss sum, weight sum)
+  prepare_base: Any  # loaded base params (sharded as abstract_base) -> the base as held
   state_sharding: Any
-  base_sharding: Any
+  base_sharding: Any  # of the base as held (int8 kernels and their scales with base_dtype='int8')
   batch_sharding: Any
   abstract_state: Any
   abstract_base: Any  # shapes, dtypes and shardings of the base params (for loading them)
@@ -102,7 +106,10 @@ def build(model_config: ModelConfig, lora_config: lora.LoraConfig,
                          " model with train_step.build")
   model = Decoder(model_config, lora_config)
   abstract_base, abstract_adapters = abstract_params(model_config, lora_config, mesh)
-  base_sharding = jax.tree.map(lambda leaf: leaf.sharding, abstract_base)
+  loaded_sharding = jax.tree.map(lambda leaf: leaf.sharding, abstract_base)
+  int8 = lora_config.base_dtype == "int8"
+  held = int8_base.abstract_quantized(abstract_base) if int8 else abstract_base
+  base_sharding = jax.tree.map(lambda leaf: leaf.sharding, held)
   adapter_sharding = jax.tree.map(lambda leaf: leaf.sharding, abstract_adapters)
   sharding.audit_replication(abstract_base, mesh, MAX_REPLICATED_PARAMETER_BYTES)
   optimizer = make_optimizer(optimizer_config)
@@ -146,6 +153,8 @@ def build(model_config: ModelConfig, lora_config: lora.LoraConfig,
       validation_step=with_rules(jax.jit(
           validate, in_shardings=(adapter_sharding, batch_sharding, base_sharding),
           out_shardings=replicated)),
+      prepare_base=jax.jit(int8_base.quantize_base, in_shardings=(loaded_sharding,),
+                           out_shardings=base_sharding) if int8 else (lambda base: base),
       state_sharding=state_sharding,
       base_sharding=base_sharding,
       batch_sharding=batch_sharding,
@@ -156,8 +165,9 @@ def build(model_config: ModelConfig, lora_config: lora.LoraConfig,
 
 def bind(functions: LoraFunctions, base: Any) -> ShardedFunctions:
   """The trainer's `ShardedFunctions` over the adapters, with the frozen `base` params
-  (sharded as `functions.base_sharding`) bound in. `init_from_params` is refused: with
-  adapters the base is bound here and the adapters start from `init`."""
+  (as loaded, sharded as `functions.abstract_base`) bound in as `prepare_base` holds them.
+  `init_from_params` is refused: the base is bound here and the adapters start from `init`."""
+  base = functions.prepare_base(base)
 
   def init_from_params(_):
     raise UserInputError("with LoRA the base parameters are bound once (lora_step.bind);"
