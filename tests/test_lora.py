@@ -163,3 +163,24 @@ def test_lora_on_an_int8_base_trains_on_8_devices():
     losses.append(float(metrics["loss"]))
   assert losses[-1] < 0.8 * losses[0], losses
   assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(state.params))
+
+
+def test_resuming_a_run_with_other_adapters_is_refused_naming_them(tmp_path):
+  from xlt_jax.training import checkpointing, resume_guard
+  from xlt_jax.training.train_step import TrainState
+  from xlt_jax.training.trainer import TrainConfig
+
+  def identity(lora_config):
+    return resume_guard.run_identity(CONFIG, OptimizerConfig(), TrainConfig(lora=lora_config))
+
+  run_dir, checkpoints = str(tmp_path), str(tmp_path / "checkpoints")
+  resume_guard.record_identity(run_dir, identity(P2), 0, [])
+  manager = checkpointing.open_checkpoints(checkpoints, keep_latest=1, keep_best=0,
+                                           asynchronous=False)
+  checkpointing.save(manager, 1, TrainState(step=0, params={"a": np.zeros(2)},
+                                            opt_state={"m": np.zeros(2)}), None)
+  manager.close()
+  assert resume_guard.check_resume(run_dir, "r", identity(P2), False, checkpoints) == []
+  with pytest.raises(UserInputError, match=r"started with LoraConfig.alpha=16, now 32"):
+    resume_guard.check_resume(run_dir, "r", identity(lora.LoraConfig(
+        rank=8, alpha=32, dropout=0.05)), False, checkpoints)
