@@ -77,8 +77,7 @@ def test_p2_lora_study_trains_adapters_only_and_exports_to_peft(demo_dir, tmp_pa
   assert result.returncode == 0, result.stderr[-3000:]
   run_dir = model_dir / "runs" / "budget00016"
   run = json.loads((run_dir / "run.json").read_text())
-  lora_config = lora.LoraConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                   for k, v in run["lora"].items()})
+  lora_config = lora.from_record(run["lora"])
   assert lora_config == lora.LoraConfig(rank=8, alpha=16, dropout=0.05, base_dtype="int8")
   assert json.loads((run_dir / "eval" / "metrics.json").read_text())["languages"]
   # The checkpoints hold the adapters alone (and their optimizer state), not the base.

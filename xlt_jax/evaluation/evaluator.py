@@ -128,8 +128,7 @@ def restore_run_params(run: dict, run_dir: str, which: str, model_config: ModelC
   """(step, params of the plain Decoder) of checkpoint `which` of a run; a LoRA run's
   adapters (run.json "lora" with rank > 0) are merged into its base checkpoint."""
   checkpoints = paths.join(run_dir, "checkpoints")
-  lora_config = lora.LoraConfig(**{key: tuple(value) if isinstance(value, list) else value
-                                   for key, value in (run.get("lora") or {}).items()})
+  lora_config = lora.from_record(run.get("lora"))
   if not lora_config.enabled:
     return checkpointing.restore_params(checkpoints, which,
                                         abstract_params(Decoder(model_config), mesh))

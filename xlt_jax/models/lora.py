@@ -91,6 +91,13 @@ class LoraConfig:
     return self.enabled and any(TARGETS[target] == (module, kernel) for target in self.targets)
 
 
+def from_record(record: dict | None) -> LoraConfig:
+  """The LoraConfig of a JSON record (`dataclasses.asdict`, as run.json stores it; lists
+  back to tuples); None or {} (a run from before LoRA) is rank 0."""
+  return LoraConfig(**{key: tuple(value) if isinstance(value, list) else value
+                       for key, value in (record or {}).items()})
+
+
 class Adapter(nn.Module):
   """The low-rank path of one projection: x [..., *in_shape] -> [..., *out_shape].
 

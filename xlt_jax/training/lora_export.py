@@ -114,8 +114,7 @@ def export_run(run_dir: str, which: str, out_dir: str, *, peft: bool = False,
     raise UserInputError(f"{run_file} does not exist: is {run_dir} a run directory?")
   with paths.open(run_file, encoding="utf-8") as file:
     run = json.load(file)
-  lora_config = lora.LoraConfig(**{key: tuple(value) if isinstance(value, list) else value
-                                   for key, value in (run.get("lora") or {}).items()})
+  lora_config = lora.from_record(run.get("lora"))
   if not lora_config.enabled:
     raise UserInputError(f"run {run_dir} was trained without LoRA adapters; export its"
                          " checkpoint's params instead")
