@@ -2,6 +2,8 @@
 trains only adapters, and exported adapters equal PEFT's (the external reference: `peft`
 loading our adapter directory onto the `transformers` model gives our logits)."""
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from xlt_jax.models import int8_base, lora
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.training import lora_step, sharding
-from xlt_jax.training.train_step import OptimizerConfig, global_batch
+from xlt_jax.training.train_step import OptimizerConfig, build, global_batch
 
 CONFIG = ModelConfig(vocab_size=64, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2,
                      head_dim=8, mlp_dim=64)
@@ -184,3 +186,36 @@ def test_resuming_a_run_with_other_adapters_is_refused_naming_them(tmp_path):
   with pytest.raises(UserInputError, match=r"started with LoraConfig.alpha=16, now 32"):
     resume_guard.check_resume(run_dir, "r", identity(lora.LoraConfig(
         rank=8, alpha=32, dropout=0.05)), False, checkpoints)
+
+
+def _compiled_text(jitted_with_rules, mesh, *args) -> str:
+  # The step functions are `with_rules` wrappers (functools.wraps) around the jax.jit object.
+  with jax.sharding.set_mesh(mesh), sharding.axis_rules():
+    return jitted_with_rules.__wrapped__.lower(*args).compile().as_text()
+
+
+def _dots_producing(hlo: str, shape: str) -> int:
+  return sum(1 for line in hlo.splitlines()
+             if re.search(rf"= f32\[{shape}\]\{{[0-9,]*\}} dot\(", line))
+
+
+def test_the_compiled_lora_step_computes_no_gradient_of_a_base_kernel():
+  """The full step's backward pass has dots producing the MLP kernels' gradients ([D, F],
+  [F, D]); the LoRA step (adapters on q and v only) has none: XLA drops the base-weight
+  products of the custom VJP, whose results nothing reads."""
+  config = ModelConfig(vocab_size=64, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2,
+                       head_dim=8, mlp_dim=48)
+  mesh = sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1])
+  zeros = np.zeros((8, 16), np.int32)
+  batch = {"decoder_input_tokens": zeros, "decoder_target_tokens": zeros,
+           "decoder_loss_weights": zeros + 1}
+  full = build(config, OptimizerConfig(), mesh)
+  full_hlo = _compiled_text(full.train_step, mesh, full.init(jax.random.key(0)),
+                            global_batch(batch, full.batch_sharding))
+  adapted = lora_step.build(config, lora.LoraConfig(rank=4, targets=("q_proj", "v_proj")),
+                            OptimizerConfig(), mesh)
+  base = nn.unbox(Decoder(config).init(jax.random.key(0), np.zeros((1, 1), np.int32)))["params"]
+  lora_hlo = _compiled_text(adapted.train_step, mesh, adapted.init(jax.random.key(1)),
+                            global_batch(batch, adapted.batch_sharding), base)
+  assert _dots_producing(full_hlo, "32,48") and _dots_producing(full_hlo, "48,32")
+  assert _dots_producing(lora_hlo, "32,48") == _dots_producing(lora_hlo, "48,32") == 0
