@@ -158,8 +158,8 @@ def _adapted(module: nn.Module, lora: LoraConfig | None, name: str, x: jax.Array
              in_shape: tuple[int, ...], out_shape: tuple[int, ...], in_axes: tuple[str, ...],
              out_axes: tuple[str, ...]) -> jax.Array:
   """y, plus the low-rank adapter's output when `lora` targets kernel `name` of `module`
-  (`xlt_jax.models.lora`); without adapters y is returned untouched."""
-  if lora is None or not lora.adapts(type(module).__name__.lower(), name):
+  (an Attention or MLP; `xlt_jax.models.lora`); without adapters y is returned untouched."""
+  if lora is None or not lora.adapts(module.ADAPTER_GROUP, name):
     return y
   adapter = Adapter(lora, in_shape, out_shape, in_axes, out_axes, module.config.param_dtype,
                     name=name + "_lora")
@@ -192,6 +192,7 @@ class Attention(nn.Module):
 
   config: ModelConfig
   lora: LoraConfig | None = None
+  ADAPTER_GROUP = "attention"  # this module's kernels in lora.TARGETS
 
   @nn.compact
   def __call__(self, x_BLD, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index):
@@ -254,6 +255,7 @@ class MLP(nn.Module):
 
   config: ModelConfig
   lora: LoraConfig | None = None
+  ADAPTER_GROUP = "mlp"  # this module's kernels in lora.TARGETS
 
   @nn.compact
   def __call__(self, x_BLD):
