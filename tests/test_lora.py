@@ -199,6 +199,7 @@ def _dots_producing(hlo: str, shape: str) -> int:
              if re.search(rf"= f32\[{shape}\]\{{[0-9,]*\}} dot\(", line))
 
 
+@pytest.mark.slow  # compiles a full and a LoRA step: ~1 minute on a shared 2-core machine
 def test_the_compiled_lora_step_computes_no_gradient_of_a_base_kernel():
   """The full step's backward pass has dots producing the MLP kernels' gradients ([D, F],
   [F, D]); the LoRA step (adapters on q and v only) has none: XLA drops the base-weight
