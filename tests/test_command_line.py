@@ -24,7 +24,7 @@ finally:
 
 BINARIES = ["xlt_jax.launch", "xlt_jax.plan", "xlt_jax.evaluate", "xlt_jax.report",
             "xlt_jax.convert", "xlt_jax.demo_data", "xlt_jax.inspect", "xlt_jax.data",
-            "xlt_jax.score"]
+            "xlt_jax.score", "xlt_jax.serve"]
 
 
 def _user_environment(**extra) -> dict[str, str]:
@@ -36,12 +36,13 @@ def _user_environment(**extra) -> dict[str, str]:
 
 
 def _probe(*arguments: str, timeout: int = 120) -> subprocess.CompletedProcess:
-  return subprocess.run([sys.executable, "-c", PROBE, *arguments], cwd=REPO,
+  return subprocess.run([sys.executable, "-c", PROBE, *arguments], check=False, cwd=REPO,
                         env=_user_environment(), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("command", [[name] for name in BINARIES]
                          + [["xlt_jax.convert", "verify"], ["xlt_jax.data", "prepare"],
+                            ["xlt_jax.data", "translate"], ["xlt_jax.data", "complete"],
                             ["xlt_jax.score", "rouge"], ["xlt_jax.score", "language_confusion"],
                             ["xlt_jax.score", "qa"], ["xlt_jax.score", "api_call"],
                             ["xlt_jax.score", "mgsm"]],
@@ -84,7 +85,8 @@ def test_an_unquoted_gin_string_outside_the_repository_is_one_line_naming_the_fl
   result = subprocess.run(
       [sys.executable, "-m", "xlt_jax.launch", "--gin_file=gin/smoke_cpu.gin",
        f"--gin.MODEL_DIR={tmp_path}/run"],
-      cwd=tmp_path, env=_user_environment(), capture_output=True, text=True, timeout=300)
+      check=False, cwd=tmp_path, env=_user_environment(), capture_output=True, text=True,
+      timeout=300)
   assert _one_error_line(result) == (
       f"error: --gin.MODEL_DIR={tmp_path}/run: gin values are Python literals; quote strings:"
       f""" --gin.MODEL_DIR="'{tmp_path}/run'\"""")
@@ -96,13 +98,22 @@ def test_an_impossible_budget_is_the_only_stderr_line(tmp_path):
   result = subprocess.run(
       [sys.executable, "-m", "xlt_jax.launch", "--gin_file=gin/smoke_cpu.gin",
        f"--gin.MODEL_DIR='{tmp_path}'", "--gin.StudyDesign.budgets=(0, 999999)"],
-      cwd=REPO, env=_user_environment(), capture_output=True, text=True, timeout=600)
+      check=False, cwd=REPO, env=_user_environment(), capture_output=True, text=True,
+      timeout=600)
   assert _one_error_line(result).startswith("error: budget 999999 for task demo_arith_es_train")
 
 
 def test_evaluate_on_a_missing_run_is_one_line_without_jax_platforms(tmp_path):
   result = subprocess.run(
       [sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={tmp_path}/none"],
-      cwd=REPO, env=_user_environment(), capture_output=True, text=True, timeout=300)
+      check=False, cwd=REPO, env=_user_environment(), capture_output=True, text=True,
+      timeout=300)
   assert _one_error_line(result) == (
       f"error: {tmp_path}/none/run.json does not exist: is {tmp_path}/none a run directory?")
+
+
+def test_serve_on_a_missing_checkpoint_is_one_line_without_jax_platforms(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.serve", f"--model={tmp_path}/none"],
+      check=False, cwd=REPO, env=_user_environment(), capture_output=True, text=True, timeout=300)
+  assert _one_error_line(result) == f"error: base checkpoint {tmp_path}/none does not exist"

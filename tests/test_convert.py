@@ -2,6 +2,7 @@
 logits in xlt-jax (the external reference is `transformers` itself)."""
 
 import dataclasses
+import io
 import os
 import pathlib
 import subprocess
@@ -28,6 +29,16 @@ FAMILIES = {
     "llama_tied": lambda: transformers.LlamaConfig(**COMMON, tie_word_embeddings=True),
     "qwen3": lambda: transformers.Qwen3Config(**COMMON, head_dim=16, tie_word_embeddings=True),
     "cohere": lambda: transformers.CohereConfig(**COMMON, logit_scale=0.0625),
+    "qwen2": lambda: transformers.Qwen2Config(**COMMON, tie_word_embeddings=False,
+                                              initializer_range=0.2),
+    "gemma": lambda: transformers.GemmaConfig(**COMMON, head_dim=16, hidden_act="gelu",
+                                              initializer_range=0.2),
+    "gemma_multi_query": lambda: transformers.GemmaConfig(
+        **{**COMMON, "num_key_value_heads": 1}, head_dim=16, initializer_range=0.3),
+    "falcon": lambda: transformers.FalconConfig(  # Falcon 7B's layout, tiny
+        vocab_size=97, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+        multi_query=True, parallel_attn=True, new_decoder_architecture=False, bias=False,
+        alibi=False, max_position_embeddings=64, initializer_range=0.2),
     "gemma3": lambda: transformers.Gemma3TextConfig(
         **{**COMMON, "num_hidden_layers": 7}, head_dim=16, sliding_window=5,
         query_pre_attn_scalar=16,
@@ -44,8 +55,13 @@ def _save_random_model(name, directory):
   # Random norm weights too, so that a misplaced norm cannot go unnoticed.
   with torch.no_grad():
     for parameter_name, parameter in model.named_parameters():
-      if "norm" in parameter_name:
-        parameter.normal_(0.0, 0.5 if config.model_type == "gemma3_text" else 1.0)
+      is_norm = "norm" in parameter_name or "ln_f" in parameter_name
+      if is_norm and parameter_name.endswith("bias"):
+        parameter.normal_(0.0, 0.1)  # LayerNorm biases (Falcon): small, or one token wins
+      elif is_norm:
+        parameter.normal_(0.0, 0.5 if config.model_type.startswith("gemma") else 1.0)
+      elif parameter_name.endswith("bias"):  # zeros at initialisation: make them count
+        parameter.normal_(0.0, 1.0)
   model.save_pretrained(directory)
   return model
 
@@ -61,15 +77,16 @@ def test_logits_equal_transformers_in_float32(name, tmp_path):
   np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4, rtol=1e-4)
 
 
-def test_round_trip_is_bit_identical(tmp_path):
-  reference = _save_random_model("gemma3", tmp_path)
+@pytest.mark.parametrize("name", ["gemma3", "falcon", "qwen2"])
+def test_round_trip_is_bit_identical(name, tmp_path):
+  reference = _save_random_model(name, tmp_path)
   model, params = convert.from_hf(str(tmp_path))
   exported = dict(convert.params_to_hf(model.config, params))
   original = {name: tensor.numpy() for name, tensor in reference.state_dict().items()
-              if name != "lm_head.weight"}
+              if name != "lm_head.weight" or not model.config.tie_embeddings}
   assert set(exported) == set(original)
-  for name, tensor in original.items():
-    np.testing.assert_array_equal(exported[name], tensor, err_msg=name)
+  for tensor_name, tensor in original.items():
+    np.testing.assert_array_equal(exported[tensor_name], tensor, err_msg=tensor_name)
 
 
 def test_wrong_shapes_and_unknown_tensors_are_named(tmp_path):
@@ -184,3 +201,93 @@ def test_bfloat16_conversion_keeps_bfloat16_values(tmp_path):
   original = reference.state_dict()["model.layers.1.mlp.down_proj.weight"].float().numpy()
   np.testing.assert_array_equal(
       exported["model.layers.1.mlp.down_proj.weight"].astype(np.float32), original)
+
+
+def _save_random_gemma3_multimodal(directory):
+  """A tiny Gemma3ForConditionalGeneration (google/gemma-3-4b-pt's architecture) with
+  random norms, saved as transformers saves it: `language_model.model.*` and a vision
+  tower beside it. Its image token ids lie outside the text tokens the tests feed."""
+  torch.manual_seed(0)
+  config = transformers.Gemma3Config(
+      text_config=dict(**{**COMMON, "num_hidden_layers": 7}, head_dim=16, sliding_window=5,
+                       query_pre_attn_scalar=16,
+                       rope_scaling={"rope_type": "linear", "factor": 8.0}),
+      vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "image_size": 28, "patch_size": 14},
+      mm_tokens_per_image=4, boi_token_index=94, eoi_token_index=95, image_token_index=96)
+  model = transformers.Gemma3ForConditionalGeneration(config).eval()
+  with torch.no_grad():
+    for parameter_name, parameter in model.named_parameters():
+      if "norm" in parameter_name:
+        parameter.normal_(0.0, 0.5)
+  model.save_pretrained(directory)
+  return model
+
+
+def test_gemma3_multimodal_checkpoint_converts_its_language_model(tmp_path):
+  reference = _save_random_gemma3_multimodal(tmp_path / "hf")
+  from safetensors import safe_open
+  with safe_open(str(tmp_path / "hf" / "model.safetensors"), "np") as file:
+    stored = set(file.keys())
+  # The layout of the real google/gemma-3-4b-pt (language_model.model.*, vision_tower.*).
+  assert "language_model.model.layers.0.self_attn.q_norm.weight" in stored
+  assert any(name.startswith("vision_tower.") for name in stored)
+  config = convert.model_config_from_hf(convert.read_hf_config(str(tmp_path / "hf")))
+  assert config.global_layer_every == 6 and config.rope_scaling == "linear"
+  model, params = convert.from_hf(str(tmp_path / "hf"))
+  tokens = np.random.default_rng(0).integers(0, 94, (2, 12))
+  with torch.no_grad():
+    expected = reference(torch.from_numpy(tokens)).logits.numpy()
+  logits, _ = model.apply({"params": params}, tokens)
+  np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4, rtol=1e-4)
+  # Exported: the text model alone, which transformers loads as Gemma3ForCausalLM with
+  # the same logits.
+  log = io.StringIO()
+  convert.hf_to_xlt(str(tmp_path / "hf"), str(tmp_path / "xlt"), stream=log)
+  vision = sum(not name.startswith("language_model.") for name in stored)
+  assert f"language model only; {vision} tensors of the vision tower" in log.getvalue()
+  convert.xlt_to_hf(str(tmp_path / "xlt"), str(tmp_path / "text"))
+  text_model = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "text")).eval()
+  assert type(text_model).__name__ == "Gemma3ForCausalLM"
+  with torch.no_grad():
+    np.testing.assert_allclose(text_model(torch.from_numpy(tokens)).logits.numpy(), expected,
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_gemma3_multimodal_verify_passes(tmp_path):
+  from xlt_jax.evaluation import parity
+  _save_random_gemma3_multimodal(tmp_path)
+  out = io.StringIO()
+  assert parity.verify(str(tmp_path), stream=out), out.getvalue()
+
+
+def test_gemma3_text_defaults_are_transformers_defaults():
+  from xlt_jax.models.hf_config import GEMMA3_TEXT_DEFAULTS
+  defaults = transformers.Gemma3TextConfig()
+  rope = defaults.rope_parameters
+  theirs = {**defaults.to_dict(), "rope_theta": rope["full_attention"]["rope_theta"],
+            "rope_local_base_freq": rope["sliding_attention"]["rope_theta"],
+            "sliding_window_pattern": defaults._sliding_window_pattern}
+  assert {key: theirs[key] for key in GEMMA3_TEXT_DEFAULTS} == GEMMA3_TEXT_DEFAULTS
+
+
+def test_a_fused_query_key_value_of_the_wrong_size_is_named(tmp_path):
+  _save_random_model("falcon", tmp_path)
+  config = convert.model_config_from_hf(convert.read_hf_config(str(tmp_path)))
+  from safetensors.numpy import load_file
+  tensors = load_file(str(tmp_path / "model.safetensors"))
+  name = "transformer.h.1.self_attention.query_key_value.weight"
+  tensors[name] = np.concatenate([tensors[name], tensors[name][:8]])
+  with pytest.raises(UserInputError, match=rf"tensor {name}: expected 48 rows \(fused query,"
+                                           r" key and value\), found shape \(56, 32\)"):
+    convert.params_from_hf(config, set(tensors), tensors.__getitem__)
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"new_decoder_architecture": True}, "new_decoder_architecture=True"),
+    ({"alibi": True}, "alibi=True"), ({"bias": True}, "bias=True"),
+    ({"multi_query": False}, "multi_query=False")])
+def test_falcon_layouts_other_than_7bs_are_refused(change, named):
+  config = {**FAMILIES["falcon"]().to_dict(), **change}
+  with pytest.raises(UserInputError, match=f"falcon with {named} is not supported"):
+    convert.model_config_from_hf(config)

@@ -83,5 +83,5 @@ def test_smoke_study_with_model_dir_on_gcs(gcs, tmp_path):
   assert evaluated.returncode == 0, evaluated.stderr[-4000:]
   metrics = json.loads(_text(gcs, f"{RUN}/eval/metrics.json"))
   assert metrics["checkpoint_step"] == summary["steps"]
-  assert sorted(metrics["languages"]) == ["ar", "en", "es", "ja", "pt"]
+  assert sorted(metrics["tasks"]["demo_arith"]["languages"]) == ["ar", "en", "es", "ja", "pt"]
   assert not list(workdir.iterdir()), "files landed on local disk"

@@ -5,10 +5,12 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
+from openai_stub_server import StubChatServer
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -40,8 +42,10 @@ def test_smoke_study_runs_every_stage(smoke_run):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert sum(entry["count"] for entry in manifest["train"]) == 48 + 2 * run["budget"]
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
-    assert sorted(metrics["languages"]) == ["ar", "en", "es", "ja", "pt"]
-    assert all(value["count"] == 8 for value in metrics["languages"].values())
+    per_language = metrics["tasks"]["demo_arith"]["languages"]
+    assert metrics["tasks"]["demo_arith"]["metric"] == "accuracy"
+    assert sorted(per_language) == ["ar", "en", "es", "ja", "pt"]
+    assert all(value["count"] == 8 for value in per_language.values())
     predictions = (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()
     assert len(predictions) == 5 * 8
     summary = json.loads((run_dir / "train_summary.json").read_text())
@@ -103,7 +107,7 @@ def test_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
   run = json.loads((tmp_path / "runs" / "budget00016" / "run.json").read_text())
   assert run["mesh"] == {"slice": 1, "data": 2, "fsdp": 2, "tensor": 2, "topology": None}
   metrics = json.loads((tmp_path / "runs" / "budget00016" / "eval" / "metrics.json").read_text())
-  assert len(metrics["languages"]) == 5
+  assert len(metrics["tasks"]["demo_arith"]["languages"]) == 5
 
 
 def _assert_one_line_error(result, *fragments):
@@ -120,8 +124,10 @@ def _assert_one_line_error(result, *fragments):
     ("StudyDesign.budgets = (0, 5000)", ["budget 5000", "demo_arith_es_train", "(language es)",
                                          "64 available"]),
     ("DATA_DIR = '/nonexistent/data'", ["data directory /nonexistent/data does not exist"]),
-    # Scored by ROUGE-L, which the evaluation binary does not compute yet: refused up front.
-    ("StudyDesign.dataset = 'xlsum'", ["dataset 'xlsum' is scored by 'rouge_l'", "accuracy"]),
+    # Scored by log-likelihood ranking, which the evaluation binary does not do yet:
+    # refused before anything is trained.
+    ("StudyDesign.dataset = 'xcsqa'", ["dataset 'xcsqa' is scored by 'multiple_choice_accuracy'",
+                                       "rouge_l"]),
     ("TrainConfig.initial_checkpoint = '/ckpt/aya'", ["initial_checkpoint='/ckpt/aya'",
                                                       "Experiment.tokenizer"]),
 ])
@@ -163,9 +169,90 @@ def test_evaluate_binary_scores_any_checkpoint_of_a_run(smoke_run, tmp_path):
   assert metrics["checkpoint_step"] == summary["steps"]  # latest, not best
   rows = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").open()]
   assert {row["language"] for row in rows} == {"en", "es", "ja", "ar", "pt"}
-  for language, value in metrics["languages"].items():
-    correct = sum(row["correct"] for row in rows if row["language"] == language)
-    assert value["correct"] == correct and value["accuracy"] == correct / value["count"]
+  for language, value in metrics["tasks"]["demo_arith"]["languages"].items():
+    correct = sum(row["scores"]["accuracy"] for row in rows if row["language"] == language)
+    assert value["accuracy"] == pytest.approx(correct / value["count"])
   bad = subprocess.run([sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={tmp_path}/none"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
   _assert_one_line_error(bad, "run.json does not exist")
+
+
+@pytest.mark.slow
+def test_p0_multi_task_smoke_study_scores_every_task_and_resumes_evaluation(tmp_path):
+  """gin/smoke/p0_multi.gin: three tasks trained together on generated data in the official
+  formats, each run scored on Dolly-200 (language fidelity; judge not configured), XLSum
+  (ROUGE-L) and MGSM (accuracy); a killed evaluation decodes only what was unfinished."""
+  result = _launch("--gin_file=gin/smoke/p0_multi.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  study = json.loads((tmp_path / "study.json").read_text())
+  assert [task["task"] for task in study["tasks"]] == ["sharegpt", "xlsum", "mcot_math"]
+  assert [task["dataset"] for task in study["tasks"]] == ["dolly_machine_translated", "xlsum",
+                                                           "mgsm_p0"]
+  run_dir = tmp_path / "runs" / "budget00008"
+  metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+  tasks = metrics["tasks"]
+  assert {name: task["primary"] for name, task in tasks.items()} == {
+      "sharegpt": "line_pass", "xlsum": "rouge_l", "mcot_math": "accuracy"}
+  assert tasks["sharegpt"]["judge"] == "not configured" and "judge" not in tasks["xlsum"]
+  for task in tasks.values():
+    assert sorted(task["languages"]) == ["ar", "en", "es", "ja", "pt"]
+    assert all(value["count"] == 4 for value in task["languages"].values())
+  rows = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").open()]
+  assert len(rows) == 3 * 5 * 4
+  assert {"id", "task", "language", "prompt", "prediction", "extracted", "answer", "scores",
+          "detected_language"} <= set(rows[0])
+  for name, task in tasks.items():  # each language's value is the mean of its items' scores
+    for language, value in task["languages"].items():
+      items = [row["scores"] for row in rows if row["task"] == name and row["language"] == language]
+      primary = [scores[task["primary"]] for scores in items if task["primary"] in scores]
+      if primary:
+        assert value[task["primary"]] == pytest.approx(sum(primary) / len(primary))
+  assert metrics["git_commit"] and metrics["packages"]["jax"]
+
+  # A killed evaluation: metrics.json never written, one (task, language) unfinished.
+  (run_dir / "eval" / "metrics.json").unlink()
+  [setting] = (run_dir / "eval" / "items").iterdir()
+  (setting / "xlsum" / "ja.jsonl").unlink()
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  resumed = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={run_dir}", "--max_new_tokens=8",
+       "--batch_size=8"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  decoded = [line for line in resumed.stdout.splitlines()
+             if line.startswith("[eval") and "read back" not in line]
+  assert decoded == [line for line in decoded if " xlsum ja:" in line] and len(decoded) == 1
+  again = json.loads((run_dir / "eval" / "metrics.json").read_text())
+  assert again["tasks"] == tasks
+
+  # Judged: P0's switch-aware judge on an OpenAI-compatible server on loopback. A response
+  # in the wrong language scores 1 without a request; the others get the judge's [[4]].
+  def judge(arguments=()):
+    return subprocess.run(
+        [sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={run_dir}", "--max_new_tokens=8",
+         "--batch_size=8", "--judge_model=stub-judge", f"--judge_base_url={server.url}",
+         "--judge_api_key_env=", *arguments],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+  with StubChatServer(reply=lambda body: "The answer is fine. Rating: [[4]]") as server:
+    judged = judge()
+    assert judged.returncode == 0, judged.stderr[-2000:]
+    metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    sharegpt = metrics["tasks"]["sharegpt"]
+    assert sharegpt["primary"] == "judge_score" and sharegpt["judge"]["model"] == "stub-judge"
+    rows = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").open()
+            if json.loads(line)["task"] == "sharegpt"]
+    asked = [row for row in rows if row["judge"]["status"] == "scored"]
+    assert len(server.hits) == len(asked) and len(rows) == 5 * 4
+    for row in rows:
+      expected = {"scored": 4.0, "wrong_language": 1.0}[row["judge"]["status"]]
+      assert row["scores"]["judge_score"] == expected
+      assert row["judge"]["status"] == "scored" or row["scores"].get("line_pass") == 0.0
+    for language, value in sharegpt["languages"].items():
+      scores = [row["scores"]["judge_score"] for row in rows if row["language"] == language]
+      assert value["judge_score"] == pytest.approx(sum(scores) / len(scores))
+    assert metrics["tasks"]["xlsum"]["primary"] == "rouge_l"  # only judged tasks are judged
+    # A rerun from scratch repeats no request: every reply comes from the judge's cache.
+    for path in (run_dir / "eval" / "items").iterdir():
+      shutil.rmtree(path)
+    hits = len(server.hits)
+    assert judge().returncode == 0 and len(server.hits) == hits

@@ -13,13 +13,16 @@ ALLOWED = {
     "models": {"core"},
     "studies": {"core"},
     "reporting": {"core"},
+    "services": {"core"},
     "training": {"core", "models", "studies"},
-    "evaluation": {"core", "models", "studies", "training", "tasks"},
-    "data": {"core", "evaluation", "tasks"},
+    "evaluation": {"core", "models", "studies", "training", "tasks", "services"},
+    "data": {"core", "evaluation", "tasks", "services"},
+    "serving": {"core", "models", "training", "evaluation"},
     "runner": {"core", "models", "studies", "training", "evaluation", "reporting", "data",
-               "tasks"},
+               "tasks", "services"},
 }
-BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data", "score"]
+BINARIES = ["launch", "evaluate", "plan", "inspect", "convert", "report", "demo_data", "score",
+            "serve"]
 
 
 def _project_imports(path: pathlib.Path) -> set[str]:

@@ -53,6 +53,37 @@ CHECKPOINTS = {
         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
         max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False,
     ), 6_738_415_616),
+    "gin/models/llama2_70b.gin": (dict(  # meta-llama/Llama-2-70b-hf
+        model_type="llama", vocab_size=32000, hidden_size=8192, intermediate_size=28672,
+        num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8,
+        max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0,
+        tie_word_embeddings=False,
+    ), (68.5e9, 69.5e9)),  # "70B"; 68,976,648,192 by the shapes above
+    "gin/models/gemma_2b.gin": (dict(  # google/gemma-2b
+        model_type="gemma", vocab_size=256000, hidden_size=2048, intermediate_size=16384,
+        num_hidden_layers=18, num_attention_heads=8, num_key_value_heads=1, head_dim=256,
+        max_position_embeddings=8192, rms_norm_eps=1e-6, rope_theta=10000.0,
+        hidden_act="gelu",
+    ), (2.4e9, 2.6e9)),
+    "gin/models/gemma_7b.gin": (dict(  # google/gemma-7b
+        model_type="gemma", vocab_size=256000, hidden_size=3072, intermediate_size=24576,
+        num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=16, head_dim=256,
+        max_position_embeddings=8192, rms_norm_eps=1e-6, rope_theta=10000.0,
+        hidden_act="gelu",
+    ), (8.5e9, 8.6e9)),  # P2: "circa 8.54B parameters"
+    "gin/models/qwen1_5_7b.gin": (dict(  # Qwen/Qwen1.5-7B
+        model_type="qwen2", vocab_size=151936, hidden_size=4096, intermediate_size=11008,
+        num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+        max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0,
+        use_sliding_window=False, sliding_window=32768, max_window_layers=28,
+        tie_word_embeddings=False,
+    ), 7_721_324_544),  # its model.safetensors.index.json: 15,442,649,088 bf16 bytes
+    "gin/models/falcon_7b.gin": (dict(  # tiiuae/falcon-7b
+        model_type="falcon", vocab_size=65024, hidden_size=4544, num_hidden_layers=32,
+        num_attention_heads=71, multi_query=True, parallel_attn=True,
+        new_decoder_architecture=False, alibi=False, bias=False, layer_norm_epsilon=1e-5,
+        max_position_embeddings=2048,
+    ), (6.8e9, 7.0e9)),
     "gin/models/qwen3_0_6b.gin": (dict(  # Qwen/Qwen3-0.6B-Base
         model_type="qwen3", vocab_size=151936, hidden_size=1024, intermediate_size=3072,
         num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
@@ -155,3 +186,30 @@ def test_parameter_count_matches_transformers(path):
   else:
     low, high = expected
     assert low <= ours <= high, f"{path}: {ours:,} outside [{low:,.0f}, {high:,.0f}]"
+
+
+def test_gemma3_4b_multimodal_config_json_gives_the_gin_file():
+  """google/gemma-3-4b-pt's own config.json is multimodal and names few text fields
+  (the rest are Gemma3TextConfig defaults): its language model is gin's gemma3_4b."""
+  multimodal = {
+      "architectures": ["Gemma3ForConditionalGeneration"], "boi_token_index": 255999,
+      "eoi_token_index": 256000, "eos_token_id": [1, 106], "image_token_index": 262144,
+      "initializer_range": 0.02, "mm_tokens_per_image": 256, "model_type": "gemma3",
+      "text_config": {"hidden_size": 2560, "intermediate_size": 10240,
+                      "model_type": "gemma3_text", "num_hidden_layers": 34,
+                      "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+                      "sliding_window": 1024},
+      "torch_dtype": "bfloat16",
+      "vision_config": {"hidden_size": 1152, "image_size": 896, "intermediate_size": 4304,
+                        "model_type": "siglip_vision_model", "num_attention_heads": 16,
+                        "num_hidden_layers": 27, "patch_size": 14, "vision_use_head": False},
+  }
+  ours = dataclasses.replace(gin_model_config("gin/models/gemma3_4b.gin"), remat_policy="none")
+  assert model_config_from_hf(multimodal) == ours
+  with torch.device("meta"):
+    model = transformers.Gemma3ForConditionalGeneration(
+        transformers.Gemma3Config(**{key: value for key, value in multimodal.items()
+                                     if key not in ("architectures", "torch_dtype")}))
+  text = sum(parameter.numel() for name, parameter in model.named_parameters()
+             if "language_model" in name)
+  assert parameter_count(ours) == text

@@ -99,8 +99,8 @@ def _reference(model_dir):
   experiment, _ = gin_setup.build_experiment(files, bindings)
   vocabulary = load_vocabulary(str(model_dir / "tokenizer" / "spm.model"))
   (run,) = mixtures.register_study(experiment.study, str(model_dir / "data"), vocabulary)
-  evaluation_tasks = mixtures.register_evaluation_tasks(experiment.study, str(model_dir / "data"),
-                                                        vocabulary)
+  [evaluation_tasks] = mixtures.register_evaluation_tasks(
+      experiment.study, str(model_dir / "data"), vocabulary).values()
   train = experiment.train
   mesh = sharding.make_mesh(experiment.mesh)
   functions = build(experiment.model, experiment.optimizer, mesh)

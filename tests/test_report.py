@@ -147,7 +147,7 @@ def test_build_report_writes_the_table_summary_and_plots(tmp_path):
   assert "| Avg. | 0.32 | 0.46 | 0.60 |" in markdown  # (30 + 11 + ... + 17) / 8 = 16 of 50
   assert "demo_arith" in markdown and "Missing" not in markdown
   # The non-English mean is 14, 22, 30 of 50 against English's 30 of 50.
-  assert ("Gap bridged: +53.3 percentage points (relative to English 0.467 at budget 0"
+  assert ("Gap bridged (non-English mean / English): +53.3 percentage points (0.467 at budget 0"
           " -> 1.000 at budget 200)") in markdown
 
   budgets, rows = tables.read_paper_table(paths["table"])
@@ -158,7 +158,7 @@ def test_build_report_writes_the_table_summary_and_plots(tmp_path):
 
   with open(paths["summary"], encoding="utf-8") as file:
     summary = list(csv.DictReader(file))
-  assert [line["run"] for line in summary] == ["budget0000", "budget0050", "budget0200"]
+  assert [line["runs"] for line in summary] == ["budget0000", "budget0050", "budget0200"]
   assert float(summary[0]["seen_mean"]) == pytest.approx((11 + 12 + 13 + 14) / 4 / 50)
   assert float(summary[0]["unseen_mean"]) == pytest.approx((15 + 16 + 17) / 3 / 50)
   assert float(summary[2]["relative_to_english"]) == pytest.approx(1.0)
@@ -170,7 +170,8 @@ def test_missing_run_is_named_and_the_rest_still_reported(tmp_path):
   out_dir = tmp_path / "elsewhere"
   paths = report.build_report(str(_write_results(tmp_path, skip_budgets=[50])), str(out_dir))
   markdown = (out_dir / "report.md").read_text(encoding="utf-8")
-  assert "Missing results: 1 of 3 runs" in markdown and "budget0050" in markdown
+  assert "**Missing results (1): every table and figure leaves these out**" in markdown
+  assert "- budget0050 (budget 50): no eval/metrics.json" in markdown
   assert "| language | 0 | 200 |" in markdown
   assert tables.read_paper_table(paths["table"])[0] == [0, 200]
 
@@ -189,11 +190,22 @@ def test_missing_or_invalid_study_json_names_the_file(tmp_path):
     report.build_report(str(tmp_path))
 
 
-def test_metrics_without_a_study_language_names_file_and_language(tmp_path):
+def test_metrics_without_a_study_language_is_listed_as_missing_and_left_blank(tmp_path):
   _write_results(tmp_path)
   path = tmp_path / "runs" / "budget0050" / "eval" / "metrics.json"
   metrics = json.loads(path.read_text())
   del metrics["languages"]["ko"]
+  path.write_text(json.dumps(metrics))
+  markdown = pathlib.Path(report.build_report(str(tmp_path))["report"]).read_text()
+  assert "- budget0050: task demo_arith has no ko results" in markdown
+  assert "| ko | 0.32 | n/a | 0.64 |" in markdown
+
+
+def test_a_non_numeric_score_names_file_task_and_language(tmp_path):
+  _write_results(tmp_path)
+  path = tmp_path / "runs" / "budget0050" / "eval" / "metrics.json"
+  metrics = json.loads(path.read_text())
+  metrics["languages"]["ko"]["accuracy"] = "high"
   path.write_text(json.dumps(metrics))
   with pytest.raises(UserInputError, match=r"budget0050.*metrics\.json: no numeric 'accuracy'"
                                            r" for language 'ko'"):
@@ -203,7 +215,7 @@ def test_metrics_without_a_study_language_names_file_and_language(tmp_path):
 def _run_binary(*arguments: str) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, "-m", "xlt_jax.report", *arguments], cwd=REPO_ROOT,
                         env=dict(os.environ, JAX_PLATFORMS="cpu"), capture_output=True,
-                        text=True, timeout=120)
+                        text=True, timeout=120, check=False)
 
 
 def test_binary_prints_the_report_path_and_warns_about_missing_runs(tmp_path):
@@ -211,8 +223,8 @@ def test_binary_prints_the_report_path_and_warns_about_missing_runs(tmp_path):
   result = _run_binary(f"--results_dir={tmp_path}")
   assert result.returncode == 0, result.stderr
   assert result.stdout.strip() == os.path.join(str(tmp_path), "report", "report.md")
-  assert result.stderr.startswith("warning: 1 of 3 runs have no eval/metrics.json")
-  assert "budget0200" in result.stderr
+  assert result.stderr == ("warning: demo: missing results: budget0200 (budget 200):"
+                           " no eval/metrics.json\n")
 
 
 def test_binary_exits_2_with_a_one_line_error_for_a_bad_directory(tmp_path):

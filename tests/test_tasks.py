@@ -146,7 +146,9 @@ def test_unknown_mixture_is_named():
 
 
 def test_evaluation_tasks_cover_every_language_and_read_prompts(demo_dir, vocabulary):
-  tasks = mixtures.register_evaluation_tasks(_design(), str(demo_dir), vocabulary)
+  registered = mixtures.register_evaluation_tasks(_design(), str(demo_dir), vocabulary)
+  assert list(registered) == ["demo_arith"]  # one task: the study's dataset
+  tasks = registered["demo_arith"]
   assert list(tasks) == ["en", "es", "ja", "ar"]
   examples = batches.evaluation_examples(tasks["ja"])
   assert len(examples) == 6

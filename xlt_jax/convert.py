@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
   try:
     if args.command == "hf-to-xlt":
-      print(conversion.hf_to_xlt(args.hf_dir, args.out, args.dtype))
+      print(conversion.hf_to_xlt(args.hf_dir, args.out, args.dtype, stream=sys.stderr))
     elif args.command == "xlt-to-hf" and args.lora_run:
       from xlt_jax.training import lora_export
 

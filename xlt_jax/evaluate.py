@@ -2,10 +2,11 @@
 
     python -m xlt_jax.evaluate --run_dir=MODEL_DIR/runs/budget00050 [--checkpoint=best]
 
-Reads `run.json` (written by the launcher) for the model, tokenizer, data and
-evaluation languages, restores the chosen checkpoint, decodes greedily with a
-KV cache in batches, extracts the numeric answer and writes
-`eval/predictions.jsonl` (one line per item) and `eval/metrics.json` (per language).
+Reads `run.json` (written by the launcher) for the model, tokenizer, data and the
+study's test sets, restores the chosen checkpoint, decodes greedily with a KV cache in
+batches, scores each task with its dataset's metric and writes `eval/predictions.jsonl`
+(one line per item) and `eval/metrics.json` (per task and language). A killed evaluation
+resumes: finished (task, language) items under `eval/items/` are not decoded again.
 The work is done by `xlt_jax.evaluation.evaluator`; this module only parses flags.
 """
 
@@ -21,9 +22,24 @@ def _parser() -> argparse.ArgumentParser:
       epilog="example: python -m xlt_jax.evaluate --run_dir=xlt_runs/demo_cpu/runs/budget00050",
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--run_dir", required=True, help="a run directory holding run.json")
-  parser.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+  parser.add_argument(
+      "--checkpoint", default="best",
+      help="best, latest or a step number (results in RUN_DIR/eval/); all: every kept"
+           " checkpoint (eval/checkpoints/<step>/); base: the un-fine-tuned base model the run"
+           " started from (eval/base/)")
   parser.add_argument("--batch_size", type=int, default=32, help="prompts decoded together")
-  parser.add_argument("--max_new_tokens", type=int, default=32, help="tokens generated per prompt")
+  parser.add_argument("--max_new_tokens", type=int, default=None,
+                      help="tokens generated per prompt, every task (default: each task's own)")
+  judge = parser.add_argument_group(
+      "judge", "score instruction-following tasks (llm_judge) with an OpenAI-compatible model;"
+      " without --judge_model they get language fidelity only")
+  judge.add_argument("--judge_protocol", default="p0_pointwise",
+                     help="p0_pointwise, p2_pointwise or p3_likert (JudgeConfig.protocol)")
+  judge.add_argument("--judge_model", default=None, help="e.g. gpt-4o, or a served model's name")
+  judge.add_argument("--judge_base_url", default="https://api.openai.com/v1",
+                     help="the endpoint, e.g. http://localhost:8000/v1 for vLLM or xlt_jax.serve")
+  judge.add_argument("--judge_api_key_env", default="OPENAI_API_KEY",
+                     help="the environment variable holding the key ('' for none)")
   return parser
 
 
@@ -39,13 +55,24 @@ def main(argv: list[str] | None = None) -> int:
   try:
     # On a TPU VM slice run this on every worker: they join automatically.
     distributed.initialize(distributed.DistributedConfig())
+    judge = {}
+    if args.judge_model is not None:
+      from xlt_jax.evaluation.judges.protocols import JudgeConfig
+      from xlt_jax.services.config import ChatServiceConfig
+
+      judge = {"judge": JudgeConfig(protocol=args.judge_protocol),
+               "judge_service": ChatServiceConfig(
+                   base_url=args.judge_base_url, model=args.judge_model,
+                   api_key_env=args.judge_api_key_env)}
     metrics = evaluator.evaluate_run(args.run_dir, evaluator.EvaluationConfig(
-        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, checkpoint=args.checkpoint
-    ))
+        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, checkpoint=args.checkpoint,
+        **judge))
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
-  print(os.path.join(args.run_dir, "eval", "metrics.json"))
+  where = {"all": os.path.join("eval", "checkpoints"), "base": os.path.join("eval", "base")}
+  print(os.path.join(args.run_dir, where.get(args.checkpoint, "eval"),
+                     "" if args.checkpoint == "all" else "metrics.json"))
   return 0 if metrics else 1
 
 

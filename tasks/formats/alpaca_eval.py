@@ -5,6 +5,8 @@ Layout (official files unchanged; translations as in P3's release):
     DATA_DIR/alpaca_eval/alpaca_eval.json                          English, official
     DATA_DIR/alpaca_eval/alpaca_eval_instructions_<lang>.json      translations (P3)
     DATA_DIR/alpaca_farm/alpaca_farm_evaluation.json               AlpacaFarm, official
+    DATA_DIR/variants/<variant>/alpaca_farm/alpaca_farm_evaluation_<lang>.json
+                                                                   its translations (P1)
 
 The official files are each a JSON list of objects with `instruction` (AlpacaFarm
 adds `input`; both carry the origin in `dataset`, e.g. "oasst", and a reference
@@ -24,6 +26,12 @@ file: a file whose first character is `[` is a JSON list, any other JSON Lines.
 Translated lists are parallel to the English one: ids "<task>:<position>" (1-based
 record number) align across languages. AlpacaFarm drops OASST-origin instructions
 (P1: 805 -> 617 with other exclusions), counted as filtered.
+
+P1's AlpacaFarm translations (Google Translate, into its 11 other languages) were never
+released (P1 names no code or data release; see FARM_TRANSLATION_NOTE), so
+`alpaca_farm_translated_google` reads the user's own translations, one file per language
+in the official file's format and order (positions, hence ids, stay parallel to English;
+`dataset` kept so the OASST-origin records drop out the same way).
 """
 
 import json
@@ -32,6 +40,8 @@ from typing import Any, Iterator
 
 from tasks.formats import rows
 from tasks.naming import task_name
+from xlt_jax.core import paths
+from xlt_jax.core.errors import UserInputError
 
 LICENCE = "CC BY-NC 4.0 (AlpacaEval / AlpacaFarm)"
 SOURCE_URL = "https://huggingface.co/datasets/tatsu-lab/alpaca_eval"
@@ -41,6 +51,18 @@ SPLITS = ("test",)
 LANGUAGES = ("en", "es", "fr", "de", "ru", "zh", "ja", "ar", "ko", "pt", "bg", "ca", "el",
              "hi", "is", "sv", "da", "fi", "hu", "no", "vi")
 FARM_LANGUAGES = ("en",)
+# P1 (Shaham et al.) evaluates on its Google translations of the AlpacaFarm set into its 11
+# other languages (and the 5 Slavic ones of its section 4.1); they were never released.
+P1_FARM_LANGUAGES = ("ar", "zh", "cs", "et", "fi", "he", "hi", "it", "ru", "es", "sw",
+                     "sr", "hr", "sl", "pl", "sk")
+FARM_TRANSLATION_NOTE = (
+    "P1 (Shaham et al., 2024) never released its Google Translate translations of the"
+    " AlpacaFarm evaluation set; translate alpaca_farm_evaluation.json yourself and put"
+    " each language at DATA_DIR/variants/<variant>/alpaca_farm/alpaca_farm_evaluation_<lang>.json"
+    " (the official JSON list format, every record in the English file's order, its"
+    " `instruction` and `input` translated and its `dataset` kept), the layout `python -m xlt_jax.data"
+    " translate alpaca_farm` is to write (issue 13), or copy such a folder in with"
+    " `python -m xlt_jax.data prepare alpaca_farm_translated_google --source DIR`")
 EXCLUDED_ORIGINS = ("oasst",)
 TRANSLATION_FILE = "alpaca_eval_instructions_{}.json"
 _WRAPPING_QUOTES = (('"', '"'), ("\u201c", "\u201d"))
@@ -54,8 +76,10 @@ def path(data_dir: str, language: str, split: str) -> str:
 
 
 def farm_path(data_dir: str, language: str, split: str) -> str:
-  del language, split
-  return os.path.join(data_dir, "alpaca_farm", "alpaca_farm_evaluation.json")
+  """The official English file, or a translation's `alpaca_farm_evaluation_<lang>.json`."""
+  del split
+  suffix = "" if language == "en" else f"_{language}"
+  return os.path.join(data_dir, "alpaca_farm", f"alpaca_farm_evaluation{suffix}.json")
 
 
 def unquote(text: str) -> str:
@@ -74,7 +98,7 @@ def records(source: str, problems: rows.RowProblems) -> Iterator[tuple[int, Any]
   JSON is reported with its line number and keeps its position (so positions stay
   parallel across languages). Blank lines are not records.
   """
-  with open(source, "rb") as file:
+  with paths.open(source, "rb") as file:
     head = file.read(1 << 10).lstrip()
   if head.startswith(b"["):
     for position, record in enumerate(rows.read_json_list(source, "instructions"), start=1):
@@ -82,7 +106,7 @@ def records(source: str, problems: rows.RowProblems) -> Iterator[tuple[int, Any]
       yield position, record
     return
   position = 0
-  with open(source, "rb") as file:
+  with paths.open(source, "rb") as file:
     for line_number, raw_line in enumerate(file, start=1):
       if not raw_line.strip():
         continue
@@ -132,5 +156,11 @@ def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> r
 
 def load_farm(data_dir: str, language: str, split: str,
               policy: rows.ReadPolicy) -> rows.LoadResult:
-  source = rows.require_file(farm_path(data_dir, language, split), "AlpacaFarm evaluation")
+  """The official English list, or a translation of it (see FARM_TRANSLATION_NOTE); either
+  way the OASST-origin records are dropped by their `dataset`."""
+  source = farm_path(data_dir, language, split)
+  if language != "en" and not paths.isfile(source):
+    raise UserInputError(f"AlpacaFarm evaluation in {language!r}: {source} does not exist."
+                         f" {FARM_TRANSLATION_NOTE}")
+  rows.require_file(source, "AlpacaFarm evaluation")
   return _load("alpaca_farm", source, language, split, policy, EXCLUDED_ORIGINS)

@@ -273,3 +273,10 @@ def example(task: str, row_number: int | str, language: str, inputs: str, target
   """An example dict with the id "<task>:<row number>" (stable across runs)."""
   return {"id": f"{task}:{row_number}", "language": language, "inputs": inputs,
           "targets": targets, "answer": answer, **extra}
+
+
+def require_rows(rows_read: int, what: str, sources: list[str]) -> None:
+  """DataFormatError naming the files when a load found no row at all (a truncated download
+  or a file of another release must not score as an empty test set)."""
+  if not rows_read:
+    raise DataFormatError(f"{what}: no rows in {', '.join(sources)}")

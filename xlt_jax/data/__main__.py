@@ -1,4 +1,7 @@
-"""`python -m xlt_jax.data prepare DATASET --out DATA_DIR [--source FILE_OR_DIR]`.
+"""`python -m xlt_jax.data prepare DATASET --out DATA_DIR [--source FILE_OR_DIR]`,
+`python -m xlt_jax.data translate DATASET --to=es,fr --engine=chat|google --out=DIR` and
+`python -m xlt_jax.data complete sharegpt --model=NAME --languages=en,es --data_dir=DIR`
+(the last two: xlt_jax/data/service_commands.py).
 
 Writes the files the dataset's tasks read (layout: tasks/formats/<format>.py).
 With --source, prepares from local files in the official release format;
@@ -12,11 +15,12 @@ import json
 import os
 import sys
 import tempfile
-from typing import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from tasks.formats import alpaca_eval as alpaca_eval_format
 from tasks.formats import mcot_math as mcot_math_format
 from tasks.formats import mgsm_translated as mgsm_translated_format
+from tasks.formats import okapi_mmlu as okapi_mmlu_format
 from tasks.formats import rows
 from tasks.formats import sharegpt as sharegpt_format
 from tasks.formats import xcsqa as xcsqa_format
@@ -24,7 +28,16 @@ from tasks.formats import xlsum as xlsum_format
 from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.languages import check_language
-from xlt_jax.data import aya_evaluation, mcot_math, mgsm, releases, sharegpt, xlsum
+from xlt_jax.data import (
+  aya_evaluation,
+  evaluation_sets,
+  mcot_math,
+  mgsm,
+  releases,
+  service_commands,
+  sharegpt,
+  xlsum,
+)
 from xlt_jax.data.fetch import Fetcher
 
 # Dataset name -> prepare(out_dir, source, fetcher, **options) -> summary.
@@ -38,6 +51,9 @@ PREPARERS: dict[str, Callable[..., dict]] = {
     "alpaca_eval_translated": releases.prepare_alpaca_eval_translated,
     "xcsqa": releases.prepare_xcsqa,
     "xnli": releases.prepare_xnli,
+    "cmmlu": evaluation_sets.prepare_cmmlu,
+    "ceval": evaluation_sets.prepare_ceval,
+    "okapi_mmlu": evaluation_sets.prepare_okapi_mmlu,
     **{name: functools.partial(releases.prepare_files, name) for name in releases.RELEASES},
     **{name: functools.partial(releases.prepare_directory, name)
        for name in releases.DIRECTORY_RELEASES},
@@ -50,6 +66,7 @@ LANGUAGES = {
     "mcot_math": mcot_math_format.LANGUAGES,
     "mgsm_translated": mgsm_translated_format.LANGUAGES,
     "xcsqa": xcsqa_format.LANGUAGES,
+    "okapi_mmlu": okapi_mmlu_format.LANGUAGES,
     "alpaca_eval_translated": tuple(code for code in alpaca_eval_format.LANGUAGES if code != "en"),
 }
 
@@ -103,11 +120,21 @@ def _parser() -> argparse.ArgumentParser:
   command.add_argument("--min_language_confidence", type=float,
                        default=rows.DEFAULT_POLICY.min_language_confidence,
                        help="sharegpt: language-ID probability a prompt needs")
+  service_commands.add_parsers(commands)
   return parser
 
 
-def main(argv: Sequence[str] | None = None, fetcher: Fetcher | None = None) -> int:
+def main(argv: Sequence[str] | None = None, fetcher: Fetcher | None = None,
+         environ: Mapping[str, str] | None = None) -> int:
   arguments = _parser().parse_args(argv)
+  if arguments.command != "prepare":
+    run = {"translate": service_commands.run_translate,
+           "complete": service_commands.run_complete}[arguments.command]
+    try:
+      return run(arguments, os.environ if environ is None else environ)
+    except UserInputError as error:
+      print(f"error: {error}", file=sys.stderr)
+      return 2
   try:
     policy = rows.ReadPolicy(arguments.max_malformed_fraction, arguments.min_language_confidence)
     fetcher = fetcher or Fetcher(arguments.cache_dir or _default_cache_dir(arguments.out))

@@ -17,7 +17,16 @@ import re
 import shutil
 import zipfile
 
-from tasks.formats import alpaca_eval, rows, xcsqa, xnli, xquad
+from tasks.formats import (
+  alpaca_eval,
+  mmmlu,
+  oasst_human_translated,
+  rows,
+  tydiqa,
+  xcsqa,
+  xnli,
+  xquad,
+)
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data.fetch import Fetcher
@@ -56,6 +65,16 @@ RELEASES: dict[str, list[ReleaseFile]] = {
                 for split in ("train", "eval")],
     "xquad": [ReleaseFile(f"xquad.{language}.json", f"xquad/xquad.{language}.json",
                           url=xquad.URL.format(language)) for language in xquad.LANGUAGES],
+    "tydiqa": [ReleaseFile(tydiqa.file_name(split), f"tydiqa/{tydiqa.file_name(split)}",
+                           url=tydiqa.URL.format(tydiqa.file_name(split)))
+               for split in ("train", "dev")],
+    "mmmlu": [ReleaseFile(mmmlu.hub_file(language), f"mmmlu/{mmmlu.hub_file(language)}",
+                          hub_repo=mmmlu.HUB_REPO) for language in mmmlu.LANGUAGES],
+    "oasst_human_translated": [
+        ReleaseFile(oasst_human_translated.file_name(language),
+                    f"oasst_human_translated/{oasst_human_translated.file_name(language)}",
+                    url=oasst_human_translated.URL.format(oasst_human_translated.file_name(language)))
+        for language in oasst_human_translated.LANGUAGES],
 }
 
 # Releases the user supplies as a directory in the layout's own shape:
@@ -63,6 +82,8 @@ RELEASES: dict[str, list[ReleaseFile]] = {
 DIRECTORY_RELEASES = {
     "api_calling": "api_calling",  # <split>/<lang>.jsonl (P4 releases scripts, not files)
     "lima_translated": "lima/translated",  # <lang>/{train,test}.jsonl
+    # alpaca_farm_evaluation_<lang>.json: P1's translations were never released.
+    "alpaca_farm_translated_google": "variants/translated_google/alpaca_farm",
 }
 
 

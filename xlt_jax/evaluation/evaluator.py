@@ -1,19 +1,24 @@
-"""The inference and evaluation binary: decode every eval prompt of a run, score per language.
+"""The inference and evaluation binary: decode every test prompt of a run, score each task
+with its own metric, per language.
 
     python -m xlt_jax.evaluate --run_dir=MODEL_DIR/runs/budget00050 [--checkpoint=best]
 
 Reads `run.json` (written by the launcher) for the model, vocabulary, chat template,
-data and evaluation languages, restores the chosen checkpoint, decodes greedily with a
-KV cache in batches, extracts the numeric answer and writes
-`eval/predictions.jsonl` (one line per item) and `eval/metrics.json` (per language).
+data and the study's test sets (one per task: `design.evaluation_sets()`), restores the
+chosen checkpoint, decodes greedily with a KV cache in batches, and scores every item
+with its dataset's metric (`task_metrics`): MGSM accuracy, XL-Sum ROUGE, SQuAD EM/F1,
+API-call exact match, or, for judged tasks without a judge, language fidelity. The
+results store (`results_store`) keeps every item, resumes a killed evaluation, and
+writes `eval/predictions.jsonl` and `eval/metrics.json`.
 Prompts are rendered as training rendered them (`prompt_ids`): with the chat template
 and its generation prompt when the run trained on one, else plain after the
 sequence start (a pretrained tokenizer's BOS); decoding stops at EOS and at the chat
-family's end-of-turn token.
+family's end-of-turn token, and the text is cut at the task's stop sequences.
 """
 
+import collections
 import dataclasses
-import json
+import os
 import sys
 import time
 
@@ -21,54 +26,62 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from xlt_jax.core import atomic_io, paths
+from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import answers
+from xlt_jax.evaluation import language_confusion, results_store, task_metrics
 from xlt_jax.evaluation.decoding import greedy_generate, left_pad
-from xlt_jax.models import chat_templates, lora, vocabularies
+from xlt_jax.evaluation.judges import run as judging
+from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
+from xlt_jax.evaluation.model_loading import (  # noqa: F401 (RUN_FILE: re-exported)
+  RUN_FILE,
+  read_run,
+  restore_checkpoint_params,
+  run_vocabulary,
+  stop_ids,
+)
+from xlt_jax.models import chat_templates
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
-from xlt_jax.studies.designs import StudyDesign
-from xlt_jax.training import batches, checkpointing, distributed, features, lora_export, sharding
-from xlt_jax.training.train_step import abstract_params
+from xlt_jax.services.chat_client import ChatClient, api_key_from
+from xlt_jax.services.config import ChatServiceConfig
+from xlt_jax.studies import designs
+from xlt_jax.training import batches, checkpointing, distributed, features, sharding
 
-RUN_FILE = "run.json"
-# The `Dataset.metric` values this module scores (numeric-answer accuracy, MGSM style).
-SUPPORTED_METRICS = ("accuracy",)
+# The `Dataset.metric` values this module scores.
+SUPPORTED_METRICS = tuple(task_metrics.METRICS)
+# Per metric, how long an answer may be and where it ends, unless EvaluationConfig says
+# otherwise: chain-of-thought maths needs hundreds of tokens (MGSM's 8-shot prompts end
+# each exemplar with a blank line, so one ends the answer); a summary is a sentence.
+DEFAULT_MAX_NEW_TOKENS = {"accuracy": 512, "rouge_l": 128, "squad_exact_match": 64,
+                          "api_call_exact_match": 128, "llm_judge": 512}
+DEFAULT_STOP_SEQUENCES = {"accuracy": ("\n\n",)}
+# The designs a run.json can name (run.json's "design"; older runs are StudyDesigns).
+DESIGNS = {"StudyDesign": designs.StudyDesign, "MultiTaskDesign": designs.MultiTaskDesign}
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
   batch_size: int = 32  # prompts decoded together
-  max_new_tokens: int = 32
+  # Tokens generated per prompt, for every task; None: per task from
+  # max_new_tokens_by_task, else the metric's DEFAULT_MAX_NEW_TOKENS.
+  max_new_tokens: int | None = None
+  max_new_tokens_by_task: dict = dataclasses.field(default_factory=dict)  # task -> tokens
+  # task -> stop sequences (the text ends before the first); default per metric above.
+  stop_sequences_by_task: dict = dataclasses.field(default_factory=dict)
   checkpoint: str = "best"  # "best", "latest" or a step number
+  # The judge of llm_judge tasks (instruction following, open-ended QA): its protocol and
+  # the OpenAI-compatible endpoint that runs it (GPT-4o, a vLLM server, xlt_jax.serve).
+  # None: those tasks get language fidelity only and say "judge": "not configured".
+  judge: JudgeConfig | None = None
+  judge_service: ChatServiceConfig | None = None
 
+  def max_new_tokens_for(self, task: str, metric: str) -> int:
+    if self.max_new_tokens is not None:
+      return self.max_new_tokens
+    return int(self.max_new_tokens_by_task.get(task, DEFAULT_MAX_NEW_TOKENS[metric]))
 
-def read_run(run_dir: str) -> dict:
-  path = paths.join(run_dir, RUN_FILE)
-  if not paths.isfile(path):
-    raise UserInputError(f"{path} does not exist: is {run_dir} a run directory?")
-  with paths.open(path, encoding="utf-8") as file:
-    return json.load(file)
-
-
-def run_vocabulary(run: dict):
-  """The vocabulary a run trained with (run.json's record; runs written before the
-  record existed name a SentencePiece model as "tokenizer")."""
-  return vocabularies.load(run.get("vocabulary")
-                           or {"kind": vocabularies.SENTENCEPIECE, "path": run["tokenizer"]})
-
-
-def stop_ids(vocabulary, chat_family: str | None) -> tuple[int, ...]:
-  """The ids that end a completion: EOS, and the chat family's end-of-turn token where
-  the vocabulary has it as one token."""
-  ids = [vocabulary.eos_id]
-  if chat_family is not None and isinstance(vocabulary, HuggingFaceVocabulary):
-    end_of_turn = vocabulary.tokenizer.token_to_id(chat_templates.END_OF_TURN[chat_family])
-    if end_of_turn is not None and end_of_turn not in ids:
-      ids.append(end_of_turn)
-  return tuple(ids)
+  def stop_sequences_for(self, task: str, metric: str) -> tuple[str, ...]:
+    return tuple(self.stop_sequences_by_task.get(task, DEFAULT_STOP_SEQUENCES.get(metric, ())))
 
 
 def prompt_ids(example: dict, vocabulary, chat_family: str | None,
@@ -123,69 +136,250 @@ def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationCo
   return completions
 
 
-def restore_run_params(run: dict, run_dir: str, which: str, model_config: ModelConfig,
-                       mesh) -> tuple[int, dict]:
-  """(step, params of the plain Decoder) of checkpoint `which` of a run; a LoRA run's
-  adapters (run.json "lora" with rank > 0) are merged into its base checkpoint."""
-  checkpoints = paths.join(run_dir, "checkpoints")
-  lora_config = lora.from_record(run.get("lora"))
-  if not lora_config.enabled:
-    return checkpointing.restore_params(checkpoints, which,
-                                        abstract_params(Decoder(model_config), mesh))
-  if not run.get("initial_checkpoint"):
-    raise UserInputError(f"{run_dir}/{RUN_FILE} names LoRA adapters but no initial_checkpoint"
-                         " (their base)")
-  return lora_export.restore_adapted_params(checkpoints, which, model_config, lora_config,
-                                            run["initial_checkpoint"], mesh)
+def check_judge(config: EvaluationConfig) -> bool:
+  """Whether a judge is configured, checked before anything is trained.
+
+  Raises:
+    UserInputError: a judge without an endpoint, a pairwise protocol (it needs a reference
+      model's predictions, which the launcher does not produce yet), or an API key missing
+      from the environment (naming the variable and the binding).
+  """
+  if config.judge is None:
+    return False
+  if config.judge_service is None:
+    raise UserInputError(
+        "EvaluationConfig.judge is set but EvaluationConfig.judge_service is not: bind it to"
+        " @ChatServiceConfig() with the endpoint's base_url and model")
+  protocol, _, _ = resolve(config.judge)
+  if protocol.kind == PAIRWISE:
+    raise UserInputError(
+        f"JudgeConfig.protocol={config.judge.protocol!r} compares with a reference model's"
+        " predictions, which the evaluator does not produce yet: judge its predictions.jsonl"
+        " with xlt_jax.evaluation.judges.run.judge_predictions and join_reference")
+  api_key_from(config.judge_service, os.environ)
+  return True
 
 
-def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> dict:
-  """Evaluates one run in every language of its study; returns (and writes) the metrics."""
-  from tasks import mixtures  # the binary registers tasks; the library never does at import
+def judge_client(config: EvaluationConfig, eval_dir: str,
+                 stream=sys.stderr) -> ChatClient | None:
+  """The client of the configured judge (`check_judge`), or None when there is none.
+  Without a cache directory of its own it caches in EVAL_DIR/judge_cache/, so a rerun or a
+  resumed evaluation repeats no paid request."""
+  if not check_judge(config):
+    return None
+  service = config.judge_service
+  if service.cache_dir is None:
+    service = dataclasses.replace(service, cache_dir=paths.join(eval_dir, "judge_cache"))
+  return ChatClient.from_environment(service, report_to=stream)
+
+
+def design_of(run: dict):
+  """The study design a run was planned by, rebuilt from run.json."""
+  kind = run.get("design", "StudyDesign")
+  if kind not in DESIGNS:
+    raise UserInputError(f"run {run['run']}: unknown study design {kind!r} in run.json")
+  return DESIGNS[kind](**{key: tuple(v) if isinstance(v, list) else v
+                          for key, v in run["study"].items()})
+
+
+def cut_at_stop_sequences(text: str, stops: tuple[str, ...]) -> str:
+  """The text before the first of `stops` it contains (all of it when none)."""
+  end = min((index for index in (text.find(stop) for stop in stops) if index >= 0),
+            default=len(text))
+  return text[:end]
+
+
+def _score_items(examples: list[dict], texts: list[str], task: str, language: str,
+                 metric: task_metrics.Metric) -> list[dict]:
+  items = []
+  for example, text in zip(examples, texts):
+    extracted, scores = metric.score(task_metrics.Item(language, example["prompt"], text,
+                                                       example["answer"]))
+    items.append({
+        "id": example["id"], "task": task, "language": language, "prompt": example["prompt"],
+        "prediction": text, "extracted": extracted, "answer": example["answer"],
+        "scores": scores, "detected_language": language_confusion.detected_language(text),
+    })
+  return items
+
+
+def _judge_items(items: list[dict], judge: JudgeConfig, client: ChatClient) -> list[dict]:
+  """The items with the judge's verdict (`judge`: status, rating, every raw reply) and, where
+  it scored, `scores["judge_score"]`; unparsable or failed ones are counted, never scored."""
+  results = judging.judge_predictions(items, judge, client)
+  judged = []
+  for item, verdict in zip(items, results.items):
+    scores = dict(item["scores"])
+    if verdict.get("score") is not None:
+      scores["judge_score"] = float(verdict["score"])
+    judged.append({**item, "scores": scores, "judge": {
+        **verdict, "protocol": results.protocol, "prompt_version": results.prompt_version,
+        "judge_model": results.judge_model}})
+  return judged
+
+
+def _task_summary(evaluation: designs.EvaluationSet, metric_name: str,
+                  items_by_language: dict[str, list[dict]], judge: JudgeConfig | None,
+                  client: ChatClient | None) -> dict:
+  metric = task_metrics.get(metric_name)
+  summary = {"dataset": evaluation.dataset, "metric": metric_name, "primary": metric.primary,
+             "languages": {}}
+  if metric_name in task_metrics.JUDGED and client is None:
+    summary["judge"] = "not configured"  # the judged score is missing, never made up
+  elif metric_name in task_metrics.JUDGED:
+    protocol, switch_aware, _ = resolve(judge)
+    summary["primary"] = "judge_score"
+    summary["judge"] = {"protocol": protocol.name, "prompt_version": protocol.prompt_version,
+                        "model": client.config.model, "switch_aware": switch_aware,
+                        "languages": {}}
+    for language, items in items_by_language.items():
+      statuses = collections.Counter(item["judge"]["status"] for item in items)
+      summary["judge"]["languages"][language] = dict(sorted(statuses.items()))
+  for language, items in items_by_language.items():
+    summary["languages"][language] = {
+        **task_metrics.mean_scores(item["scores"] for item in items), "count": len(items)}
+  return summary
+
+
+@dataclasses.dataclass(frozen=True)
+class _RunContext:
+  """What every checkpoint of a run is evaluated with."""
+
+  run: dict
+  vocabulary: object
+  chat_family: str | None
+  start_ids: tuple[int, ...]
+  ends: tuple[int, ...]
+  design: object
+  registered: dict[str, dict[str, str]]  # task -> language -> seqio task
+  metric_of: dict[str, str]  # task -> Dataset.metric
+  model: Decoder
+  mesh: jax.sharding.Mesh
+
+
+def _run_context(run_dir: str) -> _RunContext:
+  from tasks import datasets, mixtures  # the binary registers tasks; the library never does
 
   run = read_run(run_dir)
   vocabulary = run_vocabulary(run)
   chat_family = run.get("chat_template")
-  start_ids = tuple(run.get("sequence_start_ids", features.sequence_start_ids(vocabulary)))
-  ends = stop_ids(vocabulary, chat_family)
-  design = StudyDesign(**{key: tuple(v) if isinstance(v, list) else v
-                          for key, v in run["study"].items()})
-  tasks = mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary)
-  model_config = ModelConfig(**run["model"])
-  model = Decoder(model_config)
-  mesh = sharding.make_mesh(sharding.MeshConfig(**run["mesh"]))
-  step, params = restore_run_params(run, run_dir, config.checkpoint, model_config, mesh)
-  predictions, per_language = [], {}
-  with jax.sharding.set_mesh(mesh), sharding.axis_rules():
-    for language, task in tasks.items():
-      start = time.perf_counter()
-      examples = batches.evaluation_examples(task)
-      prompts = [prompt_ids(example, vocabulary, chat_family, start_ids) for example in examples]
-      completions = decode_prompts(model, params, prompts, config, ends)
-      correct = 0
-      for example, completion in zip(examples, completions):
-        text = vocabulary.decode(completion)
-        extracted = answers.extract_number(text)
-        is_correct = answers.answers_match(extracted, example["answer"])
-        correct += is_correct
-        predictions.append({
-            "id": example["id"], "language": language, "prompt": example["prompt"],
-            "prediction": text, "extracted": extracted, "answer": example["answer"],
-            "correct": is_correct,
-        })
-      per_language[language] = {
-          "accuracy": correct / len(examples), "count": len(examples), "correct": correct
-      }
-      print(f"[eval {run['run']}] {language}: accuracy {correct / len(examples):.3f}"
-            f" ({correct}/{len(examples)}, {time.perf_counter() - start:.1f}s)",
-            file=stream, flush=True)
+  design = design_of(run)
+  return _RunContext(
+      run=run, vocabulary=vocabulary, chat_family=chat_family,
+      start_ids=tuple(run.get("sequence_start_ids", features.sequence_start_ids(vocabulary))),
+      ends=stop_ids(vocabulary, chat_family), design=design,
+      registered=mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary),
+      metric_of={evaluation.task: datasets.get_dataset(evaluation.dataset).metric
+                 for evaluation in design.evaluation_sets()},
+      model=Decoder(ModelConfig(**run["model"])),
+      mesh=sharding.make_mesh(sharding.MeshConfig(**run["mesh"])))
+
+
+def _base_params(context: _RunContext, run_dir: str):
+  """The parameters the run started from (its converted base checkpoint)."""
+  from xlt_jax.training import trainer
+
+  base = context.run.get("base_checkpoint")
+  if not base:
+    raise UserInputError(f"run {run_dir} was trained from scratch: it has no base checkpoint"
+                         " to evaluate (checkpoint=base needs Experiment.base_checkpoint)")
+  return trainer.load_initial_params(base["parameters"], context.model.config, context.mesh)
+
+
+def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> dict:
+  """Evaluates one run on every task of its study in every evaluation language; returns
+  (and writes) the metrics. Finished (task, language) items of an earlier, killed
+  evaluation with the same checkpoint and settings are read back, not decoded again.
+
+  `config.checkpoint`: "best", "latest" or a step (results in RUN_DIR/eval/); "all",
+  every kept checkpoint (eval/checkpoints/<step>/; returns {"steps": {step: metrics}}); "base",
+  the un-fine-tuned base model the run started from (eval/base/).
+  """
+  context = _run_context(run_dir)
+  checkpoints = paths.join(run_dir, "checkpoints")
+  if config.checkpoint == "all":
+    found = {}
+    for step in checkpointing.saved_steps(checkpoints):
+      _, params = restore_checkpoint_params(run_dir, context.run, str(step), context.model,
+                                            context.mesh)
+      found[step] = _evaluate_params(context, step, params, config, stream,
+                                     results_store.evaluation_dir(run_dir, "all", step))
+    if not found:
+      raise UserInputError(f"no checkpoints in {checkpoints}")
+    return {"steps": found}
+  if config.checkpoint == "base":
+    step, params = 0, _base_params(context, run_dir)
+  else:
+    step, params = restore_checkpoint_params(run_dir, context.run, config.checkpoint,
+                                             context.model, context.mesh)
+  return _evaluate_params(context, step, params, config, stream,
+                          results_store.evaluation_dir(run_dir, config.checkpoint))
+
+
+def _evaluate_params(context: _RunContext, step: int, params, config: EvaluationConfig, stream,
+                     eval_dir: str) -> dict:
+  run, vocabulary = context.run, context.vocabulary
+  # What changes a prediction (not the batch size): a resumed evaluation must match it.
+  settings = {"decoding": "greedy", "chat_template": context.chat_family,
+              "max_new_tokens": {task: config.max_new_tokens_for(task, metric)
+                                 for task, metric in context.metric_of.items()},
+              "stop_sequences": {task: list(config.stop_sequences_for(task, metric))
+                                 for task, metric in context.metric_of.items()}}
+  client = judge_client(config, eval_dir, stream)
+  if client is not None:  # judged items are kept apart from unjudged ones
+    protocol, switch_aware, request_params = resolve(config.judge)
+    settings["judge"] = {"protocol": protocol.name, "prompt_version": protocol.prompt_version,
+                         "model": client.config.model, "base_url": client.config.base_url,
+                         "switch_aware": switch_aware, "params": request_params}
+  setting = results_store.setting_name(step, settings)
+  label = "base model" if config.checkpoint == "base" else f"step {step}"
+  all_items, summaries = [], {}
+  with jax.sharding.set_mesh(context.mesh), sharding.axis_rules():
+    for evaluation in context.design.evaluation_sets():
+      task, metric_name = evaluation.task, context.metric_of[evaluation.task]
+      metric = task_metrics.get(metric_name)
+      task_config = dataclasses.replace(config, max_new_tokens=settings["max_new_tokens"][task])
+      stops = tuple(settings["stop_sequences"][task])
+      items_by_language = {}
+      for language, seqio_task in context.registered[task].items():
+        start = time.perf_counter()
+        examples = batches.evaluation_examples(seqio_task)
+        path = results_store.items_path(eval_dir, setting, task, language)
+        items = results_store.read_items(path, [example["id"] for example in examples])
+        if items is None:
+          prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
+                     for example in examples]
+          completions = decode_prompts(context.model, params, prompts, task_config, context.ends)
+          texts = [cut_at_stop_sequences(
+              chat_templates.reply_text(context.chat_family, vocabulary.decode(completion)), stops)
+              for completion in completions]
+          items = _score_items(examples, texts, task, language, metric)
+          if metric_name in task_metrics.JUDGED and client is not None:
+            items = _judge_items(items, config.judge, client)
+          if distributed.is_primary_process():
+            results_store.write_items(path, items)
+          how = f"{time.perf_counter() - start:.1f}s"
+        else:
+          how = "read back from an earlier evaluation"
+        items_by_language[language] = items
+        all_items += items
+        value = task_metrics.mean_scores(item["scores"] for item in items).get(metric.primary)
+        shown = "n/a" if value is None else f"{value:.3f}"
+        print(f"[eval {run['run']} {label}] {task} {language}: {metric.primary} {shown}"
+              f" ({len(items)} items, {how})", file=stream, flush=True)
+      summaries[task] = _task_summary(evaluation, metric_name, items_by_language, config.judge,
+                                      client if metric_name in task_metrics.JUDGED else None)
   metrics = {
-      "run": run["run"], "budget": run["budget"], "checkpoint_step": step,
-      "metric": SUPPORTED_METRICS[0], "languages": per_language,
+      "run": run["run"], "budget": run["budget"], "checkpoint": config.checkpoint,
+      "checkpoint_step": step, "tasks": summaries,
+      "settings": settings | {"batch_size": config.batch_size},
+      "seeds": {"study": run["study"].get("seed")},
+      "packages": results_store.package_versions(), "git_commit": results_store.git_commit(),
   }
-  eval_dir = paths.join(run_dir, "eval")
+  if client is not None:
+    metrics["judge_usage"] = client.usage().as_dict()
+    client.close()  # prints the usage line
   if distributed.is_primary_process():  # every process decoded the same items; one writes
-    atomic_io.write_jsonl(paths.join(eval_dir, "predictions.jsonl"), predictions)
-    atomic_io.write_json(paths.join(eval_dir, "metrics.json"), metrics)  # last: marks completion
-  distributed.wait_for_all_processes(f"{run['run']} evaluated")
+    results_store.write_results(eval_dir, all_items, metrics)
+  distributed.wait_for_all_processes(f"{run['run']} {label} evaluated")
   return metrics

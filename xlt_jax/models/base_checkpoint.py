@@ -267,7 +267,7 @@ def converted_directory(base: BaseCheckpoint, cache_dir: str, process_count: int
   if stream is not None:
     print(f"converting the base checkpoint {base.directory} -> {cache_dir}", file=stream,
           flush=True)
-  conversion.hf_to_xlt(base.directory, partial, base.model_config.param_dtype)
+  conversion.hf_to_xlt(base.directory, partial, base.model_config.param_dtype, stream=stream)
   atomic_io.write_json(paths.join(partial, SOURCE_FILE), source)
   paths.rename(partial, cache_dir)
   return cache_dir

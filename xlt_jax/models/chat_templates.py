@@ -24,9 +24,22 @@ Families and the template each one follows:
   "gemma": google/gemma-3-*-it. Gemma has no system role: the template writes the
       system message, then a blank line, at the start of the first user turn.
 
+  "guanaco": the Guanaco format of timdettmers/openassistant-guanaco (P3), which has
+      no Jinja template: its `text` field is `### Human: {user}### Assistant: {reply}`
+      repeated with nothing between turns (the dataset card's first row:
+      `...cite relevant research.### Assistant: "Monopsony" refers to...### Human: Now
+      explain it to a dog`), and P3's prompt file (ZurichNLP/multilingual-instruction-
+      tuning, prompts/guanaco_prompt.txt) is `### Human: {{ instruction }}### Assistant:`.
+      So the generation prompt ends with the colon and the reply, as trained, starts with
+      its space. No system role (a system message is refused), no BOS written (the
+      format is model-independent), contents kept as they are, and no end-of-turn
+      token: P3 trained on the text as it is (its sft_training.py gives SFTTrainer the
+      `text` field, adding no EOS), so a reply ends where `### Human:` would begin
+      (STOP_TEXT; `reply_text` cuts a decoded reply there) or at EOS.
+
 User and assistant contents are stripped of surrounding whitespace where the
 official template strips them (all families but "qwen"); system messages likewise
-("llama3" strips them, "cohere", "qwen" and "gemma" do not).
+("llama3" strips them, "cohere", "qwen" and "gemma" do not). "guanaco" strips nothing.
 """
 
 import dataclasses
@@ -34,16 +47,19 @@ from typing import Callable, Sequence
 
 from xlt_jax.core.errors import UserInputError
 
-FAMILIES = ("cohere", "gemma", "llama3", "qwen")
+FAMILIES = ("cohere", "gemma", "guanaco", "llama3", "qwen")
 
 # The token each family's model emits to end its turn: training targets end with
-# it, and decoding stops on it.
-END_OF_TURN = {
+# it, and decoding stops on it. None: the format has no such token (Guanaco).
+END_OF_TURN: dict[str, str | None] = {
     "cohere": "<|END_OF_TURN_TOKEN|>",
     "gemma": "<end_of_turn>",
+    "guanaco": None,
     "llama3": "<|eot_id|>",
     "qwen": "<|im_end|>",
 }
+# Text that ends a reply in formats without an end-of-turn token: the next turn's header.
+STOP_TEXT = {"guanaco": "### Human:"}
 
 _LLAMA3_DATE_HEADER = "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
 _QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
@@ -169,9 +185,27 @@ def _render_gemma(messages, add_generation_prompt, out: _Builder) -> None:
     out.add("<start_of_turn>model\n")
 
 
+def _render_guanaco(messages, add_generation_prompt, out: _Builder) -> None:
+  system, turns = _split_system(messages)
+  if system is not None:
+    raise UserInputError("the guanaco chat format has no system role; put the system"
+                         " message into the first user message")
+  for index, message in enumerate(turns):
+    if message["role"] == "user":
+      out.add("### Human: " + message["content"])
+      # A conversation may end with an unanswered question, as the dataset's first
+      # row does: the assistant header only opens a reply that follows or is asked for.
+      if index + 1 < len(turns) or add_generation_prompt:
+        out.add("### Assistant:")
+    else:
+      # The reply's leading space is the model's: the prompt ends at the colon.
+      out.add(" " + message["content"], trainable=True)
+
+
 _RENDERERS = {
     "cohere": _render_cohere,
     "gemma": _render_gemma,
+    "guanaco": _render_guanaco,
     "llama3": _render_llama3,
     "qwen": _render_qwen,
 }
@@ -288,3 +322,10 @@ def prompt_ids(family: str, messages: Sequence[Message],
     raise UserInputError(
         f"a prompt must end with a user message, not {messages[-1]['role']!r}")
   return list(encode(render_text(family, messages, add_generation_prompt=True)))
+
+
+def reply_text(family: str | None, completion: str) -> str:
+  """A decoded completion up to the family's STOP_TEXT (the completion itself for
+  families that end turns with a token, and for plain prompts, family None)."""
+  stop = STOP_TEXT.get(family) if family else None
+  return completion if stop is None else completion.split(stop, 1)[0]

@@ -2,12 +2,14 @@
 
 An xlt checkpoint directory holds `model.json` (our ModelConfig and the original
 config.json), `params/` (one orbax checkpoint per parameter) and the tokenizer files.
-`python -m xlt_jax.convert` is the command line; `xlt_jax.evaluation.parity.verify`
+A multimodal checkpoint (gemma3) converts as its language model, and exports as that
+text-only model (`text_config` as config.json). `python -m xlt_jax.convert` is the command line; `xlt_jax.evaluation.parity.verify`
 compares a conversion with `transformers`.
 """
 
 import dataclasses
 import json
+from typing import TextIO
 
 import numpy as np
 
@@ -15,8 +17,9 @@ from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.models.hf_config import model_config_from_hf
+from xlt_jax.models.hf_config import model_config_from_hf, text_config
 from xlt_jax.models.hf_params import (
+  LanguageModelReader,
   from_hf,
   iter_params_from_hf,
   open_hf,
@@ -40,8 +43,12 @@ def _leaf_directory(xlt_dir: str, path: tuple[str, ...]) -> str:
   return paths.absolute(paths.join(xlt_dir, PARAMS_DIR, ".".join(path)))
 
 
-def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
+def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32",
+              stream: TextIO | None = None) -> str:
   """Converts a Hugging Face checkpoint into an xlt checkpoint directory; returns out_dir.
+
+  Of a multimodal checkpoint (gemma3) only the language model is converted; `stream`
+  is told how many tensors (vision tower, projector) were left out.
 
   Streams: each parameter is assembled from its tensors, written as its own orbax
   checkpoint (`params/<dotted path>/`) and dropped before the next. Measured peak RSS
@@ -58,6 +65,10 @@ def hf_to_xlt(hf_dir: str, out_dir: str, dtype: str = "float32") -> str:
   if paths.exists(paths.join(out_dir, PARAMS_DIR)):
     raise UserInputError(f"{out_dir}/{PARAMS_DIR} already exists; choose an empty --out")
   paths.makedirs(paths.join(out_dir, PARAMS_DIR))
+  if isinstance(reader, LanguageModelReader) and stream is not None:
+    print(f"{hf_dir} is multimodal ({hf_config.get('model_type')}): converting its language"
+          f" model only; {len(reader.dropped)} tensors of the vision tower and projector are"
+          " left out", file=stream, flush=True)
   checkpointer = ocp.StandardCheckpointer()
   for path, array in iter_params_from_hf(config, reader.names(), reader.get_tensor, dtype):
     # A jax array, not numpy: orbax keeps extra host copies of numpy leaves.
@@ -144,7 +155,8 @@ def write_hf(config: ModelConfig, params: dict, hf_config: dict, xlt_dir: str, o
   for name in TOKENIZER_FILES:
     if paths.isfile(paths.join(xlt_dir, name)):
       paths.copy(paths.join(xlt_dir, name), paths.join(out_dir, name))
-  atomic_io.write_json(paths.join(out_dir, "config.json"), hf_config)
+  # A multimodal source's text model: its text_config, loadable as a causal LM.
+  atomic_io.write_json(paths.join(out_dir, "config.json"), text_config(hf_config))
   return out_dir
 
 

@@ -49,7 +49,8 @@ def _param(init: Any, axes: tuple[str, ...]) -> Any:
 
 
 class Norm(nn.Module):
-  """RMSNorm, or LayerNorm without bias, over the last axis, computed in float32."""
+  """RMSNorm, or LayerNorm (with a bias where config.norm_bias), over the last axis,
+  computed in float32."""
 
   config: ModelConfig
   axis_name: str = "embed"
@@ -64,7 +65,11 @@ class Norm(nn.Module):
     if config.norm_type == "layer":
       y = y - jnp.mean(y, axis=-1, keepdims=True)
     y = y * jax.lax.rsqrt(jnp.mean(y * y, axis=-1, keepdims=True) + config.norm_epsilon)
-    return (y * (1.0 + scale if config.norm_scale_plus_one else scale)).astype(x.dtype)
+    y = y * (1.0 + scale if config.norm_scale_plus_one else scale)
+    if config.norm_bias:
+      y = y + self.param("bias", _param(nn.initializers.zeros, (self.axis_name,)),
+                         (x.shape[-1],), config.param_dtype).astype(jnp.float32)
+    return y.astype(x.dtype)
 
 
 def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[str, ...],
@@ -208,6 +213,14 @@ class Attention(nn.Module):
         "bld,dkh->blkh", x_BLD,
         _kernel(self, "value", (D, K, H), ("embed", "kv_heads", "kv"), config),
     )
+    if config.qkv_bias:
+      query_BLNH, key_BLKH, value_BLKH = (
+          x + self.param(name, _param(nn.initializers.zeros, axes), x.shape[2:],
+                         config.param_dtype).astype(x.dtype)
+          for x, name, axes in [(query_BLNH, "query_bias", ("heads", "kv")),
+                                (key_BLKH, "key_bias", ("kv_heads", "kv")),
+                                (value_BLKH, "value_bias", ("kv_heads", "kv"))])
+    # Adapters add to the biased projection, as PEFT's lora.Linear adds to base_layer(x).
     query_BLNH = _adapted(self, self.lora, "query", x_BLD, query_BLNH, (D,), (N, H), ("embed",),
                           ("heads", "kv"))
     key_BLKH = _adapted(self, self.lora, "key", x_BLD, key_BLKH, (D,), (K, H), ("embed",),
@@ -247,11 +260,12 @@ class Attention(nn.Module):
     return output_BLD, key_value_2BSKH
 
 
-ACTIVATIONS = {"silu": nn.silu, "gelu_tanh": lambda x: nn.gelu(x, approximate=True)}
+ACTIVATIONS = {"silu": nn.silu, "gelu_tanh": lambda x: nn.gelu(x, approximate=True),
+               "gelu": lambda x: nn.gelu(x, approximate=False)}
 
 
 class MLP(nn.Module):
-  """Gated feed-forward block: SwiGLU or GeGLU."""
+  """Feed-forward block: gated (SwiGLU, GeGLU), or activation(up) then down (Falcon)."""
 
   config: ModelConfig
   lora: LoraConfig | None = None
@@ -265,13 +279,19 @@ class MLP(nn.Module):
     # and the activation is computed in float32: the backward pass then reads float32
     # residuals directly, where bfloat16 ones made XLA's CPU backend convert each
     # whole [layers, B, L, F] stack to float32 before the backward loop.
+    # gate is created before up: parameter initialisation follows creation order.
     gate_BLF = _project("bld,df->blf", x_BLD,
-                        _kernel(self, "gate", (D, F), ("embed", "mlp"), config), jnp.float32)
+                        _kernel(self, "gate", (D, F), ("embed", "mlp"), config),
+                        jnp.float32) if config.mlp_gated else None
     up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config),
                       jnp.float32)
-    gate_BLF = _adapted(self, self.lora, "gate", x_BLD, gate_BLF, (D,), (F,), ("embed",), ("mlp",))
     up_BLF = _adapted(self, self.lora, "up", x_BLD, up_BLF, (D,), (F,), ("embed",), ("mlp",))
-    hidden_BLF = (ACTIVATIONS[config.activation](gate_BLF) * up_BLF).astype(config.dtype)
+    if gate_BLF is None:
+      hidden_BLF = ACTIVATIONS[config.activation](up_BLF).astype(config.dtype)
+    else:
+      gate_BLF = _adapted(self, self.lora, "gate", x_BLD, gate_BLF, (D,), (F,), ("embed",),
+                          ("mlp",))
+      hidden_BLF = (ACTIVATIONS[config.activation](gate_BLF) * up_BLF).astype(config.dtype)
     hidden_BLF = nn.with_logical_constraint(hidden_BLF, ("batch", "length", "mlp"))
     down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
     return _adapted(self, self.lora, "down", hidden_BLF,

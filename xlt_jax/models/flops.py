@@ -39,7 +39,7 @@ def training_flops_per_token(config: ModelConfig, sequence_length: int) -> float
   """
   D, F, N, K, H = (config.embed_dim, config.mlp_dim, config.num_heads, config.num_kv_heads,
                    config.head_dim)
-  per_layer = D * N * H * 2 + D * K * H * 2 + 3 * D * F
+  per_layer = D * N * H * 2 + D * K * H * 2 + (3 if config.mlp_gated else 2) * D * F
   matmul_parameters = config.num_layers * per_layer + D * config.vocab_size
   attention = 2 * 2 * config.num_layers * N * H * sequence_length  # QK^T and AV, forward
   return 6.0 * matmul_parameters + 3.0 * attention

@@ -17,7 +17,7 @@ from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import Decoder
-from xlt_jax.models.hf_config import model_config_from_hf
+from xlt_jax.models.hf_config import model_config_from_hf, text_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +25,12 @@ class TensorMapping:
   hf_name: str  # full Hugging Face name
   path: tuple[str, ...]  # path in our params tree
   layer: int | None  # index along the stacked layer axis, None for unstacked
-  fan_in_axes: int | None  # kernels: our leading input axes; None: copied as is
+  # Kernels: how many of our leading axes are input axes (HF stores [out, in]); 0 for a
+  # bias (HF [out], ours possibly split, e.g. [N, H]); None: copied as is.
+  fan_in_axes: int | None
+  # A slice of a fused tensor (Falcon's query_key_value): (first row, end row, rows of
+  # the whole tensor) along HF's output axis; None: the whole tensor.
+  rows: tuple[int, int, int] | None = None
 
 
 def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int | None]]:
@@ -40,6 +45,10 @@ def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int 
       ("mlp.up_proj.weight", ("mlp", "up"), 1),
       ("mlp.down_proj.weight", ("mlp", "down"), 1),
   ]
+  if config.qkv_bias:  # HF [N * H] -> ours [N, H]: no input axes (fan_in_axes 0)
+    entries += [("self_attn.q_proj.bias", ("attention", "query_bias"), 0),
+                ("self_attn.k_proj.bias", ("attention", "key_bias"), 0),
+                ("self_attn.v_proj.bias", ("attention", "value_bias"), 0)]
   if config.qk_norm:
     entries += [("self_attn.q_norm.weight", ("attention", "query_norm", "scale"), None),
                 ("self_attn.k_norm.weight", ("attention", "key_norm", "scale"), None)]
@@ -52,8 +61,45 @@ def _layer_entries(config: ModelConfig) -> list[tuple[str, tuple[str, ...], int 
   return entries
 
 
+def _falcon_mappings(config: ModelConfig) -> list[TensorMapping]:
+  """Falcon's names (transformers' modeling_falcon): `transformer.h.{i}.*`, one
+  LayerNorm with bias per layer, and query, key and value fused in one
+  `query_key_value` tensor whose rows are the N query heads, then the K key heads, then
+  the K value heads (multi-query layout, FalconAttention._split_heads)."""
+  N, K, H = config.num_heads, config.num_kv_heads, config.head_dim
+  total = (N + 2 * K) * H
+  mappings = [
+      TensorMapping("transformer.word_embeddings.weight", ("embedding",), None, None),
+      TensorMapping("transformer.ln_f.weight", ("final_norm", "scale"), None, None),
+      TensorMapping("transformer.ln_f.bias", ("final_norm", "bias"), None, None),
+  ]
+  if not config.tie_embeddings:
+    mappings.append(TensorMapping("lm_head.weight", ("output",), None, 1))
+  for layer in range(config.num_layers):
+    prefix = f"transformer.h.{layer}."
+    fused = prefix + "self_attention.query_key_value.weight"
+    mappings += [
+        TensorMapping(prefix + "input_layernorm.weight", ("layers", "attention_norm", "scale"),
+                      layer, None),
+        TensorMapping(prefix + "input_layernorm.bias", ("layers", "attention_norm", "bias"),
+                      layer, None),
+        TensorMapping(fused, ("layers", "attention", "query"), layer, 1, (0, N * H, total)),
+        TensorMapping(fused, ("layers", "attention", "key"), layer, 1,
+                      (N * H, (N + K) * H, total)),
+        TensorMapping(fused, ("layers", "attention", "value"), layer, 1,
+                      ((N + K) * H, total, total)),
+        TensorMapping(prefix + "self_attention.dense.weight", ("layers", "attention", "out"),
+                      layer, 2),
+        TensorMapping(prefix + "mlp.dense_h_to_4h.weight", ("layers", "mlp", "up"), layer, 1),
+        TensorMapping(prefix + "mlp.dense_4h_to_h.weight", ("layers", "mlp", "down"), layer, 1),
+    ]
+  return mappings
+
+
 def tensor_mappings(config: ModelConfig) -> list[TensorMapping]:
   """Every tensor of the Hugging Face checkpoint and where it lives in our params."""
+  if config.norm_bias:  # only Falcon's layout has LayerNorm biases
+    return _falcon_mappings(config)
   mappings = [
       TensorMapping("model.embed_tokens.weight", ("embedding",), None, None),
       TensorMapping("model.norm.weight", ("final_norm", "scale"), None, None),
@@ -76,6 +122,8 @@ def _get(tree: dict, path: tuple[str, ...]):
 def _hf_shape(our_shape: tuple[int, ...], fan_in_axes: int | None) -> tuple[int, ...]:
   if fan_in_axes is None:
     return our_shape
+  if fan_in_axes == 0:
+    return (math.prod(our_shape),)
   return (math.prod(our_shape[fan_in_axes:]), math.prod(our_shape[:fan_in_axes]))
 
 
@@ -124,6 +172,12 @@ def iter_params_from_hf(
     for mapping in group:
       our_shape = target.shape[1:] if mapping.layer is not None else target.shape
       tensor = np.asarray(get_tensor(mapping.hf_name))
+      if mapping.rows is not None:
+        first, end, total = mapping.rows
+        if tensor.shape[:1] != (total,):
+          raise UserInputError(f"tensor {mapping.hf_name}: expected {total} rows (fused"
+                               f" query, key and value), found shape {tensor.shape}")
+        tensor = tensor[first:end]
       want = _hf_shape(our_shape, mapping.fan_in_axes)
       if tensor.shape != want:
         raise UserInputError(
@@ -154,13 +208,20 @@ def params_from_hf(
 
 
 def params_to_hf(config: ModelConfig, params: dict) -> Iterator[tuple[str, np.ndarray]]:
-  """Yields (HF name, tensor) pairs, one tensor at a time."""
+  """Yields (HF name, tensor) pairs, one tensor at a time (a fused tensor once, when
+  its last part is read)."""
+  parts: list[np.ndarray] = []
   for mapping in tensor_mappings(config):
     value = np.asarray(_get(params, mapping.path))
     if mapping.layer is not None:
       value = value[mapping.layer]
     if mapping.fan_in_axes is not None:
       value = value.reshape(_hf_shape(value.shape, mapping.fan_in_axes)[::-1]).T
+    if mapping.rows is not None:
+      parts.append(value)
+      if mapping.rows[1] < mapping.rows[2]:
+        continue
+      value, parts = np.concatenate(parts, axis=0), []
     yield mapping.hf_name, np.ascontiguousarray(value)
 
 
@@ -225,10 +286,48 @@ class SafetensorsReader:
     return data.reshape(entry["shape"])
 
 
-def open_hf(hf_dir: str, dtype: str = "float32") -> tuple[ModelConfig, SafetensorsReader]:
-  """The ModelConfig of a Hugging Face checkpoint directory and a reader of its tensors."""
-  config = model_config_from_hf(read_hf_config(hf_dir), dtype=dtype, param_dtype=dtype)
-  return config, SafetensorsReader(_safetensors_files(hf_dir))
+class LanguageModelReader:
+  """The language model of a multimodal checkpoint under its text-only model's names.
+
+  `Gemma3ForConditionalGeneration` checkpoints store it as `language_model.model.*`
+  (google/gemma-3-4b-pt's index, and what transformers 5's save_pretrained writes)
+  or, in transformers' in-memory layout, `model.language_model.*`, with the head as
+  `language_model.lm_head.weight` or `lm_head.weight`
+  (transformers/conversion_mapping.py, "llava" renamings, which gemma3 uses). Those
+  become `model.*` and `lm_head.weight`; every other tensor (vision tower, multimodal
+  projector) is left out and counted in `dropped`.
+  """
+
+  _PREFIXES = (("language_model.model.", "model."), ("model.language_model.", "model."),
+               ("language_model.lm_head.", "lm_head."), ("lm_head.", "lm_head."))
+
+  def __init__(self, reader: SafetensorsReader):
+    self._reader = reader
+    self._source: dict[str, str] = {}
+    for name in sorted(reader.names()):
+      for prefix, replacement in self._PREFIXES:
+        if name.startswith(prefix):
+          self._source.setdefault(replacement + name[len(prefix):], name)
+          break
+    self.dropped = sorted(set(reader.names()) - set(self._source.values()))
+
+  def names(self) -> set[str]:
+    return set(self._source)
+
+  def get_tensor(self, name: str) -> np.ndarray:
+    return self._reader.get_tensor(self._source[name])
+
+
+def open_hf(hf_dir: str, dtype: str = "float32"
+            ) -> tuple[ModelConfig, SafetensorsReader | LanguageModelReader]:
+  """The ModelConfig of a Hugging Face checkpoint directory and a reader of its tensors
+  (of its language model only, for a multimodal checkpoint: a LanguageModelReader)."""
+  hf_config = read_hf_config(hf_dir)
+  config = model_config_from_hf(hf_config, dtype=dtype, param_dtype=dtype)
+  reader = SafetensorsReader(_safetensors_files(hf_dir))
+  if text_config(hf_config) is not hf_config:
+    return config, LanguageModelReader(reader)
+  return config, reader
 
 
 def from_hf(hf_dir: str, dtype: str = "float32") -> tuple[Decoder, dict]:

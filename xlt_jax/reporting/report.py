@@ -1,191 +1,48 @@
-"""Writes a study's report: the paper-style language x budget table, derived rows and plots.
+"""Writes the report of one or more studies: tables, statistics, figures, markdown and HTML.
 
-    python -m xlt_jax.report --results_dir=MODEL_DIR [--out_dir=MODEL_DIR/report]
+    python -m xlt_jax.report --results_dir=MODEL_DIR [--results_dir=OTHER ...] [--out_dir=DIR]
 
-Reads `study.json` and each run's `eval/metrics.json` under the results directory and
-writes `report.md`, `table.csv`, `summary.csv`, `scores_by_budget.png` and
-`relative_to_english.png` (into `report/` by default).
+For every study (a results directory, `results.collect_results`) and every task and
+metric its runs report (`analysis.analyse`), the report holds P0's language x budget
+table with the `Avg.` row, the derived rows (seen / unseen means and gap, the three
+readings of relative to English, Latin / non-Latin and the study's own groups), the
+intervals (bootstrap over items, or Wilson), correlations, the effects it states beside
+the run-to-run noise floor, and figures. Files, in `out_dir`:
+
+    report.md, report.html           the same content; the HTML embeds its figures (SVG)
+    [PREFIX]table.csv                language x budget with Avg., one per task and metric
+    [PREFIX]summary.csv              the derived rows per budget
+    [PREFIX]intervals.csv            every interval the report states, with its method
+    overview.csv                     one line per study x task x metric
+    [STUDY_]runs.csv                 each planned run, its checkpoint step and status
+    scores_by_budget.{png,svg}       one panel per study x task
+    relative_to_english.{png,svg}
+
+PREFIX is empty for a single task of a single study (the demo) and `<study>_<task>_<metric>_`
+otherwise. Missing or unfinished runs are listed in the report, never fatal.
 """
 
 import csv
-import dataclasses
 import io
-import json
 import math
+import re
 
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.reporting import tables
+from xlt_jax.reporting import analysis as task_analysis
+from xlt_jax.reporting import figures, html, statistics, tables
+from xlt_jax.reporting.results import METRICS_FILE, StudyResults, collect_results, column_label, select_metric
 
-STUDY_FILE = "study.json"
-METRICS_FILE = "eval/metrics.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class StudyResults:
-  """A study's description and the scores of the runs that have results."""
-
-  study: dict  # the validated study.json
-  scores: dict[int, dict[str, float]]  # budget -> language -> score
-  checkpoint_steps: dict[int, object]  # budget -> the evaluated checkpoint step
-  run_names: dict[int, str]  # budget -> run name
-  missing_runs: list[dict]  # study.json run entries whose metrics.json does not exist
-
-  @property
-  def languages(self) -> list[str]:
-    return _languages(self.study)
+READINGS = [("relative_to_english", "non-English mean / English"),
+            ("balanced_relative_to_english", "(seen + unseen) / 2 / English"),
+            ("avg_relative_to_english", "Avg. / English")]
 
 
-def _languages(study: dict) -> list[str]:
-  return [study["english"], *study["seen_languages"], *study["unseen_languages"]]
+def _format(value: float, decimals: int = 2) -> str:
+  return tables.format_score(value, decimals) if isinstance(value, float) else str(value)
 
 
-def _read_json(path: str, what: str) -> dict:
-  try:
-    with paths.open(path, encoding="utf-8") as file:
-      value = json.load(file)
-  except FileNotFoundError:
-    raise UserInputError(f"{path} does not exist: is this a {what}?") from None
-  except (OSError, json.JSONDecodeError) as error:
-    raise UserInputError(f"{path} is not valid JSON: {error}") from None
-  if not isinstance(value, dict):
-    raise UserInputError(f"{path} must hold a JSON object, not {type(value).__name__}")
-  return value
-
-
-def read_study(results_dir: str) -> dict:
-  """Reads and checks `RESULTS_DIR/study.json`.
-
-  Returns:
-    The study record, with `english`, `seen_languages`, `unseen_languages`, `metric` and
-    `runs` (each with `name`, integer `budget` and `run_dir`) guaranteed present.
-
-  Raises:
-    UserInputError: the file is missing, not JSON, or lacks a field (names the file).
-  """
-  path = paths.join(results_dir, STUDY_FILE)
-  study = _read_json(path, "results directory (MODEL_DIR of a study)")
-  for key, kind in [("english", str), ("seen_languages", list), ("unseen_languages", list),
-                    ("metric", str), ("runs", list)]:
-    if not isinstance(study.get(key), kind):
-      raise UserInputError(f"{path}: field {key!r} is missing or not a {kind.__name__}")
-  for run in study["runs"]:
-    if not (isinstance(run, dict) and isinstance(run.get("name"), str)
-            and isinstance(run.get("run_dir"), str) and type(run.get("budget")) is int):
-      raise UserInputError(f"{path}: each run needs a name, an integer budget and a run_dir;"
-                           f" got {run!r}")
-  budgets = [run["budget"] for run in study["runs"]]
-  if len(set(budgets)) != len(budgets):
-    raise UserInputError(f"{path}: two runs share a budget: {sorted(budgets)}")
-  return study
-
-
-def collect_results(results_dir: str) -> StudyResults:
-  """Reads the study and the metrics of every run that has them.
-
-  Raises:
-    UserInputError: study.json is missing or invalid, a metrics.json is malformed or
-      lacks a study language, or no run has results (names the directory).
-  """
-  study = read_study(results_dir)
-  metric = study["metric"]
-  scores, steps, names, missing = {}, {}, {}, []
-  for run in study["runs"]:
-    path = paths.join(results_dir, run["run_dir"], METRICS_FILE)
-    if not paths.exists(path):
-      missing.append(run)
-      continue
-    metrics = _read_json(path, "run's metrics file")
-    per_language = metrics.get("languages") if isinstance(metrics.get("languages"), dict) else {}
-    run_scores = {}
-    for language in _languages(study):
-      entry = per_language.get(language)
-      value = entry.get(metric) if isinstance(entry, dict) else None
-      if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserInputError(f"{path}: no numeric {metric!r} for language {language!r}")
-      run_scores[language] = float(value)
-    scores[run["budget"]] = run_scores
-    steps[run["budget"]] = metrics.get("checkpoint_step")
-    names[run["budget"]] = run["name"]
-  if not scores:
-    raise UserInputError(f"no run in {results_dir} has results ({METRICS_FILE} missing for"
-                         f" all {len(study['runs'])} runs): evaluate the runs first")
-  return StudyResults(study, scores, steps, names, missing)
-
-
-def _derived(results: StudyResults) -> tuple[list[int], tables.Rows, dict[str, list[float]]]:
-  """The language x budget table and the derived rows, one value per budget each."""
-  study = results.study
-  budgets, rows = tables.language_by_budget_table(results.scores, results.languages)
-  seen, unseen = tables.seen_unseen_means(rows, study["seen_languages"], study["unseen_languages"])
-  derived = {
-      "english": rows[study["english"]],
-      "average": rows[tables.AVERAGE_ROW],
-      "seen_mean": seen,
-      "unseen_mean": unseen,
-      "seen_unseen_gap": [seen_mean - unseen_mean
-                          for seen_mean, unseen_mean in zip(seen, unseen)],
-      "relative_to_english": tables.relative_to_english(rows, study["english"]),
-      "balanced_relative_to_english": tables.balanced_relative_to_english(
-          rows, study["seen_languages"], study["unseen_languages"], study["english"]),
-  }
-  return budgets, rows, derived
-
-
-DERIVED_LABELS = {
-    "seen_mean": "Seen mean (English excluded)",
-    "unseen_mean": "Unseen mean",
-    "seen_unseen_gap": "Seen - unseen gap",
-    "relative_to_english": "Relative to English (non-English mean / English)",
-    "balanced_relative_to_english": "Relative to English ((seen + unseen) / 2 / English)",
-}
-
-
-def _markdown(results: StudyResults, budgets: list[int], rows: tables.Rows,
-              derived: dict[str, list[float]]) -> str:
-  study = results.study
-  header = ["language", *map(str, budgets)]
-  parts = [
-      f"# Cross-lingual transfer report: {study.get('study', '(unnamed study)')}\n",
-      f"- Dataset: {study.get('dataset', 'unknown')}\n- Metric: {study['metric']}\n"
-      f"- English: {study['english']}\n"
-      f"- Seen languages: {', '.join(study['seen_languages']) or 'none'}\n"
-      f"- Unseen languages: {', '.join(study['unseen_languages']) or 'none'}\n"
-      f"- Budgets (samples per seen language): "
-      f"{', '.join(str(run['budget']) for run in study['runs'])}\n",
-  ]
-  if results.missing_runs:
-    parts.append(
-        f"**Missing results: {len(results.missing_runs)} of {len(study['runs'])} runs lack"
-        f" {METRICS_FILE}, so every table and plot leaves them out:** " + ", ".join(
-            f"{run['name']} (budget {run['budget']}, {run['run_dir']})"
-            for run in results.missing_runs) + "\n")
-  parts += [
-      f"## {study['metric']} by evaluation language and budget\n",
-      "Columns: samples per non-English training language. `Avg.` is the mean over all"
-      f" {len(results.languages)} evaluation languages, English included, as in the paper.\n",
-      tables.markdown_table(header, [[name, *map(tables.format_score, values)]
-                                     for name, values in rows.items()]),
-      "## Derived quantities\n",
-      # Ratios get 3 decimals: the paper's gap-bridged effects are a few hundredths.
-      tables.markdown_table(["quantity", *header[1:]], [
-          [label, *(tables.format_score(value, 3 if "relative" in key else 2)
-                    for value in derived[key])] for key, label in DERIVED_LABELS.items()]),
-  ]
-  gap = tables.gap_bridged(budgets, derived["relative_to_english"])
-  parts.append(
-      "Gap bridged: not computed (no budget-0 run with results to compare against).\n"
-      if gap is None else
-      f"Gap bridged: {gap.points:+.1f} percentage points (relative to English"
-      f" {gap.baseline:.3f} at budget 0 -> {gap.best:.3f} at budget {gap.best_budget}).\n")
-  parts += ["## Runs\n", tables.markdown_table(
-      ["run", "budget", "checkpoint step", "status"],
-      [[run["name"], str(run["budget"]), str(results.checkpoint_steps.get(run["budget"], "")),
-        "ok" if run["budget"] in results.scores else "missing"] for run in study["runs"]])]
-  return "\n".join(parts)
-
-
-def _csv_text(header: list[str], lines: list[list]) -> str:
+def _csv_text(header: list, lines: list[list]) -> str:
   buffer = io.StringIO()
   writer = csv.writer(buffer, lineterminator="\n")
   writer.writerow(header)
@@ -194,99 +51,319 @@ def _csv_text(header: list[str], lines: list[list]) -> str:
   return buffer.getvalue()
 
 
-def _save_figure(figure, path: str) -> None:
-  # savefig writes into the temporary file object: a local file, or a store's stream.
-  atomic_io.write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=120),
-                             mode="wb")
+def _slug(text: str) -> str:
+  return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
 
 
-def plot_scores_by_budget(path: str, budgets: list[int], rows: tables.Rows, study: dict) -> None:
-  """Writes a PNG of score vs budget per language: seen solid, unseen dashed, English bold."""
-  import matplotlib
-  matplotlib.use("Agg")  # no display on training hosts
-  import matplotlib.pyplot as pyplot
+def _derived_rows(item: task_analysis.TaskAnalysis) -> list[tuple[str, str, list[float], int]]:
+  """(CSV column, label, per-budget values, decimals) of the summary table."""
+  summary = item.summary
+  lines = [("english", "English", summary["english_scores"], 2),
+           ("average", "Avg. (all languages)", item.rows[tables.AVERAGE_ROW], 2),
+           ("seen_mean", f"Seen mean ({', '.join(summary['seen'])})", summary["seen_mean"], 2),
+           ("unseen_mean", f"Unseen mean ({', '.join(summary['unseen'])})",
+            summary["unseen_mean"], 2),
+           ("seen_unseen_gap", "Seen - unseen gap", summary["seen_unseen_gap"], 2),
+           ("non_english_mean", "Non-English mean", summary["non_english_mean"], 2)]
+  lines += [(key, f"Relative to English ({label})", summary[key], 3) for key, label in READINGS]
+  lines += [(f"{_slug(name)}_mean", f"{name} mean ({', '.join(item.groups[name])})", values, 2)
+            for name, values in item.group_means.items()]
+  return lines
 
-  figure, axes = pyplot.subplots(figsize=(7, 4.5))
-  # Budgets are roughly geometric and include 0, so plot them evenly spaced, labelled.
-  positions = range(len(budgets))
-  for language, values in rows.items():
-    if language == tables.AVERAGE_ROW:
+
+def _interval_lines(item: task_analysis.TaskAnalysis) -> list[list]:
+  """CSV lines: quantity, budget, estimate, low, high, method, run-to-run spread."""
+  lines = []
+  for quantity, intervals in item.intervals.items():
+    for budget, interval in zip(item.budgets, intervals):
+      if interval is not None:
+        lines.append([quantity, budget, interval.estimate, interval.low, interval.high,
+                      interval.method, item.noise.get(quantity, math.nan)])
+  for language, intervals in item.cell_intervals.items():
+    for budget, interval in zip(item.budgets, intervals):
+      if interval is not None:
+        lines.append([language, budget, interval.estimate, interval.low, interval.high,
+                      interval.method, math.nan])
+  return lines
+
+
+def _statements(item: task_analysis.TaskAnalysis) -> list[str]:
+  summary = item.summary
+  lines = []
+  for key, label in READINGS:
+    gap = summary["gap_bridged"][key]
+    lines.append(f"Gap bridged ({label}): not computed (no budget-0 run with results, or"
+                 " English scores 0 there)"
+                 if gap is None else
+                 f"Gap bridged ({label}): {gap['points']:+.1f} percentage points ({gap['baseline']:.3f}"
+                 f" at budget 0 -> {gap['best']:.3f} at budget {gap['best_budget']})")
+  lines.append(f"Peak non-English mean: {_format(summary['peak_non_english_mean'], 3)} at"
+               f" {column_label(summary['peak_budget'])}")
+  rho = summary["spearman_seen_unseen"]
+  lines.append(f"Spearman rho of seen vs unseen means over {rho['n']} {_axis(item)}s: "
+               f"{_format(rho['rho'], 3)}, p = {_format(rho['p'], 3)}")
+  pearson = item.pearson
+  lines.append(f"Pearson r of seen vs unseen means over {pearson.n} {_axis(item)}s: "
+               f"{_format(pearson.value, 3)}, p = {_format(pearson.p, 3)}, "
+               f"{pearson.confidence:.0%} interval [{_format(pearson.low, 3)},"
+               f" {_format(pearson.high, 3)}] (Fisher z)")
+  if item.checkpoint_spearman:
+    lines += [f"Spearman rho of seen vs unseen means over the {value.n} evaluated checkpoints of"
+              f" {run}: {_format(value.value, 3)}, p = {_format(value.p, 3)}"
+              for run, value in item.checkpoint_spearman.items()]
+  else:
+    lines.append("Spearman over checkpoints: no run has per-checkpoint evaluations"
+                 " (eval/checkpoints/STEP/metrics.json)")
+  unseen_above = summary["runs_unseen_above_seen"]
+  lines.append(f"{_axis(item).capitalize()}s where the unseen mean exceeds the seen mean: "
+               + (", ".join(map(str, unseen_above)) or "none"))
+  return lines
+
+
+def _effect_lines(item: task_analysis.TaskAnalysis) -> list[str]:
+  lines = []
+  for effect in item.effects:
+    if math.isnan(effect.value):  # e.g. a gap in a study without unseen languages
       continue
-    is_english = language == study["english"]
-    style = "--" if language in study["unseen_languages"] else "-"
-    axes.plot(positions, values, style, marker="o", label=language,
-              linewidth=3 if is_english else 1.3, color="black" if is_english else None)
-  axes.set(xticks=list(positions), xticklabels=[str(b) for b in budgets], ylabel=study["metric"],
-           xlabel="samples per seen language", title="Score by budget (unseen dashed)")
-  axes.legend(ncol=2, fontsize="small")
-  figure.tight_layout()
-  _save_figure(figure, path)
-  pyplot.close(figure)
+    text = f"{effect.label}: {effect.value:+.3f}"
+    if effect.interval is not None:
+      text += f" [{effect.interval.low:+.3f}, {effect.interval.high:+.3f}]"
+    text += ("; run-to-run spread n/a (no budget repeated with other seeds)"
+             if math.isnan(effect.noise) else f"; run-to-run spread {effect.noise:.3f}")
+    if effect.within_noise:
+      text += " - **smaller than run-to-run noise**"
+    lines.append(text)
+  return lines
 
 
-def plot_relative_to_english(
-    path: str, budgets: list[int], derived: dict[str, list[float]]
-) -> None:
-  """Writes a PNG of relative-to-English, seen mean and unseen mean vs budget."""
-  import matplotlib
-  matplotlib.use("Agg")  # no display on training hosts
-  import matplotlib.pyplot as pyplot
-
-  figure, (left, right) = pyplot.subplots(1, 2, figsize=(10, 4))
-  positions = range(len(budgets))
-  left.plot(positions, derived["relative_to_english"], "-o", color="black", label="all non-English")
-  for key, style, label in [("seen_mean", "-o", "seen"), ("unseen_mean", "--o", "unseen")]:
-    left.plot(positions, [value / english if english else math.nan
-                          for value, english in zip(derived[key], derived["english"])],
-              style, label=label)
-  left.set(title="Mean score relative to English", ylabel="relative to English")
-  left.legend(fontsize="small")
-  right.plot(positions, derived["seen_mean"], "-o", label="seen mean")
-  right.plot(positions, derived["unseen_mean"], "--o", label="unseen mean")
-  right.plot(positions, derived["english"], "-", color="black", linewidth=2.5, label="English")
-  right.set(title="Seen and unseen means")
-  right.legend(fontsize="small")
-  for axes in (left, right):
-    axes.set(xticks=list(positions), xticklabels=[str(b) for b in budgets],
-             xlabel="samples per seen language")
-  figure.tight_layout()
-  _save_figure(figure, path)
-  pyplot.close(figure)
+# What a table's numbers are, where the metric's name does not say it.
+METRIC_NOTES = {
+    "line_pass": "**Judge not configured** (`EvaluationConfig.judge`): this judged task shows"
+                 " the Language Confusion Benchmark's line-level pass rate (the share of"
+                 " responses with no line in another language), not a judge's score.",
+    "judge_score": "The judge's score per response (its protocol and model are in each run's"
+                   " eval/metrics.json); responses failing the language check score 1 under"
+                   " P0's switch-aware rule.",
+}
 
 
-def write_report(results: StudyResults, out_dir: str) -> dict[str, str]:
-  """Writes every report file for `results` into `out_dir` (created if needed).
+def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
+  header = ["language", *map(str, item.budgets)]
+  table_lines = [[name, *map(_format, values)] for name, values in item.rows.items()]
+  derived = _derived_rows(item)
+  files = {kind: paths.join(out_dir, f"{prefix}{kind}.csv")
+           for kind in ("table", "summary", "intervals")}
+  atomic_io.write_text(files["table"], _csv_text(
+      ["language", *item.budgets], [[name, *values] for name, values in item.rows.items()]))
+  runs = {budget: " ".join(run.name for run in item_runs)
+          for budget, item_runs in item.runs_by_budget.items()}
+  atomic_io.write_text(files["summary"], _csv_text(
+      [_axis(item), "runs", *(key for key, *_ in derived)],
+      [[budget, runs[budget], *(values[column] for _, _, values, _ in derived)]
+       for column, budget in enumerate(item.budgets)]))
+  atomic_io.write_text(files["intervals"], _csv_text(
+      ["quantity", _axis(item), "estimate", "low", "high", "method", "run_to_run_spread"],
+      _interval_lines(item)))
+  written.update({f"{prefix}{kind}": path for kind, path in files.items()})
+  repeated = {budget: len(runs) for budget, runs in item.runs_by_budget.items() if len(runs) > 1}
+  interval_header = ["quantity", *map(str, item.budgets), "run-to-run spread"]
+  interval_lines = [[quantity.replace("_", " "),
+                     *(interval.describe() if interval else "n/a" for interval in intervals),
+                     _format(item.noise.get(quantity, math.nan), 3)]
+                    for quantity, intervals in item.intervals.items()]
+  methods = sorted({interval.method for intervals in [*item.intervals.values(),
+                                                      *item.cell_intervals.values()]
+                    for interval in intervals if interval is not None})
+  blocks = [
+      html.Heading(3, f"{item.task}: {item.metric}"),
+      *([html.Paragraph(METRIC_NOTES[item.metric])] if item.metric in METRIC_NOTES else []),
+      html.Paragraph(("Columns: examples per seen language." if _axis(item) == "budget" else
+                      "Columns: training mixtures.") + " `Avg.` is the mean over all"
+                     f" {len(item.rows) - 1} evaluation languages, English included."
+                     + (" Cells average the runs repeated with other seeds ("
+                        + ", ".join(f"{column_label(b)}: {n} runs" for b, n in repeated.items())
+                        + ")."
+                        if repeated else "")),
+      html.Table(header, table_lines, paths.basename(files["table"])),
+      html.Heading(4, "Derived quantities"),
+      html.Table(["quantity", *header[1:]], [[label, *(_format(value, decimals)
+                                                       for value in values)]
+                                             for _, label, values, decimals in derived],
+                 paths.basename(files["summary"])),
+      html.Bullets(_statements(item)),
+      html.Heading(4, "Uncertainty"),
+      html.Paragraph("Intervals: " + ("; ".join(methods) if methods else
+                     "none (no per-item scores in eval/predictions.jsonl, and not an"
+                     " accuracy with counts)") + ". Per-language intervals are in"
+                     f" `{paths.basename(files['intervals'])}`."),
+      html.Table(interval_header, interval_lines, paths.basename(files["intervals"])),
+      html.Heading(4, "Effects against run-to-run noise"),
+      html.Bullets(_effect_lines(item)),
+  ]
+  return (blocks + _change_heatmap(item, prefix, out_dir, written)
+          + _training_heatmap(item, prefix, out_dir, written))
+
+
+def _axis(item: task_analysis.TaskAnalysis) -> str:
+  return "budget" if all(isinstance(column, int) for column in item.budgets) else "mixture"
+
+
+def _training_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
+                      written: dict) -> list:
+  """P1's train language x eval language heatmap, for a study whose columns are mixtures:
+  a row per mixture (named by its training languages where study.json gives them)."""
+  if _axis(item) != "mixture":
+    return []
+  languages = sorted(code for code in item.rows if code != tables.AVERAGE_ROW)
+  labels = []
+  for mixture in item.budgets:
+    trained = {tuple(run.training_languages or ()) for run in item.runs_by_budget[mixture]}
+    labels.append("+".join(next(iter(trained))) if len(trained) == 1 and () not in trained
+                  else str(mixture))
+  files = figures.plot_heatmap(
+      [[item.rows[code][column] for code in languages] for column in range(len(item.budgets))],
+      labels, languages, paths.join(out_dir, f"{prefix}train_eval_heatmap"),
+      f"{item.study}: {item.task}\n{item.metric} by training mixture and evaluation language",
+      "training languages", "evaluation language", item.metric)
+  written[f"{prefix}train_eval_heatmap"] = files["png"]
+  return [html.Figure(f"{item.task}: {item.metric}, training mixture x evaluation language",
+                      files["png"], files["svg"])]
+
+
+def _change_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
+                    written: dict) -> list:
+  """P4 App. B's view for a budget sweep: each language's change against the English-only
+  run (budget 0), language x budget. Nothing without a budget-0 run and another budget."""
+  if 0 not in item.budgets or len(item.budgets) < 2:
+    return []
+  start = item.budgets.index(0)
+  languages = [code for code in item.rows if code != tables.AVERAGE_ROW]
+  matrix = [[item.rows[code][column] - item.rows[code][start]
+             for column, budget in enumerate(item.budgets) if budget != 0] for code in languages]
+  files = figures.plot_heatmap(
+      matrix, languages, [str(budget) for budget in item.budgets if budget != 0],
+      paths.join(out_dir, f"{prefix}change_heatmap"),
+      f"{item.study}: {item.task}\nchange against the English-only run",
+      "evaluation language", "examples per seen language", f"{item.metric} - budget-0 score",
+      diverging=True)
+  written[f"{prefix}change_heatmap"] = files["png"]
+  return [html.Figure(f"{item.task}: {item.metric} change against the English-only run"
+                      " (budget 0), per language and budget", files["png"], files["svg"])]
+
+
+def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_dir: str,
+                  written: dict) -> list:
+  study = results.study
+  blocks = [html.Heading(2, f"Study: {results.name}"), html.Bullets([
+      f"Results: `{results.results_dir}`",
+      f"Dataset: {study.get('dataset', 'see tasks')}",
+      (f"English: {study['english']}; seen: {', '.join(study['seen_languages']) or 'none'};"
+       f" unseen: {', '.join(study['unseen_languages']) or 'none'}"),
+      f"Runs: {len(study['runs'])} planned, {len(results.runs)} with results",
+  ])]
+  if results.missing:
+    blocks += [html.Paragraph(f"Missing results ({len(results.missing)}): every table and"
+                              " figure leaves these out", emphasis=True),
+               html.Bullets(results.missing)]
+  for item in analyses:
+    prefix = "" if not multi_study and len(analyses) == 1 else (
+        f"{_slug(results.name) + '_' if multi_study else ''}{_slug(item.task)}_"
+        f"{_slug(item.metric)}_")
+    blocks += _task_blocks(item, prefix, out_dir, written)
+  have = {run.name: run for run in results.runs}
+  header = ["run", "budget / mixture", "seed", "checkpoint step", "status"]
+  lines = [[run["name"], str(run.get("budget", run.get("mixture"))), str(run.get("seed", "")),
+            str(have[run["name"]].checkpoint_step) if run["name"] in have else "",
+            "ok" if run["name"] in have else f"missing ({METRICS_FILE})"]
+           for run in study["runs"]]
+  name = f"{_slug(results.name) + '_' if multi_study else ''}runs"
+  written[name] = paths.join(out_dir, f"{name}.csv")
+  atomic_io.write_text(written[name], _csv_text(header, lines))
+  blocks += [html.Heading(3, "Runs"), html.Table(header, lines, f"{name}.csv")]
+  return blocks
+
+
+def _overview(analyses: list) -> tuple[list[str], list[list]]:
+  header = ["study", "task", "metric", "budgets", "peak non-English mean", "peak budget",
+            "gap bridged (points)", "Spearman rho", "Spearman p"]
+  lines = [[item.study, item.task, item.metric, " ".join(map(str, item.budgets)),
+            item.summary["peak_non_english_mean"], item.summary["peak_budget"],
+            item.summary["gap_bridged_points"], item.summary["spearman_seen_unseen"]["rho"],
+            item.summary["spearman_seen_unseen"]["p"]] for item in analyses]
+  return header, lines
+
+
+def write_report(studies: list[StudyResults], out_dir: str,
+                 resamples: int = statistics.DEFAULT_RESAMPLES,
+                 seed: int = statistics.DEFAULT_SEED) -> dict[str, str]:
+  """Writes every report file for `studies` into `out_dir` (created if needed).
 
   Returns:
-    Output kind (`report`, `table`, `summary`, `scores_plot`, `relative_plot`) -> path.
+    Output name -> path: `report`, `html`, `overview`, `scores_plot`, `relative_plot`
+    (PNG; the SVG beside each), and `<prefix>table` / `summary` / `intervals` per task.
   """
-  budgets, rows, derived = _derived(results)
-  written = {name: paths.join(out_dir, file_name) for name, file_name in [
-      ("report", "report.md"), ("table", "table.csv"), ("summary", "summary.csv"),
-      ("scores_plot", "scores_by_budget.png"), ("relative_plot", "relative_to_english.png")]}
-  atomic_io.write_text(written["table"], _csv_text(
-      ["language", *budgets], [[name, *values] for name, values in rows.items()]))
-  summary_keys = ["english", "average", "seen_mean", "unseen_mean", "seen_unseen_gap",
-                  "relative_to_english", "balanced_relative_to_english"]
-  atomic_io.write_text(written["summary"], _csv_text(
-      ["run", "budget", "checkpoint_step", *summary_keys],
-      [[results.run_names[budget], budget, results.checkpoint_steps[budget],
-        *(derived[key][column] for key in summary_keys)] for column, budget in enumerate(budgets)]))
-  plot_scores_by_budget(written["scores_plot"], budgets, rows, results.study)
-  plot_relative_to_english(written["relative_plot"], budgets, derived)
+  written: dict[str, str] = {}
+  per_study = [(results, [task_analysis.analyse(results, key, resamples, seed)
+                          for key in results.task_metrics]) for results in studies]
+  analyses = [item for _, items in per_study for item in items]
+  blocks = [html.Heading(1, "Cross-lingual transfer report: " + ", ".join(
+      results.name for results in studies)), html.Paragraph(
+      f"Bootstrap intervals: {resamples} resamples, seed {seed}, over the items of"
+      " eval/predictions.jsonl, each language resampled on its own; Wilson intervals for"
+      " accuracies whose items are missing. Run-to-run spread: the sample standard deviation"
+      " over runs repeated with other seeds (largest over budgets); an effect smaller than"
+      " it is marked.")]
+  for results, items in per_study:
+    blocks += _study_blocks(results, items, len(studies) > 1, out_dir, written)
+  header, lines = _overview(analyses)
+  written["overview"] = paths.join(out_dir, "overview.csv")
+  atomic_io.write_text(written["overview"], _csv_text(header, lines))
+  blocks += [html.Heading(2, "Overview"), html.Table(header, [[_format(cell, 3)
+                                                              for cell in line] for line in lines],
+                                                     "overview.csv")]
+  blocks.append(html.Heading(2, "Figures"))
+  for key, stem, relative, caption in [
+      ("scores_plot", "scores_by_budget", False, "Score by budget per language group"),
+      ("relative_plot", "relative_to_english", True,
+       "Group mean relative to English by budget (1.0 = English's score)")]:
+    files = figures.plot_by_budget(analyses, paths.join(out_dir, stem), relative=relative)
+    written[key], written[key + "_svg"] = files["png"], files["svg"]
+    blocks.append(html.Figure(caption, files["png"], files["svg"]))
+  title = blocks[0].text
+  written["html"] = paths.join(out_dir, "report.html")
+  atomic_io.write_text(written["html"], html.render_html(blocks, title))
   # Written last, so a report.md on disk means every file it describes is there.
-  atomic_io.write_text(written["report"], _markdown(results, budgets, rows, derived))
+  written["report"] = paths.join(out_dir, "report.md")
+  atomic_io.write_text(written["report"], html.markdown(blocks, out_dir))
   return written
 
 
-def build_report(results_dir: str, out_dir: str | None = None) -> dict[str, str]:
-  """Reads a study's results and writes its report (see `write_report` for the paths).
-
-  Args:
-    results_dir: the study's MODEL_DIR, holding study.json and runs/*/eval/metrics.json.
-    out_dir: where to write; defaults to `results_dir/report`.
+def out_dir_for(results_dirs: list[str], out_dir: str | None) -> str:
+  """`out_dir`, else RESULTS_DIR/report for a single study.
 
   Raises:
-    UserInputError: see `collect_results`.
+    UserInputError: several studies and no out_dir.
   """
-  return write_report(collect_results(results_dir), out_dir or paths.join(results_dir, "report"))
+  if out_dir is None and len(results_dirs) > 1:
+    raise UserInputError("several --results_dir need an --out_dir for the joint report")
+  return out_dir or paths.join(results_dirs[0], "report")
+
+
+def build_report(results_dirs: str | list[str], out_dir: str | None = None,
+                 metric: str | None = None, resamples: int = statistics.DEFAULT_RESAMPLES,
+                 seed: int = statistics.DEFAULT_SEED) -> dict[str, str]:
+  """Reads one or more studies' results and writes one report (see `write_report`).
+
+  Args:
+    results_dirs: a study's MODEL_DIR, or several (one report across studies).
+    out_dir: where to write; defaults to `RESULTS_DIR/report` for a single study.
+    metric: report only the tables of this metric (default: every task's own metric).
+
+  Raises:
+    UserInputError: see `results.collect_results`; several studies and no out_dir; a
+      metric no study reports.
+  """
+  results_dirs = [results_dirs] if isinstance(results_dirs, str) else list(results_dirs)
+  out_dir = out_dir_for(results_dirs, out_dir)
+  studies = select_metric([collect_results(directory) for directory in results_dirs], metric)
+  return write_report(studies, out_dir, resamples, seed)

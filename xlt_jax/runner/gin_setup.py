@@ -12,10 +12,12 @@ from collections.abc import Iterator
 import gin
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import evaluator
+from xlt_jax.evaluation.judges.protocols import JudgeConfig
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.lora import LoraConfig
 from xlt_jax.runner import study_runner
 from xlt_jax.runner.flags import binding_flag
+from xlt_jax.services.config import ChatServiceConfig
 from xlt_jax.studies import designs
 from xlt_jax.training import distributed, sharding, trainer
 from xlt_jax.training.train_step import OptimizerConfig
@@ -34,6 +36,8 @@ CONFIGURABLES = {
     "TrainConfig": trainer.TrainConfig,
     "LoraConfig": LoraConfig,
     "EvaluationConfig": evaluator.EvaluationConfig,
+    "JudgeConfig": JudgeConfig,
+    "ChatServiceConfig": ChatServiceConfig,
 }
 _registered: dict[str, object] = {}
 
@@ -131,7 +135,7 @@ def build_experiment(files: list[str], bindings: list[str]) -> tuple[study_runne
   except UserInputError as error:
     # One line: without the "In call to configurable ..." gin appends to what it passes on.
     raise UserInputError(_first_line(error)) from None
-  except (ValueError, KeyError, TypeError, IOError, SyntaxError, tokenize.TokenError) as error:
+  except (OSError, ValueError, KeyError, TypeError, SyntaxError, tokenize.TokenError) as error:
     message = " ".join(str(error).split())
     raise UserInputError(f"gin configuration: {message}") from None
   return experiment, gin.operative_config_str()

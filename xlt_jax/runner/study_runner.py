@@ -9,6 +9,7 @@ MODEL_DIR/base/.
 """
 
 import dataclasses
+import functools
 import os
 import sys
 import threading
@@ -21,7 +22,8 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
-from xlt_jax.evaluation import evaluator
+from xlt_jax.data import p0_smoke
+from xlt_jax.evaluation import evaluator, task_metrics
 from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
@@ -76,22 +78,36 @@ class Experiment:
   distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
 
 
+def _study_datasets(study) -> set[str]:
+  """Every dataset a study trains or evaluates on."""
+  trained = set(getattr(study, "datasets", None) or (study.dataset,))
+  return trained | {evaluation.dataset for evaluation in study.evaluation_sets()}
+
+
 def _prepare_data(experiment: Experiment, stream) -> str:
+  """DATA_DIR, or generated data under MODEL_DIR/data: the demo's word problems, or
+  stand-ins for P0's datasets in their official formats (`xlt_jax.data.p0_smoke`)."""
   if experiment.data_dir is not None:
     return experiment.data_dir
   data_dir = paths.join(experiment.model_dir, "data")
-  if experiment.study.dataset != "demo_arith":
+  needed = _study_datasets(experiment.study)
+  sizes = experiment.demo_data
+  split_sizes = {"train": sizes.train, "validation": sizes.validation, "test": sizes.test}
+  if needed == {"demo_arith"}:
+    marker, what = paths.join(data_dir, "demo_arith"), "the demo dataset"
+    write = functools.partial(demo_data.write_demo_dataset, data_dir, split_sizes, seed=sizes.seed)
+  elif needed <= set(p0_smoke.DATASETS):
+    marker, what = paths.join(data_dir, "xlsum"), "generated P0 stand-in datasets"
+    write = functools.partial(p0_smoke.write_p0_smoke_datasets, data_dir, split_sizes,
+                              seed=sizes.seed)
+  else:
     raise UserInputError(
-        f"dataset {experiment.study.dataset} needs DATA_DIR; only demo_arith is generated"
-    )
-  if not paths.isdir(paths.join(data_dir, "demo_arith")) and distributed.is_primary_process():
-    sizes = experiment.demo_data
-    print(f"writing the demo dataset to {data_dir}", file=stream, flush=True)
-    demo_data.write_demo_dataset(
-        data_dir, {"train": sizes.train, "validation": sizes.validation, "test": sizes.test},
-        seed=sizes.seed,
-    )
-  distributed.wait_for_all_processes("demo data written")
+        f"datasets {', '.join(sorted(needed))} need DATA_DIR; only demo_arith and the P0"
+        f" stand-ins ({', '.join(p0_smoke.DATASETS)}) are generated")
+  if not paths.isdir(marker) and distributed.is_primary_process():
+    print(f"writing {what} to {data_dir}", file=stream, flush=True)
+    write()
+  distributed.wait_for_all_processes("generated data written")
   return data_dir
 
 
@@ -104,10 +120,11 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
   if not paths.isfile(path) and distributed.is_primary_process():
     study = experiment.study
     texts = []
-    for language in (study.english, *study.seen_languages, *study.unseen_languages):
-      if language in datasets.get_dataset(study.dataset).languages:
-        for example in datasets.read_examples(study.dataset, data_dir, language, "train"):
-          texts += [example["inputs"], example["targets"]]
+    for dataset in getattr(study, "datasets", None) or (study.dataset,):
+      for language in (study.english, *study.seen_languages, *study.unseen_languages):
+        if language in datasets.get_dataset(dataset).languages:
+          for example in datasets.read_examples(dataset, data_dir, language, "train"):
+            texts += [example["inputs"], example["targets"]]
     print(f"training a SentencePiece tokenizer on {len(texts)} texts -> {path}", file=stream)
     train_sentencepiece(texts, path, experiment.tokenizer_vocab_size)
   distributed.wait_for_all_processes("tokenizer trained")
@@ -168,6 +185,35 @@ def _start_from_base(experiment: Experiment, base: base_checkpoint.BaseCheckpoin
   return dataclasses.replace(experiment, model=base.model_config, train=train), base.vocabulary
 
 
+def _evaluation_tasks(study) -> list[dict]:
+  """Each test set of the study with the metric that scores it.
+
+  Raises:
+    UserInputError: a design the launcher cannot run yet, or a test set scored by a metric
+      the evaluator does not compute (before anything is trained).
+  """
+  from tasks import datasets
+
+  if not isinstance(study, tuple(evaluator.DESIGNS.values())):
+    # P1-P4's designs are planned (`xlt_jax.plan`), registered and inspected
+    # (`xlt_jax.inspect`); their runs need their own evaluation protocols first.
+    raise UserInputError(
+        f"study {study.name!r} is a {type(study).__name__}; the launcher runs"
+        f" {' and '.join(evaluator.DESIGNS)} studies so far. Plan it with"
+        " `python -m xlt_jax.plan` and inspect its mixtures with `python -m xlt_jax.inspect`.")
+  found = []
+  for evaluation in study.evaluation_sets():
+    metric = datasets.get_dataset(evaluation.dataset).metric
+    if metric not in evaluator.SUPPORTED_METRICS:
+      raise UserInputError(
+          f"dataset {evaluation.dataset!r} is scored by {metric!r}; the evaluation binary scores"
+          f" {', '.join(evaluator.SUPPORTED_METRICS)} so far. Evaluate its predictions with"
+          " `python -m xlt_jax.score` after decoding them elsewhere.")
+    found.append({"task": evaluation.task, "dataset": evaluation.dataset, "metric": metric,
+                  "primary": task_metrics.get(metric).primary})
+  return found
+
+
 def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
   """What is left of the study on disk: per run, the steps past its newest checkpoint
   (none once trained) and whether it still has to be evaluated."""
@@ -210,24 +256,9 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   """
   from tasks import mixtures, selection
 
-  if not isinstance(experiment.study, StudyDesign):
-    # Other designs (P0 multi-task, P1-P4) are planned (`xlt_jax.plan`), registered and
-    # inspected (`xlt_jax.inspect`); running them needs each task's own metric.
-    raise UserInputError(
-        f"study {experiment.study.name!r} is a {type(experiment.study).__name__}; the launcher"
-        " trains and evaluates single-dataset budget sweeps (StudyDesign) only so far. Plan it"
-        " with `python -m xlt_jax.plan` and inspect its mixtures with `python -m xlt_jax.inspect`."
-    )
-  from tasks import datasets
-
-  evaluation_dataset = experiment.study.evaluation_dataset or experiment.study.dataset
-  metric = datasets.get_dataset(evaluation_dataset).metric
-  if metric not in evaluator.SUPPORTED_METRICS:  # before any training: its scores would be wrong
-    raise UserInputError(
-        f"dataset {evaluation_dataset!r} is scored by {metric!r}; the evaluation binary scores"
-        f" {', '.join(evaluator.SUPPORTED_METRICS)} only so far. Evaluate its predictions"
-        " elsewhere, or study an MGSM-format dataset (demo_arith, mgsm, mgsm_p0, mcot_math)."
-    )
+  study_tasks = _evaluation_tasks(experiment.study)  # before any training: refused designs
+  if any(task["metric"] in task_metrics.JUDGED for task in study_tasks):
+    evaluator.check_judge(experiment.evaluation)  # endpoint and key, before any training
   _check_starting_point(experiment)
   base = None
   if experiment.base_checkpoint is not None:  # checked before anything is written
@@ -272,8 +303,11 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   mesh = sharding.make_mesh(experiment.mesh)
   study_record = {
       "study": experiment.study.name,
-      "dataset": evaluation_dataset,
-      "metric": metric,
+      "design": type(experiment.study).__name__,
+      # The first task's, for readers of one-task studies; "tasks" lists every task.
+      "dataset": study_tasks[0]["dataset"],
+      "metric": study_tasks[0]["primary"],
+      "tasks": study_tasks,
       "english": experiment.study.english,
       "seen_languages": list(experiment.study.seen_languages),
       "unseen_languages": list(experiment.study.unseen_languages),
@@ -296,6 +330,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       atomic_io.write_json(paths.join(run_dir, evaluator.RUN_FILE), {
           "run": plan.name,
           "budget": plan.budget,
+          "design": type(experiment.study).__name__,
           "study": dataclasses.asdict(experiment.study),
           "model": dataclasses.asdict(experiment.model),
           "mesh": dataclasses.asdict(experiment.mesh),

@@ -87,6 +87,17 @@ def _check_disjoint(name: str, english: str, seen: tuple[str, ...], unseen: tupl
 
 
 @dataclasses.dataclass(frozen=True)
+class EvaluationSet:
+  """One task's test set: every run of a study is scored on it in each of `languages`."""
+
+  task: str  # the task's name in results and reports: its training dataset
+  dataset: str  # the dataset whose test split is decoded and scored
+  languages: tuple[str, ...]
+  size: int | None = None  # a seeded nested sample of this many items; None: all
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyDesign:
   """One cross-lingual transfer sweep (P0 §4: English fixed, budgets per seen language)."""
 
@@ -114,6 +125,11 @@ class StudyDesign:
     """One run per budget, in budget order: English fixed, `budget` per seen language."""
     return _budget_runs(self, (self.dataset,), self.english_size)
 
+  def evaluation_sets(self) -> tuple[EvaluationSet, ...]:
+    """The one test set every run is scored on, in every evaluation language."""
+    return (EvaluationSet(self.dataset, self.evaluation_dataset or self.dataset,
+                          self.evaluation_languages, self.evaluation_size, self.seed),)
+
 
 @dataclasses.dataclass(frozen=True)
 class MultiTaskDesign:
@@ -128,15 +144,35 @@ class MultiTaskDesign:
   english: str = "en"
   validation_size: int = 32
   seed: int = 0
+  # The test set each dataset's task is scored on, in `datasets` order (None: the
+  # dataset's own test split); empty: every dataset's own. P0: Aya's Dolly-200 for
+  # ShareGPT, MGSM for mCoT-MATH.
+  evaluation_datasets: tuple[str | None, ...] = ()
+  evaluation_size: int | None = None  # test items per task and language; None = all
 
   def __post_init__(self):
     _check_budgets(self.name, self.budgets)
     _check_disjoint(self.name, self.english, self.seen_languages, self.unseen_languages)
     if not self.datasets or len(set(self.datasets)) != len(self.datasets):
       raise UserInputError(f"study {self.name!r}: datasets {self.datasets} must be distinct")
+    if self.evaluation_datasets and len(self.evaluation_datasets) != len(self.datasets):
+      raise UserInputError(
+          f"study {self.name!r}: evaluation_datasets {self.evaluation_datasets} must name one"
+          f" test set (or None) per dataset of {self.datasets}")
+
+  @property
+  def evaluation_languages(self) -> tuple[str, ...]:
+    return (self.english, *self.seen_languages, *self.unseen_languages)
 
   def runs(self) -> list[RunPlan]:
     return _budget_runs(self, self.datasets, self.english_size)
+
+  def evaluation_sets(self) -> tuple[EvaluationSet, ...]:
+    """One test set per task: every run is scored on each, in every evaluation language."""
+    tests = self.evaluation_datasets or (None,) * len(self.datasets)
+    return tuple(EvaluationSet(dataset, test or dataset, self.evaluation_languages,
+                               self.evaluation_size, self.seed)
+                 for dataset, test in zip(self.datasets, tests))
 
 
 def run_name(budget: int) -> str:

@@ -1,0 +1,123 @@
+"""Each dataset's metric (`Dataset.metric`), applied item by item to decoded predictions.
+
+The evaluator records, per item, the answer extracted from the prediction and a dict
+of scores; a language's value of each score is the mean over the items that have it.
+Every metric reuses the scorer that `python -m xlt_jax.score` checks against its
+outside reference: MGSM accuracy (`answers`), XL-Sum's multilingual ROUGE (`rouge`),
+SQuAD EM/F1 (`qa_metrics`), API-call exact match (`api_calls`), and LCB's line- and
+word-level language checks (`language_confusion`).
+
+`llm_judge` tasks (instruction following, open-ended QA) are scored by a judge model;
+until one is configured their language fidelity is what is computed, and the task's
+result says `"judge": "not configured"` rather than carrying a made-up score.
+"""
+
+import collections
+import dataclasses
+from collections.abc import Callable, Iterable
+
+from xlt_jax.core.errors import UserInputError
+from xlt_jax.evaluation import answers, api_calls, language_confusion, qa_metrics, qa_normalisation
+from xlt_jax.evaluation import rouge as xlsum_rouge
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+  """One decoded test item."""
+
+  language: str
+  prompt: str
+  prediction: str
+  answer: str  # the reference: a number, a summary, an answer span, a canonical call
+
+
+Scorer = Callable[[Item], tuple[str | None, dict[str, float]]]  # -> (extracted, scores)
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+  name: str  # a Dataset.metric value
+  primary: str  # the score the report tabulates
+  score: Scorer
+
+
+def _accuracy(item: Item) -> tuple[str | None, dict[str, float]]:
+  extracted = answers.extract_number(item.prediction)
+  return extracted, {"accuracy": float(answers.answers_match(extracted, item.answer)),
+                     "invalid": float(extracted is None)}
+
+
+_rouge_scorers: dict[str, object] = {}
+
+
+def _rouge(item: Item) -> tuple[str | None, dict[str, float]]:
+  language = xlsum_rouge.check_language(item.language)
+  if language not in _rouge_scorers:  # segmenters and stemmers load once per language
+    _rouge_scorers[language] = xlsum_rouge.scorer(language)
+  scores = _rouge_scorers[language].score(item.answer, item.prediction)
+  return None, {"rouge1": scores["rouge1"].fmeasure, "rouge2": scores["rouge2"].fmeasure,
+                "rouge_l": scores["rougeL"].fmeasure}
+
+
+def _squad(item: Item) -> tuple[str | None, dict[str, float]]:
+  normalise = qa_normalisation.normaliser("squad", item.language)
+  scores = qa_metrics.score(item.prediction, [item.answer], normalise)
+  return None, {"exact_match": scores["exact_match"], "f1": scores["f1"]}
+
+
+def _api_call(item: Item) -> tuple[str | None, dict[str, float]]:
+  predicted = api_calls.parse_call(item.prediction)
+  reference = api_calls.parse_call(item.answer)
+  if reference is None:
+    raise UserInputError(f"reference call {item.answer!r} does not parse")
+  matched = predicted is not None and api_calls.calls_match(predicted, reference)
+  extracted = None if predicted is None else predicted.name
+  return extracted, {"exact_match": float(matched), "invalid": float(predicted is None)}
+
+
+def language_fidelity(item: Item) -> dict[str, float]:
+  """LCB's per-completion checks (language_confusion's definitions): `line_pass` (no
+  counted line in another language; absent when no line is long enough to count),
+  `word_pass` (a line-clean completion without LCB's English words; WPR languages only)
+  and `language_agreement` (the whole response's detected language is the prompt's)."""
+  scores = {"language_agreement": float(
+      language_confusion.detected_language(item.prediction) == item.language)}
+  counts = language_confusion.count_group([item.prediction], item.language)
+  if counts.lpr is not None:
+    scores["line_pass"] = counts.lpr
+  if counts.wpr is not None:
+    scores["word_pass"] = counts.wpr
+  return scores
+
+
+def _judged(item: Item) -> tuple[str | None, dict[str, float]]:
+  return None, language_fidelity(item)
+
+
+METRICS = {metric.name: metric for metric in (
+    Metric("accuracy", "accuracy", _accuracy),
+    Metric("rouge_l", "rouge_l", _rouge),
+    Metric("squad_exact_match", "exact_match", _squad),
+    Metric("api_call_exact_match", "exact_match", _api_call),
+    # Without a judge: the line-level pass rate (LCB's LPR) is what the table shows.
+    Metric("llm_judge", "line_pass", _judged),
+)}
+JUDGED = ("llm_judge",)
+
+
+def get(name: str) -> Metric:
+  """The metric called `name`, or UserInputError naming the ones there are."""
+  if name not in METRICS:
+    raise UserInputError(f"no evaluation for metric {name!r}; the evaluator scores"
+                         f" {', '.join(sorted(METRICS))}")
+  return METRICS[name]
+
+
+def mean_scores(scored: Iterable[dict[str, float]]) -> dict[str, float]:
+  """Per score name, the mean over the items that have it (names in first-seen order)."""
+  totals, counts = collections.defaultdict(float), collections.Counter()
+  for scores in scored:
+    for name, value in scores.items():
+      totals[name] += value
+      counts[name] += 1
+  return {name: totals[name] / counts[name] for name in totals}
