@@ -70,6 +70,9 @@ class Dataset:
     load: (data_dir, language, split, policy) -> rows.LoadResult with the
       provenance counts; None for datasets whose `read` is strict (no row is
       ever left out, so rows read = rows kept).
+    evaluation_sample: test items per language that a study evaluates when its design
+      names no `evaluation_size`: the papers' seeded random samples (EVALUATION_SAMPLES);
+      None evaluates every test item.
   """
 
   name: str
@@ -82,6 +85,7 @@ class Dataset:
   source_url: str = ""
   kind: str = "prompt_completion"
   load: Callable[[str, str, str, rows.ReadPolicy], rows.LoadResult] | None = None
+  evaluation_sample: int | None = None
 
 
 def _check_data_dir(data_dir: str) -> None:
@@ -156,9 +160,15 @@ def _from_format(name: str, module, kind: str = "prompt_completion", path=None, 
                  **values)
 
 
+# The papers' evaluation samples per language (papers.md): P0 scores "250 randomly selected"
+# XLSum test items, P3 "300 randomly sampled" AlpacaEval prompts, P2 "50 questions per
+# language directly sampled from OASST1".
+EVALUATION_SAMPLES = {"xlsum": 250, "alpaca_eval": 300, "oasst": 50}
+
+
 def _format_datasets() -> list[Dataset]:
   found = [
-      _from_format("xlsum", xlsum),
+      _from_format("xlsum", xlsum, evaluation_sample=EVALUATION_SAMPLES["xlsum"]),
       _from_format("sharegpt", sharegpt, kind="conversation"),
       _from_format("mcot_math", mcot_math),
       _from_format("mgsm_translated", mgsm_translated),
@@ -170,8 +180,9 @@ def _format_datasets() -> list[Dataset]:
   found += [
       _from_format("aya_dataset", aya_dataset),
       _from_format("lima", lima),
-      _from_format("oasst", oasst),
-      _from_format("alpaca_eval", alpaca_eval),
+      _from_format("oasst", oasst, evaluation_sample=EVALUATION_SAMPLES["oasst"]),
+      _from_format("alpaca_eval", alpaca_eval,
+                   evaluation_sample=EVALUATION_SAMPLES["alpaca_eval"]),
       _from_format("alpaca_farm", alpaca_eval, path=alpaca_eval.farm_path,
                    load=alpaca_eval.load_farm, languages=alpaca_eval.FARM_LANGUAGES,
                    source_url="https://github.com/tatsu-lab/alpaca_farm"),

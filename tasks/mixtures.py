@@ -91,20 +91,27 @@ def check_evaluation_sets(design) -> None:
 
 def register_evaluation_tasks(design, data_dir: str, vocabulary) -> dict[str, dict[str, str]]:
   """Registers the test set of every task and evaluation language of a design (any design
-  with `evaluation_sets()`); returns task -> language -> seqio task name."""
+  with `evaluation_sets()`); returns task -> language -> seqio task name.
+
+  A language is evaluated on the design's `evaluation_size` items, or where that is None
+  on the dataset's catalogued sample (`datasets.EVALUATION_SAMPLES`: at most that many, all
+  of a smaller test set), else on all: a prefix of a permutation seeded by (seed, task).
+  """
   if isinstance(design, StudyDesign):
     check_languages(design)
   check_evaluation_sets(design)
   registered = {}
   for evaluation in design.evaluation_sets():
+    catalogued = datasets.get_dataset(evaluation.dataset).evaluation_sample
     tasks = registered[evaluation.task] = {}
     for language in evaluation.languages:
-      if evaluation.size is None:
+      if evaluation.size is None and catalogued is None:
         tasks[language] = registration.register_task(
             evaluation.dataset, data_dir, language, "test", vocabulary)
         continue
       examples = datasets.read_examples(evaluation.dataset, data_dir, language, "test")
-      ids = nested_subset([example["id"] for example in examples], evaluation.size,
+      size = evaluation.size if evaluation.size is not None else min(catalogued, len(examples))
+      ids = nested_subset([example["id"] for example in examples], size,
                           evaluation.seed, task_name(evaluation.dataset, language, "test"),
                           language, what=f"{type(design).__name__}.evaluation_size")
       tasks[language] = registration.register_subset_task(

@@ -256,3 +256,20 @@ def test_p0_multi_task_smoke_study_scores_every_task_and_resumes_evaluation(tmp_
       shutil.rmtree(path)
     hits = len(server.hits)
     assert judge().returncode == 0 and len(server.hits) == hits
+
+  # P1 / P4's rule: every kept checkpoint decodes the run's validation examples; the best
+  # mean score wins (ShareGPT's judged data scored by ROUGE-L, as P1 does).
+  selected = subprocess.run(
+      [sys.executable, "-m", "xlt_jax.evaluate", f"--run_dir={run_dir}", "--max_new_tokens=8",
+       "--batch_size=8", "--selection=max_validation_score", "--selection_metric=rouge_l"],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert selected.returncode == 0, selected.stderr[-2000:]
+  record = json.loads((run_dir / "eval" / "selection.json").read_text())
+  kept = sorted(int(path.name) for path in (run_dir / "checkpoints").iterdir()
+                if path.name.isdigit())
+  assert sorted(map(int, record["scores"])) == kept
+  best = max(kept, key=lambda step: (record["scores"][str(step)]["score"], -step))
+  assert record["chosen_step"] == best
+  assert set(record["scores"][str(best)]["datasets"]) == {"sharegpt", "xlsum", "mcot_math"}
+  chosen = json.loads((run_dir / "eval" / "metrics.json").read_text())
+  assert chosen["checkpoint_step"] == best and chosen["selection"] == "max_validation_score"

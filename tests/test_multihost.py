@@ -17,6 +17,7 @@ import seqio
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import evaluator as evaluate
+from xlt_jax.evaluation.engine import InferenceEngine
 from xlt_jax.models.decoder import Decoder
 from xlt_jax.runner import flags, gin_setup
 from xlt_jax.training import batches, distributed, sharding
@@ -127,9 +128,12 @@ def _reference(model_dir):
     for language, task in evaluation_tasks.items():
       prompts = [[vocabulary.pad_id] + example["prompt_tokens"]
                  for example in batches.evaluation_examples(task)]
-      completions = evaluate.decode_prompts(model, state.params, prompts, experiment.evaluation,
-                                            vocabulary.eos_id)
-      predictions[language] = [vocabulary.decode(completion) for completion in completions]
+      engine = InferenceEngine(model, state.params, vocabulary, stop_ids=(vocabulary.eos_id,),
+                               mesh=mesh, batch_size=experiment.evaluation.batch_size)
+      decoding = evaluate.sampling_params(experiment.evaluation,
+                                          experiment.evaluation.max_new_tokens, ("\n\n",))
+      predictions[language] = [completion.text
+                               for [completion] in engine.generate(prompts, decoding)]
   return losses, total / weight, predictions
 
 

@@ -9,6 +9,7 @@ outputs (tests/data/language_confusion).
 
 import collections
 import csv
+import itertools
 import sys
 
 import pytest
@@ -43,7 +44,7 @@ def _means(metric: str, items: list[task_metrics.Item]) -> dict[str, dict[str, f
 def test_rouge_l_per_language_equals_xlsum_rouge(lcb_completions):
   items = [task_metrics.Item(language, "", prediction, reference)
            for language, texts in lcb_completions.items()
-           for prediction, reference in zip(texts, texts[1:])]
+           for prediction, reference in itertools.pairwise(texts)]
   ours = _means("rouge_l", items)
   reference = rouge.score_by_language(
       rouge.Example(item.language, item.prediction, item.answer) for item in items)
@@ -106,11 +107,13 @@ def test_unknown_metric_names_the_known_ones():
     task_metrics.get("bleu")
 
 
-def test_stop_sequences_cut_at_the_first_one():
-  assert evaluator.cut_at_stop_sequences("A: 4\n\nQ: next", ("\n\n", "Q:")) == "A: 4"
-  assert evaluator.cut_at_stop_sequences("no stop", ("\n\n",)) == "no stop"
+def test_each_task_gets_its_own_length_and_stop_sequences():
   config = evaluator.EvaluationConfig(max_new_tokens_by_task={"xlsum": 64})
   assert config.max_new_tokens_for("xlsum", "rouge_l") == 64
   assert config.max_new_tokens_for("mcot_math", "accuracy") == 512
   assert config.stop_sequences_for("mcot_math", "accuracy") == ("\n\n",)
   assert evaluator.EvaluationConfig(max_new_tokens=8).max_new_tokens_for("xlsum", "rouge_l") == 8
+  decoding = evaluator.sampling_params(evaluator.EvaluationConfig(temperature=0.7, top_p=0.9),
+                                       64, ("\n\n",))
+  assert (decoding.temperature, decoding.top_p, decoding.max_new_tokens, decoding.stop) == (
+      0.7, 0.9, 64, ("\n\n",))

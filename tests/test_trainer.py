@@ -165,7 +165,8 @@ def _count_builds(monkeypatch) -> list:
   """Each call of train_step.build by the trainer, from a fresh cache."""
   builds = []
   real_build = trainer.build
-  monkeypatch.setattr(trainer, "build", lambda *args: builds.append(args) or real_build(*args))
+  monkeypatch.setattr(trainer, "build", lambda *args, **kwargs: builds.append(args)
+                      or real_build(*args, **kwargs))
   trainer.shared_functions.cache_clear()
   return builds
 
@@ -179,14 +180,16 @@ def test_runs_of_the_same_shapes_in_one_process_build_and_compile_the_step_once(
   second = resume_worker.train(str(tmp_path / "b"), english_demo_data, options,
                                stream=io.StringIO())
   assert len(builds) == 1  # the second run reused the first run's jitted functions
-  step = trainer.shared_functions(*builds[0]).train_step
+  # (no schedule length, no dropout: the arguments the trainer passed)
+  step = trainer.shared_functions(*builds[0], None, 0.0, 0).train_step
   assert step.__wrapped__._cache_size() == 1  # one executable for both runs
   for run, summary in (("a", first), ("b", second)):
     records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").open()]
     assert records[0]["step"] == 1 and records[0]["compile_seconds"] == summary["compile_seconds"]
     assert "steps_per_second" not in records[0]  # no rate includes the first step
   # Another learning rate is another optimizer: built apart.
-  trainer.shared_functions(builds[0][0], OptimizerConfig(learning_rate=0.1), *builds[0][2:])
+  trainer.shared_functions(builds[0][0], OptimizerConfig(learning_rate=0.1), *builds[0][2:],
+                           None, 0.0, 0)
   assert len(builds) == 2
 
 

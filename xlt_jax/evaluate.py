@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
   parser.add_argument("--batch_size", type=int, default=32, help="prompts decoded together")
   parser.add_argument("--max_new_tokens", type=int, default=None,
                       help="tokens generated per prompt, every task (default: each task's own)")
+  parser.add_argument(
+      "--selection", default="min_validation_loss",
+      help="which checkpoint is best: min_validation_loss, min_validation_perplexity, final, or"
+           " max_validation_score (decodes the run's validation examples at every kept"
+           " checkpoint)")
+  parser.add_argument("--selection_metric", default=None,
+                      help="with max_validation_score: the metric of judged datasets (P1: rouge_l)")
   judge = parser.add_argument_group(
       "judge", "score instruction-following tasks (llm_judge) with an OpenAI-compatible model;"
       " without --judge_model they get language fidelity only")
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                    api_key_env=args.judge_api_key_env)}
     metrics = evaluator.evaluate_run(args.run_dir, evaluator.EvaluationConfig(
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, checkpoint=args.checkpoint,
-        **judge))
+        selection=args.selection, selection_metric=args.selection_metric, **judge))
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2

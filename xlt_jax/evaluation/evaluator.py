@@ -5,9 +5,10 @@ with its own metric, per language.
 
 Reads `run.json` (written by the launcher) for the model, vocabulary, chat template,
 data and the study's test sets (one per task: `design.evaluation_sets()`), restores the
-chosen checkpoint, decodes greedily with a KV cache in batches, and scores every item
-with its dataset's metric (`task_metrics`): MGSM accuracy, XL-Sum ROUGE, SQuAD EM/F1,
-API-call exact match, or, for judged tasks without a judge, language fidelity. The
+chosen checkpoint, decodes with the inference engine (`engine`: KV cache, length-bucketed
+batches, greedy or sampled), and scores every item with its dataset's metric
+(`task_metrics`): MGSM accuracy, XL-Sum ROUGE, SQuAD EM/F1, API-call exact match, and for
+judged tasks the configured judge's score or, without one, language fidelity. The
 results store (`results_store`) keeps every item, resumes a killed evaluation, and
 writes `eval/predictions.jsonl` and `eval/metrics.json`.
 Prompts are rendered as training rendered them (`prompt_ids`): with the chat template
@@ -23,13 +24,11 @@ import sys
 import time
 
 import jax
-import numpy as np
-from jax.experimental import multihost_utils
 
-from xlt_jax.core import paths
+from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import language_confusion, results_store, task_metrics
-from xlt_jax.evaluation.decoding import greedy_generate, left_pad
+from xlt_jax.evaluation import checkpoint_selection, language_confusion, results_store, task_metrics
+from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
 from xlt_jax.evaluation.judges import run as judging
 from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
 from xlt_jax.evaluation.model_loading import (  # noqa: F401 (RUN_FILE: re-exported)
@@ -68,7 +67,21 @@ class EvaluationConfig:
   max_new_tokens_by_task: dict = dataclasses.field(default_factory=dict)  # task -> tokens
   # task -> stop sequences (the text ends before the first); default per metric above.
   stop_sequences_by_task: dict = dataclasses.field(default_factory=dict)
-  checkpoint: str = "best"  # "best", "latest" or a step number
+  checkpoint: str = "best"  # "best" (by `selection`), "latest", a step, "all" or "base"
+  # Which checkpoint is "best" (xlt_jax/evaluation/checkpoint_selection.py):
+  # min_validation_loss (P0), min_validation_perplexity (P2), final (P3),
+  # max_validation_score (P1, P4: decodes the run's validation examples at every kept
+  # checkpoint, scored by the dataset's metric; judged datasets by selection_metric, e.g.
+  # 'rouge_l' as P1 does).
+  selection: str = "min_validation_loss"
+  selection_metric: str | None = None
+  # Decoding (vLLM's semantics, xlt_jax.evaluation.engine): temperature 0 is greedy. P1
+  # samples with temperature 0.7 and top-p 0.9; P3 decodes near-greedily (0.001) with 3 seeds.
+  temperature: float = 0.0
+  top_p: float = 1.0
+  top_k: int = 0  # 0: off
+  seed: int = 0  # sampling seed (repeat an evaluation with other seeds for P3's spread)
+  max_length: int = 4096  # prompt + new tokens must fit (the longest sequence decoded)
   # The judge of llm_judge tasks (instruction following, open-ended QA): its protocol and
   # the OpenAI-compatible endpoint that runs it (GPT-4o, a vLLM server, xlt_jax.serve).
   # None: those tasks get language fidelity only and say "judge": "not configured".
@@ -105,36 +118,11 @@ def prompt_ids(example: dict, vocabulary, chat_family: str | None,
       chat_family, [{"role": "user", "content": example["prompt"]}], vocabulary.encode)
 
 
-def _round_up(value: int, multiple: int) -> int:
-  return -(-value // multiple) * multiple
-
-
-def decode_prompts(model, params, prompts: list[list[int]], config: EvaluationConfig,
-                   eos_id: int | tuple[int, ...]):
-  """Greedy completions (token lists, cut before the first EOS) of prompts, in order.
-
-  `eos_id` is an id or a tuple of ids that end a completion.
-
-  Batches have a fixed size and prompt length (one compilation per language). In a
-  multi-host run every process passes the same prompts and gets every completion.
-  """
-  length = _round_up(max(len(prompt) for prompt in prompts), 16)
-  completions = []
-  for start in range(0, len(prompts), config.batch_size):
-    chunk = prompts[start:start + config.batch_size]
-    padded = chunk + [[0]] * (config.batch_size - len(chunk))
-    tokens, mask = left_pad(padded, length)
-    generated = greedy_generate(model, params, tokens, mask,
-                                max_new_tokens=config.max_new_tokens, eos_id=eos_id)
-    if not generated.is_fully_addressable:  # rows live on other hosts' devices too
-      generated = multihost_utils.process_allgather(generated, tiled=True)
-    generated = np.asarray(generated)
-    ends = set(eos_id) if isinstance(eos_id, tuple) else {eos_id}
-    for row in generated[:len(chunk)].tolist():
-      end = next((index for index, token in enumerate(row) if token in ends), len(row))
-      completions.append(row[:end])
-  return completions
-
+def sampling_params(config: EvaluationConfig, max_new_tokens: int,
+                    stops: tuple[str, ...]) -> SamplingParams:
+  """The engine's settings for one task: the config's decoding, the task's length and stops."""
+  return SamplingParams(max_new_tokens=max_new_tokens, temperature=config.temperature,
+                        top_p=config.top_p, top_k=config.top_k, stop=stops, seed=config.seed)
 
 def check_judge(config: EvaluationConfig) -> bool:
   """Whether a judge is configured, checked before anything is trained.
@@ -180,13 +168,6 @@ def design_of(run: dict):
     raise UserInputError(f"run {run['run']}: unknown study design {kind!r} in run.json")
   return DESIGNS[kind](**{key: tuple(v) if isinstance(v, list) else v
                           for key, v in run["study"].items()})
-
-
-def cut_at_stop_sequences(text: str, stops: tuple[str, ...]) -> str:
-  """The text before the first of `stops` it contains (all of it when none)."""
-  end = min((index for index in (text.find(stop) for stop in stops) if index >= 0),
-            default=len(text))
-  return text[:end]
 
 
 def _score_items(examples: list[dict], texts: list[str], task: str, language: str,
@@ -307,20 +288,70 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
     if not found:
       raise UserInputError(f"no checkpoints in {checkpoints}")
     return {"steps": found}
+  checkpoint_selection.check_rule(config.selection, config.selection_metric)
   if config.checkpoint == "base":
     step, params = 0, _base_params(context, run_dir)
+  elif config.checkpoint == "best" and config.selection == "max_validation_score":
+    step, params = _select_by_validation_score(context, run_dir, config, stream)
   else:
-    step, params = restore_checkpoint_params(run_dir, context.run, config.checkpoint,
-                                             context.model, context.mesh)
+    which = (checkpoint_selection.RESTORE_NAME[config.selection] if config.checkpoint == "best"
+             else config.checkpoint)
+    step, params = restore_checkpoint_params(run_dir, context.run, which, context.model,
+                                             context.mesh)
   return _evaluate_params(context, step, params, config, stream,
                           results_store.evaluation_dir(run_dir, config.checkpoint))
+
+
+def _select_by_validation_score(context: _RunContext, run_dir: str, config: EvaluationConfig,
+                                stream) -> tuple[int, object]:
+  """(step, params) of the kept checkpoint with the best validation score; the scores of
+  every checkpoint go to eval/selection.json."""
+  sets = checkpoint_selection.validation_sets(run_dir, context.run["data_dir"],
+                                              config.selection_metric)
+  checkpoints = paths.join(run_dir, "checkpoints")
+  steps = checkpointing.saved_steps(checkpoints)
+  if not steps:
+    raise UserInputError(f"no checkpoints in {checkpoints}")
+  vocabulary, scores = context.vocabulary, {}
+  for step in steps:
+    _, params = restore_checkpoint_params(run_dir, context.run, str(step), context.model,
+                                          context.mesh)
+    engine = InferenceEngine(context.model, params, vocabulary, stop_ids=context.ends,
+                             mesh=context.mesh, batch_size=config.batch_size,
+                             max_length=config.max_length)
+
+    def complete(validation: checkpoint_selection.ValidationSet, engine=engine) -> list[str]:
+      prompts = [prompt_ids({"prompt": example["inputs"], "prompt_tokens":
+                             list(vocabulary.encode(example["inputs"])) + [vocabulary.eos_id]},
+                            vocabulary, context.chat_family, context.start_ids)
+                 for example in validation.examples]
+      decoding = sampling_params(
+          dataclasses.replace(config, temperature=0.0),  # selection decodes greedily
+          config.max_new_tokens_for(validation.dataset, validation.metric),
+          config.stop_sequences_for(validation.dataset, validation.metric))
+      return [completion.text for [completion] in engine.generate(prompts, decoding)]
+
+    with jax.sharding.set_mesh(context.mesh), sharding.axis_rules():
+      scores[step] = checkpoint_selection.validation_score(sets, complete)
+    print(f"[select {context.run['run']}] step {step}: validation score"
+          f" {scores[step]['score']:.4f}", file=stream, flush=True)
+    del params, engine  # one checkpoint in memory at a time
+  chosen = checkpoint_selection.choose(scores)
+  if distributed.is_primary_process():
+    atomic_io.write_json(paths.join(run_dir, results_store.EVAL_DIR, "selection.json"), {
+        "rule": config.selection, "metric": config.selection_metric, "chosen_step": chosen,
+        "scores": {str(step): score for step, score in scores.items()}})
+  return restore_checkpoint_params(run_dir, context.run, str(chosen), context.model,
+                                   context.mesh)
 
 
 def _evaluate_params(context: _RunContext, step: int, params, config: EvaluationConfig, stream,
                      eval_dir: str) -> dict:
   run, vocabulary = context.run, context.vocabulary
   # What changes a prediction (not the batch size): a resumed evaluation must match it.
-  settings = {"decoding": "greedy", "chat_template": context.chat_family,
+  settings = {"decoding": {"temperature": config.temperature, "top_p": config.top_p,
+                           "top_k": config.top_k, "seed": config.seed},
+              "chat_template": context.chat_family,
               "max_new_tokens": {task: config.max_new_tokens_for(task, metric)
                                  for task, metric in context.metric_of.items()},
               "stop_sequences": {task: list(config.stop_sequences_for(task, metric))
@@ -334,12 +365,17 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
   setting = results_store.setting_name(step, settings)
   label = "base model" if config.checkpoint == "base" else f"step {step}"
   all_items, summaries = [], {}
+  engine = InferenceEngine(context.model, params, vocabulary, stop_ids=context.ends,
+                           mesh=context.mesh, batch_size=config.batch_size,
+                           max_length=config.max_length)
+  # A family without an end-of-turn token (Guanaco) ends its reply at its next turn's text.
+  turn_stop = tuple(filter(None, [chat_templates.STOP_TEXT.get(context.chat_family)]))
   with jax.sharding.set_mesh(context.mesh), sharding.axis_rules():
     for evaluation in context.design.evaluation_sets():
       task, metric_name = evaluation.task, context.metric_of[evaluation.task]
       metric = task_metrics.get(metric_name)
-      task_config = dataclasses.replace(config, max_new_tokens=settings["max_new_tokens"][task])
-      stops = tuple(settings["stop_sequences"][task])
+      decoding = sampling_params(config, settings["max_new_tokens"][task],
+                                 tuple(settings["stop_sequences"][task]) + turn_stop)
       items_by_language = {}
       for language, seqio_task in context.registered[task].items():
         start = time.perf_counter()
@@ -349,10 +385,7 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
         if items is None:
           prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
                      for example in examples]
-          completions = decode_prompts(context.model, params, prompts, task_config, context.ends)
-          texts = [cut_at_stop_sequences(
-              chat_templates.reply_text(context.chat_family, vocabulary.decode(completion)), stops)
-              for completion in completions]
+          texts = [completion.text for [completion] in engine.generate(prompts, decoding)]
           items = _score_items(examples, texts, task, language, metric)
           if metric_name in task_metrics.JUDGED and client is not None:
             items = _judge_items(items, config.judge, client)
@@ -371,6 +404,7 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
                                       client if metric_name in task_metrics.JUDGED else None)
   metrics = {
       "run": run["run"], "budget": run["budget"], "checkpoint": config.checkpoint,
+      "selection": config.selection if config.checkpoint == "best" else None,
       "checkpoint_step": step, "tasks": summaries,
       "settings": settings | {"batch_size": config.batch_size},
       "seeds": {"study": run["study"].get("seed")},

@@ -300,10 +300,16 @@ class MLP(nn.Module):
 
 class DecoderLayer(nn.Module):
   """One block. Sequential pre-norm (Llama, Qwen3, Gemma 3 with post norms too), or
-  parallel: x + attention(norm(x)) + mlp(norm(x)) with one shared norm (Cohere)."""
+  parallel: x + attention(norm(x)) + mlp(norm(x)) with one shared norm (Cohere).
+
+  With dropout_rate > 0 the attention and MLP outputs are dropped out before they are
+  added to the residual stream (residual dropout, as t5x's dropout_rate and GPT-2's
+  resid_pdrop); it needs a "dropout" rng.
+  """
 
   config: ModelConfig
   lora: LoraConfig | None = None
+  dropout_rate: float = 0.0
 
   @nn.compact
   def __call__(self, x_BLD, is_global, key_value_2BSKH, rotary_tables_BLh, masks, cache_index):
@@ -318,27 +324,36 @@ class DecoderLayer(nn.Module):
         normed, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index)
     if config.post_norms:
       attended = Norm(config, name="post_attention_norm")(attended)
+    attended = self._dropout(attended)
     if config.parallel_block:
-      x_BLD = x_BLD + attended + MLP(config, self.lora, name="mlp")(normed)
+      x_BLD = x_BLD + attended + self._dropout(MLP(config, self.lora, name="mlp")(normed))
     else:
       x_BLD = x_BLD + attended
       mlp_out = MLP(config, self.lora, name="mlp")(Norm(config, name="mlp_norm")(x_BLD))
       if config.post_norms:
         mlp_out = Norm(config, name="post_mlp_norm")(mlp_out)
-      x_BLD = x_BLD + mlp_out
+      x_BLD = x_BLD + self._dropout(mlp_out)
     x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
     return x_BLD, key_value_2BSKH
+
+  def _dropout(self, x: jax.Array) -> jax.Array:
+    if not self.dropout_rate:  # no op at all: the model without dropout is unchanged
+      return x
+    return nn.Dropout(self.dropout_rate, deterministic=False)(x)
 
 
 class Decoder(nn.Module):
   """The language model: token ids in, next-token logits out (optionally with a KV cache).
 
   With `lora` (rank > 0) the targeted projections carry low-rank adapters
-  (`xlt_jax.models.lora`); None or rank 0 is the plain model.
+  (`xlt_jax.models.lora`); None or rank 0 is the plain model. dropout_rate > 0 (training
+  only: the train step builds such a copy, everything else uses the default) applies
+  residual dropout in every layer and needs a "dropout" rng.
   """
 
   config: ModelConfig
   lora: LoraConfig | None = None
+  dropout_rate: float = 0.0
 
   @nn.compact
   def __call__(
@@ -413,14 +428,14 @@ class Decoder(nn.Module):
     layers = nn.scan(
         layer,
         variable_axes={"params": 0},
-        split_rngs={"params": True, LORA_RNG: True},
+        split_rngs={"params": True, LORA_RNG: True, "dropout": True},
         in_axes=(0, 1 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
                  nn.broadcast),
         out_axes=1,
         length=config.num_layers,
         unroll=config.scan_unroll,
         metadata_params={nn.PARTITION_NAME: "layers"},
-    )(config, self.lora, name="layers")
+    )(config, self.lora, self.dropout_rate, name="layers")
     x_BLD, key_value = layers(x_BLD, jnp.asarray(config.layer_is_global()), key_value,
                               rotary_tables_BLh, (global_mask_BLS, local_mask_BLS), cache_index)
 

@@ -265,15 +265,21 @@ def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_
     blocks += [html.Paragraph(f"Missing results ({len(results.missing)}): every table and"
                               " figure leaves these out", emphasis=True),
                html.Bullets(results.missing)]
+  if study.get("length_warnings"):  # runs that lost training examples to the length policy
+    blocks += [html.Paragraph("Length policy: some runs train on fewer unique examples than"
+                              " planned (each run's length_policy.json has the counts)",
+                              emphasis=True),
+               html.Bullets(list(study["length_warnings"]))]
   for item in analyses:
     prefix = "" if not multi_study and len(analyses) == 1 else (
         f"{_slug(results.name) + '_' if multi_study else ''}{_slug(item.task)}_"
         f"{_slug(item.metric)}_")
     blocks += _task_blocks(item, prefix, out_dir, written)
   have = {run.name: run for run in results.runs}
-  header = ["run", "budget / mixture", "seed", "checkpoint step", "status"]
+  header = ["run", "budget / mixture", "seed", "checkpoint step", "kept examples", "status"]
   lines = [[run["name"], str(run.get("budget", run.get("mixture"))), str(run.get("seed", "")),
             str(have[run["name"]].checkpoint_step) if run["name"] in have else "",
+            str(run.get("kept_examples", "")),
             "ok" if run["name"] in have else f"missing ({METRICS_FILE})"]
            for run in study["runs"]]
   name = f"{_slug(results.name) + '_' if multi_study else ''}runs"

@@ -10,6 +10,7 @@ MODEL_DIR/base/.
 
 import dataclasses
 import functools
+import json
 import os
 import sys
 import threading
@@ -23,7 +24,7 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
 from xlt_jax.data import p0_smoke
-from xlt_jax.evaluation import evaluator, task_metrics
+from xlt_jax.evaluation import checkpoint_selection, evaluator, task_metrics
 from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
@@ -35,6 +36,7 @@ from xlt_jax.training import (
   compile_cache,
   distributed,
   features,
+  length_policy,
   resume_guard,
   sharding,
   trainer,
@@ -76,6 +78,9 @@ class Experiment:
   # replace gin's architecture, the tokenizer and the initial parameters.
   base_checkpoint: str | None = None
   distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
+  # A run whose length policy drops or truncates more than this share of its training
+  # examples gets a study-level warning (printed, and recorded in study.json).
+  length_warning_fraction: float = 0.01
 
 
 def _study_datasets(study) -> set[str]:
@@ -214,7 +219,7 @@ def _evaluation_tasks(study) -> list[dict]:
   return found
 
 
-def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
+def _study_estimate(experiment: Experiment, runs, kept: dict[str, int]) -> StudyEstimate:
   """What is left of the study on disk: per run, the steps past its newest checkpoint
   (none once trained) and whether it still has to be evaluated."""
   steps, to_evaluate = [], []
@@ -223,11 +228,29 @@ def _study_estimate(experiment: Experiment, runs) -> StudyEstimate:
     if paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
       steps.append(0)
     else:
-      total = experiment.train.total_steps(sum(registered.plan.train_counts.values()))
+      total = run_train_config(experiment, registered.plan).total_steps(
+          kept[registered.plan.name])
       saved = checkpointing.saved_steps(paths.join(run_dir, trainer.CHECKPOINTS_DIR))
       steps.append(max(total - max(saved, default=0), 0))
     to_evaluate.append(not paths.isfile(paths.join(run_dir, "eval", "metrics.json")))
   return StudyEstimate(steps, to_evaluate)
+
+
+def run_train_config(experiment: Experiment, plan) -> trainer.TrainConfig:
+  """The run's TrainConfig: the study's, with the run's training seed where the design
+  repeats runs over seeds (`StudyDesign.seeds`).
+
+  Raises:
+    UserInputError: seeds in the design and another TrainConfig.seed (one of them is ignored).
+  """
+  if plan.training_seed is None:
+    return experiment.train
+  if experiment.train.seed != 0:
+    raise UserInputError(
+        f"TrainConfig.seed={experiment.train.seed} with the study's seeds"
+        f" {experiment.study.seeds}: the seeds of the design are the runs' training seeds;"
+        " unset one of them")
+  return dataclasses.replace(experiment.train, seed=plan.training_seed)
 
 
 def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
@@ -257,6 +280,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
   from tasks import mixtures, selection
 
   study_tasks = _evaluation_tasks(experiment.study)  # before any training: refused designs
+  checkpoint_selection.check_rule(experiment.evaluation.selection,
+                                  experiment.evaluation.selection_metric)
   if any(task["metric"] in task_metrics.JUDGED for task in study_tasks):
     evaluator.check_judge(experiment.evaluation)  # endpoint and key, before any training
   _check_starting_point(experiment)
@@ -297,10 +322,28 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       # and with the settings it was started with: refused before any run trains and
       # before this launch's files replace the run's
       resume_guard.check_resume(run_dir, registered.plan.name, resume_guard.run_identity(
-          experiment.model, experiment.optimizer, experiment.train, registered.manifest),
+          experiment.model, experiment.optimizer, run_train_config(experiment, registered.plan),
+          registered.manifest),
           experiment.train.allow_changed_resume, paths.join(run_dir, trainer.CHECKPOINTS_DIR))
   mixtures.register_evaluation_tasks(experiment.study, data_dir, vocabulary)
   mesh = sharding.make_mesh(experiment.mesh)
+  # Counted before any run trains, so that a study losing examples says so up front.
+  length_reports = {}
+  for registered in runs:
+    plan = registered.plan
+    saved = paths.join(model_dir, "runs", plan.name, trainer.LENGTHS_FILE)
+    lengths = run_train_config(experiment, plan).feature_lengths
+    counted = json.loads(paths.read_text(saved)) if paths.isfile(saved) else {}
+    if ("kept_examples" not in counted  # not counted yet (or by an older version)
+        or (counted["inputs_length"], counted["targets_length"]) != (lengths.inputs,
+                                                                    lengths.targets)):
+      counted = length_policy.length_report(plan.mixture, plan.validation_mixture, lengths,
+                                            registered.manifest)
+    length_policy.check_something_fits(plan.name, counted, lengths)  # before any run trains
+    length_reports[plan.name] = counted
+  warnings = length_policy.length_warnings(length_reports, experiment.length_warning_fraction)
+  for warning in warnings:
+    print(f"warning: {warning}", file=stream, flush=True)
   study_record = {
       "study": experiment.study.name,
       "design": type(experiment.study).__name__,
@@ -312,12 +355,18 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       "seen_languages": list(experiment.study.seen_languages),
       "unseen_languages": list(experiment.study.unseen_languages),
       "budgets": sorted(experiment.study.budgets),
-      "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}"}
+      "runs": [{"name": r.plan.name, "budget": r.plan.budget, "run_dir": f"runs/{r.plan.name}",
+                "seed": run_train_config(experiment, r.plan).seed,
+                "train_examples": sum(r.plan.train_counts.values()),
+                "kept_examples": length_reports[r.plan.name]["kept_examples"]}
                for r in runs],
+      "length_warning_fraction": experiment.length_warning_fraction,
+      "length_warnings": warnings,
   }
   if primary:
     atomic_io.write_json(paths.join(model_dir, "study.json"), study_record)
-  estimate = _study_estimate(experiment, runs)
+  estimate = _study_estimate(experiment, runs, {name: counted["kept_examples"]
+                                                for name, counted in length_reports.items()})
   for index, registered in enumerate(runs, start=1):
     plan = registered.plan
     _stop_if_preempted(preemption, f"preempted before run {plan.name}")
@@ -357,10 +406,10 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
       start = time.perf_counter()
       summary = trainer.train_run(  # resumes an unfinished attempt from its checkpoints
           run_dir=run_dir, run_name=plan.name, model_config=experiment.model,
-          optimizer_config=experiment.optimizer, train_config=experiment.train, mesh=mesh,
-          mixture=plan.mixture, validation_mixture=plan.validation_mixture,
+          optimizer_config=experiment.optimizer, train_config=run_train_config(experiment, plan),
+          mesh=mesh, mixture=plan.mixture, validation_mixture=plan.validation_mixture,
           num_train_examples=sum(plan.train_counts.values()), manifest=registered.manifest,
-          preemption=preemption, stream=stream,
+          preemption=preemption, stream=stream, lengths_counted=length_reports[plan.name],
       )
       took["training"] = time.perf_counter() - start
       estimate.trained(index - 1, steps=summary["steps"] - summary["resumed_from_step"],

@@ -52,6 +52,9 @@ class RunPlan:
   # pool name -> its source (dataset, language): the items the pool's positions index.
   pools: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
   budget: int | None = None  # examples per seen language, for budget sweeps
+  # The training seed (data order, dropout, a from-scratch init; not which examples are
+  # drawn, which `seed` decides); None: TrainConfig.seed.
+  training_seed: int | None = None
 
   @property
   def train_counts(self) -> dict[str, int]:
@@ -79,6 +82,12 @@ def _check_budgets(name: str, budgets: tuple[int, ...]) -> None:
     raise UserInputError(f"study {name!r} has an empty budget schedule")
   if any(budget < 0 for budget in budgets) or len(set(budgets)) != len(budgets):
     raise UserInputError(f"study {name!r}: budgets {budgets} must be distinct and >= 0")
+
+
+def _check_seeds(name: str, seeds: tuple[int, ...] | None) -> None:
+  if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)
+                            or any(seed < 0 for seed in seeds)):
+    raise UserInputError(f"study {name!r}: seeds {seeds} must be distinct, >= 0 and not empty")
 
 
 def _check_disjoint(name: str, english: str, seen: tuple[str, ...], unseen: tuple[str, ...]):
@@ -112,10 +121,14 @@ class StudyDesign:
   seed: int = 0
   evaluation_dataset: str | None = None  # defaults to `dataset`
   evaluation_size: int | None = None  # test items per language; None = all
+  # Training seeds: every budget is trained once per seed on the same examples (run-to-run
+  # noise); None trains once with TrainConfig.seed under today's run names.
+  seeds: tuple[int, ...] | None = None
 
   def __post_init__(self):
     _check_budgets(self.name, self.budgets)
     _check_disjoint(self.name, self.english, self.seen_languages, self.unseen_languages)
+    _check_seeds(self.name, self.seeds)
 
   @property
   def evaluation_languages(self) -> tuple[str, ...]:
@@ -149,10 +162,12 @@ class MultiTaskDesign:
   # ShareGPT, MGSM for mCoT-MATH.
   evaluation_datasets: tuple[str | None, ...] = ()
   evaluation_size: int | None = None  # test items per task and language; None = all
+  seeds: tuple[int, ...] | None = None  # training seeds, as StudyDesign.seeds
 
   def __post_init__(self):
     _check_budgets(self.name, self.budgets)
     _check_disjoint(self.name, self.english, self.seen_languages, self.unseen_languages)
+    _check_seeds(self.name, self.seeds)
     if not self.datasets or len(set(self.datasets)) != len(self.datasets):
       raise UserInputError(f"study {self.name!r}: datasets {self.datasets} must be distinct")
     if self.evaluation_datasets and len(self.evaluation_datasets) != len(self.datasets):
@@ -175,24 +190,29 @@ class MultiTaskDesign:
                  for dataset, test in zip(self.datasets, tests))
 
 
-def run_name(budget: int) -> str:
-  """Directory and mixture suffix of the run with this budget (sorts by budget)."""
-  return f"budget{budget:05d}"
+def run_name(budget: int, training_seed: int | None = None) -> str:
+  """Directory and mixture suffix of the run with this budget (sorts by budget), and with
+  its training seed when the design repeats runs over seeds."""
+  name = f"budget{budget:05d}"
+  return name if training_seed is None else f"{name}_seed{training_seed}"
 
 
 def _budget_runs(design, datasets: tuple[str, ...], english_size: int) -> list[RunPlan]:
+  """Per budget (ascending), per training seed: the same examples in every seed's run."""
   plans = []
   for budget in sorted(design.budgets):
     portions = [Portion(dataset, design.english, english_size) for dataset in datasets]
     if budget > 0:
       portions += [Portion(dataset, language, budget)
                    for dataset in datasets for language in design.seen_languages]
-    name = run_name(budget)
-    plans.append(RunPlan(
-        name=name, mixture=f"{design.name}_{name}",
-        validation_mixture=f"{design.name}_{name}_validation", portions=tuple(portions),
-        seed=design.seed, validation_size=design.validation_size, budget=budget,
-    ))
+    for training_seed in design.seeds or (None,):
+      name = run_name(budget, training_seed)
+      plans.append(RunPlan(
+          name=name, mixture=f"{design.name}_{name}",
+          validation_mixture=f"{design.name}_{name}_validation", portions=tuple(portions),
+          seed=design.seed, validation_size=design.validation_size, budget=budget,
+          training_seed=training_seed,
+      ))
   return plans
 
 

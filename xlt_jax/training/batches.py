@@ -11,7 +11,7 @@ evaluation prompts agree by construction.
 
 import dataclasses
 import functools
-from typing import Iterator
+from collections.abc import Iterator
 
 import jax
 import numpy as np
@@ -87,11 +87,54 @@ def _model_dataset(name: str, split: str, lengths: FeatureLengths, *, shuffle, n
                               sequence_start_ids(name))
 
 
+ALL_DATA = seqio.ShardInfo(index=0, num_shards=1)
+
+
+def _kept_rows(name: str, lengths: FeatureLengths) -> tf.data.Dataset:
+  """Every training example of every task of `name` that the length policy keeps, as
+  one unpadded row each, task after task (a fixed order; all hosts read all of it)."""
+  datasets = [
+      features.example_rows(
+          _task_examples(task.name, "train", shuffle=False, num_epochs=1, seed=0,
+                         shard=ALL_DATA),
+          lengths.inputs, lengths.targets, sequence_start_ids(task.name))
+      for task in _tasks_of(name)]
+  return functools.reduce(lambda first, second: first.concatenate(second), datasets)
+
+
+def kept_examples(name: str, lengths: FeatureLengths) -> int:
+  """How many training examples of a task or mixture the length policy keeps (all hosts'):
+  one epoch."""
+  return sum(counts["examples"] - counts["dropped"]
+             for counts in length_counts(name, "train", lengths, ALL_DATA).values())
+
+
+def steps_per_epoch(kept: int, batch_size: int) -> int:
+  """Batches of one epoch over `kept` examples: the last one is partly padding."""
+  return max(1, -(-kept // batch_size))
+
+
+def _epochs(name: str, lengths: FeatureLengths, seed: int, kept: int,
+            shard: seqio.ShardInfo) -> tf.data.Dataset:
+  """This host's rows of endless epochs: each a fresh permutation of the kept examples,
+  seeded by `seed` (the same on every host), dealt round-robin to the hosts."""
+  # Tokenized once: the whole-epoch shuffle buffer holds them all in memory anyway.
+  rows = _kept_rows(name, lengths).cache()
+  # A whole-epoch buffer: a uniform permutation, each example exactly once per epoch,
+  # another order in every epoch (deterministic given the seed: it is replayed to resume).
+  rows = rows.shuffle(max(kept, 1), seed=seed, reshuffle_each_iteration=True)
+  return rows.shard(shard.num_shards, shard.index)
+
+
+def _pad_batch(batch: dict, host_batch_size: int) -> dict:
+  """A short last batch filled up with empty rows (segment 0, loss weight 0)."""
+  missing = host_batch_size - tf.shape(batch["decoder_input_tokens"])[0]
+  return {key: tf.pad(value, [[0, missing], [0, 0]]) for key, value in batch.items()}
+
+
 def _packed_batches(name: str, lengths: FeatureLengths, host_batch_size: int, seed: int,
-                    shard: seqio.ShardInfo):
-  examples = _task_examples(name, "train", shuffle=True, num_epochs=None, seed=seed, shard=shard)
-  rows = features.example_rows(examples, lengths.inputs, lengths.targets,
-                               sequence_start_ids(name))
+                    kept: int, shard: seqio.ShardInfo):
+  rows = _epochs(name, lengths, seed, kept, shard).repeat()
   packed = features.pack(rows.prefetch(tf.data.AUTOTUNE).as_numpy_iterator(),
                          lengths.inputs + lengths.targets)
   while True:
@@ -101,29 +144,44 @@ def _packed_batches(name: str, lengths: FeatureLengths, host_batch_size: int, se
 
 def training_batches(
     mixture: str, lengths: FeatureLengths, batch_size: int, seed: int, pack: bool = False,
-    skip_batches: int = 0, shard: seqio.ShardInfo | None = None,
+    skip_batches: int = 0, shard: seqio.ShardInfo | None = None, kept: int | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
-  """Endless shuffled batches of one host's share of the global batch.
+  """Endless batches of one host's share of the global batch, epoch after epoch.
 
-  Each batch has MODEL_FEATURES, [host batch, inputs + targets]; with pack, rows
-  hold several examples told apart by decoder_segment_ids. `shard` defaults to this
-  process's (`this_host_shard`); tests pass others to rebuild what each host of a
+  An epoch holds every example the length policy keeps (`kept`, counted when not
+  given) exactly once, each epoch in another order drawn from `seed`; nothing is repeated within
+  an epoch and nothing is sampled. Unpacked, an epoch is `steps_per_epoch(kept,
+  batch_size)` batches, global batch j holding positions [j * batch_size, (j + 1) *
+  batch_size) of the epoch's order, the last one filled with empty rows (loss weight 0,
+  segment 0; on several hosts, a host whose share ends early gets such rows or whole
+  empty batches, so that every host runs the same steps). Packed, the epochs' examples
+  follow one another into packed rows.
+
+  Each batch has MODEL_FEATURES, [host batch, inputs + targets]. `shard` defaults to
+  this process's (`this_host_shard`); tests pass others to rebuild what each host of a
   multi-host run feeds. The sequence depends only on the arguments, so
   `skip_batches=n` continues exactly where a run that consumed n batches stopped (how a
   resumed run restores its data position).
   """
   shard = shard or this_host_shard()
   host_batch_size = _host_batch_size(batch_size, shard)
+  if kept is None:
+    kept = kept_examples(mixture, lengths)
   if pack:
-    packed = _packed_batches(mixture, lengths, host_batch_size, seed, shard)
+    packed = _packed_batches(mixture, lengths, host_batch_size, seed, kept, shard)
     for _ in range(skip_batches):
       next(packed)
     yield from packed
     return
-  dataset = _model_dataset(mixture, "train", lengths, shuffle=True, num_epochs=None, seed=seed,
-                           shard=shard)
-  dataset = dataset.batch(host_batch_size, drop_remainder=True).skip(skip_batches)
-  dataset = dataset.prefetch(2)
+  length = lengths.inputs + lengths.targets
+  epoch = _epochs(mixture, lengths, seed, kept, shard).map(
+      features.single_segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  epoch = seqio.utils.trim_and_pad_dataset(epoch, {key: length for key in MODEL_FEATURES})
+  epoch = epoch.batch(host_batch_size).map(lambda batch: _pad_batch(batch, host_batch_size))
+  empty = tf.data.Dataset.from_tensors(
+      {key: tf.zeros([host_batch_size, length], tf.int32) for key in MODEL_FEATURES}).repeat()
+  epoch = epoch.concatenate(empty).take(steps_per_epoch(kept, batch_size))
+  dataset = epoch.repeat().skip(skip_batches).prefetch(2)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}
 
@@ -165,16 +223,18 @@ def _tasks_of(name: str) -> list:
   return getattr(get_mixture_or_task(name), "tasks", None) or [get_mixture_or_task(name)]
 
 
-def length_counts(name: str, split: str, lengths: FeatureLengths) -> dict[str, dict[str, int]]:
+def length_counts(name: str, split: str, lengths: FeatureLengths,
+                  shard: seqio.ShardInfo | None = None) -> dict[str, dict[str, int]]:
   """Per task of a mixture (or the task): examples, and how many of them the length
-  policy truncates and drops at these lengths (this host's shard).
+  policy truncates and drops at these lengths (`shard`'s examples: by default this
+  host's; ALL_DATA for all).
 
   Returns:
     {task name: {"examples": n, "truncated": t, "dropped": d}}.
   """
   return {
       task.name: features.count_fates(
-          _task_examples(task.name, split, shuffle=False, num_epochs=1, seed=0),
+          _task_examples(task.name, split, shuffle=False, num_epochs=1, seed=0, shard=shard),
           lengths.inputs, lengths.targets, sequence_start_ids(task.name))
       for task in _tasks_of(name)
   }

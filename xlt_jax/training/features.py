@@ -35,7 +35,7 @@ Unpacked rows are built in tf.data; packing (`pack`) runs in Python on the
 examples the tf.data pipeline yields.
 """
 
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import seqio
@@ -128,7 +128,8 @@ def _rows(example: dict) -> dict:
 
 
 @tf.autograph.experimental.do_not_convert
-def _single_segment(row: dict) -> dict:
+def single_segment(row: dict) -> dict:
+  """An unpadded row as the only example of its row: segment 1, positions from 0."""
   length = tf.size(row["decoder_input_tokens"])
   return {**row, "decoder_segment_ids": tf.ones([length], tf.int32),
           "decoder_positions": tf.range(length, dtype=tf.int32)}
@@ -148,7 +149,7 @@ def padded_rows(dataset: tf.data.Dataset, inputs_length: int, targets_length: in
   """Unpacked rows of MODEL_FEATURES, length inputs_length + targets_length: one
   example per row (segment 1), padded with 0 (segment 0, loss weight 0)."""
   dataset = example_rows(dataset, inputs_length, targets_length, start_ids).map(
-      _single_segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+      single_segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   length = inputs_length + targets_length
   return seqio.utils.trim_and_pad_dataset(dataset, {key: length for key in MODEL_FEATURES})
 

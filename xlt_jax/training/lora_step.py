@@ -91,7 +91,7 @@ def abstract_params(model_config: ModelConfig, lora_config: lora.LoraConfig,
 
 def build(model_config: ModelConfig, lora_config: lora.LoraConfig,
           optimizer_config: OptimizerConfig, mesh: Mesh, num_microbatches: int = 1,
-          seed: int = 0) -> LoraFunctions:
+          seed: int = 0, total_steps: int | None = None) -> LoraFunctions:
   """Jits init, train and validation steps of the adapted model over `mesh`.
 
   Adapter dropout (`lora_config.dropout`) draws a fresh mask per step from (seed, step);
@@ -112,8 +112,8 @@ def build(model_config: ModelConfig, lora_config: lora.LoraConfig,
   base_sharding = jax.tree.map(lambda leaf: leaf.sharding, held)
   adapter_sharding = jax.tree.map(lambda leaf: leaf.sharding, abstract_adapters)
   sharding.audit_replication(abstract_base, mesh, MAX_REPLICATED_PARAMETER_BYTES)
-  optimizer = make_optimizer(optimizer_config)
-  schedule = learning_rate_schedule(optimizer_config)
+  optimizer = make_optimizer(optimizer_config, total_steps)  # total_steps: decaying schedules
+  schedule = learning_rate_schedule(optimizer_config, total_steps)
   replicated = sharding.replicated(mesh)
 
   def init(rng):

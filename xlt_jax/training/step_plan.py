@@ -88,6 +88,9 @@ class RunEstimate:
   chip_hours: float
 
 
+PLANNED_SCHEDULE_STEPS = 1_000_000  # the run length a planned step's schedule is built for
+
+
 def topology_devices(topology: str) -> list[Any]:
   """The devices of a TPU topology such as "v5e:16x16" or "v5p:2x4x4" (libtpu's names).
 
@@ -210,8 +213,10 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
   chips = len(devices)
   start = time.perf_counter()
   progress(f"compiling the train step for {topology}, mesh {dict(mesh.shape)}")
+  # A decaying schedule's length changes no shape, memory or FLOP count: any will do.
+  schedule_steps = PLANNED_SCHEDULE_STEPS if optimizer_config.needs_run_length else None
   functions = train_step.build(model_config, optimizer_config, mesh,
-                               train_config.num_microbatches)
+                               train_config.num_microbatches, total_steps=schedule_steps)
   state_bytes = (_bytes_per_chip(functions.abstract_state.params, functions.state_sharding.params),
                  _bytes_per_chip(functions.abstract_state.opt_state,
                                  functions.state_sharding.opt_state))
@@ -235,7 +240,8 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
       progress(f"compiling the {layers}-layer FLOP probe ({time.perf_counter() - start:.0f} s)")
       probe = dataclasses.replace(model_config, num_layers=layers, scan_unroll=layers)
       probe_functions = train_step.build(probe, optimizer_config, mesh,
-                                         train_config.num_microbatches)
+                                         train_config.num_microbatches,
+                                         total_steps=schedule_steps)
       probes.append(_compile(probe_functions, train_config, mesh))
     if probes:
       compiled_flops = _extrapolate(*map(_flops, probes), model_config.num_layers)

@@ -22,13 +22,21 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, flops
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
 from xlt_jax.models.lora import LoraConfig
-from xlt_jax.training import batches, checkpointing, distributed, lora_step, metrics_log, resume_guard
+from xlt_jax.training import (
+  batches,
+  checkpointing,
+  distributed,
+  length_policy,
+  lora_step,
+  metrics_log,
+  resume_guard,
+)
 from xlt_jax.training.metrics_log import MetricsLog
 from xlt_jax.training.preemption import Preempted
 from xlt_jax.training.train_step import OptimizerConfig, ShardedFunctions, TrainState, build, global_batch
 
 SUMMARY_FILE = "train_summary.json"  # written last: its presence means training finished
-LENGTHS_FILE = "length_policy.json"  # per task: examples, truncated, dropped
+LENGTHS_FILE = length_policy.LENGTHS_FILE  # per task and language: examples, truncated, dropped
 CHECKPOINTS_DIR = "checkpoints"
 
 
@@ -46,8 +54,12 @@ class TrainConfig:
       inputs_length + targets_length + 1 tokens; otherwise it is cut after the last
       assistant turn that fits (every trained turn is whole), or dropped if not
       even the first assistant turn fits.
-  Dropped examples shorten an epoch; the step count still follows the planned
-  example count, so a run with drops sees some examples once more.
+  Budgets: a run trains on exactly the examples the policy keeps (`kept`), each once
+  per epoch (`batches.training_batches`): num_epochs whole epochs of
+  ceil(kept / batch_size) steps (an epoch budget, P2, P4), or, with num_steps, that many
+  steps (a step budget, P1, P3: epochs follow one another, the last one partial).
+  Repetition is only ever by whole epochs; max_steps caps either. Packed rows hold a
+  variable number of examples, so packing needs num_steps or max_steps.
   """
 
   batch_size: int = 64  # global, in sequences (rows)
@@ -56,8 +68,12 @@ class TrainConfig:
   targets_length: int = 256  # completion tokens per example
   pack: bool = False  # several examples per row (segment ids); P0 trains unpacked
   chat_template: str | None = None  # chat_templates family; None: plain prompt + target
-  num_epochs: float = 1.0  # passes over the run's training examples
+  num_epochs: float = 1.0  # epoch budget: whole passes over the kept training examples
+  num_steps: int | None = None  # step budget instead (P1, P3: 2,000 steps)
   max_steps: int | None = None  # optional cap on the number of steps
+  # Residual dropout in every layer while training (P1: 0.05); validation and evaluation
+  # never drop out. The masks are seeded by `seed` and the step.
+  dropout_rate: float = 0.0
   validation_every_steps: int = 50  # validation loss; these steps are always checkpointed
   checkpoint_every_steps: int = 50  # further checkpoints (without a validation loss) between
   keep_latest_checkpoints: int = 1  # the newest ones, to resume from
@@ -83,14 +99,32 @@ class TrainConfig:
     if self.chat_template is not None and self.chat_template not in chat_templates.FAMILIES:
       raise UserInputError(f"unknown TrainConfig.chat_template {self.chat_template!r}; known:"
                            f" {', '.join(chat_templates.FAMILIES)} (or None for plain prompts)")
+    if self.num_steps is None and (self.num_epochs < 1 or self.num_epochs != int(self.num_epochs)):
+      raise UserInputError(f"TrainConfig.num_epochs={self.num_epochs} must be a whole number of"
+                           " epochs (at least 1), or set TrainConfig.num_steps instead")
+    if self.num_steps is not None and self.num_steps < 1:
+      raise UserInputError(f"TrainConfig.num_steps must be at least 1, not {self.num_steps}")
+    if not 0 <= self.dropout_rate < 1:
+      raise UserInputError(f"TrainConfig.dropout_rate {self.dropout_rate} must be in [0, 1)")
 
   @property
   def feature_lengths(self) -> batches.FeatureLengths:
     return batches.FeatureLengths(self.inputs_length, self.targets_length)
 
   def total_steps(self, num_examples: int) -> int:
-    """Steps for num_epochs passes over num_examples (at least one step)."""
-    steps = max(1, math.ceil(self.num_epochs * num_examples / self.batch_size))
+    """Steps of a run over num_examples kept examples: num_steps, else num_epochs whole
+    epochs of batches.steps_per_epoch each; at most max_steps.
+
+    Raises:
+      UserInputError: packed rows with an epoch budget and no max_steps.
+    """
+    if self.num_steps is not None:
+      steps = self.num_steps
+    elif self.pack and not self.max_steps:
+      raise UserInputError("TrainConfig.pack=True fills rows with a varying number of examples:"
+                           " give a step budget (TrainConfig.num_steps or max_steps)")
+    else:
+      steps = int(self.num_epochs) * batches.steps_per_epoch(num_examples, self.batch_size)
     return min(steps, self.max_steps) if self.max_steps else steps
 
 
@@ -148,41 +182,6 @@ def set_aside_interrupted_run(run_dir: str) -> str | None:
   return target
 
 
-def _check_something_fits(run_name: str, report: dict, lengths: batches.FeatureLengths) -> None:
-  """Raises UserInputError when the length policy drops every example of a split: the
-  endless training stream would otherwise filter forever without yielding a batch."""
-  for split in ("train", "validation"):
-    counts = report[split].values()
-    examples = sum(count["examples"] for count in counts)
-    if examples and sum(count["dropped"] for count in counts) == examples:
-      raise UserInputError(
-          f"run {run_name}: every {split} example is dropped by the length policy (its target"
-          f" alone is longer than TrainConfig.targets_length={lengths.targets}, or no assistant"
-          f" turn fits in {lengths.inputs}+{lengths.targets} tokens); raise the lengths")
-
-
-def _report_lengths(run_dir: str, run_name: str, mixture: str, validation_mixture: str,
-                    lengths: batches.FeatureLengths, stream=None, write: bool = True) -> dict:
-  """Counts what the length policy truncates and drops, per task; with `write` (the
-  primary process) writes LENGTHS_FILE and prints one line per task that loses anything."""
-  report = {
-      "inputs_length": lengths.inputs,
-      "targets_length": lengths.targets,
-      "train": batches.length_counts(mixture, "train", lengths),
-      "validation": batches.length_counts(validation_mixture, "validation", lengths),
-  }
-  if not write:
-    return report
-  atomic_io.write_json(paths.join(run_dir, LENGTHS_FILE), report)
-  for split in ("train", "validation"):
-    for task, counts in report[split].items():
-      if counts["truncated"] or counts["dropped"]:
-        print(f"[{run_name}] {task}: {counts['truncated']} of {counts['examples']} examples"
-              f" truncated, {counts['dropped']} dropped (longer than {lengths.inputs}+"
-              f"{lengths.targets} tokens)", file=stream or sys.stdout, flush=True)
-  return report
-
-
 @jax.jit
 def _note_nonfinite(first_nonfinite_step: jax.Array, loss: jax.Array, step: jax.Array):
   """The first step whose loss was not finite (0: none yet), kept on the device so that
@@ -221,8 +220,11 @@ def _restore_or_initialize(functions, manager, train_config: TrainConfig,
 
 @functools.lru_cache(maxsize=8)
 def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
-                     num_microbatches: int) -> ShardedFunctions:
-  """`train_step.build`, once per model, optimizer, mesh and microbatching in this process.
+                     num_microbatches: int, total_steps: int | None = None,
+                     dropout_rate: float = 0.0, dropout_seed: int = 0) -> ShardedFunctions:
+  """`train_step.build`, once per model, optimizer, mesh, microbatching, schedule length
+  and dropout in this process (pass total_steps only where the schedule needs it, so that
+  runs of other lengths share the step).
 
   The runs of a study share the jitted functions and with them every executable compiled
   so far: jax.jit compiles once per argument shape and sharding, so a run whose batches
@@ -230,36 +232,46 @@ def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfi
   the functions are pure: they close over the frozen configs, the stateless flax module
   and optax transformations, and read or write nothing else.
   """
-  return build(model_config, optimizer_config, mesh, num_microbatches)
+  return build(model_config, optimizer_config, mesh, num_microbatches, total_steps=total_steps,
+               dropout_rate=dropout_rate, dropout_seed=dropout_seed)
 
 
 @functools.lru_cache(maxsize=8)
 def shared_lora_functions(model_config: ModelConfig, lora_config: LoraConfig,
                           optimizer_config: OptimizerConfig, mesh: Mesh, num_microbatches: int,
-                          seed: int) -> lora_step.LoraFunctions:
+                          seed: int, total_steps: int | None = None) -> lora_step.LoraFunctions:
   """`lora_step.build`, shared between runs like `shared_functions`."""
   return lora_step.build(model_config, lora_config, optimizer_config, mesh, num_microbatches,
-                         seed)
+                         seed, total_steps=total_steps)
 
 
 def _step_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig,
-                    train_config: TrainConfig, mesh: Mesh) -> ShardedFunctions:
+                    train_config: TrainConfig, mesh: Mesh,
+                    total_steps: int | None) -> ShardedFunctions:
   """The run's jitted functions: the whole model's, or with LoRA the adapters' with the
-  frozen base (the initial checkpoint) loaded and bound in.
+  frozen base (the initial checkpoint) loaded and bound in. `total_steps`: the run's
+  length, for a decaying learning-rate schedule (None for a constant one).
 
   Raises:
-    UserInputError: LoRA without an initial checkpoint to adapt.
+    UserInputError: LoRA without an initial checkpoint to adapt, or with residual dropout
+      (LoRA's own dropout is LoraConfig.dropout).
   """
   lora = train_config.lora
   if not lora.enabled:
-    return shared_functions(model_config, optimizer_config, mesh, train_config.num_microbatches)
+    return shared_functions(model_config, optimizer_config, mesh, train_config.num_microbatches,
+                            total_steps, train_config.dropout_rate, train_config.seed)
   if not train_config.initial_checkpoint:
     raise UserInputError(
         f"TrainConfig.lora.rank={lora.rank} adapts a pretrained base, but none is given: set"
         " Experiment.base_checkpoint (or TrainConfig.initial_checkpoint), or rank 0 to train"
         " the whole model")
+  if train_config.dropout_rate:
+    raise UserInputError(
+        f"TrainConfig.dropout_rate={train_config.dropout_rate} with LoRA: the frozen base takes"
+        " no residual dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.dropout_rate=0")
   functions = shared_lora_functions(model_config, lora, optimizer_config, mesh,
-                                    train_config.num_microbatches, train_config.seed)
+                                    train_config.num_microbatches, train_config.seed,
+                                    total_steps)
   # The plain model's parameters are the adapted model's base, sharded by the same rules.
   base = load_initial_params(train_config.initial_checkpoint, model_config, mesh)
   return lora_step.bind(functions, base)
@@ -287,6 +299,7 @@ def train_run(
     manifest: dict | None = None,
     preemption: threading.Event | None = None,
     stream=sys.stdout,
+    lengths_counted: dict | None = None,
 ) -> dict:
   """Trains one run to its last step and returns its summary (also written to SUMMARY_FILE).
 
@@ -301,9 +314,11 @@ def train_run(
   `allow_changed_resume`; the TensorBoard events and metrics past the restored step are
   dropped. The jitted step is shared with earlier runs of the same shapes in this process
   (`shared_functions`).
-  Before training, what the length policy truncates and drops is counted per task
-  (LENGTHS_FILE). On several hosts only the primary process writes files (orbax
-  coordinates the checkpoints).
+  Before training, what the length policy truncates and drops is counted per task and
+  language (`length_policy.length_report`, or `lengths_counted` when the caller counted already; written
+  to LENGTHS_FILE); the run trains on exactly the kept examples for its budget
+  (`TrainConfig.total_steps`); `num_train_examples`, the planned count, is only recorded.
+  On several hosts only the primary process writes files (orbax coordinates the checkpoints).
 
   Raises:
     Preempted: `preemption` was set (or, on several hosts, JAX's preemption sync point
@@ -313,7 +328,6 @@ def train_run(
     UserInputError: a checkpoint of another model shape, past this run's last step, or
       of a run started with other settings or data (see `resume_guard.check_resume`).
   """
-  total_steps = train_config.total_steps(num_train_examples)
   for name in ("validation_every_steps", "checkpoint_every_steps", "log_every_steps"):
     if getattr(train_config, name) < 1:
       raise UserInputError(f"TrainConfig.{name} must be at least 1, not"
@@ -328,9 +342,17 @@ def train_run(
   changes = resume_guard.check_resume(run_dir, run_name, identity,
                                       train_config.allow_changed_resume,
                                       paths.join(run_dir, CHECKPOINTS_DIR))
-  functions = _step_functions(model_config, optimizer_config, train_config, mesh)
   checkpoint_dir = paths.join(run_dir, CHECKPOINTS_DIR)
   primary = distributed.is_primary_process()
+  lengths = train_config.feature_lengths
+  length_counts = lengths_counted or length_policy.length_report(
+      mixture, validation_mixture, lengths, manifest)
+  length_policy.check_something_fits(run_name, length_counts, lengths)
+  kept = length_counts["kept_examples"]
+  total_steps = train_config.total_steps(kept)
+  epoch_steps = batches.steps_per_epoch(kept, train_config.batch_size)
+  functions = _step_functions(model_config, optimizer_config, train_config, mesh,
+                              total_steps if optimizer_config.needs_run_length else None)
   if not checkpointing.saved_steps(checkpoint_dir):
     moved = set_aside_interrupted_run(run_dir) if primary else None
     distributed.wait_for_all_processes(f"{run_name} ready")
@@ -360,16 +382,18 @@ def train_run(
     if primary and start_step:
       metrics_log.keep_tensorboard_events_until(run_dir, start_step)
     best_step, best_loss = _best_validation(kept_records)
-    lengths = train_config.feature_lengths
-    length_report = _report_lengths(run_dir, run_name, mixture, validation_mixture, lengths,
-                                    stream, write=primary)
-    _check_something_fits(run_name, length_report, lengths)
+    if primary:
+      length_policy.write_length_report(run_dir, run_name, length_counts, stream)
+    budget = ("packed rows" if train_config.pack
+              else f"{total_steps / epoch_steps:g} epochs of {epoch_steps} steps")
+    print(f"[{run_name}] {kept} training examples kept, {total_steps} steps ({budget})",
+          file=stream, flush=True)
     validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
     # The data position is restored by replaying the deterministic pipeline: one batch
     # per step, skipped inside tf.data (no tokens reach the model or the host).
     training = batches.training_batches(mixture, lengths, train_config.batch_size,
                                         train_config.seed, pack=train_config.pack,
-                                        skip_batches=start_step)
+                                        skip_batches=start_step, kept=kept)
     sequence_length = train_config.inputs_length + train_config.targets_length
     log = MetricsLog(
         run_dir, run_name, total_steps, stream=stream,
@@ -449,7 +473,10 @@ def train_run(
   summary = {
       "run": run_name,
       "steps": total_steps,
-      "train_examples": num_train_examples,
+      "train_examples": num_train_examples,  # planned
+      "kept_examples": kept,  # what the length policy kept: one epoch
+      "steps_per_epoch": epoch_steps,
+      "epochs": None if train_config.pack else total_steps / epoch_steps,
       "best_step": best_step,
       "best_validation_loss": best_loss,
       "resumed_from_step": start_step,
@@ -460,8 +487,8 @@ def train_run(
       "seconds_after_first_step": (time.perf_counter() - first_step_done_at
                                    if first_step_done_at is not None else None),
       "packed": train_config.pack,
-      "truncated_examples": sum(c["truncated"] for c in length_report["train"].values()),
-      "dropped_examples": sum(c["dropped"] for c in length_report["train"].values()),
+      "truncated_examples": sum(c["truncated"] for c in length_counts["train"].values()),
+      "dropped_examples": sum(c["dropped"] for c in length_counts["train"].values()),
   }
   if primary:  # orbax coordinates the checkpoints; this file is ours
     atomic_io.write_json(paths.join(run_dir, SUMMARY_FILE), summary)
