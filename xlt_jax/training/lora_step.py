@@ -50,8 +50,10 @@ class _AdaptedModel:
   base: Any
   rng: jax.Array | None
 
-  def apply(self, variables: dict, *args, **kwargs):
-    rngs = {} if self.rng is None else {lora.RNG_NAME: self.rng}
+  def apply(self, variables: dict, *args, rngs: dict | None = None, **kwargs):
+    rngs = dict(rngs or {})  # the train step's own streams (residual dropout), if any
+    if self.rng is not None:
+      rngs[lora.RNG_NAME] = self.rng
     return self.model.apply({"params": lora.combine(self.base, variables["params"])}, *args,
                             rngs=rngs, **kwargs)
 
