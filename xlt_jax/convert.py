@@ -2,13 +2,17 @@
 
     python -m xlt_jax.convert hf-to-xlt --hf_dir DIR --out DIR [--dtype bfloat16]
     python -m xlt_jax.convert xlt-to-hf --xlt_dir DIR --out DIR [--dtype bfloat16]
+    python -m xlt_jax.convert xlt-to-hf --lora_run RUN_DIR [--checkpoint best] [--peft] --out DIR
     python -m xlt_jax.convert verify --hf_dir DIR [--tolerance 1e-4]
 
 An xlt checkpoint directory holds `model.json` (our ModelConfig and the original
 config.json), `params/` (one orbax checkpoint per parameter) and the
 tokenizer files. `verify` runs the same tokens through `transformers` and
 xlt-jax, prints the largest logit difference and both greedy continuations, and
-exits 1 above the tolerance. Users run it after every conversion. The work is done
+exits 1 above the tolerance. Users run it after every conversion. With `--lora_run`
+(a run trained with LoRA adapters), `xlt-to-hf` writes the run's base (its initial
+checkpoint, or --xlt_dir) with the adapters merged in, or with `--peft` a PEFT adapter
+directory that `peft.PeftModel.from_pretrained(base_model, DIR)` loads. The work is done
 by `xlt_jax.models.conversion`; this module only parses flags.
 """
 
@@ -28,9 +32,14 @@ def _parser() -> argparse.ArgumentParser:
   to_xlt.add_argument("--out", required=True)
   to_xlt.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
   to_hf = commands.add_parser("xlt-to-hf", help="an xlt directory -> a Hugging Face directory")
-  to_hf.add_argument("--xlt_dir", required=True)
+  to_hf.add_argument("--xlt_dir", help="the xlt directory (with --lora_run: its base;"
+                     " default: the run's initial checkpoint)")
   to_hf.add_argument("--out", required=True)
   to_hf.add_argument("--dtype", default=None, choices=["float32", "bfloat16"])
+  to_hf.add_argument("--lora_run", help="a run directory trained with LoRA adapters")
+  to_hf.add_argument("--checkpoint", default="best", help="with --lora_run: best, latest or a step")
+  to_hf.add_argument("--peft", action="store_true",
+                     help="with --lora_run: write a PEFT adapter directory, not merged weights")
   check = commands.add_parser(
       "verify", help="logits against transformers (needs torch and transformers:"
       ' pip install -e ".[verify]")',
@@ -51,7 +60,14 @@ def main(argv: list[str] | None = None) -> int:
   try:
     if args.command == "hf-to-xlt":
       print(conversion.hf_to_xlt(args.hf_dir, args.out, args.dtype, stream=sys.stderr))
+    elif args.command == "xlt-to-hf" and args.lora_run:
+      from xlt_jax.training import lora_export
+
+      print(lora_export.export_run(args.lora_run, args.checkpoint, args.out, peft=args.peft,
+                                   xlt_dir=args.xlt_dir, dtype=args.dtype))
     elif args.command == "xlt-to-hf":
+      if args.xlt_dir is None or args.peft:
+        raise UserInputError("xlt-to-hf needs --xlt_dir (--peft only with --lora_run)")
       print(conversion.xlt_to_hf(args.xlt_dir, args.out, args.dtype))
     else:
       from xlt_jax.evaluation import parity

@@ -40,6 +40,7 @@ from xlt_jax.evaluation.judges.protocols import PAIRWISE, JudgeConfig, resolve
 from xlt_jax.evaluation.model_loading import (  # noqa: F401 (RUN_FILE: re-exported)
   RUN_FILE,
   read_run,
+  restore_checkpoint_params,
   run_vocabulary,
   stop_ids,
 )
@@ -50,7 +51,6 @@ from xlt_jax.services.chat_client import ChatClient, api_key_from
 from xlt_jax.services.config import ChatServiceConfig
 from xlt_jax.studies import designs, paper_designs
 from xlt_jax.training import batches, checkpointing, distributed, features, sharding
-from xlt_jax.training.train_step import abstract_params
 
 # The `Dataset.metric` values this module scores.
 SUPPORTED_METRICS = tuple(task_metrics.METRICS)
@@ -301,12 +301,12 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
   the un-fine-tuned base model the run started from (eval/base/).
   """
   context = _run_context(run_dir)
-  abstract = abstract_params(context.model, context.mesh)
   checkpoints = paths.join(run_dir, "checkpoints")
   if config.checkpoint == "all":
     found = {}
     for step in checkpointing.saved_steps(checkpoints):
-      _, params = checkpointing.restore_params(checkpoints, str(step), abstract)
+      _, params = restore_checkpoint_params(run_dir, context.run, str(step), context.model,
+                                            context.mesh)
       found[step] = _evaluate_params(context, step, params, config, stream,
                                      results_store.evaluation_dir(run_dir, "all", step))
     if not found:
@@ -316,17 +316,18 @@ def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> d
   if config.checkpoint == "base":
     step, params = 0, _base_params(context, run_dir)
   elif config.checkpoint == "best" and config.selection == "max_validation_score":
-    step, params = _select_by_validation_score(context, run_dir, config, abstract, stream)
+    step, params = _select_by_validation_score(context, run_dir, config, stream)
   else:
     which = (checkpoint_selection.RESTORE_NAME[config.selection] if config.checkpoint == "best"
              else config.checkpoint)
-    step, params = checkpointing.restore_params(checkpoints, which, abstract)
+    step, params = restore_checkpoint_params(run_dir, context.run, which, context.model,
+                                             context.mesh)
   return _evaluate_params(context, step, params, config, stream,
                           results_store.evaluation_dir(run_dir, config.checkpoint))
 
 
 def _select_by_validation_score(context: _RunContext, run_dir: str, config: EvaluationConfig,
-                                abstract, stream) -> tuple[int, object]:
+                                stream) -> tuple[int, object]:
   """(step, params) of the kept checkpoint with the best validation score; the scores of
   every checkpoint go to eval/selection.json."""
   sets = checkpoint_selection.validation_sets(run_dir, context.run["data_dir"],
@@ -337,7 +338,8 @@ def _select_by_validation_score(context: _RunContext, run_dir: str, config: Eval
     raise UserInputError(f"no checkpoints in {checkpoints}")
   vocabulary, scores = context.vocabulary, {}
   for step in steps:
-    _, params = checkpointing.restore_params(checkpoints, str(step), abstract)
+    _, params = restore_checkpoint_params(run_dir, context.run, str(step), context.model,
+                                          context.mesh)
     engine = InferenceEngine(context.model, params, vocabulary, stop_ids=context.ends,
                              mesh=context.mesh, batch_size=config.batch_size,
                              max_length=config.max_length)
@@ -363,7 +365,8 @@ def _select_by_validation_score(context: _RunContext, run_dir: str, config: Eval
     atomic_io.write_json(paths.join(run_dir, results_store.EVAL_DIR, "selection.json"), {
         "rule": config.selection, "metric": config.selection_metric, "chosen_step": chosen,
         "scores": {str(step): score for step, score in scores.items()}})
-  return checkpointing.restore_params(checkpoints, str(chosen), abstract)
+  return restore_checkpoint_params(run_dir, context.run, str(chosen), context.model,
+                                   context.mesh)
 
 
 def _evaluate_params(context: _RunContext, step: int, params, config: EvaluationConfig, stream,

@@ -99,14 +99,37 @@ def restore_run_params(run_dir: str, run: dict, checkpoint: str):
     UserInputError: no such checkpoint (naming the steps there are), or one of
       another model shape.
   """
-  from xlt_jax.training import checkpointing, sharding
-  from xlt_jax.training.train_step import abstract_params
+  from xlt_jax.training import sharding
 
   model = Decoder(ModelConfig(**run["model"]))
   mesh = sharding.make_mesh(sharding.MeshConfig(**run["mesh"]))
-  step, params = checkpointing.restore_params(
-      paths.join(run_dir, "checkpoints"), str(checkpoint), abstract_params(model, mesh))
+  step, params = restore_checkpoint_params(run_dir, run, str(checkpoint), model, mesh)
   return model, mesh, step, params
+
+
+def restore_checkpoint_params(run_dir: str, run: dict, which: str, model: Decoder,
+                              mesh) -> tuple[int, Any]:
+  """(step, params of the plain `model`) of checkpoint `which` of a run; a LoRA run's
+  checkpoints hold adapters only (run.json "lora", rank > 0), merged here into the base
+  they were trained on (run.json "initial_checkpoint").
+
+  Raises:
+    UserInputError: no such checkpoint, one of another model shape, or a LoRA run
+      without its base.
+  """
+  from xlt_jax.models import lora
+  from xlt_jax.training import checkpointing, lora_export
+  from xlt_jax.training.train_step import abstract_params
+
+  checkpoints = paths.join(run_dir, "checkpoints")
+  lora_config = lora.from_record(run.get("lora"))
+  if not lora_config.enabled:
+    return checkpointing.restore_params(checkpoints, which, abstract_params(model, mesh))
+  if not run.get("initial_checkpoint"):
+    raise UserInputError(f"{run_dir}/{RUN_FILE} names LoRA adapters but no initial_checkpoint"
+                         " (their base)")
+  return lora_export.restore_adapted_params(checkpoints, which, model.config, lora_config,
+                                            run["initial_checkpoint"], mesh)
 
 
 def load_run(run_dir: str, checkpoint: str = "best") -> LoadedModel:

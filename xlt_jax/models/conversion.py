@@ -30,7 +30,7 @@ from xlt_jax.models.hf_params import (
 )
 
 __all__ = ["from_hf", "hf_to_xlt", "load_xlt", "model_config_from_hf", "params_from_hf",
-           "params_to_hf", "read_hf_config", "tensor_mappings", "xlt_to_hf"]
+           "params_to_hf", "read_hf_config", "tensor_mappings", "write_hf", "xlt_to_hf"]
 
 MODEL_FILE = "model.json"  # {"model_config": ..., "hf_config": ...}
 PARAMS_DIR = "params"  # one orbax checkpoint per parameter: params/<dotted path>/
@@ -116,11 +116,18 @@ def load_xlt(xlt_dir: str, abstract_params=None) -> tuple[ModelConfig, dict, dic
 
 def xlt_to_hf(xlt_dir: str, out_dir: str, dtype: str | None = None) -> str:
   """Writes an xlt checkpoint as a Hugging Face directory (safetensors shards + config)."""
+  config, params, hf_config = load_xlt(xlt_dir)
+  return write_hf(config, params, hf_config, xlt_dir, out_dir, dtype)
+
+
+def write_hf(config: ModelConfig, params: dict, hf_config: dict, xlt_dir: str, out_dir: str,
+             dtype: str | None = None) -> str:
+  """Writes `params` (without adapters) as a Hugging Face directory: safetensors shards,
+  `hf_config` as config.json and the tokenizer files of `xlt_dir`; returns out_dir."""
   from safetensors.numpy import save_file
 
   from xlt_jax.core import atomic_io
 
-  config, params, hf_config = load_xlt(xlt_dir)
   paths.makedirs(out_dir)
   numpy_dtype = None
   if dtype is not None:
@@ -184,5 +191,5 @@ def check_shapes(saved, expected, where: str) -> None:
       )
   extra = set(saved_leaves) - set(expected_leaves)
   if extra:
-    name = jax.tree_util.keystr(sorted(extra, key=str)[0])
+    name = jax.tree_util.keystr(min(extra, key=str))
     raise UserInputError(f"checkpoint {where} has parameter {name} that the model lacks")

@@ -18,9 +18,11 @@ import jax
 import jax.numpy as jnp
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import rope
+from xlt_jax.models import int8_base, rope
 from xlt_jax.models.attention import dot_product_attention
 from xlt_jax.models.config import REMAT_POLICIES, ModelConfig
+from xlt_jax.models.lora import RNG_NAME as LORA_RNG
+from xlt_jax.models.lora import Adapter, LoraConfig
 
 
 @flax.struct.dataclass
@@ -74,12 +76,18 @@ def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[st
             config: ModelConfig, fan_in_axes: int = 1) -> jax.Array:
   """A projection kernel of the given shape, initialised with variance 1/fan_in, in
   param_dtype: `_project` rounds it to the compute dtype inside its product, so that
-  its gradient comes back in param_dtype without a rounding to the compute dtype."""
+  its gradient comes back in param_dtype without a rounding to the compute dtype.
+  A kernel given in int8 with a scale beside it (a frozen LoRA base, `int8_base`) is
+  dequantised here, inside the layer."""
   init = nn.initializers.variance_scaling(
       1.0, "fan_in", "truncated_normal", in_axis=tuple(range(fan_in_axes)),
       out_axis=tuple(range(fan_in_axes, len(shape))),
   )
-  return module.param(name, _param(init, axes), shape, config.param_dtype)
+  kernel = module.param(name, _param(init, axes), shape, config.param_dtype)
+  if module.has_variable("params", name + int8_base.SCALE_SUFFIX):
+    scale = module.get_variable("params", name + int8_base.SCALE_SUFFIX)
+    kernel = int8_base.dequantize(kernel, scale, config.param_dtype)
+  return kernel
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
@@ -151,6 +159,18 @@ def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangen
 mixed_precision_dot.defvjp(_mixed_precision_dot_forward, _mixed_precision_dot_backward)
 
 
+def _adapted(module: nn.Module, lora: LoraConfig | None, name: str, x: jax.Array, y: jax.Array,
+             in_shape: tuple[int, ...], out_shape: tuple[int, ...], in_axes: tuple[str, ...],
+             out_axes: tuple[str, ...]) -> jax.Array:
+  """y, plus the low-rank adapter's output when `lora` targets kernel `name` of `module`
+  (an Attention or MLP; `xlt_jax.models.lora`); without adapters y is returned untouched."""
+  if lora is None or not lora.adapts(module.ADAPTER_GROUP, name):
+    return y
+  adapter = Adapter(lora, in_shape, out_shape, in_axes, out_axes, module.config.param_dtype,
+                    name=name + "_lora")
+  return y + adapter(x).astype(y.dtype)
+
+
 def _project(equation: str, x: jax.Array, kernel: jax.Array,
              out_dtype: Any = None) -> jax.Array:
   """einsum of an activation and a kernel without shared batch axes (output: x's free
@@ -176,6 +196,8 @@ class Attention(nn.Module):
   """Grouped-query self-attention that reads and writes one layer's KV cache."""
 
   config: ModelConfig
+  lora: LoraConfig | None = None
+  ADAPTER_GROUP = "attention"  # this module's kernels in lora.TARGETS
 
   @nn.compact
   def __call__(self, x_BLD, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index):
@@ -198,6 +220,13 @@ class Attention(nn.Module):
           for x, name, axes in [(query_BLNH, "query_bias", ("heads", "kv")),
                                 (key_BLKH, "key_bias", ("kv_heads", "kv")),
                                 (value_BLKH, "value_bias", ("kv_heads", "kv"))])
+    # Adapters add to the biased projection, as PEFT's lora.Linear adds to base_layer(x).
+    query_BLNH = _adapted(self, self.lora, "query", x_BLD, query_BLNH, (D,), (N, H), ("embed",),
+                          ("heads", "kv"))
+    key_BLKH = _adapted(self, self.lora, "key", x_BLD, key_BLKH, (D,), (K, H), ("embed",),
+                        ("kv_heads", "kv"))
+    value_BLKH = _adapted(self, self.lora, "value", x_BLD, value_BLKH, (D,), (K, H), ("embed",),
+                          ("kv_heads", "kv"))
     if config.qk_norm:
       query_BLNH = Norm(config, "kv", name="query_norm")(query_BLNH)
       key_BLKH = Norm(config, "kv", name="key_norm")(key_BLKH)
@@ -226,6 +255,8 @@ class Attention(nn.Module):
     output_BLNH = output_BLKGH.reshape(B, L, N, H)
     out_NHD = _kernel(self, "out", (N, H, D), ("heads", "kv", "embed"), config, fan_in_axes=2)
     output_BLD = _project("blnh,nhd->bld", output_BLNH, out_NHD)
+    output_BLD = _adapted(self, self.lora, "out", output_BLNH, output_BLD, (N, H), (D,),
+                          ("heads", "kv"), ("embed",))
     return output_BLD, key_value_2BSKH
 
 
@@ -237,6 +268,8 @@ class MLP(nn.Module):
   """Feed-forward block: gated (SwiGLU, GeGLU), or activation(up) then down (Falcon)."""
 
   config: ModelConfig
+  lora: LoraConfig | None = None
+  ADAPTER_GROUP = "mlp"  # this module's kernels in lora.TARGETS
 
   @nn.compact
   def __call__(self, x_BLD):
@@ -252,13 +285,17 @@ class MLP(nn.Module):
                         jnp.float32) if config.mlp_gated else None
     up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config),
                       jnp.float32)
+    up_BLF = _adapted(self, self.lora, "up", x_BLD, up_BLF, (D,), (F,), ("embed",), ("mlp",))
     if gate_BLF is None:
       hidden_BLF = ACTIVATIONS[config.activation](up_BLF).astype(config.dtype)
     else:
+      gate_BLF = _adapted(self, self.lora, "gate", x_BLD, gate_BLF, (D,), (F,), ("embed",),
+                          ("mlp",))
       hidden_BLF = (ACTIVATIONS[config.activation](gate_BLF) * up_BLF).astype(config.dtype)
     hidden_BLF = nn.with_logical_constraint(hidden_BLF, ("batch", "length", "mlp"))
     down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
-    return _project("blf,fd->bld", hidden_BLF, down_FD)
+    return _adapted(self, self.lora, "down", hidden_BLF,
+                    _project("blf,fd->bld", hidden_BLF, down_FD), (F,), (D,), ("mlp",), ("embed",))
 
 
 class DecoderLayer(nn.Module):
@@ -271,6 +308,7 @@ class DecoderLayer(nn.Module):
   """
 
   config: ModelConfig
+  lora: LoraConfig | None = None
   dropout_rate: float = 0.0
 
   @nn.compact
@@ -282,16 +320,16 @@ class DecoderLayer(nn.Module):
     rotary_BLh = tuple(jnp.where(is_global, global_table, local_table)
                        for global_table, local_table in zip(global_rotary, local_rotary))
     normed = Norm(config, name="attention_norm")(x_BLD)
-    attended, key_value_2BSKH = Attention(config, name="attention")(
+    attended, key_value_2BSKH = Attention(config, self.lora, name="attention")(
         normed, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index)
     if config.post_norms:
       attended = Norm(config, name="post_attention_norm")(attended)
     attended = self._dropout(attended)
     if config.parallel_block:
-      x_BLD = x_BLD + attended + self._dropout(MLP(config, name="mlp")(normed))
+      x_BLD = x_BLD + attended + self._dropout(MLP(config, self.lora, name="mlp")(normed))
     else:
       x_BLD = x_BLD + attended
-      mlp_out = MLP(config, name="mlp")(Norm(config, name="mlp_norm")(x_BLD))
+      mlp_out = MLP(config, self.lora, name="mlp")(Norm(config, name="mlp_norm")(x_BLD))
       if config.post_norms:
         mlp_out = Norm(config, name="post_mlp_norm")(mlp_out)
       x_BLD = x_BLD + self._dropout(mlp_out)
@@ -307,11 +345,14 @@ class DecoderLayer(nn.Module):
 class Decoder(nn.Module):
   """The language model: token ids in, next-token logits out (optionally with a KV cache).
 
-  dropout_rate > 0 (training only: the train step builds such a copy, everything else
-  uses the default) applies residual dropout in every layer and needs a "dropout" rng.
+  With `lora` (rank > 0) the targeted projections carry low-rank adapters
+  (`xlt_jax.models.lora`); None or rank 0 is the plain model. dropout_rate > 0 (training
+  only: the train step builds such a copy, everything else uses the default) applies
+  residual dropout in every layer and needs a "dropout" rng.
   """
 
   config: ModelConfig
+  lora: LoraConfig | None = None
   dropout_rate: float = 0.0
 
   @nn.compact
@@ -387,14 +428,14 @@ class Decoder(nn.Module):
     layers = nn.scan(
         layer,
         variable_axes={"params": 0},
-        split_rngs={"params": True, "dropout": True},
+        split_rngs={"params": True, LORA_RNG: True, "dropout": True},
         in_axes=(0, 1 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
                  nn.broadcast),
         out_axes=1,
         length=config.num_layers,
         unroll=config.scan_unroll,
         metadata_params={nn.PARTITION_NAME: "layers"},
-    )(config, self.dropout_rate, name="layers")
+    )(config, self.lora, self.dropout_rate, name="layers")
     x_BLD, key_value = layers(x_BLD, jnp.asarray(config.layer_is_global()), key_value,
                               rotary_tables_BLh, (global_mask_BLS, local_mask_BLS), cache_index)
 

@@ -14,6 +14,7 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import evaluator
 from xlt_jax.evaluation.judges.protocols import JudgeConfig
 from xlt_jax.models.config import ModelConfig
+from xlt_jax.models.lora import LoraConfig
 from xlt_jax.runner import study_runner
 from xlt_jax.runner.flags import binding_flag
 from xlt_jax.services.config import ChatServiceConfig
@@ -38,6 +39,7 @@ CONFIGURABLES = {
     "MeshConfig": sharding.MeshConfig,
     "OptimizerConfig": OptimizerConfig,
     "TrainConfig": trainer.TrainConfig,
+    "LoraConfig": LoraConfig,
     "EvaluationConfig": evaluator.EvaluationConfig,
     "JudgeConfig": JudgeConfig,
     "ChatServiceConfig": ChatServiceConfig,

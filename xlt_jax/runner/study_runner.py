@@ -169,7 +169,8 @@ def _prepare_tokenizer(experiment: Experiment, data_dir: str, stream) -> str:
 
 
 def _check_starting_point(experiment: Experiment) -> None:
-  """A pretrained model keeps its own tokenizer: a trained or other one is refused."""
+  """A pretrained model keeps its own tokenizer: a trained or other one is refused; LoRA
+  needs a pretrained model to adapt."""
   base, train = experiment.base_checkpoint, experiment.train
   if experiment.demo_base is not None and base is not None:
     raise UserInputError(
@@ -177,6 +178,10 @@ def _check_starting_point(experiment: Experiment) -> None:
         " demo builds its own base; unset one of them")
   if experiment.demo_base is not None:
     base = paths.join(experiment.model_dir, DEMO_BASE_DIR)
+  if train.lora.enabled and base is None and train.initial_checkpoint is None:
+    raise UserInputError(
+        f"TrainConfig.lora.rank={train.lora.rank} adapts a pretrained model, but none is given:"
+        " set Experiment.base_checkpoint, or LoraConfig.rank=0 to train the whole model")
   if base is None:
     if train.initial_checkpoint and experiment.tokenizer is None:
       # A trained tokenizer's ids would index the pretrained embedding at random.
@@ -449,6 +454,9 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           "vocabulary": vocabularies.record(vocabulary),
           "sequence_start_ids": list(features.sequence_start_ids(vocabulary)),
           "chat_template": experiment.train.chat_template,
+          # Adapters (rank > 0): checkpoints hold them alone, over the initial checkpoint.
+          "lora": dataclasses.asdict(experiment.train.lora),
+          "initial_checkpoint": experiment.train.initial_checkpoint,
           "base_checkpoint": experiment.base_checkpoint and {
               "source": paths.absolute(experiment.base_checkpoint),
               "parameters": experiment.train.initial_checkpoint},

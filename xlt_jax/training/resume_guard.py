@@ -37,6 +37,9 @@ def run_identity(model_config: ModelConfig, optimizer_config: OptimizerConfig,
               for field in dataclasses.fields(optimizer_config)}
   identity.update({f"TrainConfig.{name}": getattr(train_config, name)
                    for name in _IDENTITY_TRAIN_FIELDS})
+  # Which parameters train and how: a resume with other adapters would mix two fine-tunings.
+  identity.update({f"LoraConfig.{field.name}": getattr(train_config.lora, field.name)
+                   for field in dataclasses.fields(train_config.lora)})
   identity.update({f"ModelConfig.{field.name}": getattr(model_config, field.name)
                    for field in dataclasses.fields(ModelConfig)
                    if field.name not in RUNTIME_FIELDS})

@@ -34,6 +34,7 @@ LOGICAL_AXIS_RULES: tuple[tuple[str, Any], ...] = (
     ("vocab", "tensor"),
     ("layers", None),
     ("length", None),
+    ("lora_rank", None),  # low-rank adapters (xlt_jax.models.lora): the rank is small, kept whole
 )
 
 

@@ -21,11 +21,13 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, flops
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
+from xlt_jax.models.lora import LoraConfig
 from xlt_jax.training import (
   batches,
   checkpointing,
   distributed,
   length_policy,
+  lora_step,
   metrics_log,
   resume_guard,
 )
@@ -83,6 +85,9 @@ class TrainConfig:
   log_every_steps: int = 10
   seed: int = 0
   initial_checkpoint: str | None = None  # xlt checkpoint dir (python -m xlt_jax.convert)
+  # Low-rank adapters (rank 0: full fine-tuning). With rank > 0 the initial checkpoint is the
+  # frozen base, loaded at every (re)start, and checkpoints hold the adapters alone.
+  lora: LoraConfig = LoraConfig()  # noqa: RUF009 (frozen, so one shared default is safe)
   # Resume a run whose optimizer, seed, batch, lengths, model or data differ from those it
   # was started with (resume_guard.RESUME_FILE); by default such a resume is refused, naming them.
   allow_changed_resume: bool = False
@@ -207,7 +212,7 @@ def _restore_or_initialize(functions, manager, train_config: TrainConfig,
     step, params, opt_state = restored
     step_array = jax.device_put(np.int32(step), functions.state_sharding.step)
     return step, TrainState(step=step_array, params=params, opt_state=opt_state)
-  if train_config.initial_checkpoint:
+  if train_config.initial_checkpoint and not train_config.lora.enabled:
     return 0, functions.init_from_params(
         load_initial_params(train_config.initial_checkpoint, model_config, mesh))
   return 0, functions.init(jax.random.key(train_config.seed))
@@ -229,6 +234,47 @@ def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfi
   """
   return build(model_config, optimizer_config, mesh, num_microbatches, total_steps=total_steps,
                dropout_rate=dropout_rate, dropout_seed=dropout_seed)
+
+
+@functools.lru_cache(maxsize=8)
+def shared_lora_functions(model_config: ModelConfig, lora_config: LoraConfig,
+                          optimizer_config: OptimizerConfig, mesh: Mesh, num_microbatches: int,
+                          seed: int, total_steps: int | None = None) -> lora_step.LoraFunctions:
+  """`lora_step.build`, shared between runs like `shared_functions`."""
+  return lora_step.build(model_config, lora_config, optimizer_config, mesh, num_microbatches,
+                         seed, total_steps=total_steps)
+
+
+def _step_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig,
+                    train_config: TrainConfig, mesh: Mesh,
+                    total_steps: int | None) -> ShardedFunctions:
+  """The run's jitted functions: the whole model's, or with LoRA the adapters' with the
+  frozen base (the initial checkpoint) loaded and bound in. `total_steps`: the run's
+  length, for a decaying learning-rate schedule (None for a constant one).
+
+  Raises:
+    UserInputError: LoRA without an initial checkpoint to adapt, or with residual dropout
+      (LoRA's own dropout is LoraConfig.dropout).
+  """
+  lora = train_config.lora
+  if not lora.enabled:
+    return shared_functions(model_config, optimizer_config, mesh, train_config.num_microbatches,
+                            total_steps, train_config.dropout_rate, train_config.seed)
+  if not train_config.initial_checkpoint:
+    raise UserInputError(
+        f"TrainConfig.lora.rank={lora.rank} adapts a pretrained base, but none is given: set"
+        " Experiment.base_checkpoint (or TrainConfig.initial_checkpoint), or rank 0 to train"
+        " the whole model")
+  if train_config.dropout_rate:
+    raise UserInputError(
+        f"TrainConfig.dropout_rate={train_config.dropout_rate} with LoRA: the frozen base takes"
+        " no residual dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.dropout_rate=0")
+  functions = shared_lora_functions(model_config, lora, optimizer_config, mesh,
+                                    train_config.num_microbatches, train_config.seed,
+                                    total_steps)
+  # The plain model's parameters are the adapted model's base, sharded by the same rules.
+  base = load_initial_params(train_config.initial_checkpoint, model_config, mesh)
+  return lora_step.bind(functions, base)
 
 
 def _best_validation(records: list[dict]) -> tuple[int | None, float]:
@@ -305,10 +351,8 @@ def train_run(
   kept = length_counts["kept_examples"]
   total_steps = train_config.total_steps(kept)
   epoch_steps = batches.steps_per_epoch(kept, train_config.batch_size)
-  functions = shared_functions(
-      model_config, optimizer_config, mesh, train_config.num_microbatches,
-      total_steps if optimizer_config.needs_run_length else None,
-      train_config.dropout_rate, train_config.seed)
+  functions = _step_functions(model_config, optimizer_config, train_config, mesh,
+                              total_steps if optimizer_config.needs_run_length else None)
   if not checkpointing.saved_steps(checkpoint_dir):
     moved = set_aside_interrupted_run(run_dir) if primary else None
     distributed.wait_for_all_processes(f"{run_name} ready")
