@@ -124,10 +124,9 @@ def _assert_one_line_error(result, *fragments):
     ("StudyDesign.budgets = (0, 5000)", ["budget 5000", "demo_arith_es_train", "(language es)",
                                          "64 available"]),
     ("DATA_DIR = '/nonexistent/data'", ["data directory /nonexistent/data does not exist"]),
-    # Scored by log-likelihood ranking, which the evaluation binary does not do yet:
-    # refused before anything is trained.
-    ("StudyDesign.dataset = 'xcsqa'", ["dataset 'xcsqa' is scored by 'multiple_choice_accuracy'",
-                                       "rouge_l"]),
+    # A dataset the launcher cannot generate a stand-in for needs DATA_DIR: refused before
+    # anything is written or trained.
+    ("StudyDesign.dataset = 'xcsqa'", ["datasets xcsqa need DATA_DIR", "are generated"]),
     ("TrainConfig.initial_checkpoint = '/ckpt/aya'", ["initial_checkpoint='/ckpt/aya'",
                                                       "Experiment.tokenizer"]),
 ])
