@@ -265,9 +265,10 @@ def _smoke_arguments(model_dir, hf_dir, chat_family):
           f"--gin.TrainConfig.chat_template={chat_family and repr(chat_family)}"]
 
 
-# The default family trains on its chat template; of the others, Qwen (no BOS) and
-# Gemma train plain, Command on its template.
-CHAT_IN_STUDY = {"llama": True, "qwen3": False, "cohere": True, "gemma3_text": False}
+# The default family trains on its chat template; of the others, Qwen (no BOS), Gemma 3
+# and Falcon (no chat template of its own) train plain, Command and Gemma 1 on theirs.
+CHAT_IN_STUDY = {"llama": True, "qwen3": False, "cohere": True, "gemma3_text": False,
+                 "gemma": True, "falcon": False}
 
 
 @pytest.mark.parametrize("family", _slow_unless_default(sorted(FAMILIES)))
