@@ -300,6 +300,45 @@ def _assert_mixture_study(model_dir, task, dataset, primary, languages):
   assert "| language | n01_en | n02_en_es | n03_core |" in report
 
 
+def _assert_single_task_study(model_dir, task, dataset, primary, seen, unseen, budgets):
+  study = json.loads((model_dir / "study.json").read_text())
+  assert study["tasks"] == [{"task": task, "dataset": dataset, "metric": primary,
+                             "primary": primary}]
+  assert (study["seen_languages"], study["unseen_languages"]) == (seen, unseen)
+  assert [run["budget"] for run in study["runs"]] == budgets
+  for run in study["runs"]:
+    manifest = json.loads((model_dir / run["run_dir"] / "manifest.json").read_text())
+    trained = {entry["language"] for entry in manifest["train"]}
+    assert trained == ({"en"} if run["budget"] == 0 else {"en", *seen})
+    metrics = json.loads((model_dir / run["run_dir"] / "eval" / "metrics.json").read_text())
+    languages = metrics["tasks"][task]["languages"]
+    assert sorted(languages) == sorted(["en", *seen, *unseen])
+    assert all(primary in value and value["count"] == 4 for value in languages.values())
+  report = (model_dir / "report" / "report.md").read_text()
+  assert primary in report
+
+
+@pytest.mark.slow
+def test_p0_script_mix_smoke_study_trains_only_latin_seen_languages(tmp_path):
+  """gin/smoke/p0_script.gin (P0 E3, including gin/smoke/p0_single.gin): English + es, fr
+  on the XLSum stand-ins, every other language unseen, scored by XL-Sum's ROUGE-L."""
+  result = _launch("--gin_file=gin/smoke/p0_script.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  _assert_single_task_study(tmp_path, "xlsum", "xlsum", "rouge_l", ["es", "fr"],
+                            ["ja", "zh", "ar", "ko", "pt"], [0, 8])
+
+
+@pytest.mark.slow
+def test_p0_single_task_smoke_study_on_mcot_math_scores_mgsm_with_translations(tmp_path):
+  """gin/smoke/p0_single.gin with E1's maths task: mCoT-MATH trained, scored on MGSM with
+  P0's translated pt / ar (mgsm_p0) by accuracy."""
+  result = _launch("--gin_file=gin/smoke/p0_single.gin", "--gin.StudyDesign.dataset='mcot_math'",
+                   "--gin.StudyDesign.evaluation_dataset='mgsm_p0'", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  _assert_single_task_study(tmp_path, "mcot_math", "mgsm_p0", "accuracy", ["es", "ja"],
+                            ["ar", "pt"], [0, 8])
+
+
 @pytest.mark.slow
 def test_p4_math_smoke_study_trains_parallel_mixtures_and_scores_mgsm(tmp_path):
   """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM."""
