@@ -22,15 +22,22 @@ PREFIX is empty for a single task of a single study (the demo) and `<study>_<tas
 otherwise. Missing or unfinished runs are listed in the report, never fatal.
 """
 
-import csv
-import io
 import math
-import re
 
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.reporting import analysis as task_analysis
-from xlt_jax.reporting import figures, html, statistics, tables
+from xlt_jax.reporting import (
+  conditions,
+  figures,
+  html,
+  outputs,
+  pairwise,
+  parallel,
+  polyglot,
+  statistics,
+  tables,
+)
 from xlt_jax.reporting.results import METRICS_FILE, StudyResults, collect_results, column_label, select_metric
 
 READINGS = [("relative_to_english", "non-English mean / English"),
@@ -38,21 +45,9 @@ READINGS = [("relative_to_english", "non-English mean / English"),
             ("avg_relative_to_english", "Avg. / English")]
 
 
-def _format(value: float, decimals: int = 2) -> str:
-  return tables.format_score(value, decimals) if isinstance(value, float) else str(value)
-
-
-def _csv_text(header: list, lines: list[list]) -> str:
-  buffer = io.StringIO()
-  writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(header)
-  writer.writerows([["" if isinstance(cell, float) and math.isnan(cell) else cell
-                     for cell in line] for line in lines])
-  return buffer.getvalue()
-
-
-def _slug(text: str) -> str:
-  return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+_format = outputs.format_value
+_csv_text = outputs.csv_text
+_slug = outputs.slug
 
 
 def _derived_rows(item: task_analysis.TaskAnalysis) -> list[tuple[str, str, list[float], int]]:
@@ -252,7 +247,7 @@ def _change_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
 
 
 def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_dir: str,
-                  written: dict) -> list:
+                  written: dict, resamples: int, seed: int) -> list:
   study = results.study
   blocks = [html.Heading(2, f"Study: {results.name}"), html.Bullets([
       f"Results: `{results.results_dir}`",
@@ -275,6 +270,10 @@ def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_
         f"{_slug(results.name) + '_' if multi_study else ''}{_slug(item.task)}_"
         f"{_slug(item.metric)}_")
     blocks += _task_blocks(item, prefix, out_dir, written)
+  prefix = f"{_slug(results.name)}_" if multi_study else ""
+  blocks += (pairwise.study_blocks(results, prefix, out_dir, written, resamples, seed)
+             + polyglot.study_blocks(results, prefix, out_dir, written)
+             + parallel.study_blocks(results, prefix, out_dir, written))
   have = {run.name: run for run in results.runs}
   header = ["run", "budget / mixture", "seed", "checkpoint step", "kept examples", "status"]
   lines = [[run["name"], str(run.get("budget", run.get("mixture"))), str(run.get("seed", "")),
@@ -320,7 +319,11 @@ def write_report(studies: list[StudyResults], out_dir: str,
       " over runs repeated with other seeds (largest over budgets); an effect smaller than"
       " it is marked.")]
   for results, items in per_study:
-    blocks += _study_blocks(results, items, len(studies) > 1, out_dir, written)
+    blocks += _study_blocks(results, items, len(studies) > 1, out_dir, written, resamples,
+                            seed)
+  # Sections pooled over studies of one design (P2's models, P4's models x tasks).
+  blocks += (conditions.sections(studies, out_dir, written, resamples, seed)
+             + parallel.sections(studies, out_dir, written, resamples, seed))
   header, lines = _overview(analyses)
   written["overview"] = paths.join(out_dir, "overview.csv")
   atomic_io.write_text(written["overview"], _csv_text(header, lines))
