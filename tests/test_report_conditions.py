@@ -20,9 +20,9 @@ import pathlib
 
 import numpy as np
 import pytest
+from evaluated_study import write_evaluation, write_study
 from scipy import stats
 
-from evaluated_study import write_evaluation, write_study
 from xlt_jax import report as report_binary
 
 LANGUAGES = ["es", "ru", "zh"]

@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 import pytest
+from evaluated_study import write_evaluation, write_pairwise, write_study
 from scipy import stats
 
-from evaluated_study import write_evaluation, write_pairwise, write_study
 from xlt_jax import report as report_binary
 from xlt_jax.reporting import pairwise
 
