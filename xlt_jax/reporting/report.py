@@ -18,6 +18,11 @@ the run-to-run noise floor, and figures. Files, in `out_dir`:
     scores_by_budget.{png,svg}       one panel per study x task
     relative_to_english.{png,svg}
 
+Per design (study.json's `design`), sections from `pairwise` (P1 win rates and S×S
+heatmaps), `polyglot` (P3 t-tests; score by number of training languages), `parallel`
+(P4, per study and pooled over studies) and `conditions` (P2's ΔS, pooled over studies),
+each writing its own CSVs and figures; a study without what a section needs has none.
+
 PREFIX is empty for a single task of a single study (the demo) and `<study>_<task>_<metric>_`
 otherwise. Missing or unfinished runs are listed in the report, never fatal.
 """
