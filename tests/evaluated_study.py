@@ -61,12 +61,15 @@ def write_evaluation(root: pathlib.Path, run: str, scores: dict[str, dict[str, l
               "checkpoint_step": 0 if checkpoint == "base" else 100, "tasks": summaries})
 
 
-def write_run_record(root: pathlib.Path, run: str, model: dict) -> None:
-  """The fields of run.json the report reads (`model`: ModelConfig's fields)."""
+def write_run_record(root: pathlib.Path, run: str, model: dict,
+                     design: dict | None = None) -> None:
+  """The fields of run.json the report reads (`model`: ModelConfig's fields; `study`: the
+  design's fields, where given)."""
   path = root / "runs" / run / "run.json"
   path.parent.mkdir(parents=True, exist_ok=True)
   path.write_text(json.dumps({"run": run, "budget": None, "model": model,
-                              "base_checkpoint": None}))
+                              "base_checkpoint": None,
+                              **({"study": design} if design is not None else {})}))
 
 
 def write_pairwise(root: pathlib.Path, run: str, reference: str, judge_model: str,

@@ -92,7 +92,10 @@ def _write_study(root, index: int, task: str, family: str, with_base: bool):
   for run in RUNS:
     write_evaluation(root, run, {task: {code: _items(index, run, code) for code in LANGUAGES}},
                      TASKS)
-    write_run_record(root, run, {**MODEL, "num_layers": 2 + 2 * index})
+    # Study b's run.json records its design (P4's 5 core + 5 additional languages).
+    write_run_record(root, run, {**MODEL, "num_layers": 2 + 2 * index},
+                     {"core": CORE, "additional": ["fr", "th", "de", "ru", "zh"]} if index
+                     else None)
   (root / "base").mkdir()
   # MODEL_DIR/base/model.json as the conversion writes it (hf_config: the base's config.json).
   (root / "base" / "model.json").write_text(
@@ -158,7 +161,10 @@ def test_regression_features_are_built_from_the_runs(built):
   assert len(instances) == 2 * 5 * 6 + 6
   for line in instances:
     trained = RUNS.get(line["run"], [])
-    assert float(line["coverage"]) == pytest.approx(math.sqrt(len(trained) / 4))
+    # L_max: study a's runs train on at most 4 languages (no design in its run.json);
+    # study b's design has 10.
+    l_max = 4 if line["study"] == "p4_qwen3_mgsm" else 10
+    assert float(line["coverage"]) == pytest.approx(math.sqrt(len(trained) / l_max))
     assert float(line["eval_language_in_training"]) == float(line["language"] in trained)
     assert float(line["pretrained_only"]) == float(line["run"] == "base")
   for study, layers in [("p4_qwen3_mgsm", 2), ("p4_gemma3_text_mapicall", 4)]:
@@ -167,6 +173,7 @@ def test_regression_features_are_built_from_the_runs(built):
     assert abs(float(line["log10_size"]) - math.log10(exact)) < 0.002  # norms left out
   # Family, task and size each split the two studies the same way: only the first is kept.
   assert "left out (constant over the instances or collinear" in markdown
+  assert "p4_qwen3_mgsm: L_max = 4, the most training languages of its runs" in markdown
   features = ["family = qwen3", "pretrained_only", "eval_language_in_training", "coverage"]
   columns = {"family = qwen3": [float(line["family"] == "qwen3") for line in instances],
              **{name: [float(line[name]) for line in instances] for name in features[1:]}}

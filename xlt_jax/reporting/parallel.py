@@ -22,7 +22,9 @@ Across every ParallelDesign study in the report (P4 aggregates tasks and models)
   model; target = the score; features: model family and task (indicators against the
   first, alphabetically), pretrained only (1 for the base's instances), evaluation
   language in training, log10 model size (`run_files.model_record`) and coverage
-  sqrt(L / L_max) (L training languages, L_max the most any run has; 0 for the base).
+  sqrt(L / L_max) (L training languages; L_max the design's core + additional languages
+  as run.json records the design, else the most any of the study's runs has; 0 for the
+  base).
   Features constant over the instances (one family, one task) or collinear with earlier
   ones are left out and named; the fit is the seeded 70/30 split with out-of-sample R²
   and bootstrap intervals of the coefficients.
@@ -225,13 +227,20 @@ def win_rate_blocks(studies: list[StudyResults], out_dir: str, written: dict[str
 def regression_instances(studies: list[StudyResults]) -> tuple[list[dict], list[str]]:
   """(instances: features and target, notes on what is left out)."""
   notes, instances = [], []
-  records = {results.name: run_files.model_record(results) for results in studies}
-  l_max = max((len(run.training_languages or []) for results in studies
-               for run in results.runs), default=0)
-  if not l_max:
-    return [], ["no run lists its training languages (study.json)"]
   for results in studies:
-    record = records[results.name]
+    record = run_files.model_record(results)
+    design = run_files.design_fields(results)
+    # L_max: the design's languages (P4: 5 core + 5 additional = 10), where run.json records
+    # the design; else the most any of the study's runs trains on (said in a note).
+    l_max = (len(design["core"]) + len(design["additional"])
+             if isinstance(design.get("core"), list) and isinstance(design.get("additional"), list)
+             else max((len(run.training_languages or []) for run in results.runs), default=0))
+    if not design:
+      notes.append(f"{results.name}: L_max = {l_max}, the most training languages of its runs"
+                   " (no run.json records the design)")
+    if not l_max:
+      notes.append(f"{results.name}: no run lists its training languages (study.json)")
+      continue
     if record is None:
       notes.append(f"{results.name}: no run.json with the model, so no family or size")
     base, _ = run_files.base_scores(results)

@@ -14,7 +14,8 @@ judgments, and the model it fine-tuned.
                                      (win / tie / loss) and `score` (1 / 0.5 / 0, None when
                                      unscored), as `judges.pairwise` writes them
     RUN_DIR/run.json                 the launcher's record of the run: `model` (the
-                                     ModelConfig fields) and `base_checkpoint`
+                                     ModelConfig fields), `base_checkpoint` and `study`
+                                     (the design's fields)
     MODEL_DIR/base/model.json        the converted base checkpoint: `hf_config` (its
                                      Hugging Face config.json, `model_type` = family)
 
@@ -156,3 +157,12 @@ def model_record(results: study_results.StudyResults) -> ModelRecord | None:
     family = (base.get("hf_config") or {}).get("model_type") or "unknown"
     return ModelRecord(str(family), parameter_estimate(record["model"]))
   return None
+
+
+def design_fields(results: study_results.StudyResults) -> dict:
+  """The study design's fields as the first run's run.json records them ({} without one)."""
+  for run in results.study["runs"]:
+    record = _json(paths.join(results.results_dir, run["run_dir"], RUN_FILE))
+    if record is not None and isinstance(record.get("study"), dict):
+      return record["study"]
+  return {}
