@@ -110,6 +110,15 @@ def test_delta_s_equals_the_hand_derivation_from_table_12(built):
   assert "## P2: native against translated training data" in markdown
 
 
+def test_sections_of_other_designs_are_absent(built):
+  out, _, markdown = built
+  # P2's runs differ in the data's origin, not in how many languages they train on; no
+  # pairwise judgments, no P3 or P4 design: none of those sections.
+  assert not list(out.glob("*score_by_language_count*"))
+  for heading in ["Side-by-side judgments", "two-sided paired t-tests", "P4"]:
+    assert heading not in markdown
+
+
 def test_delta_s_interval_equals_scipy_bootstrap_on_the_items(built):
   _, lines, _ = built
   row = next(line for line in lines if line["study"] == "p2_llama2_7b"

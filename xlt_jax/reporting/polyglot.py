@@ -1,7 +1,7 @@
 """Score against the number of training languages (P1 §3.4, P3, P4 Fig. 2), and P3's
 two-sided t-tests.
 
-For a design whose runs are mixtures of languages (study.json gives each run's
+For P1's, P3's and P4's designs (study.json's `design`, each run with its
 `training_languages`), every run is a point at n = its number of training languages:
 English's score, the mean over the evaluated non-English languages it trains on
 ("trained"), and over those it does not ("zero-shot"); runs with the same n are averaged
@@ -25,6 +25,9 @@ from xlt_jax.reporting import figures, html, outputs, statistics
 from xlt_jax.reporting.results import RunResult, StudyResults, TaskMetric
 
 POLYGLOT = "PolyglotDesign"
+# The designs whose runs vary the number of training languages (P1 §3.4, P3, P4 Fig. 2);
+# P2's runs vary the data's origin instead, so its runs are not plotted by count.
+BY_LANGUAGE_COUNT = ("PinchDesign", POLYGLOT, "ParallelDesign")
 SIGNIFICANCE = 0.05
 
 
@@ -108,7 +111,8 @@ def study_blocks(results: StudyResults, prefix: str, out_dir: str,
   languages, and P3's t-tests for a PolyglotDesign; nothing otherwise."""
   panels, blocks = [], []
   for key in results.task_metrics:
-    series = language_count_series(results, key)
+    series = (language_count_series(results, key)
+              if results.study.get("design") in BY_LANGUAGE_COUNT else {})
     if len({count for by_count in series.values() for count in by_count}) > 1:
       panels.append((f"{results.name}: {key[0]}", "number of training languages", key[1],
                      {name: (list(by_count), list(by_count.values()))
