@@ -155,9 +155,11 @@ def plot_lines(panels: list[tuple[str, str, str, dict[str, tuple[list, list[floa
 
 
 def plot_diagonal(points: dict[str, tuple[list[float], list[float]]], stem: str, title: str,
-                  x_label: str, y_label: str) -> dict[str, str]:
+                  x_label: str, y_label: str,
+                  labels: dict[str, list[str]] | None = None) -> dict[str, str]:
   """A scatter of (x, y) per series with the line y = x: P4 Fig. 4's zero-shot accuracy
-  against direct exposure (above the line: zero-shot does better)."""
+  against direct exposure (above the line: zero-shot does better); `labels` names each
+  point beside it."""
   pyplot = _pyplot()
   figure, axes = pyplot.subplots(figsize=(5.2, 4.6))
   values = [value for xs, ys in points.values() for value in (*xs, *ys)
@@ -168,6 +170,8 @@ def plot_diagonal(points: dict[str, tuple[list[float], list[float]]], stem: str,
             linestyle="--", linewidth=1, label="y = x")
   for index, (name, (xs, ys)) in enumerate(points.items()):
     axes.scatter(xs, ys, color=OTHER_COLOURS[index % len(OTHER_COLOURS)], label=name)
+    for x, y, text in zip(xs, ys, (labels or {}).get(name, [])):
+      axes.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
   axes.set(xlabel=x_label, ylabel=y_label, title=title)
   axes.legend(fontsize="x-small")
   figure.tight_layout()

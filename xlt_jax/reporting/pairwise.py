@@ -106,13 +106,16 @@ def _heatmap_blocks(results: StudyResults, judged: list[PairwiseItems], referenc
     table = heatmap_rows(cells, rows, columns, diagonal)
     what = ("against the base model" if reference_kind == BASE_REFERENCE else
             "against the model tuned monolingually on the evaluation language")
+    short = ("against the base model" if reference_kind == BASE_REFERENCE else
+             "against the monolingual run of each evaluation language")
     name = (f"{prefix}p1_sxs_{'base' if reference_kind == BASE_REFERENCE else 'monolingual'}_"
             f"{outputs.slug(judge)}")
     csv_name = outputs.write_csv(out_dir, name, ["run", *columns, "avg"],
                                  [[row, *values] for row, values in table.items()], written)
     files = figures.plot_heatmap(
         [values for values in table.values()], rows, [*columns, "avg"],
-        paths.join(out_dir, name), f"{results.name}: S×S score (%) {what}\njudge {judge}",
+        paths.join(out_dir, name),
+        f"{results.name}: S×S score (%), judge {judge}\n{short}",
         "training run", "evaluation language", "S×S score (%)")
     written[name + "_png"] = files["png"]
     blocks += [

@@ -140,15 +140,17 @@ def zero_shot_blocks(results: StudyResults, prefix: str, out_dir: str,
     header = ["language", "N", "zero-shot run", "direct run", "zero-shot", "direct",
               "items", "mean difference", "t", "p", f"verdict at {SIGNIFICANCE}"]
     csv_name = outputs.write_csv(out_dir, stem, header, lines, written)
-    series = {}
+    series, labels = {}, {}
     for line in lines:
       xs, ys = series.setdefault(f"N = {line[1]}", ([], []))
       xs.append(line[5])
       ys.append(line[4])
+      significant = line[10] in ("zero-shot exceeds", "zero-shot worse")
+      labels.setdefault(f"N = {line[1]}", []).append(line[0] + (" *" if significant else ""))
     files = figures.plot_diagonal(series, paths.join(out_dir, stem),
                                   f"{results.name}: {key[0]}\nzero-shot against direct exposure",
                                   f"{key[1]}, bilingual English + l (direct exposure)",
-                                  f"{key[1]}, mixture without l (zero-shot)")
+                                  f"{key[1]}, mixture without l (zero-shot)", labels)
     written[stem + "_png"] = files["png"]
     counts = {}
     for line in lines:
@@ -165,7 +167,8 @@ def zero_shot_blocks(results: StudyResults, prefix: str, out_dir: str,
                                                   for verdict in sorted(set(verdicts)))
                       + f" of {len(verdicts)}" for size, verdicts in sorted(counts.items())]),
         html.Figure(f"{key[0]}: each point a language and mixture; above y = x the mixture"
-                    " without the language does better", files["png"], files["svg"])]
+                    f" without the language does better; * the t-test's p < {SIGNIFICANCE}",
+                    files["png"], files["svg"])]
   return blocks
 
 
@@ -266,14 +269,16 @@ def regression_instances(studies: list[StudyResults]) -> tuple[list[dict], list[
 
 def _feature_columns(instances: list[dict]) -> tuple[dict[str, list[float]], list[str]]:
   """The named feature columns, the constant and collinear ones left out (and named)."""
-  candidates = {}
+  candidates, left_out = {}, []
   for factor in ("family", "task"):
     levels = sorted({instance[factor] for instance in instances})
+    if len(levels) == 1:
+      left_out.append(f"{factor} (all {levels[0]})")
     for level in levels[1:]:
       candidates[f"{factor} = {level}"] = [float(i[factor] == level) for i in instances]
   for name in ("pretrained_only", "eval_language_in_training", "log10_size", "coverage"):
     candidates[name] = [instance[name] for instance in instances]
-  kept, left_out = {}, []
+  kept = {}
   design = np.ones((len(instances), 1))
   for name, column in candidates.items():
     trial = np.column_stack([design, column])
@@ -339,6 +344,7 @@ def sections(studies: list[StudyResults], out_dir: str, written: dict[str, str],
   studies = [results for results in studies if results.study.get("design") == DESIGN]
   if not studies:
     return []
-  return ([html.Heading(2, f"P4 across {len(studies)} parallel-mixture studies")]
+  count = f"{len(studies)} parallel-mixture {'study' if len(studies) == 1 else 'studies'}"
+  return ([html.Heading(2, f"P4 across {count}")]
           + win_rate_blocks(studies, out_dir, written, resamples, seed)
           + regression_blocks(studies, out_dir, written, resamples, seed))
