@@ -35,9 +35,11 @@ def write_study(root: pathlib.Path, name: str, design: str, english: str, seen: 
 
 
 def write_evaluation(root: pathlib.Path, run: str, scores: dict[str, dict[str, list[float]]],
-                     metric_of: dict[str, str], checkpoint: str = "best") -> None:
+                     metric_of: dict[str, str], checkpoint: str = "best",
+                     prediction=lambda language, index: "answer") -> None:
   """A run's evaluation: task -> language -> each item's primary score, in item order
-  (ids `<task>:<index>`, the same items in every run)."""
+  (ids `<task>:<index>`, the same items in every run); `prediction(language, index)` is
+  each item's decoded text."""
   run_dir = str(root / "runs" / run)
   items, summaries = [], {}
   for task, by_language in scores.items():
@@ -46,7 +48,8 @@ def write_evaluation(root: pathlib.Path, run: str, scores: dict[str, dict[str, l
                "languages": {}}
     for language, values in by_language.items():
       language_items = [{"id": f"{task}:{index}", "task": task, "language": language,
-                         "prompt": f"prompt {index}", "prediction": "answer",
+                         "prompt": f"prompt {index}",
+                         "prediction": prediction(language, index),
                          "extracted": "answer", "answer": "answer",
                          "scores": {metric.primary: value}, "detected_language": language}
                         for index, value in enumerate(values)]

@@ -15,6 +15,7 @@
 
 import csv
 import math
+import re
 
 import numpy as np
 import pytest
@@ -189,3 +190,77 @@ def test_win_rates_count_verdicts_and_leave_unparsable_items_out(built):
   assert (float(line["low"]), float(line["high"])) == pytest.approx(
       (reference.confidence_interval.low, reference.confidence_interval.high))
   assert len(lines) == len(JUDGED) + len(AGAINST_BASE)
+
+
+# Judged for real: each run's eval/predictions.jsonl against the reference run's, through
+# `judge_predictions` and a loopback OpenAI-compatible judge that prefers the answer with
+# more words (equal lengths: "1" in both orders, P1's tie). Predictions have
+# 1 + (index * k) % 4 words, k per run, so each verdict follows from the lengths.
+WORDS = {"mono_en": 1, "mono_es": 2, "bilingual_en_es": 3}
+
+
+def _prediction(run: str):
+  return lambda language, index: " ".join(["word"] * (1 + (index * WORDS[run]) % 4))
+
+
+def _longer_answer_judge(body: dict) -> str:
+  prompt = body["messages"][-1]["content"]
+  first = re.search(r"Answer1:\n(.*)\nAnswer2:", prompt, re.DOTALL).group(1)
+  second = re.search(r"Answer2:\n(.*?)\nWhich one", prompt, re.DOTALL).group(1)
+  return "2" if len(second.split()) > len(first.split()) else "1"
+
+
+def test_judged_by_judge_predictions_end_to_end(tmp_path):
+  import json
+
+  from openai_stub_server import StubChatServer
+
+  from xlt_jax.evaluation.judges.protocols import JudgeConfig
+  from xlt_jax.evaluation.judges.run import join_reference, judge_predictions, write_results
+  from xlt_jax.services.chat_client import ChatClient
+  from xlt_jax.services.config import ChatServiceConfig
+
+  runs = {"mono_en": ["en"], "mono_es": ["es"], "bilingual_en_es": ["en", "es"]}
+  root = write_study(tmp_path / "study", "p1_judged", "PinchDesign", "en", ["es"], [], runs,
+                     [("alpaca_farm", "llm_judge"), ("alpaca_farm_translated_google", "llm_judge")])
+  metric_of = {"alpaca_farm": "llm_judge", "alpaca_farm_translated_google": "llm_judge"}
+  for run in runs:
+    write_evaluation(root, run, {"alpaca_farm": {"en": [1.0] * 8},
+                                 "alpaca_farm_translated_google": {"es": [1.0] * 8}},
+                     metric_of, prediction=_prediction(run))
+
+  def predictions(run: str, language: str) -> list[dict]:
+    path = root / "runs" / run / "eval" / "predictions.jsonl"
+    return [item for item in map(json.loads, path.read_text().splitlines())
+            if item["language"] == language]
+
+  reference_of = {"en": "mono_en", "es": "mono_es"}
+  with StubChatServer(reply=_longer_answer_judge) as server:
+    client = ChatClient(ChatServiceConfig(base_url=server.url, model="stub-judge",
+                                          api_key_env="", cache_dir=str(tmp_path / "cache")),
+                        "unused")
+    for run in runs:
+      for language, reference in reference_of.items():
+        if reference == run:
+          continue  # P1's diagonal: never judged
+        results = judge_predictions(
+            join_reference(predictions(run, language), predictions(reference, language)),
+            JudgeConfig("p1_pairwise"), client)
+        write_results(str(root / "runs" / run / "eval" / "pairwise" / reference), results)
+  assert report_binary.main([f"--results_dir={root}", "--resamples=50"]) == 0
+
+  def expected(run: str, reference: str) -> float:
+    scores = []
+    for index in range(8):
+      ours = 1 + (index * WORDS[run]) % 4
+      theirs = 1 + (index * WORDS[reference]) % 4
+      scores.append(1.0 if ours > theirs else 0.0 if ours < theirs else 0.5)
+    return 100 * sum(scores) / len(scores)
+
+  table = {line["run"]: line for line in
+           _csv(root / "report" / "p1_sxs_monolingual_stub-judge.csv")}
+  for run in runs:
+    cells = [50.0 if reference == run else expected(run, reference)
+             for reference in reference_of.values()]
+    assert [float(table[run][code]) for code in ["en", "es", "avg"]] == pytest.approx(
+        [*cells, sum(cells) / 2])

@@ -26,6 +26,7 @@ from xlt_jax.reporting import figures, html, outputs, statistics
 from xlt_jax.reporting.results import StudyResults
 from xlt_jax.reporting.run_files import PairwiseItems, pairwise_items
 
+PINCH = "PinchDesign"
 SELF_COMPARISON = 50.0  # P1: a model against itself is indistinguishable by construction
 BASE_REFERENCE = "base"
 
@@ -136,6 +137,13 @@ def study_blocks(results: StudyResults, prefix: str, out_dir: str, written: dict
                  resamples: int, seed: int) -> list:
   """P1's side-by-side section of one study; nothing when no run has pairwise judgments."""
   judged = pairwise_items(results)
+  if not judged and results.study.get("design") == PINCH:
+    return [html.Heading(3, "Side-by-side judgments (P1)"), html.Paragraph(
+        "No pairwise judgments (RUN_DIR/eval/pairwise/<REFERENCE>/judge-p1_pairwise-*.jsonl):"
+        " judge each run's eval/predictions.jsonl against the monolingual run of each"
+        " language with `judges.run.judge_predictions(join_reference(...),"
+        " JudgeConfig('p1_pairwise'), client)` and `judges.run.write_results`.",
+        emphasis=True)]
   if not judged:
     return []
   header = ["run", "reference", "judge", "language", "items", "wins", "ties", "losses",

@@ -19,6 +19,7 @@ prompts); without per-item results, over the languages' scores (stated in the ta
 
 import itertools
 import math
+import re
 
 from xlt_jax.core import paths
 from xlt_jax.reporting import figures, html, outputs, statistics
@@ -81,8 +82,9 @@ def paired_values(first: RunResult, second: RunResult, key: TaskMetric,
 
 def _comparisons(runs: dict[str, RunResult]) -> list[tuple[str, str, str]]:
   """(what, first run, second run): each native step, then native against translated."""
-  native = ["mono"] + sorted((name for name in runs if name.endswith("_native")),
-                             key=lambda name: int(name[len("multi"):-len("_native")]))
+  sizes = {name: int(found.group(1)) for name in runs
+           if (found := re.fullmatch(r"multi(\d+)_native", name))}
+  native = ["mono"] + sorted(sizes, key=sizes.get)
   found = [("one more language", a, b) for a, b in itertools.pairwise(native)]
   found += [("native against translated", name, name.replace("_native", "_translated"))
             for name in native[1:] if name.replace("_native", "_translated") in runs]
