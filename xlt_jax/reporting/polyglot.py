@@ -129,7 +129,9 @@ def study_blocks(results: StudyResults, prefix: str, out_dir: str,
         blocks += [html.Heading(4, f"{key[0]}: two-sided paired t-tests (P3)"),
                    html.Paragraph("Mean difference: second run's score minus the first's, over"
                                   " the non-English test items both scored (paired by id), or"
-                                  " over the languages' scores where items are missing."),
+                                  " over the languages' scores where items are missing;"
+                                  " undefined with fewer than 2 pairs or no variance in their"
+                                  " differences (every difference equal)."),
                    html.Table(header, [[*map(str, line[:5]),
                                         *(outputs.format_value(float(value), 3)
                                           for value in line[5:9]), line[9]] for line in lines],
