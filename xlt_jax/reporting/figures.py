@@ -6,6 +6,8 @@
   the axis and is marked; every panel has a title, axis labels and a legend.
 - `plot_heatmap`: a matrix of scores with labelled rows and columns (P1's train language
   x eval language, P4's change against the base model), each cell annotated.
+- `plot_lines`: score against the number of training languages (P1 §3.4, P3), per group.
+- `plot_diagonal`: P4 Fig. 4's zero-shot against direct-exposure scatter, with y = x.
 
 Each figure is written twice, `<stem>.png` and `<stem>.svg`, atomically; matplotlib runs
 on the Agg backend (no display on training hosts).
@@ -124,5 +126,53 @@ def plot_heatmap(matrix: list[list[float]], row_labels: list[str], column_labels
            ylabel=row_title)
   axes.set_title(title, fontsize="small")
   figure.colorbar(image, ax=axes, label=value_title)
+  figure.tight_layout()
+  return save(figure, stem)
+
+
+def plot_lines(panels: list[tuple[str, str, str, dict[str, tuple[list, list[float]]]]],
+               stem: str, suptitle: str) -> dict[str, str]:
+  """One panel per (title, x label, y label, series -> (xs, ys)), each line marked and
+  labelled in a legend: P1's and P3's score against the number of training languages."""
+  pyplot = _pyplot()
+  columns = min(3, len(panels))
+  rows = math.ceil(len(panels) / columns)
+  figure, axes_grid = pyplot.subplots(rows, columns, figsize=(4.6 * columns, 3.7 * rows),
+                                      squeeze=False)
+  for axes, (title, x_label, y_label, series) in zip(axes_grid.flat, panels):
+    for index, (name, (xs, ys)) in enumerate(series.items()):
+      colour, style, width = GROUP_STYLES.get(
+          name, (OTHER_COLOURS[index % len(OTHER_COLOURS)], "-.", 1.4))
+      axes.plot(xs, ys, style, marker="o", color=colour, linewidth=width, label=name)
+    ticks = sorted({x for xs, _ in series.values() for x in xs})
+    axes.set(xticks=ticks, xlabel=x_label, ylabel=y_label, title=title)
+    axes.legend(fontsize="x-small")
+  for axes in list(axes_grid.flat)[len(panels):]:
+    axes.set_visible(False)
+  figure.suptitle(suptitle)
+  figure.tight_layout()
+  return save(figure, stem)
+
+
+def plot_diagonal(points: dict[str, tuple[list[float], list[float]]], stem: str, title: str,
+                  x_label: str, y_label: str,
+                  labels: dict[str, list[str]] | None = None) -> dict[str, str]:
+  """A scatter of (x, y) per series with the line y = x: P4 Fig. 4's zero-shot accuracy
+  against direct exposure (above the line: zero-shot does better); `labels` names each
+  point beside it."""
+  pyplot = _pyplot()
+  figure, axes = pyplot.subplots(figsize=(5.2, 4.6))
+  values = [value for xs, ys in points.values() for value in (*xs, *ys)
+            if not math.isnan(value)]
+  low, high = (min(values), max(values)) if values else (0.0, 1.0)
+  margin = 0.05 * ((high - low) or 1.0)
+  axes.plot([low - margin, high + margin], [low - margin, high + margin], color="grey",
+            linestyle="--", linewidth=1, label="y = x")
+  for index, (name, (xs, ys)) in enumerate(points.items()):
+    axes.scatter(xs, ys, color=OTHER_COLOURS[index % len(OTHER_COLOURS)], label=name)
+    for x, y, text in zip(xs, ys, (labels or {}).get(name, [])):
+      axes.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
+  axes.set(xlabel=x_label, ylabel=y_label, title=title)
+  axes.legend(fontsize="x-small")
   figure.tight_layout()
   return save(figure, stem)

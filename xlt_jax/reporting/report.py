@@ -18,41 +18,36 @@ the run-to-run noise floor, and figures. Files, in `out_dir`:
     scores_by_budget.{png,svg}       one panel per study x task
     relative_to_english.{png,svg}
 
+Per design (study.json's `design`), sections from `pairwise` (P1 win rates and S×S
+heatmaps), `polyglot` (P3 t-tests; score by number of training languages), `parallel`
+(P4, per study and pooled over studies) and `conditions` (P2's ΔS, pooled over studies),
+each writing its own CSVs and figures; a study without what a section needs has none.
+
 PREFIX is empty for a single task of a single study (the demo) and `<study>_<task>_<metric>_`
 otherwise. Missing or unfinished runs are listed in the report, never fatal.
 """
 
-import csv
-import io
 import math
-import re
 
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.reporting import analysis as task_analysis
-from xlt_jax.reporting import figures, html, statistics, tables
+from xlt_jax.reporting import (
+  conditions,
+  figures,
+  html,
+  outputs,
+  pairwise,
+  parallel,
+  polyglot,
+  statistics,
+  tables,
+)
 from xlt_jax.reporting.results import METRICS_FILE, StudyResults, collect_results, column_label, select_metric
 
 READINGS = [("relative_to_english", "non-English mean / English"),
             ("balanced_relative_to_english", "(seen + unseen) / 2 / English"),
             ("avg_relative_to_english", "Avg. / English")]
-
-
-def _format(value: float, decimals: int = 2) -> str:
-  return tables.format_score(value, decimals) if isinstance(value, float) else str(value)
-
-
-def _csv_text(header: list, lines: list[list]) -> str:
-  buffer = io.StringIO()
-  writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(header)
-  writer.writerows([["" if isinstance(cell, float) and math.isnan(cell) else cell
-                     for cell in line] for line in lines])
-  return buffer.getvalue()
-
-
-def _slug(text: str) -> str:
-  return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
 
 
 def _derived_rows(item: task_analysis.TaskAnalysis) -> list[tuple[str, str, list[float], int]]:
@@ -66,7 +61,7 @@ def _derived_rows(item: task_analysis.TaskAnalysis) -> list[tuple[str, str, list
            ("seen_unseen_gap", "Seen - unseen gap", summary["seen_unseen_gap"], 2),
            ("non_english_mean", "Non-English mean", summary["non_english_mean"], 2)]
   lines += [(key, f"Relative to English ({label})", summary[key], 3) for key, label in READINGS]
-  lines += [(f"{_slug(name)}_mean", f"{name} mean ({', '.join(item.groups[name])})", values, 2)
+  lines += [(f"{outputs.slug(name)}_mean", f"{name} mean ({', '.join(item.groups[name])})", values, 2)
             for name, values in item.group_means.items()]
   return lines
 
@@ -97,19 +92,19 @@ def _statements(item: task_analysis.TaskAnalysis) -> list[str]:
                  if gap is None else
                  f"Gap bridged ({label}): {gap['points']:+.1f} percentage points ({gap['baseline']:.3f}"
                  f" at budget 0 -> {gap['best']:.3f} at budget {gap['best_budget']})")
-  lines.append(f"Peak non-English mean: {_format(summary['peak_non_english_mean'], 3)} at"
+  lines.append(f"Peak non-English mean: {outputs.format_value(summary['peak_non_english_mean'], 3)} at"
                f" {column_label(summary['peak_budget'])}")
   rho = summary["spearman_seen_unseen"]
   lines.append(f"Spearman rho of seen vs unseen means over {rho['n']} {_axis(item)}s: "
-               f"{_format(rho['rho'], 3)}, p = {_format(rho['p'], 3)}")
+               f"{outputs.format_value(rho['rho'], 3)}, p = {outputs.format_value(rho['p'], 3)}")
   pearson = item.pearson
   lines.append(f"Pearson r of seen vs unseen means over {pearson.n} {_axis(item)}s: "
-               f"{_format(pearson.value, 3)}, p = {_format(pearson.p, 3)}, "
-               f"{pearson.confidence:.0%} interval [{_format(pearson.low, 3)},"
-               f" {_format(pearson.high, 3)}] (Fisher z)")
+               f"{outputs.format_value(pearson.value, 3)}, p = {outputs.format_value(pearson.p, 3)}, "
+               f"{pearson.confidence:.0%} interval [{outputs.format_value(pearson.low, 3)},"
+               f" {outputs.format_value(pearson.high, 3)}] (Fisher z)")
   if item.checkpoint_spearman:
     lines += [f"Spearman rho of seen vs unseen means over the {value.n} evaluated checkpoints of"
-              f" {run}: {_format(value.value, 3)}, p = {_format(value.p, 3)}"
+              f" {run}: {outputs.format_value(value.value, 3)}, p = {outputs.format_value(value.p, 3)}"
               for run, value in item.checkpoint_spearman.items()]
   else:
     lines.append("Spearman over checkpoints: no run has per-checkpoint evaluations"
@@ -149,19 +144,19 @@ METRIC_NOTES = {
 
 def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
   header = ["language", *map(str, item.budgets)]
-  table_lines = [[name, *map(_format, values)] for name, values in item.rows.items()]
+  table_lines = [[name, *map(outputs.format_value, values)] for name, values in item.rows.items()]
   derived = _derived_rows(item)
   files = {kind: paths.join(out_dir, f"{prefix}{kind}.csv")
            for kind in ("table", "summary", "intervals")}
-  atomic_io.write_text(files["table"], _csv_text(
+  atomic_io.write_text(files["table"], outputs.csv_text(
       ["language", *item.budgets], [[name, *values] for name, values in item.rows.items()]))
   runs = {budget: " ".join(run.name for run in item_runs)
           for budget, item_runs in item.runs_by_budget.items()}
-  atomic_io.write_text(files["summary"], _csv_text(
+  atomic_io.write_text(files["summary"], outputs.csv_text(
       [_axis(item), "runs", *(key for key, *_ in derived)],
       [[budget, runs[budget], *(values[column] for _, _, values, _ in derived)]
        for column, budget in enumerate(item.budgets)]))
-  atomic_io.write_text(files["intervals"], _csv_text(
+  atomic_io.write_text(files["intervals"], outputs.csv_text(
       ["quantity", _axis(item), "estimate", "low", "high", "method", "run_to_run_spread"],
       _interval_lines(item)))
   written.update({f"{prefix}{kind}": path for kind, path in files.items()})
@@ -169,7 +164,7 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
   interval_header = ["quantity", *map(str, item.budgets), "run-to-run spread"]
   interval_lines = [[quantity.replace("_", " "),
                      *(interval.describe() if interval else "n/a" for interval in intervals),
-                     _format(item.noise.get(quantity, math.nan), 3)]
+                     outputs.format_value(item.noise.get(quantity, math.nan), 3)]
                     for quantity, intervals in item.intervals.items()]
   methods = sorted({interval.method for intervals in [*item.intervals.values(),
                                                       *item.cell_intervals.values()]
@@ -186,7 +181,7 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
                         if repeated else "")),
       html.Table(header, table_lines, paths.basename(files["table"])),
       html.Heading(4, "Derived quantities"),
-      html.Table(["quantity", *header[1:]], [[label, *(_format(value, decimals)
+      html.Table(["quantity", *header[1:]], [[label, *(outputs.format_value(value, decimals)
                                                        for value in values)]
                                              for _, label, values, decimals in derived],
                  paths.basename(files["summary"])),
@@ -252,7 +247,7 @@ def _change_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,
 
 
 def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_dir: str,
-                  written: dict) -> list:
+                  written: dict, resamples: int, seed: int) -> list:
   study = results.study
   blocks = [html.Heading(2, f"Study: {results.name}"), html.Bullets([
       f"Results: `{results.results_dir}`",
@@ -272,9 +267,13 @@ def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_
                html.Bullets(list(study["length_warnings"]))]
   for item in analyses:
     prefix = "" if not multi_study and len(analyses) == 1 else (
-        f"{_slug(results.name) + '_' if multi_study else ''}{_slug(item.task)}_"
-        f"{_slug(item.metric)}_")
+        f"{outputs.slug(results.name) + '_' if multi_study else ''}{outputs.slug(item.task)}_"
+        f"{outputs.slug(item.metric)}_")
     blocks += _task_blocks(item, prefix, out_dir, written)
+  prefix = f"{outputs.slug(results.name)}_" if multi_study else ""
+  blocks += (pairwise.study_blocks(results, prefix, out_dir, written, resamples, seed)
+             + polyglot.study_blocks(results, prefix, out_dir, written)
+             + parallel.study_blocks(results, prefix, out_dir, written))
   have = {run.name: run for run in results.runs}
   header = ["run", "budget / mixture", "seed", "checkpoint step", "kept examples", "status"]
   lines = [[run["name"], str(run.get("budget", run.get("mixture"))), str(run.get("seed", "")),
@@ -282,9 +281,9 @@ def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_
             str(run.get("kept_examples", "")),
             "ok" if run["name"] in have else f"missing ({METRICS_FILE})"]
            for run in study["runs"]]
-  name = f"{_slug(results.name) + '_' if multi_study else ''}runs"
+  name = f"{outputs.slug(results.name) + '_' if multi_study else ''}runs"
   written[name] = paths.join(out_dir, f"{name}.csv")
-  atomic_io.write_text(written[name], _csv_text(header, lines))
+  atomic_io.write_text(written[name], outputs.csv_text(header, lines))
   blocks += [html.Heading(3, "Runs"), html.Table(header, lines, f"{name}.csv")]
   return blocks
 
@@ -320,11 +319,15 @@ def write_report(studies: list[StudyResults], out_dir: str,
       " over runs repeated with other seeds (largest over budgets); an effect smaller than"
       " it is marked.")]
   for results, items in per_study:
-    blocks += _study_blocks(results, items, len(studies) > 1, out_dir, written)
+    blocks += _study_blocks(results, items, len(studies) > 1, out_dir, written, resamples,
+                            seed)
+  # Sections pooled over studies of one design (P2's models, P4's models x tasks).
+  blocks += (conditions.sections(studies, out_dir, written, resamples, seed)
+             + parallel.sections(studies, out_dir, written, resamples, seed))
   header, lines = _overview(analyses)
   written["overview"] = paths.join(out_dir, "overview.csv")
-  atomic_io.write_text(written["overview"], _csv_text(header, lines))
-  blocks += [html.Heading(2, "Overview"), html.Table(header, [[_format(cell, 3)
+  atomic_io.write_text(written["overview"], outputs.csv_text(header, lines))
+  blocks += [html.Heading(2, "Overview"), html.Table(header, [[outputs.format_value(cell, 3)
                                                               for cell in line] for line in lines],
                                                      "overview.csv")]
   blocks.append(html.Heading(2, "Figures"))

@@ -50,6 +50,8 @@ class RunResult:
   counts: dict[TaskMetric, dict[str, int]]
   items: dict[TaskMetric, dict[str, list[float]]]  # empty where predictions.jsonl is absent
   checkpoints: dict[int, dict[TaskMetric, dict[str, float]]]  # other steps evaluated
+  # The ids of `items`, in the same order (the same test items pair up across runs).
+  item_ids: dict[TaskMetric, dict[str, list[str]]] = dataclasses.field(default_factory=dict)
 
   @property
   def column(self) -> int | str:
@@ -129,7 +131,7 @@ def _number(value) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _task_entries(metrics: dict, study: dict, path: str) -> dict[str, dict]:
+def task_entries(metrics: dict, study: dict, path: str) -> dict[str, dict]:
   """task -> {"metric": M, "languages": {...}} for both metrics.json formats."""
   if isinstance(metrics.get("tasks"), dict):
     entries = metrics["tasks"]
@@ -148,8 +150,10 @@ def _task_entries(metrics: dict, study: dict, path: str) -> dict[str, dict]:
           for task, entry in entries.items()}
 
 
-def _scores(entries: dict[str, dict], languages: list[str], path: str, run: str,
-            missing: list[str]) -> tuple[dict, dict]:
+def language_scores(entries: dict[str, dict], languages: list[str], path: str, run: str,
+                    missing: list[str]) -> tuple[dict, dict]:
+  """(task, metric) -> language -> score (NaN where missing, listed in `missing`), and the
+  item counts, of one metrics.json's `task_entries`."""
   scores, counts = {}, {}
   for task, entry in entries.items():
     metric = entry["metric"]
@@ -178,12 +182,14 @@ def _scores(entries: dict[str, dict], languages: list[str], path: str, run: str,
 OPTIONAL_ITEM_SCORES = ("line_pass", "word_pass", "judge_score")
 
 
-def _items(path: str, entries: dict[str, dict], single_task: str | None) -> dict:
-  """(task, metric) -> language -> item scores, from predictions.jsonl (empty if absent)."""
+def _items(path: str, entries: dict[str, dict], single_task: str | None) -> tuple[dict, dict]:
+  """(task, metric) -> language -> item scores, and their ids, from predictions.jsonl
+  (both empty if absent)."""
   if not paths.exists(path):
-    return {}
+    return {}, {}
   metric_of = {task: entry["metric"] for task, entry in entries.items()}
   items: dict = {}
+  ids: dict = {}
   with paths.open(path, encoding="utf-8") as file:
     for number, line in enumerate(file, start=1):
       if not line.strip():
@@ -205,7 +211,9 @@ def _items(path: str, entries: dict[str, dict], single_task: str | None) -> dict
         raise UserInputError(f"{path}:{number}: no per-item {metric!r} score")
       items.setdefault((task, metric), {}).setdefault(record["language"], []).append(
           float(value))
-  return items
+      ids.setdefault((task, metric), {}).setdefault(record["language"], []).append(
+          str(record.get("id", number)))
+  return items, ids
 
 
 def _checkpoints(run_path: str, study: dict, languages: list[str]) -> dict:
@@ -217,8 +225,8 @@ def _checkpoints(run_path: str, study: dict, languages: list[str]) -> dict:
     path = paths.join(directory, name.rstrip("/"), "metrics.json")
     if name.rstrip("/").isdigit() and paths.exists(path):
       metrics = _read_json(path, "checkpoint's metrics file")
-      found[int(name.rstrip("/"))] = _scores(_task_entries(metrics, study, path), languages,
-                                             path, name, [])[0]
+      found[int(name.rstrip("/"))] = language_scores(task_entries(metrics, study, path),
+                                                     languages, path, name, [])[0]
   return dict(sorted(found.items()))
 
 
@@ -246,14 +254,14 @@ def collect_results(results_dir: str) -> StudyResults:
                      f" no {METRICS_FILE}")
       continue
     metrics = _read_json(path, "run's metrics file")
-    entries = _task_entries(metrics, study, path)
-    scores, counts = _scores(entries, languages, path, run["name"], missing)
+    entries = task_entries(metrics, study, path)
+    scores, counts = language_scores(entries, languages, path, run["name"], missing)
     single = None if "tasks" in metrics else next(iter(entries))
+    items, ids = _items(paths.join(run_path, PREDICTIONS_FILE), entries, single)
     runs.append(RunResult(
         run["name"], run["budget"] if by_budget else None, None if by_budget else run["mixture"],
         run.get("seed"), run.get("training_languages"), metrics.get("checkpoint_step"), scores,
-        counts, _items(paths.join(run_path, PREDICTIONS_FILE), entries, single),
-        _checkpoints(run_path, study, languages)))
+        counts, items, _checkpoints(run_path, study, languages), ids))
     task_metrics += [key for key in scores if key not in task_metrics]
   if not runs:
     raise UserInputError(f"no run in {results_dir} has results ({METRICS_FILE} missing for"

@@ -11,7 +11,8 @@
 - P4's pooled regression: OLS on named feature columns with an intercept, fitted on a
   seeded 70% of the instances, out-of-sample R² on the other 30%, percentile bootstrap
   intervals of the coefficients: `pooled_regression`.
-- Two-sided t-tests, independent (Student or Welch) and paired (P3 §4.3): `t_test`.
+- Two-sided t-tests, independent (Student or Welch) and paired (P3's significance
+  statements, P4 §4.3): `t_test`.
 
 Everything here is a pure function of its arguments (seeds included); scipy is imported
 inside the functions so that `python -m xlt_jax.report --help` does not load it.
