@@ -7,7 +7,8 @@ Reads `run.json` (written by the launcher) for the model, vocabulary, chat templ
 data and the study's test sets (one per task: `design.evaluation_sets()`), restores the
 chosen checkpoint, decodes with the inference engine (`engine`: KV cache, length-bucketed
 batches, greedy or sampled), and scores every item with its dataset's metric
-(`task_metrics`): MGSM accuracy, XL-Sum ROUGE, SQuAD EM/F1, API-call exact match, and for
+(`task_metrics`): MGSM accuracy, XL-Sum ROUGE, SQuAD EM/F1, API-call exact match,
+multiple choice and perplexity by log-likelihood (`choice_scoring`, `perplexity`), and for
 judged tasks the configured judge's score or, without one, language fidelity. The
 results store (`results_store`) keeps every item, resumes a killed evaluation, and
 writes `eval/predictions.jsonl` and `eval/metrics.json`.
