@@ -17,7 +17,12 @@ exp(total nll / total tokens), the token-level perplexity (exp of `transformers`
 loss over the same tokens); `word_perplexity` = exp(total nll / total words) and
 `byte_perplexity` = exp(total nll / total bytes), lm-eval's `weighted_perplexity` of
 (loglikelihood, words | bytes) pairs; `bits_per_byte` = total nll / total bytes / ln 2,
-its `bits_per_byte`. A corpus-level value, not the mean of the items' perplexities.
+its `bits_per_byte`. A corpus-level value, not the mean of the items' perplexities; the
+language's summary keeps the per-item means of nll, tokens, words and bytes beside them.
+
+The text is scored alone, from the sequence start, as lm-eval scores a document; it is
+not P2's training loss (the response given its templated instruction), which the
+trainer's validation loss, and so checkpoint selection by validation perplexity, measures.
 """
 
 import math

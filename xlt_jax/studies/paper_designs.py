@@ -243,7 +243,10 @@ class ConditionDesign:
   # P2.2's test sets: XQuAD, MGSM, Okapi's MT-MMLU, MMMLU, CMMLU, the human-translated
   # OASST questions (judged) and TyDi QA GoldP (1-shot, released as a validation split
   # only, so its validation split is decoded); and the perplexity of the held-out Aya
-  # instruction data (its test split, where validation examples come from too).
+  # instruction data (its test split, where validation examples come from too). Unchecked:
+  # if Aya's test split holds only the 7 languages of the evaluation suite's
+  # aya_human_annotated (1,750 rows, no es / ru), es and ru fail at read time, naming the
+  # missing language code, here as in validation.
   evaluations: Evaluations = (
       ("xquad", ("es", "ru", "zh")), ("mgsm", ("es", "ru", "zh")),
       ("okapi_mmlu", ("es", "ru", "zh")), ("mmmlu", ("es", "zh")), ("cmmlu", ("zh",)),
