@@ -78,13 +78,19 @@ def register_study(design, data_dir: str, vocabulary,
           for plan in plan_runs(design)]
 
 
+def evaluation_metric(evaluation) -> str:
+  """The metric that scores a test set: its own (`EvaluationSet.metric`) or its dataset's."""
+  return evaluation.metric or datasets.get_dataset(evaluation.dataset).metric
+
+
 def check_evaluation_sets(design) -> None:
-  """Every evaluation language of every test set is a known code its dataset has."""
+  """Every test set's split exists and every evaluation language is a known code its
+  dataset has."""
   for evaluation in design.evaluation_sets():
     spec = datasets.get_dataset(evaluation.dataset)
-    if "test" not in spec.splits:
-      raise UserInputError(f"dataset {spec.name} has no test split to evaluate {evaluation.task}"
-                           f" on (its splits: {', '.join(spec.splits)})")
+    if evaluation.split not in spec.splits:
+      raise UserInputError(f"dataset {spec.name} has no {evaluation.split} split to evaluate"
+                           f" {evaluation.task} on (its splits: {', '.join(spec.splits)})")
     for language in evaluation.languages:
       language_codes.check_language(language, spec.languages, f"{spec.name} language")
 
@@ -105,15 +111,16 @@ def register_evaluation_tasks(design, data_dir: str, vocabulary) -> dict[str, di
     catalogued = datasets.get_dataset(evaluation.dataset).evaluation_sample
     tasks = registered[evaluation.task] = {}
     for language in evaluation.languages:
+      split = evaluation.split
       if evaluation.size is None and catalogued is None:
         tasks[language] = registration.register_task(
-            evaluation.dataset, data_dir, language, "test", vocabulary)
+            evaluation.dataset, data_dir, language, split, vocabulary)
         continue
-      examples = datasets.read_examples(evaluation.dataset, data_dir, language, "test")
+      examples = datasets.read_examples(evaluation.dataset, data_dir, language, split)
       size = evaluation.size if evaluation.size is not None else min(catalogued, len(examples))
       ids = nested_subset([example["id"] for example in examples], size,
-                          evaluation.seed, task_name(evaluation.dataset, language, "test"),
+                          evaluation.seed, task_name(evaluation.dataset, language, split),
                           language, what=f"{type(design).__name__}.evaluation_size")
       tasks[language] = registration.register_subset_task(
-          evaluation.dataset, data_dir, language, "test", ids, vocabulary)
+          evaluation.dataset, data_dir, language, split, ids, vocabulary)
   return registered

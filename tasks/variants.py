@@ -72,8 +72,8 @@ def make_variant(base, variant: Variant, languages: tuple[str, ...] | None = Non
   Args:
     base: a `tasks.datasets.Dataset` whose `load` reports provenance.
     variant: how the copy was made (tagged in every provenance record).
-    languages: the variant's languages; when None, the base's (but English for a copy
-      translated from English).
+    languages: the variant's languages; when None, the base's but English (a copy
+      translated from English, or round-trip translated via English, has no English).
   """
   if base.load is None:
     raise AssertionError(f"dataset {base.name} has no provenance-reporting load")
@@ -106,5 +106,5 @@ def make_variant(base, variant: Variant, languages: tuple[str, ...] | None = Non
   return dataclasses.replace(
       base, name=name, path=path, read=read, load=load,
       languages=tuple(languages or [language for language in base.languages
-                                    if variant.method != "translated" or language != "en"]),
+                                    if language != "en"]),
       licence=f"{base.licence}; {how} by {variant.engine}")

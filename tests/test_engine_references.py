@@ -5,7 +5,8 @@ Llama saved with `save_pretrained` and a real `tokenizer.json` trained here:
   backend (`HFLM.loglikelihood` on the `Instance`s an lm-eval multiple-choice task
   builds) to 1e-4, and `acc` / `acc_norm` equal that task's `process_results`;
 - rolling log-likelihood (perplexity) equals `HFLM.loglikelihood_rolling`, windows
-  included (a text of several windows, the last one short).
+  included (a text of several windows, the last one short); the perplexity metric's
+  aggregates equal lm-eval's and exp of transformers' loss.
 """
 
 import numpy as np
@@ -19,7 +20,7 @@ import datasets
 from lm_eval.api.task import ConfigurableTask
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from xlt_jax.evaluation import multiple_choice
+from xlt_jax.evaluation import multiple_choice, perplexity, task_metrics
 from xlt_jax.evaluation.engine import InferenceEngine, SamplingParams
 from xlt_jax.models import conversion
 from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
@@ -166,3 +167,48 @@ def test_rolling_loglikelihood_equals_lm_eval(engine, harness, text):
   (expected,) = harness.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (text,), 0)])
   assert engine.loglikelihood_rolling(tokens) == pytest.approx(expected, abs=1e-4)
   assert np.isfinite(expected)
+
+
+def test_perplexity_equals_lm_eval_aggregations_and_transformers_loss(checkpoint, engine, harness):
+  """The perplexity metric's per-language values: the windows of every text scored in one
+  batch give each text lm-eval's rolling log-likelihood; word / byte perplexity and bits
+  per byte are lm-eval's PerplexityTask aggregations of them; token perplexity is exp of
+  transformers' mean loss over the same tokens."""
+  from lm_eval.api import metrics as lm_metrics
+  from lm_eval.api.instance import Instance
+  from lm_eval.api.task import PerplexityTask
+
+  texts = ["the cat sat on the mat", "a dog ran in the park " * 8 + "the cat sat",
+           "Le chat est sur le tapis.", "numbers: 12 345 6789"]
+  examples = [{"id": f"held_out:{index}", "prompt": "", "answer": "", "target": text}
+              for index, text in enumerate(texts)]
+  items = perplexity.score_items(engine, examples, "held_out", "en")
+  expected = harness.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (text,), 0)
+                                            for text in texts])
+  for item, loglikelihood in zip(items, expected):
+    assert -item["scores"]["nll"] == pytest.approx(loglikelihood, abs=1e-4)
+  values = task_metrics.language_scores(task_metrics.get("perplexity"),
+                                        [item["scores"] for item in items])
+  words = [(ll, PerplexityTask.count_words(text)) for ll, text in zip(expected, texts)]
+  bytes_ = [(ll, PerplexityTask.count_bytes(text)) for ll, text in zip(expected, texts)]
+  assert values["word_perplexity"] == pytest.approx(lm_metrics.weighted_perplexity(words),
+                                                    rel=1e-5)
+  assert values["byte_perplexity"] == pytest.approx(lm_metrics.weighted_perplexity(bytes_),
+                                                    rel=1e-5)
+  assert values["bits_per_byte"] == pytest.approx(lm_metrics.bits_per_byte(bytes_), rel=1e-5)
+  # A corpus value: total NLL over total tokens, not the mean of the items' perplexities.
+  assert values["perplexity"] != pytest.approx(np.mean([item["scores"]["perplexity"]
+                                                        for item in items]))
+  # transformers: each one-window text's mean loss after BOS, weighted by its tokens.
+  reference = transformers.AutoModelForCausalLM.from_pretrained(str(checkpoint)).eval()
+  short = [item for item in items if item["scores"]["tokens"] < MAX_LENGTH]
+  assert len(short) == 3
+  total_loss = 0.0
+  for item in short:
+    ids = torch.tensor([[0, *engine.vocabulary.encode(item["reference"])]])
+    with torch.no_grad():
+      total_loss += float(reference(ids, labels=ids).loss) * item["scores"]["tokens"]
+  ours = task_metrics.language_scores(task_metrics.get("perplexity"),
+                                      [item["scores"] for item in short])
+  tokens = sum(item["scores"]["tokens"] for item in short)
+  assert ours["perplexity"] == pytest.approx(np.exp(total_loss / tokens), rel=1e-4)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import pathlib
 import re
@@ -411,3 +412,44 @@ def test_p1_smoke_study_trains_pinch_runs_and_scores_alpaca_farm(tmp_path):
       "alpaca_farm": ("not configured", ["en"]),
       "alpaca_farm_translated_google": ("not configured", ["ar", "es", "zh"])}
   assert (tmp_path / "report" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_p2_smoke_study_trains_conditions_and_scores_every_p2_test_set(tmp_path):
+  """gin/smoke/p2.gin: native, translated and round-trip-translated Aya runs, each scored on
+  every P2 test set with its metric (TyDi QA's validation split among them) and on the
+  perplexity of the held-out Aya data, the best checkpoint by validation perplexity."""
+  result = _launch("--gin_file=gin/smoke/p2.gin", f"--gin.MODEL_DIR='{tmp_path}'")
+  assert result.returncode == 0, result.stderr[-3000:]
+  study = json.loads((tmp_path / "study.json").read_text())
+  assert [(run["mixture"], run["training_languages"]) for run in study["runs"]] == [
+      ("native_es", ["es"]), ("translated_google_es", ["es"]), ("rtt_google_zh", ["zh"])]
+  for run, dataset in (("native_es", "aya_dataset"),
+                       ("translated_google_es", "aya_dataset_translated_google"),
+                       ("rtt_google_zh", "aya_dataset_rtt_google")):
+    manifest = json.loads((tmp_path / "runs" / run / "manifest.json").read_text())
+    assert {entry["dataset"] for entry in manifest["train"]} == {dataset}
+  eval_dir = tmp_path / "runs" / "translated_google_es" / "eval"
+  metrics = json.loads((eval_dir / "metrics.json").read_text())
+  assert metrics["selection"] == "min_validation_perplexity"
+  tasks = metrics["tasks"]
+  assert {name: (task["primary"], sorted(task["languages"])) for name, task in tasks.items()} == {
+      "xquad": ("exact_match", ["es", "zh"]), "mgsm": ("accuracy", ["es", "zh"]),
+      "okapi_mmlu": ("accuracy", ["es", "zh"]), "mmmlu": ("accuracy", ["es", "zh"]),
+      "cmmlu": ("accuracy", ["zh"]), "oasst_human_translated": ("line_pass", ["es", "zh"]),
+      "tydiqa": ("exact_match", ["ar"]), "aya_dataset": ("perplexity", ["es", "zh"])}
+  assert tasks["oasst_human_translated"]["judge"] == "not configured"
+  assert set(tasks["tydiqa"]["languages"]["ar"]) >= {"exact_match", "f1", "include"}
+  rows = [json.loads(line) for line in (eval_dir / "predictions.jsonl").open()]
+  tydiqa = [row for row in rows if row["task"] == "tydiqa"]
+  assert len(tydiqa) == 4 and all(row["id"].startswith("tydiqa_ar_validation") for row in tydiqa)
+  for language in ("es", "zh"):  # exp(total NLL / total tokens) over the language's items
+    scores = [row["scores"] for row in rows
+              if row["task"] == "aya_dataset" and row["language"] == language]
+    assert len(scores) == 4
+    expected = math.exp(sum(score["nll"] for score in scores)
+                        / sum(score["tokens"] for score in scores))
+    assert tasks["aya_dataset"]["languages"][language]["perplexity"] == pytest.approx(expected)
+    assert expected > 1
+  report = (tmp_path / "report" / "report.md").read_text()
+  assert "### tydiqa: exact_match" in report and "### aya_dataset: perplexity" in report

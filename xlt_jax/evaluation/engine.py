@@ -300,10 +300,16 @@ class InferenceEngine:
     token, each full later one on the one token before it, and a shorter last one on as
     many earlier tokens as fill max_length ("the last input will still [have] a
     full-sized context", lm-eval's `LM.loglikelihood_rolling`). An empty text scores 0."""
+    windows = self.rolling_windows(token_ids)
+    return sum(result.logprob for result in self.loglikelihood(windows)) if windows else 0.0
+
+  def rolling_windows(self, token_ids: Sequence[int]) -> list[tuple[list[int], list[int]]]:
+    """The (context, continuation) requests `loglikelihood_rolling` scores a text by; their
+    log-likelihoods sum to its total (callers batch the windows of many texts at once)."""
     tokens, window = list(token_ids), self.max_length
     windows = []
     for start in range(0, len(tokens), window):
       end = min(start + window, len(tokens))
       context = [self.prefix_id()] if start == 0 else tokens[end - window - 1:start]
       windows.append((context, tokens[start:end]))
-    return sum(result.logprob for result in self.loglikelihood(windows))
+    return windows

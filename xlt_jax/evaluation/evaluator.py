@@ -7,7 +7,8 @@ Reads `run.json` (written by the launcher) for the model, vocabulary, chat templ
 data and the study's test sets (one per task: `design.evaluation_sets()`), restores the
 chosen checkpoint, decodes with the inference engine (`engine`: KV cache, length-bucketed
 batches, greedy or sampled), and scores every item with its dataset's metric
-(`task_metrics`): MGSM accuracy, XL-Sum ROUGE, SQuAD EM/F1, API-call exact match, and for
+(`task_metrics`): MGSM accuracy, XL-Sum ROUGE, SQuAD EM/F1, API-call exact match,
+multiple choice and perplexity by log-likelihood (`choice_scoring`, `perplexity`), and for
 judged tasks the configured judge's score or, without one, language fidelity. The
 results store (`results_store`) keeps every item, resumes a killed evaluation, and
 writes `eval/predictions.jsonl` and `eval/metrics.json`.
@@ -31,6 +32,7 @@ from xlt_jax.evaluation import (
   checkpoint_selection,
   choice_scoring,
   language_confusion,
+  perplexity,
   results_store,
   task_metrics,
 )
@@ -59,7 +61,7 @@ SUPPORTED_METRICS = tuple(task_metrics.METRICS)
 # each exemplar with a blank line, so one ends the answer); a summary is a sentence.
 DEFAULT_MAX_NEW_TOKENS = {"accuracy": 512, "rouge_l": 128, "squad_exact_match": 64,
                           "api_call_exact_match": 128, "llm_judge": 512,
-                          "multiple_choice_accuracy": 0}  # scored, not decoded
+                          "multiple_choice_accuracy": 0, "perplexity": 0}  # scored, not decoded
 DEFAULT_STOP_SEQUENCES = {"accuracy": ("\n\n",)}
 # The designs a run.json can name (run.json's "design"; older runs are StudyDesigns).
 DESIGNS = {design.__name__: design for design in (
@@ -242,7 +244,8 @@ def _task_summary(evaluation: designs.EvaluationSet, metric_name: str,
       summary["judge"]["languages"][language] = dict(sorted(statuses.items()))
   for language, items in items_by_language.items():
     summary["languages"][language] = {
-        **task_metrics.mean_scores(item["scores"] for item in items), "count": len(items)}
+        **task_metrics.language_scores(metric, (item["scores"] for item in items)),
+        "count": len(items)}
   return summary
 
 
@@ -263,7 +266,7 @@ class _RunContext:
 
 
 def _run_context(run_dir: str) -> _RunContext:
-  from tasks import datasets, mixtures  # the binary registers tasks; the library never does
+  from tasks import mixtures  # the binary registers tasks; the library never does
 
   run = read_run(run_dir)
   vocabulary = run_vocabulary(run)
@@ -274,7 +277,7 @@ def _run_context(run_dir: str) -> _RunContext:
       start_ids=tuple(run.get("sequence_start_ids", features.sequence_start_ids(vocabulary))),
       ends=stop_ids(vocabulary, chat_family), design=design,
       registered=mixtures.register_evaluation_tasks(design, run["data_dir"], vocabulary),
-      metric_of={evaluation.task: datasets.get_dataset(evaluation.dataset).metric
+      metric_of={evaluation.task: mixtures.evaluation_metric(evaluation)
                  for evaluation in design.evaluation_sets()},
       model=Decoder(ModelConfig(**run["model"])),
       mesh=sharding.make_mesh(sharding.MeshConfig(**run["mesh"])))
@@ -403,13 +406,18 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
       items_by_language = {}
       for language, seqio_task in context.registered[task].items():
         start = time.perf_counter()
-        examples = batches.evaluation_examples(seqio_task)
+        examples = batches.evaluation_examples(seqio_task, evaluation.split)
         path = results_store.items_path(eval_dir, setting, task, language)
         items = results_store.read_items(path, [example["id"] for example in examples])
         if items is None and metric_name in task_metrics.LOGLIKELIHOOD:
           prompts = [prompt_ids(example, vocabulary, context.chat_family, context.start_ids)
                      for example in examples]
           items = _choice_items(context, params, config, examples, prompts, task, language)
+          if distributed.is_primary_process():
+            results_store.write_items(path, items)
+          how = f"{time.perf_counter() - start:.1f}s"
+        elif items is None and metric_name in task_metrics.ROLLING:
+          items = perplexity.score_items(engine, examples, task, language)
           if distributed.is_primary_process():
             results_store.write_items(path, items)
           how = f"{time.perf_counter() - start:.1f}s"
@@ -427,7 +435,8 @@ def _evaluate_params(context: _RunContext, step: int, params, config: Evaluation
           how = "read back from an earlier evaluation"
         items_by_language[language] = items
         all_items += items
-        value = task_metrics.mean_scores(item["scores"] for item in items).get(metric.primary)
+        value = task_metrics.language_scores(
+            metric, (item["scores"] for item in items)).get(metric.primary)
         shown = "n/a" if value is None else f"{value:.3f}"
         print(f"[eval {run['run']} {label}] {task} {language}: {metric.primary} {shown}"
               f" ({len(items)} items, {how})", file=stream, flush=True)

@@ -5,7 +5,8 @@ of scores; a language's value of each score is the mean over the items that have
 Every metric reuses the scorer that `python -m xlt_jax.score` checks against its
 outside reference: MGSM accuracy (`answers`), XL-Sum's multilingual ROUGE (`rouge`),
 SQuAD EM/F1 (`qa_metrics`), API-call exact match (`api_calls`), and LCB's line- and
-word-level language checks (`language_confusion`).
+word-level language checks (`language_confusion`). Perplexity (`perplexity`) is computed
+from log-likelihoods, not a prediction, and aggregated over the corpus.
 
 `llm_judge` tasks (instruction following, open-ended QA) are scored by a judge model;
 until one is configured their language fidelity is what is computed, and the task's
@@ -17,7 +18,14 @@ import dataclasses
 from collections.abc import Callable, Iterable
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import answers, api_calls, language_confusion, qa_metrics, qa_normalisation
+from xlt_jax.evaluation import (
+  answers,
+  api_calls,
+  language_confusion,
+  perplexity,
+  qa_metrics,
+  qa_normalisation,
+)
 from xlt_jax.evaluation import rouge as xlsum_rouge
 
 
@@ -39,6 +47,9 @@ class Metric:
   name: str  # a Dataset.metric value
   primary: str  # the score the report tabulates
   score: Scorer
+  # A corpus-level metric's per-language values from its items' scores, in place of their
+  # means (perplexity: exp(total NLL / total tokens)); None: the means are the values.
+  aggregate: Callable[[list[dict[str, float]]], dict[str, float]] | None = None
 
 
 def _accuracy(item: Item) -> tuple[str | None, dict[str, float]]:
@@ -62,7 +73,9 @@ def _rouge(item: Item) -> tuple[str | None, dict[str, float]]:
 def _squad(item: Item) -> tuple[str | None, dict[str, float]]:
   normalise = qa_normalisation.normaliser("squad", item.language)
   scores = qa_metrics.score(item.prediction, [item.answer], normalise)
-  return None, {"exact_match": scores["exact_match"], "f1": scores["f1"]}
+  # include: P2's XQuAD "include" match (the reference within the generation).
+  return None, {"exact_match": scores["exact_match"], "f1": scores["f1"],
+                "include": scores["include"]}
 
 
 def _api_call(item: Item) -> tuple[str | None, dict[str, float]]:
@@ -101,6 +114,11 @@ def _judged(item: Item) -> tuple[str | None, dict[str, float]]:
   return None, language_fidelity(item)
 
 
+def _from_loglikelihoods(item: Item) -> tuple[str | None, dict[str, float]]:
+  raise UserInputError("perplexity is computed from a model's log-likelihoods of the reference"
+                       " text (the evaluator's `perplexity.score_items`), not from a prediction")
+
+
 METRICS = {metric.name: metric for metric in (
     Metric("accuracy", "accuracy", _accuracy),
     Metric("rouge_l", "rouge_l", _rouge),
@@ -109,9 +127,12 @@ METRICS = {metric.name: metric for metric in (
     Metric("multiple_choice_accuracy", "accuracy", _multiple_choice),
     # Without a judge: the line-level pass rate (LCB's LPR) is what the table shows.
     Metric("llm_judge", "line_pass", _judged),
+    # Held-out text scored by the engine's rolling log-likelihood (`perplexity`).
+    Metric(perplexity.METRIC, "perplexity", _from_loglikelihoods, perplexity.aggregate),
 )}
 JUDGED = ("llm_judge",)
 LOGLIKELIHOOD = ("multiple_choice_accuracy",)  # scored by the choices' log-likelihoods
+ROLLING = (perplexity.METRIC,)  # scored by the reference text's rolling log-likelihood
 
 
 def get(name: str) -> Metric:
@@ -130,3 +151,13 @@ def mean_scores(scored: Iterable[dict[str, float]]) -> dict[str, float]:
       totals[name] += value
       counts[name] += 1
   return {name: totals[name] / counts[name] for name in totals}
+
+
+def language_scores(metric: Metric, scored: Iterable[dict[str, float]]) -> dict[str, float]:
+  """A language's values of `metric`: the means of its items' scores (`mean_scores`), with
+  a corpus-level metric's own aggregates in place of the means of the same names."""
+  scored = list(scored)
+  values = mean_scores(scored)
+  if metric.aggregate is not None:
+    values.update(metric.aggregate(scored))
+  return values

@@ -23,7 +23,7 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
-from xlt_jax.data import p0_smoke, paper_smoke
+from xlt_jax.data import p0_smoke, p2_smoke, paper_smoke
 from xlt_jax.evaluation import checkpoint_selection, evaluator, task_metrics
 from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
@@ -48,6 +48,8 @@ from xlt_jax.training.train_step import OptimizerConfig
 
 BASE_DIR = "base"  # MODEL_DIR/base/: the base checkpoint converted to xlt-jax
 DEMO_BASE_DIR = "pretrained_base"  # MODEL_DIR/pretrained_base/: the demo's own base (HF)
+# The datasets a study without DATA_DIR may use: their stand-ins are generated.
+GENERATED = p0_smoke.DATASETS + paper_smoke.DATASETS + p2_smoke.DATASETS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +116,8 @@ def language_roles(study) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
 
 def _prepare_data(experiment: Experiment, stream) -> str:
   """DATA_DIR, or generated data under MODEL_DIR/data: the demo's word problems, or
-  stand-ins for P0's datasets in their official formats (`xlt_jax.data.p0_smoke`)."""
+  stand-ins for the papers' datasets in their official formats (`xlt_jax.data.p0_smoke`,
+  `paper_smoke`, `p2_smoke`)."""
   if experiment.data_dir is not None:
     return experiment.data_dir
   data_dir = paths.join(experiment.model_dir, "data")
@@ -124,7 +127,7 @@ def _prepare_data(experiment: Experiment, stream) -> str:
   if needed == {"demo_arith"}:
     marker, what = paths.join(data_dir, "demo_arith"), "the demo dataset"
     write = functools.partial(demo_data.write_demo_dataset, data_dir, split_sizes, seed=sizes.seed)
-  elif needed <= set(p0_smoke.DATASETS) | set(paper_smoke.DATASETS):
+  elif needed <= set(GENERATED):
     marker, what = paths.join(data_dir, "README.generated"), "generated stand-in datasets"
 
     def write() -> None:
@@ -132,12 +135,14 @@ def _prepare_data(experiment: Experiment, stream) -> str:
         p0_smoke.write_p0_smoke_datasets(data_dir, split_sizes, seed=sizes.seed)
       if needed & set(paper_smoke.DATASETS):
         paper_smoke.write_paper_smoke_datasets(data_dir, split_sizes, seed=sizes.seed)
-      atomic_io.write_text(marker, "generated stand-ins (xlt_jax/data/p0_smoke.py,"
-                           " xlt_jax/data/paper_smoke.py); written last, so present = complete\n")
+      if needed & set(p2_smoke.DATASETS):
+        p2_smoke.write_p2_smoke_datasets(data_dir, split_sizes, seed=sizes.seed)
+      atomic_io.write_text(marker, "generated stand-ins (xlt_jax/data/p0_smoke.py, paper_smoke.py,"
+                           " p2_smoke.py); written last, so present = complete\n")
   else:
     raise UserInputError(
         f"datasets {', '.join(sorted(needed))} need DATA_DIR; only demo_arith and the"
-        f" stand-ins ({', '.join(p0_smoke.DATASETS + paper_smoke.DATASETS)}) are generated")
+        f" stand-ins ({', '.join(GENERATED)}) are generated")
   if not paths.exists(marker) and distributed.is_primary_process():
     print(f"writing {what} to {data_dir}", file=stream, flush=True)
     write()
@@ -256,7 +261,7 @@ def _evaluation_tasks(study) -> list[dict]:
     UserInputError: a design the launcher cannot run yet, or a test set scored by a metric
       the evaluator does not compute (before anything is trained).
   """
-  from tasks import datasets
+  from tasks import mixtures
 
   if not isinstance(study, tuple(evaluator.DESIGNS.values())):
     # P1-P4's designs are planned (`xlt_jax.plan`), registered and inspected
@@ -267,7 +272,7 @@ def _evaluation_tasks(study) -> list[dict]:
         " `python -m xlt_jax.plan` and inspect its mixtures with `python -m xlt_jax.inspect`.")
   found = []
   for evaluation in study.evaluation_sets():
-    metric = datasets.get_dataset(evaluation.dataset).metric
+    metric = mixtures.evaluation_metric(evaluation)
     if metric not in evaluator.SUPPORTED_METRICS:
       raise UserInputError(
           f"dataset {evaluation.dataset!r} is scored by {metric!r}; the evaluation binary scores"

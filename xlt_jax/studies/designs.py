@@ -104,6 +104,12 @@ class EvaluationSet:
   languages: tuple[str, ...]
   size: int | None = None  # a seeded nested sample of this many items; None: all
   seed: int = 0
+  # The split decoded and scored: "test", or "validation" for a set released without a
+  # test split (TyDi QA GoldP).
+  split: str = "test"
+  # The metric that scores it (a task_metrics name); None: the dataset's own. P2 scores
+  # held-out instruction data by perplexity.
+  metric: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

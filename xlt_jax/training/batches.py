@@ -240,10 +240,11 @@ def length_counts(name: str, split: str, lengths: FeatureLengths,
   }
 
 
-def evaluation_examples(task: str) -> list[dict]:
-  """Test examples of a task in file order: id, language, answer, prompt token ids."""
+def evaluation_examples(task: str, split: str = "test") -> list[dict]:
+  """A task's examples of `split` in file order: id, language, answer, prompt, prompt
+  token ids and the reference text (`target`: what perplexity scores)."""
   dataset = get_mixture_or_task(task).get_dataset(
-      sequence_length=None, split="test", shuffle=False, num_epochs=1
+      sequence_length=None, split=split, shuffle=False, num_epochs=1
   )
   examples = []
   for example in dataset.as_numpy_iterator():
@@ -253,6 +254,7 @@ def evaluation_examples(task: str) -> list[dict]:
         "answer": example["answer"].decode(),
         "prompt": example["inputs_pretokenized"].decode(),
         "prompt_tokens": example["inputs"].tolist(),
+        "target": example["targets_pretokenized"].decode(),
         # A multiple-choice dataset's options (JSON), scored by log-likelihood.
         **({"choices": example["choices"].decode()} if "choices" in example else {}),
     })
