@@ -100,6 +100,10 @@ def test_p2_evaluates_tydiqa_validation_and_aya_perplexity():
   assert mixtures.evaluation_metric(sets["tydiqa"]) == "squad_exact_match"
   assert (sets["aya_dataset"].split, mixtures.evaluation_metric(sets["aya_dataset"])) == (
       "test", "perplexity")
+  # Aya's test split has zh but no es / ru (the evaluation suite's aya_human_annotated), and
+  # no validation split: validation is held out of each run's train portion.
+  assert sets["aya_dataset"].languages == ("zh",)
+  assert design.runs()[0].validation_split not in datasets.get_dataset("aya_dataset").splits
   assert mixtures.evaluation_metric(sets["xquad"]) == "squad_exact_match"
   with pytest.raises(UserInputError, match="no validation split to evaluate xquad"):
     mixtures.check_evaluation_sets(ConditionDesign(
