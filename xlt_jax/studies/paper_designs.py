@@ -278,7 +278,8 @@ class ConditionDesign:
     for engine in self.engines:
       translated = variant_dataset(self.dataset, f"translated_{engine}")
       plans.append(_plan(self, f"multi_translated_{engine}",
-                         consecutive_portions(lambda _: translated, counts, pool), pools))
+                         consecutive_portions(lambda _, name=translated: name, counts, pool),
+                         pools))
     return _selected(self, plans)
 
   def evaluation_sets(self) -> tuple[EvaluationSet, ...]:
