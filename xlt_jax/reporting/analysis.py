@@ -18,6 +18,13 @@ from xlt_jax.reporting import groups as language_groups
 from xlt_jax.reporting import paper_tables, statistics, tables
 from xlt_jax.reporting.results import RunResult, StudyResults, TaskMetric, column_label
 
+# Corpus-level metrics where lower is better (xlt_jax/evaluation/perplexity.py): a
+# language's value is exp(total NLL / total tokens), not the mean of its items' values, so
+# the item bootstrap does not apply, and "peak" and "gap bridged" (highest is best) do not
+# either. Their tables are reported without those statistics.
+LOWER_IS_BETTER = frozenset({"perplexity", "word_perplexity", "byte_perplexity",
+                             "bits_per_byte"})
+
 # The per-budget means the report gives intervals and a noise floor for.
 QUANTITIES = ("seen_mean", "unseen_mean", "seen_unseen_gap", "non_english_mean",
               "relative_to_english", "latin_gap")
@@ -89,6 +96,8 @@ def _run_quantities(scores: dict[str, float], study: dict,
 
 def _pooled_items(runs: list[RunResult], key: TaskMetric, language: str) -> list[float]:
   # Items of every seed's run together: with equal item sets their mean is the cell's mean.
+  if key[1] in LOWER_IS_BETTER:  # the cell is not the items' mean: nothing to resample
+    return []
   return [value for run in runs for value in run.items.get(key, {}).get(language, [])]
 
 
@@ -220,7 +229,7 @@ def analyse(results: StudyResults, key: TaskMetric,
         _group_interval(by_budget[budget], key, latin, non_latin, resamples, seed),
         noise["latin_gap"]) for column, budget in enumerate(budgets)]
   peak_budget = summary["peak_budget"]
-  if 0 in budgets and peak_budget not in (None, 0):
+  if key[1] not in LOWER_IS_BETTER and 0 in budgets and peak_budget not in (None, 0):
     effects.append(Effect(
         f"non-English mean, budget {peak_budget} (peak) - budget 0",
         summary["non_english_mean"][budgets.index(peak_budget)]
@@ -228,7 +237,7 @@ def analyse(results: StudyResults, key: TaskMetric,
         _budget_effect(by_budget, key, others, peak_budget, resamples, seed),
         noise["non_english_mean"]))
   gap = summary["gap_bridged"]["relative_to_english"]
-  if gap is not None:
+  if gap is not None and key[1] not in LOWER_IS_BETTER:
     effects.append(Effect("gap bridged (points of relative to English)", gap["points"],
                           _gap_bridged_interval(by_budget, key, english, others,
                                                 gap["best_budget"], resamples, seed),

@@ -85,15 +85,20 @@ def _interval_lines(item: task_analysis.TaskAnalysis) -> list[list]:
 def _statements(item: task_analysis.TaskAnalysis) -> list[str]:
   summary = item.summary
   lines = []
-  for key, label in READINGS:
+  if item.metric in task_analysis.LOWER_IS_BETTER:
+    lines.append(f"{item.metric}: lower is better, and a language's value is computed over the"
+                 " pooled tokens of its items; gap bridged, the peak and item intervals (which"
+                 " read the highest value as the best, or average items) are not computed")
+  for key, label in ([] if item.metric in task_analysis.LOWER_IS_BETTER else READINGS):
     gap = summary["gap_bridged"][key]
     lines.append(f"Gap bridged ({label}): not computed (no budget-0 run with results, or"
                  " English scores 0 there)"
                  if gap is None else
                  f"Gap bridged ({label}): {gap['points']:+.1f} percentage points ({gap['baseline']:.3f}"
                  f" at budget 0 -> {gap['best']:.3f} at budget {gap['best_budget']})")
-  lines.append(f"Peak non-English mean: {outputs.format_value(summary['peak_non_english_mean'], 3)} at"
-               f" {column_label(summary['peak_budget'])}")
+  if item.metric not in task_analysis.LOWER_IS_BETTER:
+    lines.append(f"Peak non-English mean: {outputs.format_value(summary['peak_non_english_mean'], 3)}"
+                 f" at {column_label(summary['peak_budget'])}")
   rho = summary["spearman_seen_unseen"]
   lines.append(f"Spearman rho of seen vs unseen means over {rho['n']} {_axis(item)}s: "
                f"{outputs.format_value(rho['rho'], 3)}, p = {outputs.format_value(rho['p'], 3)}")
