@@ -205,13 +205,12 @@ def test_libtpu_estimates_a_probe_whose_concatenations_it_does_not_cost():
   import dataclasses
 
   from xlt_jax.runner import flags, gin_setup
-  from xlt_jax.training import train_step
 
   files, bindings, _ = flags.split_gin_flags(SMALL)
   experiment, _ = gin_setup.build_experiment(files, bindings)
   mesh = sharding.make_mesh(experiment.mesh, step_plan.topology_devices("v5e:2x2"))
   probe = dataclasses.replace(experiment.model, num_layers=1, scan_unroll=1, vocab_size=4096)
-  compiled = step_plan._compile(train_step.build(probe, experiment.optimizer, mesh),
-                                experiment.train, mesh)
+  compiled = step_plan._compile(
+      step_plan._build_step(probe, experiment.optimizer, experiment.train, mesh, None), mesh)
   seconds = step_plan.optimal_seconds(compiled)
   assert seconds is not None and 1e-4 < seconds < 1e-2, compiled.cost_analysis()
