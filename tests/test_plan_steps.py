@@ -54,13 +54,17 @@ def test_an_evaluation_that_cannot_fit_exits_1_naming_it(tmp_path, capsys):
   assert record["evaluation"]["total_bytes"] > 16 * 2**30
 
 
+BATCH_NOT_SPLIT = ("EvaluationConfig.batch_size=3 is not a multiple of the 2 batch shards of"
+                   " mesh {'slice': 1, 'data': 1, 'fsdp': 2, 'tensor': 2}, so the inference"
+                   " engine would refuse it after training: set EvaluationConfig.batch_size=4"
+                   " (or plan with --skip_evaluation)")
+NO_ROOM = ("task 'demo_arith' generates up to 300 tokens, which leaves no room for a prompt in"
+           " EvaluationConfig.max_length=256")
+
+
 @pytest.mark.parametrize("arguments, message", [
-    (["--gin.EvaluationConfig.batch_size=3"], "EvaluationConfig.batch_size=3 is not a multiple of"
-     " the 2 batch shards of mesh {'slice': 1, 'data': 1, 'fsdp': 2, 'tensor': 2}, so the"
-     " inference engine would refuse it after training: set EvaluationConfig.batch_size=4 (or"
-     " plan with --skip_evaluation)"),
-    (["--gin.EvaluationConfig.max_new_tokens=300"], "task 'demo_arith' generates up to 300"
-     " tokens, which leaves no room for a prompt in EvaluationConfig.max_length=256"),
+    (["--gin.EvaluationConfig.batch_size=3"], BATCH_NOT_SPLIT),
+    (["--gin.EvaluationConfig.max_new_tokens=300"], NO_ROOM),
 ])
 def test_a_bad_evaluation_config_exits_2_before_compiling(arguments, message, capsys):
   assert plan.main([*TINY, *EVALUATION, *arguments]) == 2
