@@ -76,9 +76,9 @@ def test_a_step_that_cannot_fit_exits_1(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--gin.MeshConfig.tensor=8"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 16 devices but 4"
-     r" are available, and no fsdp size fits keeping MeshConfig.tensor=8, MeshConfig.data=1,"
-     r" MeshConfig.slice=1 \(4 devices are not divisible by 8\)"),
+    (["--gin.MeshConfig.tensor=8"], (r"topology v5e:2x2 \(4 chips\): mesh .* needs 16 devices but 4"
+      r" are available, and no fsdp size fits keeping MeshConfig.tensor=8, MeshConfig.data=1,"
+      r" MeshConfig.slice=1 \(4 devices are not divisible by 8\)")),
     (["--topology=v5e:3x3"], "unknown TPU topology 'v5e:3x3'"),
     (["--gin.MeshConfig.tensro=2"], "tensro"),
     (["--mfu=2"], "mfu 2.0 must be in"),
