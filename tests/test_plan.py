@@ -17,7 +17,9 @@ SMALL = ["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
          "--gin.ModelConfig.embed_dim=256", "--gin.ModelConfig.mlp_dim=1024",
          "--gin.ModelConfig.num_heads=8", "--gin.ModelConfig.num_kv_heads=4",
          "--gin.ModelConfig.head_dim=32", "--gin.ModelConfig.num_layers=4",
-         "--gin.TrainConfig.inputs_length=112", "--gin.TrainConfig.targets_length=16"]
+         "--gin.TrainConfig.inputs_length=112", "--gin.TrainConfig.targets_length=16",
+         # The evaluation's decoding is planned too: 256-token sequences keep it quick.
+         "--gin.EvaluationConfig.max_length=256"]
 
 
 @pytest.mark.slow
@@ -65,7 +67,7 @@ def test_a_step_that_cannot_fit_exits_1(tmp_path, capsys):
   assert plan.main(["--gin_file=gin/smoke_cpu.gin", "--topology=v5e:2x2",
                     "--gin.MeshConfig.data=1", "--gin.MeshConfig.fsdp=2",
                     "--gin.MeshConfig.tensor=2", "--gin.TrainConfig.inputs_length=32768",
-                    f"--output={output}"]) == 1
+                    "--skip_evaluation", f"--output={output}"]) == 1
   last_line = capsys.readouterr().out.splitlines()[-1]
   assert last_line.startswith("DOES NOT FIT:") and "> 16 GiB HBM" in last_line
   step = json.loads(output.read_text())["step"]
@@ -74,9 +76,9 @@ def test_a_step_that_cannot_fit_exits_1(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--gin.MeshConfig.tensor=8"], r"topology v5e:2x2 \(4 chips\): mesh .* needs 16 devices but 4"
-     r" are available, and no fsdp size fits keeping MeshConfig.tensor=8, MeshConfig.data=1,"
-     r" MeshConfig.slice=1 \(4 devices are not divisible by 8\)"),
+    (["--gin.MeshConfig.tensor=8"], (r"topology v5e:2x2 \(4 chips\): mesh .* needs 16 devices but 4"
+      r" are available, and no fsdp size fits keeping MeshConfig.tensor=8, MeshConfig.data=1,"
+      r" MeshConfig.slice=1 \(4 devices are not divisible by 8\)")),
     (["--topology=v5e:3x3"], "unknown TPU topology 'v5e:3x3'"),
     (["--gin.MeshConfig.tensro=2"], "tensro"),
     (["--mfu=2"], "mfu 2.0 must be in"),
@@ -205,13 +207,12 @@ def test_libtpu_estimates_a_probe_whose_concatenations_it_does_not_cost():
   import dataclasses
 
   from xlt_jax.runner import flags, gin_setup
-  from xlt_jax.training import train_step
 
   files, bindings, _ = flags.split_gin_flags(SMALL)
   experiment, _ = gin_setup.build_experiment(files, bindings)
   mesh = sharding.make_mesh(experiment.mesh, step_plan.topology_devices("v5e:2x2"))
   probe = dataclasses.replace(experiment.model, num_layers=1, scan_unroll=1, vocab_size=4096)
-  compiled = step_plan._compile(train_step.build(probe, experiment.optimizer, mesh),
-                                experiment.train, mesh)
+  compiled = step_plan._compile(
+      step_plan._build_step(probe, experiment.optimizer, experiment.train, mesh, None), mesh)
   seconds = step_plan.optimal_seconds(compiled)
   assert seconds is not None and 1e-4 < seconds < 1e-2, compiled.cost_analysis()

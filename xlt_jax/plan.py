@@ -1,16 +1,25 @@
-"""Will an experiment fit, and what will its sweep cost? Compiles the real train step for
-a TPU topology on this machine (libtpu, abstract shapes: no TPU needed).
+"""Will an experiment fit, and what will its sweep cost? Compiles the real train step and
+the evaluation's decoding for a TPU topology on this machine (libtpu, abstract shapes:
+no TPU needed).
 
     python -m xlt_jax.plan --gin_file=gin/aya35b_multitask.gin [--topology=v5e:16x16]
-        [--mfu=0.4] [--skip_flops] [--json] [--output=plan.json] [--gin.NAME=VALUE ...]
+        [--mfu=0.4] [--skip_flops] [--skip_evaluation] [--json] [--output=plan.json]
+        [--gin.NAME=VALUE ...]
 
 Prints per-chip memory (parameters, optimizer state, temporaries) against the
 chip's HBM, compiled against analytic FLOPs, the step time at the stated MFU beside
 libtpu's own estimate of it, and the chip-hours of the experiment's sweep. A mesh
 that does not fit --topology has its fsdp axis resized to fit (printed).
---skip_flops compiles the step only (no FLOP probes): memory and the verdict.
-Exit status: 0 FITS, 1 DOES NOT FIT, 2 with a one-line `error:` for bad input (gin
-typo, unknown topology, a mesh that cannot be fitted to the topology's chip count).
+The model is gin's ModelConfig, or with `Experiment.base_checkpoint` the one its
+config.json (model.json) describes; with `TrainConfig.lora` the step is the LoRA step
+(frozen base, adapters alone in the gradient and optimizer state). The evaluation's
+decoding (prefill, KV cache, decode loop: `xlt_jax.evaluation.decode_plan`) is
+compiled at EvaluationConfig's batch size and longest prompt + new tokens, with its
+own memory and verdict. --skip_flops compiles the step only (no FLOP probes): memory
+and the verdict; --skip_evaluation leaves the evaluation out.
+Exit status: 0 FITS (training and evaluation), 1 DOES NOT FIT, 2 with a one-line
+`error:` for bad input (gin typo, unknown topology, a mesh that cannot be fitted to the
+topology's chip count, a base checkpoint without config.json).
 """
 
 from __future__ import annotations  # step_plan's types below are imported only when checking
@@ -26,6 +35,7 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.runner import flags, quiet_start
 
 if TYPE_CHECKING:  # JAX: imported by main() after the flags parse
+  from xlt_jax.evaluation import decode_plan
   from xlt_jax.training import step_plan
 
 DEFAULT_MFU = 0.4  # a stated assumption for fine-tuning unpacked sequences, not a measurement
@@ -36,10 +46,10 @@ PROG = "python -m xlt_jax.plan"
 def _parser():
   parser = flags.gin_parser(
       PROG, "Compiles an experiment's train step for a TPU topology (no TPU needed): memory\n"
-      "per chip, FLOPs, step time and the sweep's chip-hours. Exit 0 FITS, 1 DOES NOT FIT,\n"
-      "2 bad input.",
-      "--gin_file=FILE [--topology=T] [--mfu=X] [--skip_flops] [--json] [--output=PATH]"
-      " [--gin.NAME=VALUE ...]",
+      "per chip, FLOPs, step time and the sweep's chip-hours; and the evaluation's decoding:\n"
+      "memory per chip. Exit 0 FITS, 1 DOES NOT FIT, 2 bad input.",
+      "--gin_file=FILE [--topology=T] [--mfu=X] [--skip_flops] [--skip_evaluation] [--json]"
+      " [--output=PATH] [--gin.NAME=VALUE ...]",
       [f"{PROG} --gin_file=gin/aya8b_single_task.gin",
        f"{PROG} --gin_file=gin/smoke_cpu.gin --topology=v5e:2x2 --json"])
   parser.add_argument("--topology", metavar="T", help="libtpu topology, e.g. v5e:16x16 (default: the mesh"
@@ -48,6 +58,8 @@ def _parser():
                       help=f"assumed model FLOPs utilisation for the step time (default {DEFAULT_MFU})")
   parser.add_argument("--skip_flops", action="store_true",
                       help="answer FITS / DOES NOT FIT from one compile, without the FLOP probes")
+  parser.add_argument("--skip_evaluation", action="store_true",
+                      help="plan the train step only, not the evaluation's decoding")
   parser.add_argument("--json", action="store_true", help="print the plan as JSON")
   parser.add_argument("--output", metavar="PATH", help="also write the JSON plan to PATH")
   return parser
@@ -57,29 +69,87 @@ def _gib(value: float) -> str:
   return f"{value / GIB:8.2f} GiB"
 
 
-def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -> str:
-  """The human-readable table: memory, FLOPs, step time, sweep, verdict (last line)."""
+def _step_kind(plan: step_plan.StepPlan) -> str:
+  return "train step" if plan.lora is None else "LoRA step"
+
+
+def _lora_line(plan: step_plan.StepPlan) -> str:
+  adapters = plan.lora
+  base = "int8" if adapters["base_dtype"] == "int8" else "its param_dtype"
+  return (f"  LoRA          rank {adapters['rank']}, alpha {adapters['alpha']:g} on"
+          f" {', '.join(adapters['targets'])}: the base frozen in {base}, only the"
+          f" {plan.trainable_parameter_count:,} adapter parameters in the gradient and"
+          " optimizer state")
+
+
+def _evaluation_lines(evaluation: decode_plan.DecodePlan | None) -> list[str]:
+  if evaluation is None:
+    return ["evaluation      not planned: no task of the study is decoded"]
+  shape = evaluation.shape
+  cache = ("not identified in the compiled program" if evaluation.kv_cache_bytes is None
+           else _gib(evaluation.kv_cache_bytes))
+  lines = [
+      (f"evaluation      decoding batch {shape.batch_size} x ({shape.prompt_length} prompt +"
+       f" {shape.max_new_tokens} new) tokens (task {shape.task}: the longest prompt)"),
+      "memory per chip",
+      f"  parameters    {_gib(evaluation.parameter_bytes)}  ({evaluation.param_dtype})",
+      f"  KV cache      {cache}  (within the temporaries)",
+      (f"  temporaries   {_gib(evaluation.temporary_bytes)}  (KV cache, prefill activations,"
+       " logits)"),
+      (f"  total         {_gib(evaluation.total_bytes)}  of {evaluation.hbm_bytes / GIB:.0f} GiB"
+       f" HBM ({100 * evaluation.total_bytes / evaluation.hbm_bytes:.0f}%)"),
+  ]
+  if evaluation.compiler_message is not None:
+    lines.append(f"  compiler      {evaluation.compiler_message}")
+  lines.append(f"  compile       {evaluation.compile_seconds:.0f} s")
+  return lines
+
+
+def verdict(plan: step_plan.StepPlan, evaluation: decode_plan.DecodePlan | None) -> str:
+  """FITS, or DOES NOT FIT naming each step over HBM with its bytes per chip."""
+  over = [(_step_kind(plan), plan.total_bytes, plan.hbm_bytes)] if not plan.fits else []
+  if evaluation is not None and not evaluation.fits:
+    over.append(("evaluation", evaluation.total_bytes, evaluation.hbm_bytes))
+  if not over:
+    return "FITS"
+  return "DOES NOT FIT: " + "; ".join(f"{name} {total / GIB:.2f} GiB per chip >"
+                                      f" {hbm / GIB:.0f} GiB HBM" for name, total, hbm in over)
+
+
+def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
+                  model_source: str = "gin's ModelConfig",
+                  evaluation: decode_plan.DecodePlan | None = None,
+                  evaluation_planned: bool = False) -> str:
+  """The human-readable table: model, memory, FLOPs, step time, sweep, the evaluation's
+  memory (when planned), verdict (last line)."""
   mesh = " x ".join(f"{axis} {size}" for axis, size in plan.mesh_shape.items())
   lines = [
+      f"model           {model_source}",
       f"topology        {plan.topology}: {plan.chips} x {plan.chip}, mesh {mesh}",
   ]
   if plan.mesh_derived_from:
     gin_mesh = " x ".join(f"{axis} {size}" for axis, size in plan.mesh_derived_from.items())
     lines.append(f"  derived       from gin's mesh {gin_mesh} for {plan.chips} chips (fsdp takes"
                  " what tensor, data and slice leave)")
+  lines.append(f"step            {_step_kind(plan)}: batch {plan.batch_size} x"
+               f" {plan.sequence_length} tokens, {plan.num_microbatches} microbatch(es),"
+               f" {plan.parameter_count / 1e9:.2f}B parameters")
+  if plan.lora is not None:
+    lines.append(_lora_line(plan))
   lines += [
-      f"step            batch {plan.batch_size} x {plan.sequence_length} tokens,"
-      f" {plan.num_microbatches} microbatch(es), {plan.parameter_count / 1e9:.2f}B parameters",
       "memory per chip",
-      f"  parameters    {_gib(plan.parameter_bytes)}",
+      f"  parameters    {_gib(plan.parameter_bytes)}"
+      + ("  (frozen base + adapters)" if plan.lora is not None else ""),
       f"  optimizer     {_gib(plan.optimizer_bytes)}",
       f"  arguments     {_gib(plan.argument_bytes)}  (parameters + optimizer state + batch)",
       f"  temporaries   {_gib(plan.temporary_bytes)}  (activations, gradients, scratch)",
-      f"  total         {_gib(plan.total_bytes)}  of {plan.hbm_bytes / GIB:.0f} GiB HBM"
-      f" ({100 * plan.total_bytes / plan.hbm_bytes:.0f}%)",
+      (f"  total         {_gib(plan.total_bytes)}  of {plan.hbm_bytes / GIB:.0f} GiB HBM"
+       f" ({100 * plan.total_bytes / plan.hbm_bytes:.0f}%)"),
       "FLOPs per chip per step",
-      f"  analytic      {plan.analytic_flops / 1e12:10.2f} TFLOP  (6 x matmul params x tokens"
-      " + attention)",
+      f"  analytic      {plan.analytic_flops / 1e12:10.2f} TFLOP  ("
+      + ("6 x matmul params" if plan.lora is None else
+         "4 x frozen matmul params + 6 x adapter params")
+      + " x tokens + attention)",
   ]
   if plan.compiled_flops is None and plan.compiler_message is None:
     lines.append("  compiled      skipped (--skip_flops: no FLOP probes compiled)")
@@ -87,10 +157,10 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -
     lines.append(f"  compiled      not compiled: {plan.compiler_message}")
   else:
     lines += [
-        f"  compiled      {plan.compiled_flops / 1e12:10.2f} TFLOP  (XLA, all layers;"
-        f" {plan.compiled_over_analytic:.2f} x analytic: remat recomputes the forward pass)",
-        f"  loop once     {plan.compiled_flops_loop_body_once / 1e12:10.2f} TFLOP  (XLA's raw"
-        " count: the scanned layer body counted once)",
+        (f"  compiled      {plan.compiled_flops / 1e12:10.2f} TFLOP  (XLA, all layers;"
+         f" {plan.compiled_over_analytic:.2f} x analytic: remat recomputes the forward pass)"),
+        (f"  loop once     {plan.compiled_flops_loop_body_once / 1e12:10.2f} TFLOP  (XLA's raw"
+         " count: the scanned layer body counted once)"),
     ]
   lines.append(f"step time       {plan.step_seconds:.3g} s at {100 * plan.mfu:.0f}% MFU"
                f" (analytic FLOPs / chip peak), {plan.tokens_per_second_per_chip:,.0f}"
@@ -112,17 +182,23 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate]) -
     lines.append(f"  {'total':<16}{sum(r.examples for r in runs):>10}"
                  f"{sum(r.steps for r in runs):>8}{sum(r.hours for r in runs):>9.2f}"
                  f"{sum(r.chip_hours for r in runs):>12.1f}")
-  lines.append("FITS" if plan.fits else
-               f"DOES NOT FIT: {plan.total_bytes / GIB:.2f} GiB per chip >"
-               f" {plan.hbm_bytes / GIB:.0f} GiB HBM")
+  if evaluation_planned:
+    lines += _evaluation_lines(evaluation)
+  lines.append(verdict(plan, evaluation))
   return "\n".join(lines)
 
 
 def plan_to_json(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
-                 gin_files: list[str]) -> dict:
-  """Every number of the report, for machines."""
+                 gin_files: list[str], model_source: str = "gin's ModelConfig",
+                 evaluation: decode_plan.DecodePlan | None = None) -> dict:
+  """Every number of the report, for machines ("evaluation": None where it was not
+  planned or nothing is decoded)."""
   return {
       "gin_files": gin_files,
+      "model_source": model_source,
+      "fits": plan.fits and (evaluation is None or evaluation.fits),
+      "evaluation": None if evaluation is None else {
+          **dataclasses.asdict(evaluation), "cache_length": evaluation.shape.cache_length},
       "step": {**dataclasses.asdict(plan), "compiled_over_analytic": plan.compiled_over_analytic,
                "tokens_per_second_per_chip": plan.tokens_per_second_per_chip},
       "sweep": {
@@ -146,9 +222,14 @@ def main(argv: list[str] | None = None) -> int:
   os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
   quiet_start.begin()
   from xlt_jax.core import atomic_io, paths
+  from xlt_jax.evaluation import decode_plan
+  from xlt_jax.models import base_checkpoint
   from xlt_jax.runner import gin_setup
   from xlt_jax.studies import designs
   from xlt_jax.training import step_plan
+
+  def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
   try:
     experiment, _ = gin_setup.build_experiment(files, bindings)
@@ -156,24 +237,49 @@ def main(argv: list[str] | None = None) -> int:
     if topology is None:
       raise UserInputError("no --topology given and the mesh gin file sets no"
                            " MeshConfig.topology (e.g. --topology=v5e:16x16)")
+    model, model_source = experiment.model, "gin's ModelConfig"
+    if experiment.base_checkpoint is not None:  # its own architecture, as the launcher takes
+      model, source = base_checkpoint.architecture(experiment.base_checkpoint, experiment.model)
+      model_source = f"{source} (Experiment.base_checkpoint)"
     with quiet_start.native_stderr_filtered():  # libtpu's first load: "no TPU metadata"
       step_plan.topology_devices(topology)
+    shape = None
+    if not options.skip_evaluation:  # checked before anything compiles
+      mesh, _ = step_plan.topology_mesh(experiment.mesh, topology)
+      shape = decode_plan.decode_shape(experiment.evaluation, _metrics(experiment.study), mesh)
     started = time.perf_counter()
     plan = step_plan.plan_train_step(
-        experiment.model, experiment.optimizer, experiment.train, experiment.mesh, topology,
-        options.mfu, progress=lambda message: print(message, file=sys.stderr, flush=True),
-        flop_probes=not options.skip_flops)
+        model, experiment.optimizer, experiment.train, experiment.mesh, topology,
+        options.mfu, progress=progress, flop_probes=not options.skip_flops)
+    evaluation = None
+    if shape is not None:
+      progress(f"compiling the evaluation's decoding for {topology}: batch {shape.batch_size},"
+               f" {shape.prompt_length} + {shape.max_new_tokens} tokens")
+      evaluation = decode_plan.plan_decode(
+          model, experiment.evaluation, shape, mesh,
+          step_plan.chip_of(step_plan.topology_devices(topology)))
     runs = step_plan.estimate_sweep(designs.plan_runs(experiment.study), experiment.train,
                                     plan.step_seconds, plan.chips)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
-  record = plan_to_json(plan, runs, files)
+  record = plan_to_json(plan, runs, files, model_source, evaluation)
   record["wall_seconds"] = time.perf_counter() - started
   if options.output:
     atomic_io.write_json(paths.absolute(options.output), record)
-  print(json.dumps(record, indent=2) if options.json else format_report(plan, runs), flush=True)
-  return 0 if plan.fits else 1
+  print(json.dumps(record, indent=2) if options.json else
+        format_report(plan, runs, model_source, evaluation,
+                      evaluation_planned=not options.skip_evaluation), flush=True)
+  return 0 if record["fits"] else 1
+
+
+def _metrics(study) -> dict[str, str]:
+  """Task -> its dataset's metric, for every test set of the study (as the evaluator reads
+  them)."""
+  from tasks import datasets
+
+  return {evaluation.task: datasets.get_dataset(evaluation.dataset).metric
+          for evaluation in study.evaluation_sets()}
 
 
 if __name__ == "__main__":

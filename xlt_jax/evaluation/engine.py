@@ -102,8 +102,17 @@ class Loglikelihood:
   token_logprobs: tuple[float, ...]
 
 
+LENGTH_BUCKET = 64  # prompt lengths are rounded up to a multiple of this by default
+
+
 def _round_up(value: int, multiple: int) -> int:
   return -(-value // multiple) * multiple
+
+
+def padded_length(length: int, length_bucket: int, max_length: int) -> int:
+  """The padded length of a batch whose longest row has `length` tokens: rounded up to
+  `length_bucket`, at most `max_length`."""
+  return min(_round_up(length, length_bucket), max_length)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "scored"))
@@ -135,7 +144,7 @@ class InferenceEngine:
 
   def __init__(self, model: Decoder, params, vocabulary, *, stop_ids: tuple[int, ...],
                mesh: jax.sharding.Mesh | None = None, batch_size: int = 32,
-               length_bucket: int = 64, max_length: int = 2048):
+               length_bucket: int = LENGTH_BUCKET, max_length: int = 2048):
     """
     Args:
       vocabulary: one of `xlt_jax.models.vocabularies`' kinds (encode, decode, eos_id).
@@ -176,7 +185,7 @@ class InferenceEngine:
     order = sorted(range(len(lengths)), key=lambda row: -lengths[row])
     for start in range(0, len(order), self.batch_size):
       rows = order[start:start + self.batch_size]
-      yield rows, min(_round_up(lengths[rows[0]], self.length_bucket), self.max_length)
+      yield rows, padded_length(lengths[rows[0]], self.length_bucket, self.max_length)
 
   def _pad_rows(self, token_lists: list[list[int]], length: int):
     padded = token_lists + [[0]] * (self.batch_size - len(token_lists))

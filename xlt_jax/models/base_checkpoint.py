@@ -28,6 +28,7 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import chat_templates, conversion
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
+from xlt_jax.models.hf_config import model_config_from_hf
 from xlt_jax.models.hf_tokenizer import HuggingFaceVocabulary
 
 SOURCE_FILE = "source.json"  # in a cached conversion: {"hf_dir", "dtype"} it was made from
@@ -131,6 +132,32 @@ def _architecture(directory: str) -> tuple[bool, ModelConfig, dict]:
     return False, model_config, conversion.read_hf_config(directory)
   raise UserInputError(f"base checkpoint {directory} has neither config.json (a Hugging Face"
                        f" checkpoint) nor {conversion.MODEL_FILE} (an xlt checkpoint)")
+
+
+def architecture(directory: str, runtime: ModelConfig) -> tuple[ModelConfig, str]:
+  """(the architecture a base checkpoint's config file describes with `runtime`'s
+  RUNTIME_FIELDS, the file it came from), reading that file only: no weights or
+  tokenizer are needed, so a plan can be made from a checkpoint's config.json alone.
+  An xlt directory's model.json wins over a config.json beside it, as in `open_base`.
+
+  Raises:
+    UserInputError: the directory is missing, has neither file, or describes an
+      unsupported family.
+  """
+  directory = paths.absolute(directory)
+  if not paths.isdir(directory):
+    raise UserInputError(f"base checkpoint {directory} does not exist")
+  model_json, config_json = (paths.join(directory, conversion.MODEL_FILE),
+                             paths.join(directory, "config.json"))
+  if paths.isfile(model_json):
+    found, source = ModelConfig(**_read_json(model_json)["model_config"]), model_json
+  elif paths.isfile(config_json):
+    found, source = model_config_from_hf(_read_json(config_json)), config_json
+  else:
+    raise UserInputError(f"base checkpoint {directory} has neither config.json (a Hugging Face"
+                         f" checkpoint) nor {conversion.MODEL_FILE} (an xlt checkpoint)")
+  return dataclasses.replace(found, **{name: getattr(runtime, name)
+                                       for name in RUNTIME_FIELDS}), source
 
 
 def open_base(directory: str, runtime: ModelConfig | None = None,

@@ -29,8 +29,12 @@ from xlt_jax.models.lora import Adapter, LoraConfig
 class KVCache:
   """Keys and values of every layer for decoding, filled left to right.
 
-  key_value: [2, layers, B, S, K, H] (keys then values); valid_BS marks the
-  filled slots that hold real (non-padding) tokens.
+  key_value: [layers, 2, B, S, K, H] (keys then values); valid_BS marks the
+  filled slots that hold real (non-padding) tokens. Layers come first so that the
+  scan over layers reads and writes each layer's slice where it lies: with layers
+  second every call transposed the whole cache in and out (Aya 23 35B decoding batch 64
+  x 2048 on v5e-256, measured by `xlt_jax.plan`: 15.7 GiB of temporaries per chip with
+  layers second, 7.9 GiB with layers first).
   """
 
   key_value: jax.Array
@@ -38,7 +42,7 @@ class KVCache:
 
   @classmethod
   def zeros(cls, config: ModelConfig, batch_size: int, length: int) -> "KVCache":
-    shape = (2, config.num_layers, batch_size, length, config.num_kv_heads, config.head_dim)
+    shape = (config.num_layers, 2, batch_size, length, config.num_kv_heads, config.head_dim)
     return cls(
         key_value=jnp.zeros(shape, config.dtype), valid=jnp.zeros((batch_size, length), bool)
     )
@@ -429,9 +433,9 @@ class Decoder(nn.Module):
         layer,
         variable_axes={"params": 0},
         split_rngs={"params": True, LORA_RNG: True, "dropout": True},
-        in_axes=(0, 1 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
+        in_axes=(0, 0 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
                  nn.broadcast),
-        out_axes=1,
+        out_axes=0,
         length=config.num_layers,
         unroll=config.scan_unroll,
         metadata_params={nn.PARTITION_NAME: "layers"},

@@ -30,6 +30,20 @@ CHIPS: dict[str, Chip] = {
 PEAK_TFLOPS_PER_CHIP = {kind: chip.peak_tflops for kind, chip in CHIPS.items()}
 
 
+def matmul_parameters(config: ModelConfig) -> int:
+  """Parameters that enter a matrix multiply once per token: every layer's projections
+  and MLP, and the output logits (the embedding lookup is free)."""
+  D, F, N, K, H = (config.embed_dim, config.mlp_dim, config.num_heads, config.num_kv_heads,
+                   config.head_dim)
+  per_layer = D * N * H * 2 + D * K * H * 2 + (3 if config.mlp_gated else 2) * D * F
+  return config.num_layers * per_layer + D * config.vocab_size
+
+
+def _attention_flops(config: ModelConfig, sequence_length: int) -> float:
+  """Forward FLOPs per token of the two attention matmuls (QK^T and AV) over the sequence."""
+  return 2 * 2 * config.num_layers * config.num_heads * config.head_dim * sequence_length
+
+
 def training_flops_per_token(config: ModelConfig, sequence_length: int) -> float:
   """Forward + backward FLOPs per token position: 6 x matmul parameters, plus attention.
 
@@ -37,12 +51,17 @@ def training_flops_per_token(config: ModelConfig, sequence_length: int) -> float
   lookup is free) and the two attention matmuls over the whole sequence, as
   MaxText and the PaLM paper's MFU do. Padding positions cost the same as tokens.
   """
-  D, F, N, K, H = (config.embed_dim, config.mlp_dim, config.num_heads, config.num_kv_heads,
-                   config.head_dim)
-  per_layer = D * N * H * 2 + D * K * H * 2 + (3 if config.mlp_gated else 2) * D * F
-  matmul_parameters = config.num_layers * per_layer + D * config.vocab_size
-  attention = 2 * 2 * config.num_layers * N * H * sequence_length  # QK^T and AV, forward
-  return 6.0 * matmul_parameters + 3.0 * attention
+  return 6.0 * matmul_parameters(config) + 3.0 * _attention_flops(config, sequence_length)
+
+
+def lora_training_flops_per_token(config: ModelConfig, sequence_length: int,
+                                  adapter_parameters: int) -> float:
+  """`training_flops_per_token` of a LoRA step: the frozen base costs 4 x its matmul
+  parameters (forward, and the backward pass's gradient with respect to activations; no
+  weight gradient is computed for it), the adapters 6 x theirs (each adapter parameter
+  is in one matmul per token), attention as in full fine-tuning."""
+  return (4.0 * matmul_parameters(config) + 6.0 * adapter_parameters
+          + 3.0 * _attention_flops(config, sequence_length))
 
 
 def peak_flops_per_chip(device: jax.Device | None = None) -> float | None:

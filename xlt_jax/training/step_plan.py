@@ -4,27 +4,31 @@ without one, and what a sweep of runs would cost.
 libtpu compiles for a topology description (`jax.experimental.topologies`) from
 abstract shapes, so nothing is allocated and no TPU is needed. The numbers come
 from XLA: per-chip memory from `memory_analysis()`, FLOPs and libtpu's own runtime
-estimate (`optimal_seconds`) from `cost_analysis()`.
+estimate (`optimal_seconds`) from `cost_analysis()`. With `TrainConfig.lora` the step
+planned is the LoRA step training runs (`lora_step`): the frozen base (int8 where
+`LoraConfig.base_dtype` says so) is an argument, only the adapters are in the gradient
+and the optimizer state.
 """
 
 import dataclasses
 import math
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.experimental import topologies
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import flops
+from xlt_jax.models import flops, int8_base, lora
 from xlt_jax.models.config import ModelConfig
 from xlt_jax.models.decoder import parameter_count
 from xlt_jax.studies.designs import RunPlan
-from xlt_jax.training import sharding, train_step
+from xlt_jax.training import lora_step, sharding, train_step
 from xlt_jax.training.batches import MODEL_FEATURES
-from xlt_jax.training.trainer import TrainConfig
+from xlt_jax.training.trainer import TrainConfig, check_lora_dropout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +68,10 @@ class StepPlan:
   estimated_tokens_per_second_per_chip: float | None = None
   estimated_mfu: float | None = None  # analytic FLOPs / chip peak / estimated_step_seconds
   estimate_note: str | None = None
-
+  # The LoRA step's adapters (`dataclasses.asdict(LoraConfig)`), None for full fine-tuning;
+  # with LoRA parameter_bytes holds the frozen base as held plus the adapters.
+  lora: dict | None = None
+  trainable_parameter_count: int | None = None  # in the gradient and optimizer state
 
   @property
   def tokens_per_second_per_chip(self) -> float:
@@ -113,7 +120,24 @@ def chip_of(devices: list[Any]) -> flops.Chip:
   return flops.CHIPS[kind]
 
 
-def _bytes_per_chip(abstract_tree: Any, sharding_tree: Any) -> int:
+def topology_mesh(mesh_config: sharding.MeshConfig,
+                  topology: str) -> tuple[jax.sharding.Mesh, dict[str, int] | None]:
+  """(mesh over the topology's devices, gin's mesh sizes where its fsdp axis was resized to
+  fit the chip count (`sharding.fit_fsdp`), else None).
+
+  Raises:
+    UserInputError: an unknown topology, or a mesh no fsdp size fits to it.
+  """
+  devices = topology_devices(topology)
+  try:
+    fitted = sharding.fit_fsdp(mesh_config, len(devices))
+    mesh = sharding.make_mesh(fitted, devices)
+  except UserInputError as error:
+    raise UserInputError(f"topology {topology} ({len(devices)} chips): {error}") from None
+  return mesh, None if fitted == mesh_config else mesh_config.sizes()
+
+
+def bytes_per_chip(abstract_tree: Any, sharding_tree: Any) -> int:
   """Bytes of the largest shard of each leaf, summed: what one chip holds."""
   leaves = jax.tree.leaves(abstract_tree)
   shardings = jax.tree.leaves(sharding_tree, is_leaf=lambda x: isinstance(x, jax.sharding.Sharding))
@@ -121,21 +145,68 @@ def _bytes_per_chip(abstract_tree: Any, sharding_tree: Any) -> int:
              for leaf, leaf_sharding in zip(leaves, shardings, strict=True))
 
 
-def _compile(functions: train_step.ShardedFunctions, train_config: TrainConfig,
-             mesh: jax.sharding.Mesh):
-  """The train step of `functions` compiled for abstract state and batch on `mesh`."""
-  length = train_config.inputs_length + train_config.targets_length
-  batch = {name: jax.ShapeDtypeStruct((train_config.batch_size, length), jnp.int32,
-                                      sharding=functions.batch_sharding)
-           for name in MODEL_FEATURES}
-  state = jax.tree.map(
+@dataclasses.dataclass(frozen=True)
+class _Step:
+  """A train step ready to lower: the jitted function and its abstract, sharded arguments."""
+
+  jitted: Any
+  arguments: tuple
+  parameter_bytes: int  # per chip: the trained parameters, and a LoRA step's frozen base
+  optimizer_bytes: int  # per chip
+  trainable_parameters: int
+
+
+def _sharded(abstract_tree: Any, sharding_tree: Any) -> Any:
+  return jax.tree.map(
       lambda leaf, leaf_sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
                                                        sharding=leaf_sharding),
-      functions.abstract_state, functions.state_sharding)
+      abstract_tree, sharding_tree)
+
+
+def _build_step(model_config: ModelConfig, optimizer_config: train_step.OptimizerConfig,
+                train_config: TrainConfig, mesh: jax.sharding.Mesh,
+                schedule_steps: int | None) -> _Step:
+  """The step training runs would build: `train_step.build` (with the run's residual
+  dropout), or with `train_config.lora` enabled `lora_step.build` with the frozen base
+  held as `LoraConfig.base_dtype` says."""
+  length = train_config.inputs_length + train_config.targets_length
+
+  def batch(batch_sharding):
+    return {name: jax.ShapeDtypeStruct((train_config.batch_size, length), jnp.int32,
+                                       sharding=batch_sharding)
+            for name in MODEL_FEATURES}
+
+  adapters = train_config.lora
+  if not adapters.enabled:
+    functions = train_step.build(model_config, optimizer_config, mesh,
+                                 train_config.num_microbatches, total_steps=schedule_steps,
+                                 dropout_rate=train_config.dropout_rate,
+                                 dropout_seed=train_config.seed)
+    state = _sharded(functions.abstract_state, functions.state_sharding)
+    return _Step(functions.train_step.__wrapped__, (state, batch(functions.batch_sharding)),
+                 bytes_per_chip(state.params, functions.state_sharding.params),
+                 bytes_per_chip(state.opt_state, functions.state_sharding.opt_state),
+                 parameter_count(model_config))
+  functions = lora_step.build(model_config, adapters, optimizer_config, mesh,
+                              train_config.num_microbatches, train_config.seed,
+                              total_steps=schedule_steps)
+  state = _sharded(functions.abstract_state, functions.state_sharding)
+  base = (int8_base.abstract_quantized(functions.abstract_base)
+          if adapters.base_dtype == "int8" else functions.abstract_base)
+  return _Step(functions.train_step.__wrapped__,
+               (state, batch(functions.batch_sharding), base),
+               bytes_per_chip(state.params, functions.state_sharding.params)
+               + bytes_per_chip(base, functions.base_sharding),
+               bytes_per_chip(state.opt_state, functions.state_sharding.opt_state),
+               lora.count(functions.abstract_state.params))
+
+
+def _compile(step: _Step, mesh: jax.sharding.Mesh):
+  """The step compiled for its abstract arguments on `mesh`."""
   # The rules must be bound while tracing, as in the wrapped train step, so the
   # model's activation constraints shard the compiled step as in training.
   with jax.sharding.set_mesh(mesh), sharding.axis_rules():
-    return functions.train_step.__wrapped__.lower(state, batch).compile()
+    return step.jitted.lower(*step.arguments).compile()
 
 
 def _flops(compiled) -> float:
@@ -180,24 +251,22 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
   the verdict, no compiled FLOPs or estimate. The step time assumes `mfu` of the
   chip's peak on the analytic model FLOPs. A mesh that does not fit the topology
   has its fsdp axis resized (`sharding.fit_fsdp`; recorded in `mesh_derived_from`).
-  `progress` hears about each compile as it starts.
+  `progress` hears about each compile as it starts. With `train_config.lora` enabled
+  the LoRA step is planned, its analytic FLOPs without the frozen base's weight gradient
+  (`flops.lora_training_flops_per_token`).
 
   Raises:
     UserInputError: unknown topology or chip, a mesh whose fsdp cannot be resized
-      to the topology's chip count, a batch the mesh cannot split, mfu outside (0, 1].
+      to the topology's chip count, a batch the mesh cannot split, mfu outside (0, 1],
+      LoRA with residual dropout (the launcher refuses it too).
   """
   if not 0 < mfu <= 1:
     raise UserInputError(f"mfu {mfu} must be in (0, 1]")
+  check_lora_dropout(train_config)
   devices = topology_devices(topology)
   chip = chip_of(devices)
-  try:
-    fitted = sharding.fit_fsdp(mesh_config, len(devices))
-    mesh = sharding.make_mesh(fitted, devices)
-  except UserInputError as error:
-    raise UserInputError(f"topology {topology} ({len(devices)} chips): {error}") from None
-  mesh_derived_from = None
-  if fitted != mesh_config:
-    mesh_derived_from = mesh_config.sizes()
+  mesh, mesh_derived_from = topology_mesh(mesh_config, topology)
+  if mesh_derived_from is not None:
     progress(f"mesh derived for {topology} ({len(devices)} chips): gin's {mesh_derived_from}"
              f" -> {dict(mesh.shape)}")
   batch_shards = sharding.batch_shard_count(mesh)
@@ -208,20 +277,22 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
         f" of mesh {dict(mesh.shape)}; move chips to tensor parallelism")
 
   length = train_config.inputs_length + train_config.targets_length
-  analytic_step = (flops.training_flops_per_token(model_config, length)
-                   * train_config.batch_size * length)
   chips = len(devices)
   start = time.perf_counter()
-  progress(f"compiling the train step for {topology}, mesh {dict(mesh.shape)}")
+  kind = "LoRA step" if train_config.lora.enabled else "train step"
+  progress(f"compiling the {kind} for {topology}, mesh {dict(mesh.shape)}")
   # A decaying schedule's length changes no shape, memory or FLOP count: any will do.
   schedule_steps = PLANNED_SCHEDULE_STEPS if optimizer_config.needs_run_length else None
-  functions = train_step.build(model_config, optimizer_config, mesh,
-                               train_config.num_microbatches, total_steps=schedule_steps)
-  state_bytes = (_bytes_per_chip(functions.abstract_state.params, functions.state_sharding.params),
-                 _bytes_per_chip(functions.abstract_state.opt_state,
-                                 functions.state_sharding.opt_state))
+  step = _build_step(model_config, optimizer_config, train_config, mesh, schedule_steps)
+  if train_config.lora.enabled:
+    per_token = flops.lora_training_flops_per_token(model_config, length,
+                                                    step.trainable_parameters)
+  else:
+    per_token = flops.training_flops_per_token(model_config, length)
+  analytic_step = per_token * train_config.batch_size * length
+  state_bytes = (step.parameter_bytes, step.optimizer_bytes)
   try:
-    compiled = _compile(functions, train_config, mesh)
+    compiled = _compile(step, mesh)
   except jax.errors.JaxRuntimeError as error:
     # libtpu refuses to compile a program whose temporaries exceed HBM, naming their size.
     if "RESOURCE_EXHAUSTED" not in str(error):
@@ -239,10 +310,8 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
     for layers in (1, 2) if flop_probes else ():
       progress(f"compiling the {layers}-layer FLOP probe ({time.perf_counter() - start:.0f} s)")
       probe = dataclasses.replace(model_config, num_layers=layers, scan_unroll=layers)
-      probe_functions = train_step.build(probe, optimizer_config, mesh,
-                                         train_config.num_microbatches,
-                                         total_steps=schedule_steps)
-      probes.append(_compile(probe_functions, train_config, mesh))
+      probes.append(_compile(_build_step(probe, optimizer_config, train_config, mesh,
+                                         schedule_steps), mesh))
     if probes:
       compiled_flops = _extrapolate(*map(_flops, probes), model_config.num_layers)
       # (The scanned step itself reports none: libtpu leaves loops out of the estimate.)
@@ -261,7 +330,7 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
   else:
     batch_bytes = 3 * train_config.batch_size * length * 4 // sharding.batch_shard_count(mesh)
     arguments = sum(state_bytes) + batch_bytes
-    temporaries = _bytes_in_message(compiler_message)
+    temporaries = bytes_in_message(compiler_message)
     total = arguments + temporaries
   tokens = train_config.batch_size * length
   return StepPlan(
@@ -295,10 +364,12 @@ def plan_train_step(model_config: ModelConfig, optimizer_config: train_step.Opti
       estimated_mfu=(None if estimated_seconds is None else
                      analytic_step / (chips * chip.peak_tflops * 1e12 * estimated_seconds)),
       estimate_note=estimate_note,
+      lora=dataclasses.asdict(train_config.lora) if train_config.lora.enabled else None,
+      trainable_parameter_count=step.trainable_parameters,
   )
 
 
-def _bytes_in_message(message: str) -> int:
+def bytes_in_message(message: str) -> int:
   """The size libtpu names in an out-of-memory message, e.g. "(306.13G)"; 0 if none."""
   match = re.search(r"\(([0-9.]+)([KMGT])\)", message)
   if not match:

@@ -245,6 +245,14 @@ def shared_lora_functions(model_config: ModelConfig, lora_config: LoraConfig,
                          seed, total_steps=total_steps)
 
 
+def check_lora_dropout(train_config: TrainConfig) -> None:
+  """Raises UserInputError for residual dropout with LoRA (the frozen base takes none)."""
+  if train_config.lora.enabled and train_config.dropout_rate:
+    raise UserInputError(
+        f"TrainConfig.dropout_rate={train_config.dropout_rate} with LoRA: the frozen base takes"
+        " no residual dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.dropout_rate=0")
+
+
 def _step_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig,
                     train_config: TrainConfig, mesh: Mesh,
                     total_steps: int | None) -> ShardedFunctions:
@@ -265,10 +273,7 @@ def _step_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig
         f"TrainConfig.lora.rank={lora.rank} adapts a pretrained base, but none is given: set"
         " Experiment.base_checkpoint (or TrainConfig.initial_checkpoint), or rank 0 to train"
         " the whole model")
-  if train_config.dropout_rate:
-    raise UserInputError(
-        f"TrainConfig.dropout_rate={train_config.dropout_rate} with LoRA: the frozen base takes"
-        " no residual dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.dropout_rate=0")
+  check_lora_dropout(train_config)
   functions = shared_lora_functions(model_config, lora, optimizer_config, mesh,
                                     train_config.num_microbatches, train_config.seed,
                                     total_steps)
