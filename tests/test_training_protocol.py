@@ -114,7 +114,7 @@ def _batch():
           "decoder_loss_weights": np.ones((8, 16), np.int32)}
 
 
-@pytest.mark.slow  # three builds: about 80 s on 2 shared cores
+@pytest.mark.slow  # four builds: about 110 s on 2 shared cores
 def test_dropout_changes_the_training_loss_but_never_validation():
   mesh = sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1])
   optimizer = OptimizerConfig(learning_rate=1e-3)
@@ -134,8 +134,15 @@ def test_dropout_changes_the_training_loss_but_never_validation():
   assert validation == plain_validation  # deterministic at evaluation
   assert loss != plain_loss and loss == again
   assert jax.tree.structure(state.params) == jax.tree.structure(plain_state.params)
+  # Attention-probability dropout is threaded to the train step the same way.
+  attention_loss, attention_validation, _ = first_step(
+      build(CONFIG, optimizer, mesh, dropout_seed=7, attention_dropout_rate=0.3))
+  assert attention_validation == plain_validation
+  assert attention_loss not in (plain_loss, loss)
   with pytest.raises(UserInputError, match="dropout_rate"):
     trainer.TrainConfig(dropout_rate=1.0)
+  with pytest.raises(UserInputError, match="attention_dropout_rate"):
+    trainer.TrainConfig(attention_dropout_rate=-0.1)
 
 
 VOCABULARY = seqio.ByteVocabulary()

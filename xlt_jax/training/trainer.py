@@ -74,6 +74,9 @@ class TrainConfig:
   # Residual dropout in every layer while training (P1: 0.05); validation and evaluation
   # never drop out. The masks are seeded by `seed` and the step.
   dropout_rate: float = 0.0
+  # Dropout of the attention probabilities while training (the Hugging Face configs'
+  # `attention_dropout`, 0 in every family used), seeded like dropout_rate.
+  attention_dropout_rate: float = 0.0
   validation_every_steps: int = 50  # validation loss; these steps are always checkpointed
   checkpoint_every_steps: int = 50  # further checkpoints (without a validation loss) between
   keep_latest_checkpoints: int = 1  # the newest ones, to resume from
@@ -104,8 +107,9 @@ class TrainConfig:
                            " epochs (at least 1), or set TrainConfig.num_steps instead")
     if self.num_steps is not None and self.num_steps < 1:
       raise UserInputError(f"TrainConfig.num_steps must be at least 1, not {self.num_steps}")
-    if not 0 <= self.dropout_rate < 1:
-      raise UserInputError(f"TrainConfig.dropout_rate {self.dropout_rate} must be in [0, 1)")
+    for name in ("dropout_rate", "attention_dropout_rate"):
+      if not 0 <= getattr(self, name) < 1:
+        raise UserInputError(f"TrainConfig.{name} {getattr(self, name)} must be in [0, 1)")
 
   @property
   def feature_lengths(self) -> batches.FeatureLengths:
@@ -221,7 +225,8 @@ def _restore_or_initialize(functions, manager, train_config: TrainConfig,
 @functools.lru_cache(maxsize=8)
 def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
                      num_microbatches: int, total_steps: int | None = None,
-                     dropout_rate: float = 0.0, dropout_seed: int = 0) -> ShardedFunctions:
+                     dropout_rate: float = 0.0, dropout_seed: int = 0,
+                     attention_dropout_rate: float = 0.0) -> ShardedFunctions:
   """`train_step.build`, once per model, optimizer, mesh, microbatching, schedule length
   and dropout in this process (pass total_steps only where the schedule needs it, so that
   runs of other lengths share the step).
@@ -233,7 +238,8 @@ def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfi
   and optax transformations, and read or write nothing else.
   """
   return build(model_config, optimizer_config, mesh, num_microbatches, total_steps=total_steps,
-               dropout_rate=dropout_rate, dropout_seed=dropout_seed)
+               dropout_rate=dropout_rate, dropout_seed=dropout_seed,
+               attention_dropout_rate=attention_dropout_rate)
 
 
 @functools.lru_cache(maxsize=8)
@@ -259,16 +265,18 @@ def _step_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig
   lora = train_config.lora
   if not lora.enabled:
     return shared_functions(model_config, optimizer_config, mesh, train_config.num_microbatches,
-                            total_steps, train_config.dropout_rate, train_config.seed)
+                            total_steps, train_config.dropout_rate, train_config.seed,
+                            train_config.attention_dropout_rate)
   if not train_config.initial_checkpoint:
     raise UserInputError(
         f"TrainConfig.lora.rank={lora.rank} adapts a pretrained base, but none is given: set"
         " Experiment.base_checkpoint (or TrainConfig.initial_checkpoint), or rank 0 to train"
         " the whole model")
-  if train_config.dropout_rate:
-    raise UserInputError(
-        f"TrainConfig.dropout_rate={train_config.dropout_rate} with LoRA: the frozen base takes"
-        " no residual dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.dropout_rate=0")
+  for name in ("dropout_rate", "attention_dropout_rate"):
+    if getattr(train_config, name):
+      raise UserInputError(
+          f"TrainConfig.{name}={getattr(train_config, name)} with LoRA: the frozen base takes"
+          f" no dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.{name}=0")
   functions = shared_lora_functions(model_config, lora, optimizer_config, mesh,
                                     train_config.num_microbatches, train_config.seed,
                                     total_steps)
