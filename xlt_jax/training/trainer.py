@@ -58,8 +58,9 @@ class TrainConfig:
   per epoch (`batches.training_batches`): num_epochs whole epochs of
   ceil(kept / batch_size) steps (an epoch budget, P2, P4), or, with num_steps, that many
   steps (a step budget, P1, P3: epochs follow one another, the last one partial).
-  Repetition is only ever by whole epochs; max_steps caps either. Packed rows hold a
-  variable number of examples, so packing needs num_steps or max_steps.
+  Repetition is only ever by whole epochs; max_steps caps either. With pack the kept
+  examples are packed once (`batches.packed_rows`) and an epoch is ceil(packed rows /
+  batch_size) steps over those rows, so it still holds every kept example exactly once.
   """
 
   batch_size: int = 64  # global, in sequences (rows)
@@ -115,20 +116,14 @@ class TrainConfig:
   def feature_lengths(self) -> batches.FeatureLengths:
     return batches.FeatureLengths(self.inputs_length, self.targets_length)
 
-  def total_steps(self, num_examples: int) -> int:
-    """Steps of a run over num_examples kept examples: num_steps, else num_epochs whole
-    epochs of batches.steps_per_epoch each; at most max_steps.
-
-    Raises:
-      UserInputError: packed rows with an epoch budget and no max_steps.
-    """
+  def total_steps(self, epoch_rows: int) -> int:
+    """Steps of a run whose epoch is `epoch_rows` rows (the kept examples, or the packed
+    rows that hold them: `batches.epoch_rows`): num_steps, else num_epochs whole epochs
+    of batches.steps_per_epoch each; at most max_steps."""
     if self.num_steps is not None:
       steps = self.num_steps
-    elif self.pack and not self.max_steps:
-      raise UserInputError("TrainConfig.pack=True fills rows with a varying number of examples:"
-                           " give a step budget (TrainConfig.num_steps or max_steps)")
     else:
-      steps = int(self.num_epochs) * batches.steps_per_epoch(num_examples, self.batch_size)
+      steps = int(self.num_epochs) * batches.steps_per_epoch(epoch_rows, self.batch_size)
     return min(steps, self.max_steps) if self.max_steps else steps
 
 
@@ -357,8 +352,9 @@ def train_run(
       mixture, validation_mixture, lengths, manifest)
   length_policy.check_something_fits(run_name, length_counts, lengths)
   kept = length_counts["kept_examples"]
-  total_steps = train_config.total_steps(kept)
-  epoch_steps = batches.steps_per_epoch(kept, train_config.batch_size)
+  rows = batches.epoch_rows(mixture, lengths, train_config.seed, train_config.pack, kept)
+  total_steps = train_config.total_steps(rows)
+  epoch_steps = batches.steps_per_epoch(rows, train_config.batch_size)
   functions = _step_functions(model_config, optimizer_config, train_config, mesh,
                               total_steps if optimizer_config.needs_run_length else None)
   if not checkpointing.saved_steps(checkpoint_dir):
@@ -392,8 +388,8 @@ def train_run(
     best_step, best_loss = _best_validation(kept_records)
     if primary:
       length_policy.write_length_report(run_dir, run_name, length_counts, stream)
-    budget = ("packed rows" if train_config.pack
-              else f"{total_steps / epoch_steps:g} epochs of {epoch_steps} steps")
+    budget = f"{total_steps / epoch_steps:g} epochs of {epoch_steps} steps" + (
+        f" over {rows} packed rows" if train_config.pack else "")
     print(f"[{run_name}] {kept} training examples kept, {total_steps} steps ({budget})",
           file=stream, flush=True)
     validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
@@ -484,7 +480,8 @@ def train_run(
       "train_examples": num_train_examples,  # planned
       "kept_examples": kept,  # what the length policy kept: one epoch
       "steps_per_epoch": epoch_steps,
-      "epochs": None if train_config.pack else total_steps / epoch_steps,
+      "epochs": total_steps / epoch_steps,
+      "epoch_rows": rows,  # rows of one epoch: kept examples, or the packed rows holding them
       "best_step": best_step,
       "best_validation_loss": best_loss,
       "resumed_from_step": start_step,
