@@ -62,9 +62,10 @@ def test_pretraining_text_is_train_problems_with_answers_in_all_eight_languages(
     demo_base.pretraining_texts(data_dir, 17)
 
 
-def test_the_base_sees_answers_in_english_only_and_parallel_text_without_held_out_problems(
+def test_answer_languages_and_parallel_text_without_held_out_problems(
     data_dir):
-  config = demo_base.DemoBaseConfig(texts_per_language=8, parallel_per_language=6)
+  config = demo_base.DemoBaseConfig(texts_per_language=8, parallel_per_language=6,
+                                    answer_languages=("en",))
   rows, tokenizer_texts = demo_base.pretraining_rows(config, data_dir)
   texts = demo_base.pretraining_texts(data_dir, 8)
   assert rows[:64] == [pair if language == "en" else pair[:1]
@@ -81,6 +82,12 @@ def test_the_base_sees_answers_in_english_only_and_parallel_text_without_held_ou
   spanish_answer = texts["es"][0][1]
   assert spanish_answer in tokenizer_texts
   assert not any(spanish_answer in row for row in rows)
+  # By default (answers everywhere, no parallel text) the rows are the train problems with
+  # their answers, and the tokenizer reads exactly their texts.
+  rows, tokenizer_texts = demo_base.pretraining_rows(
+      demo_base.DemoBaseConfig(texts_per_language=8), data_dir)
+  assert rows == [pair for language in demo.DEMO_LANGUAGES for pair in texts[language]]
+  assert tokenizer_texts == [text for pair in rows for text in pair]
   with pytest.raises(UserInputError, match="answer_languages has xx"):
     demo_base.DemoBaseConfig(answer_languages=("en", "xx"))
 

@@ -8,25 +8,29 @@ fine-tunes the result through `Experiment.base_checkpoint`, the path any Hugging
 checkpoint takes (`xlt_jax.models.base_checkpoint`).
 
 - Text (`pretraining_rows`): per language the first `texts_per_language` problems of the
-  generated demo dataset's *train* split; in `answer_languages` (English) each followed
-  by its answer sentence ("... now?", "The answer is 5."), in the others the question
-  alone; and per non-English language `parallel_per_language` texts stating one problem
-  in English and in that language on two lines (`xlt_jax.data.demo.parallel_questions`).
-  Rows are laid out as the study's plain rows (BOS question EOS answer EOS, or BOS text
-  EOS), with the loss on every token. No validation or test problem is ever shown, in any
-  language (they are other slices of the same shuffled lists,
-  `xlt_jax.data.demo.write_demo_dataset`, and are left out of the parallel texts).
-  Why this text: the base should know the languages and how they align, and know the
-  arithmetic in English, as real pretraining corpora hold worked maths mostly in English,
-  but not yet how to answer in the other languages. With every language's answers the
-  base already solved the task everywhere, so English-only fine-tuning carried over
-  (0.65 of English) but no seen-language budget could move the unseen languages (ar,
-  ko, pt flat at 0.81, 0.74, 0.81 over budgets 0, 50, 200). With no answers at all the
-  600 English fine-tuning examples did not teach the arithmetic (English 0.26). In the
-  layout of plain text ("question answer") English-only fine-tuning, whose rows put EOS
-  before the answer, began every answer with English "The" and lost the other
-  languages; so the parallel texts join their two questions with a newline, never EOS,
-  where the study's rows hold an answer.
+  generated demo dataset's *train* split, in `answer_languages` (all 8 by default) each
+  followed by its answer sentence ("... now?", "The answer is 5."), in the others the
+  question alone; and per non-English language `parallel_per_language` texts (none by
+  default) stating one problem in English and in that language on two lines
+  (`xlt_jax.data.demo.parallel_questions`). Rows are laid out as the study's plain rows
+  (BOS question EOS answer EOS, or BOS text EOS), with the loss on every token. No
+  validation or test problem is ever shown, in any language (they are other slices of the
+  same shuffled lists, `xlt_jax.data.demo.write_demo_dataset`, and are left out of the
+  parallel texts). In the layout of plain text ("question answer") the base answers in
+  the question's language, but English-only fine-tuning, whose rows put EOS before the
+  answer, then begins every answer with English "The" and loses the other languages
+  (measured: Spanish 0.06 at budget 0 where the base alone scored 0.78); the parallel
+  texts therefore join their two questions with a newline, never EOS.
+  Measured (gin/demo_cpu.gin, budgets 0 / 50 / 200; README): with answers in all 8
+  languages English-only fine-tuning carries over (non-English 0.65 of English) but the
+  unseen languages stay flat (ar, ko, pt 0.81, 0.74, 0.81 on average over the budgets):
+  the base already answers them. With answers in English only and 1,000 parallel texts
+  per language (sequence_length 72) the base does not answer outside English: budget 0
+  scores English 0.60 and every other language 0.00-0.02 (the model ends its answer at
+  once or continues the question), budget 50 lifts the seen languages to 0.10-0.20 and
+  leaves the unseen ones at 0.00-0.02. With questions alone in every language (no answers)
+  and the parallel pairs separated by EOS, English scored 0.26 at budget 0: 600 fine-tuning examples
+  do not teach the arithmetic.
 - Tokenizer: a byte-level BPE trained on that text with the `tokenizers` library, as
   tests/test_base_checkpoint.py builds its checkpoints' tokenizers; its post-processor
   adds BOS `<s>` before every text (Llama 2's convention), EOS is `</s>`, padding `<pad>`.
@@ -67,15 +71,13 @@ class DemoBaseConfig:
   sequence_length: int = 64  # tokens per row, BOS and EOS included; longer texts are cut
   texts_per_language: int = 1000  # from the demo train split, in each of the 8 languages
   # The languages whose texts carry their answer sentence; the others' are questions
-  # alone. English only, as a real corpus holds worked arithmetic mostly in English: with
-  # answers in all 8 the base already solved the task in every language, so no
-  # fine-tuning budget could change what the unseen ones score (measured: ar, ko, pt
-  # flat at 0.81, 0.74, 0.81 over budgets 0, 50, 200).
-  answer_languages: tuple[str, ...] = ("en",)
+  # alone. All 8 by default: the base then solves the task everywhere, so English-only
+  # fine-tuning carries over, but no seen-language budget moves the unseen languages.
+  answer_languages: tuple[str, ...] = demo_data.DEMO_LANGUAGES
   # Per non-English language, this many texts of one problem in English and in that
   # language, one after the other (half each way round, never a held-out problem): the
   # parallel text that aligns the languages, as translations in a real corpus do.
-  parallel_per_language: int = 1000
+  parallel_per_language: int = 0
   learning_rate: float = 2e-3
   warmup_steps: int = 30
   seed: int = 0
@@ -140,9 +142,8 @@ def pretraining_rows(config: DemoBaseConfig,
 
   Per language the `texts_per_language` train problems: (question, answer) in
   `answer_languages`, (question,) in the others; then the parallel texts, (text,). The
-  tokenizer also reads every one of those problems with its answer sentence, so that the
-  study's targets take as few tokens in every language as in English (the model never
-  sees the other languages' answers).
+  tokenizer also reads the answer sentences the model does not see, so that the study's
+  targets take as few tokens in every language as in English.
   """
   texts = pretraining_texts(data_dir, config.texts_per_language)
   rows = [pair if language in config.answer_languages else pair[:1]
@@ -150,7 +151,8 @@ def pretraining_rows(config: DemoBaseConfig,
   rows += [(text,) for text in parallel_texts(data_dir, config.parallel_per_language,
                                               config.seed)]
   tokenizer_texts = [text for row in rows for text in row]
-  tokenizer_texts += [text for pairs in texts.values() for pair in pairs for text in pair]
+  tokenizer_texts += [answer for language, pairs in texts.items()
+                      if language not in config.answer_languages for _, answer in pairs]
   return rows, tokenizer_texts
 
 
