@@ -56,6 +56,40 @@ def test_gradients_equal_plain_autodiff_in_float32(mask_name):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_attention_dropout_equals_plain_autodiff_of_dropped_out_probabilities():
+  """Hugging Face's eager attention: softmax, dropout(p), then the value product."""
+  mask = _masks()["packed_segments"]
+  keys = jax.random.split(jax.random.key(2), 5)
+  query = jax.random.normal(keys[0], (B, L, K, G, H))
+  key = jax.random.normal(keys[1], (B, L, K, H))
+  value = jax.random.normal(keys[2], (B, L, K, H))
+  weights = jax.random.normal(keys[3], (B, L, K, G, H))
+  rate, dropout_key = 0.3, keys[4]
+  # The reference draws its own mask: keep with probability 1 - rate, scale by 1 / (1 - rate).
+  kept = jax.random.bernoulli(dropout_key, 1 - rate, (B, K, G, L, L)) / (1 - rate)
+
+  def reference(q, k, v):
+    scores = jnp.einsum("blkgh,bskh->bkgls", q, k) * 0.7
+    probabilities = jax.nn.softmax(jnp.where(mask[:, None, None], scores, MASKED_SCORE), -1)
+    return jnp.einsum("bkgls,bskh->blkgh", probabilities * kept, v)
+
+  def ours(q, k, v):
+    return dot_product_attention(q, k, v, mask, 0.7, "float32", rate, dropout_key)
+
+  got = jax.value_and_grad(lambda *o: jnp.sum(ours(*o) * weights), argnums=(0, 1, 2))(
+      query, key, value)
+  want = jax.value_and_grad(lambda *o: jnp.sum(reference(*o) * weights), argnums=(0, 1, 2))(
+      query, key, value)
+  np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+  for got_grad, want_grad in zip(got[1], want[1]):
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-4, atol=1e-5)
+  # Dropout changed the output; rate 0 is the computation without dropout, bit for bit.
+  plain = dot_product_attention(query, key, value, mask, 0.7, "float32")
+  assert not np.allclose(ours(query, key, value), plain)
+  np.testing.assert_array_equal(
+      dot_product_attention(query, key, value, mask, 0.7, "float32", 0.0, dropout_key), plain)
+
+
 def test_bfloat16_gradients_stay_close_to_float32_and_keep_their_dtype():
   mask = _masks()["causal_with_left_padding"]
   keys = jax.random.split(jax.random.key(1), 3)
@@ -116,3 +150,25 @@ def test_model_gradients_equal_transformers_autograd_in_float32(name, tmp_path):
   for (path, got), want in zip(jax.tree_util.tree_leaves_with_path(grads),
                                jax.tree.leaves(expected)):
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5, err_msg=str(path))
+
+
+def test_attention_dropout_changes_training_mode_logits_only():
+  from xlt_jax.models.config import ModelConfig
+  from xlt_jax.models.decoder import Decoder
+
+  config = ModelConfig(vocab_size=64, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2,
+                       head_dim=8, mlp_dim=64)
+  tokens = np.random.default_rng(0).integers(0, 64, (2, 9)).astype(np.int32)
+  params = Decoder(config).init(jax.random.key(0), tokens)["params"]
+  evaluation, _ = Decoder(config).apply({"params": params}, tokens)
+
+  def training(rate, seed):
+    logits, _ = Decoder(config, attention_dropout_rate=rate).apply(
+        {"params": params}, tokens, rngs={"dropout": jax.random.key(seed)})
+    return np.asarray(logits)
+
+  np.testing.assert_array_equal(training(0.0, 1), evaluation)  # rate 0: today's model
+  dropped = training(0.5, 1)
+  assert not np.allclose(dropped, evaluation, atol=1e-3)
+  np.testing.assert_array_equal(training(0.5, 1), dropped)  # the same masks for the same rng
+  assert not np.allclose(training(0.5, 2), dropped, atol=1e-3)

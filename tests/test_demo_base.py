@@ -27,7 +27,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 TOY_MODEL = ModelConfig(vocab_size=512, embed_dim=32, num_layers=2, num_heads=4,
                         num_kv_heads=2, head_dim=8, mlp_dim=64)
 TOY_BASE = demo_base.DemoBaseConfig(steps=3, batch_size=8, sequence_length=48,
-                                    texts_per_language=8, warmup_steps=0)
+                                    texts_per_language=8, parallel_per_language=4,
+                                    warmup_steps=0)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,36 @@ def test_pretraining_text_is_train_problems_with_answers_in_all_eight_languages(
     assert not held_out & {question for question, _ in language_texts}
   with pytest.raises(UserInputError, match="texts_per_language=17 but the demo train split has 16"):
     demo_base.pretraining_texts(data_dir, 17)
+
+
+def test_answer_languages_and_parallel_text_without_held_out_problems(
+    data_dir):
+  config = demo_base.DemoBaseConfig(texts_per_language=8, parallel_per_language=6,
+                                    answer_languages=("en",))
+  rows, tokenizer_texts = demo_base.pretraining_rows(config, data_dir)
+  texts = demo_base.pretraining_texts(data_dir, 8)
+  assert rows[:64] == [pair if language == "en" else pair[:1]
+                       for language in demo.DEMO_LANGUAGES for pair in texts[language]]
+  parallel = [row[0].split("\n") for row in rows[64:]]
+  assert len(parallel) == 7 * 6 and all(len(row) == 1 for row in rows[64:])
+  held_out = {e["inputs"] for language in demo.DEMO_LANGUAGES for split in ("validation", "test")
+              for e in datasets.read_examples("demo_arith", data_dir, language, split)}
+  english = {question for question, _ in demo._all_problems("en")}
+  for index, pair in enumerate(parallel):
+    assert len(pair) == 2 and not held_out & set(pair)
+    assert (pair[0] in english) == (index % 2 == 0)  # English first, then second, in turn
+  # The tokenizer reads every language's answers, the model English ones only.
+  spanish_answer = texts["es"][0][1]
+  assert spanish_answer in tokenizer_texts
+  assert not any(spanish_answer in row for row in rows)
+  # By default (answers everywhere, no parallel text) the rows are the train problems with
+  # their answers, and the tokenizer reads exactly their texts.
+  rows, tokenizer_texts = demo_base.pretraining_rows(
+      demo_base.DemoBaseConfig(texts_per_language=8), data_dir)
+  assert rows == [pair for language in demo.DEMO_LANGUAGES for pair in texts[language]]
+  assert tokenizer_texts == [text for pair in rows for text in pair]
+  with pytest.raises(UserInputError, match="answer_languages has xx"):
+    demo_base.DemoBaseConfig(answer_languages=("en", "xx"))
 
 
 def test_rows_are_laid_out_as_plain_study_rows_and_weigh_no_padding():
@@ -123,7 +154,7 @@ def test_a_second_build_reuses_the_base_and_other_settings_are_refused(exported,
   assert demo_base.build_demo_base(TOY_BASE, TOY_MODEL, mesh, data_dir, exported) == exported
   assert os.path.getmtime(os.path.join(exported, "model.safetensors")) == before
   record = json.loads(pathlib.Path(exported, demo_base.RECORD_FILE).read_text())
-  assert record["texts"] == 64 and len(record["losses_at_steps_1_50_100_and_last"]) == 2
+  assert record["texts"] == 64 + 7 * 4 and len(record["losses_at_steps_1_50_100_and_last"]) == 2
   other = demo_base.DemoBaseConfig(**{**vars(TOY_BASE), "steps": 4})
   with pytest.raises(UserInputError, match=r"other settings \(steps differ\)"):
     demo_base.build_demo_base(other, TOY_MODEL, mesh, data_dir, exported)

@@ -147,3 +147,22 @@ def test_command_line(tmp_path, capsys):
   assert demo_data_binary.main([f"--out={tmp_path}", "--train=100000"]) == 2
   error = capsys.readouterr().err
   assert error.startswith("error: ") and error.count("\n") == 1
+
+
+@pytest.mark.parametrize("language", [language for language in DEMO_LANGUAGES if language != "en"])
+def test_parallel_questions_state_the_same_problem(language):
+  answers = {question: answer for question, answer in demo_data._all_problems("en")}
+  answers.update(demo_data._all_problems(language))
+  excluded = frozenset(question for question, _ in generate_problems(language, 50, seed=0))
+  pairs = demo_data.parallel_questions("en", language, 500, seed=1, exclude=excluded)
+  assert len(set(pairs)) == 500 and pairs == demo_data.parallel_questions(
+      "en", language, 500, seed=1, exclude=excluded)
+  for english, other in pairs:
+    assert other not in excluded
+    # The same numbers in the same order, the same operation, hence the same answer.
+    assert re.findall(r"\d+", english) == re.findall(r"\d+", other), (english, other)
+    assert answers[english] == answers[other]
+    assert (any(word in english for word in SUBTRACTION_WORDS["en"])
+            == any(word in other for word in SUBTRACTION_WORDS[language]))
+  with pytest.raises(UserInputError, match="parallel problems"):
+    demo_data.parallel_questions("en", language, 9072, seed=1, exclude=excluded)

@@ -114,7 +114,7 @@ def _batch():
           "decoder_loss_weights": np.ones((8, 16), np.int32)}
 
 
-@pytest.mark.slow  # three builds: about 80 s on 2 shared cores
+@pytest.mark.slow  # four builds: about 110 s on 2 shared cores
 def test_dropout_changes_the_training_loss_but_never_validation():
   mesh = sharding.make_mesh(sharding.MeshConfig(1, 1, 1), jax.devices()[:1])
   optimizer = OptimizerConfig(learning_rate=1e-3)
@@ -134,8 +134,15 @@ def test_dropout_changes_the_training_loss_but_never_validation():
   assert validation == plain_validation  # deterministic at evaluation
   assert loss != plain_loss and loss == again
   assert jax.tree.structure(state.params) == jax.tree.structure(plain_state.params)
+  # Attention-probability dropout is threaded to the train step the same way.
+  attention_loss, attention_validation, _ = first_step(
+      build(CONFIG, optimizer, mesh, dropout_seed=7, attention_dropout_rate=0.3))
+  assert attention_validation == plain_validation
+  assert attention_loss not in (plain_loss, loss)
   with pytest.raises(UserInputError, match="dropout_rate"):
     trainer.TrainConfig(dropout_rate=1.0)
+  with pytest.raises(UserInputError, match="attention_dropout_rate"):
+    trainer.TrainConfig(attention_dropout_rate=-0.1)
 
 
 VOCABULARY = seqio.ByteVocabulary()
@@ -163,14 +170,14 @@ def mixture(data_dir) -> str:
   return "protocol_train"
 
 
-def _kept_sequences(mixture: str) -> collections.Counter:
+def _kept_sequences(mixture: str, lengths=LENGTHS) -> collections.Counter:
   """Each example the length policy keeps, as the input tokens of its row, computed from
   the tasks' examples: start, the last 48 prompt tokens, the target without its last."""
   kept = collections.Counter()
   for task in seqio.get_mixture_or_task(mixture).tasks:
     for example in task.get_dataset(None, split="train", shuffle=False, num_epochs=1).as_numpy_iterator():
-      if len(example["targets"]) <= LENGTHS.targets:
-        sequence = [0, *example["inputs"][-LENGTHS.inputs:], *example["targets"]]
+      if len(example["targets"]) <= lengths.targets:
+        sequence = [0, *example["inputs"][-lengths.inputs:], *example["targets"]]
         kept[tuple(sequence[:-1])] += 1
   return kept
 
@@ -218,8 +225,32 @@ def test_budgets_in_steps(mixture):
   assert dataclasses.replace(config, num_steps=2000).total_steps(103) == 2000
   with pytest.raises(UserInputError, match="whole number"):
     trainer.TrainConfig(num_epochs=1.5)
-  with pytest.raises(UserInputError, match="step budget"):
-    dataclasses.replace(config, pack=True).total_steps(103)
+
+
+def test_packed_rows_with_an_epoch_budget_hold_every_kept_example_once_per_epoch(mixture):
+  lengths = batches.FeatureLengths(inputs=200, targets=19)  # rows of 219: about 2 examples
+  kept = _kept_sequences(mixture, lengths)
+  assert sum(kept.values()) == 103
+  rows = batches.epoch_rows(mixture, lengths, seed=3, pack=True, kept=103)
+  assert 103 / 3 < rows < 103  # several examples to a row
+  config = trainer.TrainConfig(batch_size=8, num_epochs=2, pack=True)
+  steps = batches.steps_per_epoch(rows, 8)
+  assert config.total_steps(rows) == 2 * steps
+  stream = batches.training_batches(mixture, lengths, batch_size=8, seed=3, pack=True)
+  orders, epochs = [], []
+  for _ in range(2):
+    epoch = [next(stream) for _ in range(steps)]
+    epochs.append(epoch)
+    segments = [tuple(tokens[ids == segment]) for batch in epoch
+                for tokens, ids in zip(batch["decoder_input_tokens"], batch["decoder_segment_ids"])
+                for segment in sorted(set(ids.tolist()) - {0})]
+    assert collections.Counter(segments) == kept  # exactly the kept examples, each once
+    orders.append(segments)
+  assert orders[0] != orders[1]  # the rows come in another order in every epoch
+  resumed = next(batches.training_batches(mixture, lengths, batch_size=8, seed=3, pack=True,
+                                          skip_batches=steps))
+  np.testing.assert_array_equal(resumed["decoder_input_tokens"],  # a resume replays them
+                                epochs[1][0]["decoder_input_tokens"])
 
 
 @pytest.mark.slow  # a whole run: about 40 s on 2 shared cores

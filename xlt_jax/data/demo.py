@@ -340,6 +340,35 @@ def generate_problems(language: str, count: int, seed: int) -> list[tuple[str, i
   return problems[:count]
 
 
+def parallel_questions(source: str, target: str, count: int, seed: int,
+                       exclude: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+  """`count` pairs (source question, target question) that state the same problem.
+
+  "The same problem" means the same operation, template, person, item and numbers:
+  every language enumerates its problems in the same order (`_all_problems`), so the
+  i-th problem of one language is the i-th of another (Arabic's items are other
+  fruit and things, the numbers and the operation are the same). A pair is left out
+  when either question is in `exclude` (e.g. held-out problems). Deterministic in
+  (source, target, count, seed, exclude), like `generate_problems`.
+
+  Raises:
+    UserInputError: unknown language, negative count, or fewer pairs than `count`.
+  """
+  source_problems = _all_problems(_check_demo_language(source))
+  target_problems = _all_problems(_check_demo_language(target))
+  if len(source_problems) != len(target_problems):  # the templates' enumeration broke
+    raise AssertionError(f"demo problems of {source} and {target} are not parallel")
+  if count < 0:
+    raise UserInputError(f"demo parallel pair count must be >= 0, got {count}")
+  pairs = [(s, t) for (s, _), (t, _) in zip(source_problems, target_problems)
+           if s not in exclude and t not in exclude]
+  if count > len(pairs):
+    raise UserInputError(f"the demo task has {len(pairs)} {source}-{target} parallel problems"
+                         f" outside those excluded, {count} requested")
+  random.Random(f"demo_arith_parallel:{source}:{target}:{seed}").shuffle(pairs)
+  return pairs[:count]
+
+
 def _check_split_name(split: str) -> str:
   # The split becomes a directory name: keep it a single plain path component.
   if not split or split in (".", "..") or "/" in split or os.sep in split:

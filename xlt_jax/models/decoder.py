@@ -201,6 +201,8 @@ class Attention(nn.Module):
 
   config: ModelConfig
   lora: LoraConfig | None = None
+  # Attention-probability dropout (Hugging Face's `attention_dropout`); needs a "dropout" rng.
+  dropout_rate: float = 0.0
   ADAPTER_GROUP = "attention"  # this module's kernels in lora.TARGETS
 
   @nn.compact
@@ -253,9 +255,10 @@ class Attention(nn.Module):
         query_BLKGH, ("batch", "length", "kv_heads", None, "kv")
     )
     scale = config.query_scale if config.query_scale is not None else H**-0.5
+    dropout_key = self.make_rng("dropout") if self.dropout_rate else None
     output_BLKGH = dot_product_attention(query_BLKGH, key_BSKH.astype(config.dtype),
                                          value_BSKH.astype(config.dtype), mask_BLS, scale,
-                                         config.dtype)
+                                         config.dtype, self.dropout_rate, dropout_key)
     output_BLNH = output_BLKGH.reshape(B, L, N, H)
     out_NHD = _kernel(self, "out", (N, H, D), ("heads", "kv", "embed"), config, fan_in_axes=2)
     output_BLD = _project("blnh,nhd->bld", output_BLNH, out_NHD)
@@ -308,12 +311,14 @@ class DecoderLayer(nn.Module):
 
   With dropout_rate > 0 the attention and MLP outputs are dropped out before they are
   added to the residual stream (residual dropout, as t5x's dropout_rate and GPT-2's
-  resid_pdrop); it needs a "dropout" rng.
+  resid_pdrop); with attention_dropout_rate > 0 the attention probabilities are
+  (Hugging Face's attention_dropout). Either needs a "dropout" rng.
   """
 
   config: ModelConfig
   lora: LoraConfig | None = None
   dropout_rate: float = 0.0
+  attention_dropout_rate: float = 0.0
 
   @nn.compact
   def __call__(self, x_BLD, is_global, key_value_2BSKH, rotary_tables_BLh, masks, cache_index):
@@ -324,7 +329,8 @@ class DecoderLayer(nn.Module):
     rotary_BLh = tuple(jnp.where(is_global, global_table, local_table)
                        for global_table, local_table in zip(global_rotary, local_rotary))
     normed = Norm(config, name="attention_norm")(x_BLD)
-    attended, key_value_2BSKH = Attention(config, self.lora, name="attention")(
+    attended, key_value_2BSKH = Attention(config, self.lora, self.attention_dropout_rate,
+                                          name="attention")(
         normed, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index)
     if config.post_norms:
       attended = Norm(config, name="post_attention_norm")(attended)
@@ -352,12 +358,14 @@ class Decoder(nn.Module):
   With `lora` (rank > 0) the targeted projections carry low-rank adapters
   (`xlt_jax.models.lora`); None or rank 0 is the plain model. dropout_rate > 0 (training
   only: the train step builds such a copy, everything else uses the default) applies
-  residual dropout in every layer and needs a "dropout" rng.
+  residual dropout in every layer, attention_dropout_rate > 0 dropout of the attention
+  probabilities; either needs a "dropout" rng.
   """
 
   config: ModelConfig
   lora: LoraConfig | None = None
   dropout_rate: float = 0.0
+  attention_dropout_rate: float = 0.0
 
   @nn.compact
   def __call__(
@@ -439,7 +447,7 @@ class Decoder(nn.Module):
         length=config.num_layers,
         unroll=config.scan_unroll,
         metadata_params={nn.PARTITION_NAME: "layers"},
-    )(config, self.lora, self.dropout_rate, name="layers")
+    )(config, self.lora, self.dropout_rate, self.attention_dropout_rate, name="layers")
     x_BLD, key_value = layers(x_BLD, jnp.asarray(config.layer_is_global()), key_value,
                               rotary_tables_BLh, (global_mask_BLS, local_mask_BLS), cache_index)
 

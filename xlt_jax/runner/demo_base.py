@@ -7,15 +7,31 @@ one, so it makes one. With `Experiment.demo_base = @DemoBaseConfig()` bound
 fine-tunes the result through `Experiment.base_checkpoint`, the path any Hugging Face
 checkpoint takes (`xlt_jax.models.base_checkpoint`).
 
-- Text: per language, the first `texts_per_language` problems of the generated demo
-  dataset's *train* split, each followed by its answer sentence ("... now?", "The answer
-  is 5."), in the layout of the study's plain rows (BOS question EOS answer EOS), with
-  the loss on every token. Test and validation problems are never shown (they are other
-  slices of the same shuffled list, `xlt_jax.data.demo.write_demo_dataset`). In the
-  layout of plain text ("question answer") the base answers in the question's language,
-  but English-only fine-tuning, whose rows put EOS before the answer, then begins every
-  answer with English "The" and loses the other languages (measured: Spanish 0.06 at
-  budget 0 where the base alone scored 0.78).
+- Text (`pretraining_rows`): per language the first `texts_per_language` problems of the
+  generated demo dataset's *train* split, in `answer_languages` (all 8 by default) each
+  followed by its answer sentence ("... now?", "The answer is 5."), in the others the
+  question alone; and per non-English language `parallel_per_language` texts (none by
+  default) stating one problem in English and in that language on two lines
+  (`xlt_jax.data.demo.parallel_questions`). Rows are laid out as the study's plain rows
+  (BOS question EOS answer EOS, or BOS text EOS), with the loss on every token. No
+  validation or test problem is ever shown, in any language (they are other slices of the
+  same shuffled lists, `xlt_jax.data.demo.write_demo_dataset`, and are left out of the
+  parallel texts). In the layout of plain text ("question answer") the base answers in
+  the question's language, but English-only fine-tuning, whose rows put EOS before the
+  answer, then begins every answer with English "The" and loses the other languages
+  (measured: Spanish 0.06 at budget 0 where the base alone scored 0.78); the parallel
+  texts therefore join their two questions with a newline, never EOS.
+  Measured (gin/demo_cpu.gin, budgets 0 / 50 / 200; README): with answers in all 8
+  languages English-only fine-tuning carries over (non-English 0.65 of English) but the
+  unseen languages stay flat (ar, ko, pt 0.81, 0.74, 0.81 on average over the budgets):
+  the base already answers them. With answers in English only and 1,000 parallel texts
+  per language (sequence_length 72) the base does not answer outside English: budget 0
+  scores English 0.60 and every other language 0.00-0.02 (the model ends its answer at
+  once or continues the question), budget 50 lifts the seen languages to 0.10-0.20 and
+  leaves the unseen ones at 0.00-0.02, budget 200 gives seen 0.08-0.30 and unseen ar
+  0.06, ko 0.10, pt 0.12: the unseen ones rise with the seen budget, but from nothing. With questions alone in every language (no answers)
+  and the parallel pairs separated by EOS, English scored 0.26 at budget 0: 600 fine-tuning examples
+  do not teach the arithmetic.
 - Tokenizer: a byte-level BPE trained on that text with the `tokenizers` library, as
   tests/test_base_checkpoint.py builds its checkpoints' tokenizers; its post-processor
   adds BOS `<s>` before every text (Llama 2's convention), EOS is `</s>`, padding `<pad>`.
@@ -55,9 +71,23 @@ class DemoBaseConfig:
   batch_size: int = 64
   sequence_length: int = 64  # tokens per row, BOS and EOS included; longer texts are cut
   texts_per_language: int = 1000  # from the demo train split, in each of the 8 languages
+  # The languages whose texts carry their answer sentence; the others' are questions
+  # alone. All 8 by default: the base then solves the task everywhere, so English-only
+  # fine-tuning carries over, but no seen-language budget moves the unseen languages.
+  answer_languages: tuple[str, ...] = demo_data.DEMO_LANGUAGES
+  # Per non-English language, this many texts of one problem in English and in that
+  # language, one after the other (half each way round, never a held-out problem): the
+  # parallel text that aligns the languages, as translations in a real corpus do.
+  parallel_per_language: int = 0
   learning_rate: float = 2e-3
   warmup_steps: int = 30
   seed: int = 0
+
+  def __post_init__(self):
+    unknown = sorted(set(self.answer_languages) - set(demo_data.DEMO_LANGUAGES))
+    if unknown:
+      raise UserInputError(f"DemoBaseConfig.answer_languages has {', '.join(unknown)}, not demo"
+                           f" languages ({', '.join(demo_data.DEMO_LANGUAGES)})")
 
 
 def pretraining_texts(data_dir: str, per_language: int) -> dict[str, list[tuple[str, str]]]:
@@ -80,6 +110,53 @@ def pretraining_texts(data_dir: str, per_language: int) -> dict[str, list[tuple[
   return texts
 
 
+def parallel_texts(data_dir: str, per_language: int, seed: int) -> list[str]:
+  """For each non-English demo language, `per_language` texts of one problem's question
+  in English and in that language on two lines, alternately English first and the other
+  first. (One text rather than two EOS-separated parts: after a question and EOS the
+  study's rows hold an answer, and the base should not learn to translate there.)
+
+  No question of any language's validation or test split is in a pair, so pretraining
+  never shows a held-out problem (even without its answer).
+
+  Raises:
+    UserInputError: more pairs asked for than there are problems outside the held-out ones.
+  """
+  from tasks import datasets
+
+  held_out = frozenset(
+      example["inputs"] for language in demo_data.DEMO_LANGUAGES
+      for split in ("validation", "test")
+      for example in datasets.read_examples("demo_arith", data_dir, language, split))
+  texts = []
+  for language in demo_data.DEMO_LANGUAGES[1:]:
+    pairs = demo_data.parallel_questions("en", language, per_language, seed, held_out)
+    texts += ["\n".join(pair if index % 2 == 0 else pair[::-1])
+              for index, pair in enumerate(pairs)]
+  return texts
+
+
+def pretraining_rows(config: DemoBaseConfig,
+                     data_dir: str) -> tuple[list[tuple[str, ...]], list[str]]:
+  """The base's texts, each a tuple of the parts `token_rows` joins with EOS, and the
+  texts its tokenizer is trained on.
+
+  Per language the `texts_per_language` train problems: (question, answer) in
+  `answer_languages`, (question,) in the others; then the parallel texts, (text,). The
+  tokenizer also reads the answer sentences the model does not see, so that the study's
+  targets take as few tokens in every language as in English.
+  """
+  texts = pretraining_texts(data_dir, config.texts_per_language)
+  rows = [pair if language in config.answer_languages else pair[:1]
+          for language, language_texts in texts.items() for pair in language_texts]
+  rows += [(text,) for text in parallel_texts(data_dir, config.parallel_per_language,
+                                              config.seed)]
+  tokenizer_texts = [text for row in rows for text in row]
+  tokenizer_texts += [answer for language, pairs in texts.items()
+                      if language not in config.answer_languages for _, answer in pairs]
+  return rows, tokenizer_texts
+
+
 def train_tokenizer(texts: list[str], vocab_size: int):
   """A byte-level BPE `tokenizers.Tokenizer` of at most `vocab_size` tokens whose
   post-processor puts BOS before every text; ids 0, 1, 2 are <s>, </s>, <pad>."""
@@ -97,19 +174,23 @@ def train_tokenizer(texts: list[str], vocab_size: int):
   return tokenizer
 
 
-def token_rows(tokenizer, pairs: list[tuple[str, str]], length: int) -> dict[str, np.ndarray]:
+def token_rows(tokenizer, texts: list[tuple[str, ...]], length: int) -> dict[str, np.ndarray]:
   """Causal LM rows laid out as the study's plain rows are (xlt_jax.training.features):
-  BOS question EOS answer EOS, cut to `length` tokens, padded. Unlike fine-tuning, the
-  loss falls on every next token (question and answer alike), never on padding."""
+  BOS text EOS text EOS ... (a question and its answer: BOS question EOS answer EOS; a
+  question alone: BOS question EOS), cut to `length` tokens, padded. Unlike fine-tuning,
+  the loss falls on every next token, never on padding."""
   pad, eos = tokenizer.token_to_id(PAD), tokenizer.token_to_id(EOS)
-  count = len(pairs)
+  count = len(texts)
   inputs = np.full((count, length - 1), pad, np.int32)
   targets = np.full((count, length - 1), pad, np.int32)
   weights = np.zeros((count, length - 1), np.float32)
-  questions = tokenizer.encode_batch([question for question, _ in pairs])  # BOS added
-  answers = tokenizer.encode_batch([answer for _, answer in pairs], add_special_tokens=False)
-  for row, (question, answer) in enumerate(zip(questions, answers)):
-    ids = (question.ids + [eos] + answer.ids + [eos])[:length]
+  firsts = tokenizer.encode_batch([row[0] for row in texts])  # BOS added
+  rests = [tokenizer.encode_batch(list(row[1:]), add_special_tokens=False) for row in texts]
+  for row, (first, rest) in enumerate(zip(firsts, rests)):
+    ids = first.ids + [eos]
+    for encoding in rest:
+      ids += encoding.ids + [eos]
+    ids = ids[:length]
     inputs[row, :len(ids) - 1] = ids[:-1]
     targets[row, :len(ids) - 1] = ids[1:]
     weights[row, :len(ids) - 1] = 1.0
@@ -179,11 +260,12 @@ def pretrain(model: ModelConfig, config: DemoBaseConfig, rows: dict[str, np.ndar
   return jax.device_get(state.params), losses
 
 
-def _settings(config: DemoBaseConfig, model: ModelConfig, pairs: list[tuple[str, str]]) -> dict:
+def _settings(config: DemoBaseConfig, model: ModelConfig, texts: list[tuple[str, ...]]) -> dict:
   """What the base is made from: a base with other settings or text is another base."""
-  digest = hashlib.sha256("\n".join(f"{q}\t{a}" for q, a in pairs).encode("utf-8")).hexdigest()
-  return {"demo_base": dataclasses.asdict(config), "model": dataclasses.asdict(model),
-          "texts_sha256": digest}
+  digest = hashlib.sha256("\n".join("\t".join(row) for row in texts).encode("utf-8")).hexdigest()
+  # As JSON reads it back (tuples become lists), so that a saved record compares equal.
+  return json.loads(json.dumps({"demo_base": dataclasses.asdict(config),
+                                "model": dataclasses.asdict(model), "texts_sha256": digest}))
 
 
 def build_demo_base(config: DemoBaseConfig, model: ModelConfig, mesh, data_dir: str,
@@ -202,8 +284,7 @@ def build_demo_base(config: DemoBaseConfig, model: ModelConfig, mesh, data_dir: 
 
   from xlt_jax.models.hf_params import params_to_hf
 
-  texts = pretraining_texts(data_dir, config.texts_per_language)
-  all_texts = [text for language_texts in texts.values() for text in language_texts]
+  all_texts, tokenizer_texts = pretraining_rows(config, data_dir)
   settings = _settings(config, model, all_texts)
   record_path = paths.join(out_dir, RECORD_FILE)
   if paths.isfile(record_path):
@@ -220,13 +301,13 @@ def build_demo_base(config: DemoBaseConfig, model: ModelConfig, mesh, data_dir: 
             f" {saved['seconds']:.0f} s)", file=stream, flush=True)
     return out_dir
   start = time.perf_counter()
-  tokenizer = train_tokenizer([text for pair in all_texts for text in pair], model.vocab_size)
+  tokenizer = train_tokenizer(tokenizer_texts, model.vocab_size)
   hf_config = llama_config_json(model, tokenizer)  # refuses a non-Llama model before training
   rows = token_rows(tokenizer, all_texts, config.sequence_length)
   cut = int(np.sum(rows["decoder_loss_weights"][:, -1] > 0))
   if stream is not None:
     print(f"building the demo's pretrained base -> {out_dir}: {config.steps} steps on"
-          f" {len(all_texts)} texts in {len(texts)} languages ({cut} cut at"
+          f" {len(all_texts)} texts in {len(demo_data.DEMO_LANGUAGES)} languages ({cut} cut at"
           f" {config.sequence_length} tokens), tokenizer of {tokenizer.get_vocab_size()}"
           " tokens", file=stream, flush=True)
   params, losses = pretrain(model, config, rows, mesh, stream)

@@ -292,6 +292,8 @@ def _study_estimate(experiment: Experiment, runs, kept: dict[str, int]) -> Study
     if paths.isfile(paths.join(run_dir, trainer.SUMMARY_FILE)):
       steps.append(0)
     else:
+      # Examples, not packed rows: with TrainConfig.pack an upper bound (packing is not
+      # repeated here just for an estimate).
       total = run_train_config(experiment, registered.plan).total_steps(
           kept[registered.plan.name])
       saved = checkpointing.saved_steps(paths.join(run_dir, trainer.CHECKPOINTS_DIR))

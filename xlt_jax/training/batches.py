@@ -132,14 +132,29 @@ def _pad_batch(batch: dict, host_batch_size: int) -> dict:
   return {key: tf.pad(value, [[0, missing], [0, 0]]) for key, value in batch.items()}
 
 
-def _packed_batches(name: str, lengths: FeatureLengths, host_batch_size: int, seed: int,
-                    kept: int, shard: seqio.ShardInfo):
-  rows = _epochs(name, lengths, seed, kept, shard).repeat()
-  packed = features.pack(rows.prefetch(tf.data.AUTOTUNE).as_numpy_iterator(),
-                         lengths.inputs + lengths.targets)
-  while True:
-    batch = [next(packed) for _ in range(host_batch_size)]
-    yield {key: np.stack([row[key] for row in batch]) for key in MODEL_FEATURES}
+def packed_rows(name: str, lengths: FeatureLengths, seed: int) -> dict[str, np.ndarray]:
+  """Every example the length policy keeps, packed once (`features.pack`) into rows of
+  inputs + targets positions, the examples taken in an order drawn from `seed`:
+  MODEL_FEATURES as [rows, length] arrays, each kept example in exactly one row.
+
+  The same rows serve every epoch (in another order each time): within a row examples
+  attend only to themselves, so which examples share a row does not change any loss.
+
+  Raises:
+    UserInputError: the length policy keeps no example.
+  """
+  examples = list(_kept_rows(name, lengths).as_numpy_iterator())
+  if not examples:
+    raise UserInputError(f"{name}: the length policy keeps no training example to pack")
+  order = np.random.default_rng(seed).permutation(len(examples))
+  rows = list(features.pack((examples[index] for index in order),
+                            lengths.inputs + lengths.targets))
+  return {key: np.stack([row[key] for row in rows]) for key in MODEL_FEATURES}
+
+
+def epoch_rows(name: str, lengths: FeatureLengths, seed: int, pack: bool, kept: int) -> int:
+  """Rows of one epoch: the `kept` examples, or with `pack` the packed rows holding them."""
+  return len(packed_rows(name, lengths, seed)["decoder_input_tokens"]) if pack else kept
 
 
 def training_batches(
@@ -150,12 +165,13 @@ def training_batches(
 
   An epoch holds every example the length policy keeps (`kept`, counted when not
   given) exactly once, each epoch in another order drawn from `seed`; nothing is repeated within
-  an epoch and nothing is sampled. Unpacked, an epoch is `steps_per_epoch(kept,
-  batch_size)` batches, global batch j holding positions [j * batch_size, (j + 1) *
-  batch_size) of the epoch's order, the last one filled with empty rows (loss weight 0,
-  segment 0; on several hosts, a host whose share ends early gets such rows or whole
-  empty batches, so that every host runs the same steps). Packed, the epochs' examples
-  follow one another into packed rows.
+  an epoch and nothing is sampled. An epoch is `steps_per_epoch(rows, batch_size)`
+  batches, global batch j holding positions [j * batch_size, (j + 1) * batch_size) of
+  the epoch's order, the last one filled with empty rows (loss weight 0, segment 0; on
+  several hosts, a host whose share ends early gets such rows or whole empty batches, so
+  that every host runs the same steps). Unpacked, the rows are the kept examples, one
+  each; packed, they are `packed_rows` (the kept examples packed once), so an epoch
+  budget counts whole passes over exactly the kept examples in either layout.
 
   Each batch has MODEL_FEATURES, [host batch, inputs + targets]. `shard` defaults to
   this process's (`this_host_shard`); tests pass others to rebuild what each host of a
@@ -167,20 +183,22 @@ def training_batches(
   host_batch_size = _host_batch_size(batch_size, shard)
   if kept is None:
     kept = kept_examples(mixture, lengths)
-  if pack:
-    packed = _packed_batches(mixture, lengths, host_batch_size, seed, kept, shard)
-    for _ in range(skip_batches):
-      next(packed)
-    yield from packed
-    return
   length = lengths.inputs + lengths.targets
-  epoch = _epochs(mixture, lengths, seed, kept, shard).map(
-      features.single_segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  epoch = seqio.utils.trim_and_pad_dataset(epoch, {key: length for key in MODEL_FEATURES})
+  if pack:
+    rows = packed_rows(mixture, lengths, seed)
+    count = len(rows["decoder_input_tokens"])
+    # A whole-epoch buffer, as for examples: each packed row once per epoch, a new order each.
+    epoch = tf.data.Dataset.from_tensor_slices(rows).shuffle(
+        count, seed=seed, reshuffle_each_iteration=True).shard(shard.num_shards, shard.index)
+  else:
+    count = kept
+    epoch = _epochs(mixture, lengths, seed, kept, shard).map(
+        features.single_segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    epoch = seqio.utils.trim_and_pad_dataset(epoch, {key: length for key in MODEL_FEATURES})
   epoch = epoch.batch(host_batch_size).map(lambda batch: _pad_batch(batch, host_batch_size))
   empty = tf.data.Dataset.from_tensors(
       {key: tf.zeros([host_batch_size, length], tf.int32) for key in MODEL_FEATURES}).repeat()
-  epoch = epoch.concatenate(empty).take(steps_per_epoch(kept, batch_size))
+  epoch = epoch.concatenate(empty).take(steps_per_epoch(count, batch_size))
   dataset = epoch.repeat().skip(skip_batches).prefetch(2)
   for batch in dataset.as_numpy_iterator():
     yield {key: batch[key] for key in MODEL_FEATURES}

@@ -24,7 +24,7 @@ RESUME_FILE = "started_with.json"  # what a resumed attempt must match (run_iden
 # TrainConfig fields that decide which rows a run's batches hold; the others set how long
 # it trains, what it saves and logs, or how the same update is computed.
 _IDENTITY_TRAIN_FIELDS = ("seed", "batch_size", "inputs_length", "targets_length", "pack",
-                          "chat_template", "dropout_rate")
+                          "chat_template", "dropout_rate", "attention_dropout_rate")
 
 
 def run_identity(model_config: ModelConfig, optimizer_config: OptimizerConfig,

@@ -384,7 +384,7 @@ def estimate_sweep(runs: list[RunPlan], train_config: TrainConfig, step_seconds:
   estimates = []
   for run in runs:
     examples = sum(run.train_counts.values())
-    steps = train_config.total_steps(examples)
+    steps = train_config.total_steps(examples)  # packed rows hold more: an upper bound
     hours = steps * step_seconds / 3600
     estimates.append(RunEstimate(run.name, examples, steps, hours, hours * chips))
   return estimates

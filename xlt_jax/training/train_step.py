@@ -261,12 +261,14 @@ MAX_REPLICATED_PARAMETER_BYTES = 256 << 20
 
 def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
           num_microbatches: int = 1, *, total_steps: int | None = None,
-          dropout_rate: float = 0.0, dropout_seed: int = 0):
+          dropout_rate: float = 0.0, dropout_seed: int = 0,
+          attention_dropout_rate: float = 0.0):
   """Jits init/train/validation with NamedShardings over `mesh` (the only jit call site).
 
-  total_steps is the run's length, which decaying schedules need. With dropout_rate > 0
-  the train step applies dropout (`Decoder.dropout_rate`) with masks seeded by
-  dropout_seed; validation always runs the model deterministically.
+  total_steps is the run's length, which decaying schedules need. With dropout_rate or
+  attention_dropout_rate > 0 the train step applies dropout (`Decoder.dropout_rate`,
+  `Decoder.attention_dropout_rate`) with masks seeded by dropout_seed; validation always
+  runs the model deterministically.
 
   Raises:
     UserInputError: a parameter over MAX_REPLICATED_PARAMETER_BYTES would be replicated,
@@ -278,7 +280,9 @@ def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Me
   optimizer = make_optimizer(optimizer_config, total_steps)
   schedule = learning_rate_schedule(optimizer_config, total_steps)
   # Same parameters as `model` (dropout has none); used by the train step only.
-  train_model = Decoder(model_config, dropout_rate=dropout_rate) if dropout_rate else model
+  dropout = bool(dropout_rate or attention_dropout_rate)
+  train_model = Decoder(model_config, dropout_rate=dropout_rate,
+                        attention_dropout_rate=attention_dropout_rate) if dropout else model
   params_sharding = jax.tree.map(lambda leaf: leaf.sharding, abstract)
   replicated = sharding.replicated(mesh)
 
@@ -314,7 +318,7 @@ def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Me
       train_step=with_rules(jax.jit(
           functools.partial(train_step, model=train_model, optimizer=optimizer, schedule=schedule,
                             num_microbatches=num_microbatches,
-                            dropout_seed=dropout_seed if dropout_rate else None),
+                            dropout_seed=dropout_seed if dropout else None),
           in_shardings=(state_sharding, batch_sharding),
           out_shardings=(state_sharding, replicated),
           donate_argnums=0,

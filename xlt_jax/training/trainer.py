@@ -58,8 +58,9 @@ class TrainConfig:
   per epoch (`batches.training_batches`): num_epochs whole epochs of
   ceil(kept / batch_size) steps (an epoch budget, P2, P4), or, with num_steps, that many
   steps (a step budget, P1, P3: epochs follow one another, the last one partial).
-  Repetition is only ever by whole epochs; max_steps caps either. Packed rows hold a
-  variable number of examples, so packing needs num_steps or max_steps.
+  Repetition is only ever by whole epochs; max_steps caps either. With pack the kept
+  examples are packed once (`batches.packed_rows`) and an epoch is ceil(packed rows /
+  batch_size) steps over those rows, so it still holds every kept example exactly once.
   """
 
   batch_size: int = 64  # global, in sequences (rows)
@@ -74,6 +75,9 @@ class TrainConfig:
   # Residual dropout in every layer while training (P1: 0.05); validation and evaluation
   # never drop out. The masks are seeded by `seed` and the step.
   dropout_rate: float = 0.0
+  # Dropout of the attention probabilities while training (the Hugging Face configs'
+  # `attention_dropout`, 0 in every family used), seeded like dropout_rate.
+  attention_dropout_rate: float = 0.0
   validation_every_steps: int = 50  # validation loss; these steps are always checkpointed
   checkpoint_every_steps: int = 50  # further checkpoints (without a validation loss) between
   keep_latest_checkpoints: int = 1  # the newest ones, to resume from
@@ -104,27 +108,22 @@ class TrainConfig:
                            " epochs (at least 1), or set TrainConfig.num_steps instead")
     if self.num_steps is not None and self.num_steps < 1:
       raise UserInputError(f"TrainConfig.num_steps must be at least 1, not {self.num_steps}")
-    if not 0 <= self.dropout_rate < 1:
-      raise UserInputError(f"TrainConfig.dropout_rate {self.dropout_rate} must be in [0, 1)")
+    for name in ("dropout_rate", "attention_dropout_rate"):
+      if not 0 <= getattr(self, name) < 1:
+        raise UserInputError(f"TrainConfig.{name} {getattr(self, name)} must be in [0, 1)")
 
   @property
   def feature_lengths(self) -> batches.FeatureLengths:
     return batches.FeatureLengths(self.inputs_length, self.targets_length)
 
-  def total_steps(self, num_examples: int) -> int:
-    """Steps of a run over num_examples kept examples: num_steps, else num_epochs whole
-    epochs of batches.steps_per_epoch each; at most max_steps.
-
-    Raises:
-      UserInputError: packed rows with an epoch budget and no max_steps.
-    """
+  def total_steps(self, epoch_rows: int) -> int:
+    """Steps of a run whose epoch is `epoch_rows` rows (the kept examples, or the packed
+    rows that hold them: `batches.epoch_rows`): num_steps, else num_epochs whole epochs
+    of batches.steps_per_epoch each; at most max_steps."""
     if self.num_steps is not None:
       steps = self.num_steps
-    elif self.pack and not self.max_steps:
-      raise UserInputError("TrainConfig.pack=True fills rows with a varying number of examples:"
-                           " give a step budget (TrainConfig.num_steps or max_steps)")
     else:
-      steps = int(self.num_epochs) * batches.steps_per_epoch(num_examples, self.batch_size)
+      steps = int(self.num_epochs) * batches.steps_per_epoch(epoch_rows, self.batch_size)
     return min(steps, self.max_steps) if self.max_steps else steps
 
 
@@ -221,7 +220,8 @@ def _restore_or_initialize(functions, manager, train_config: TrainConfig,
 @functools.lru_cache(maxsize=8)
 def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Mesh,
                      num_microbatches: int, total_steps: int | None = None,
-                     dropout_rate: float = 0.0, dropout_seed: int = 0) -> ShardedFunctions:
+                     dropout_rate: float = 0.0, dropout_seed: int = 0,
+                     attention_dropout_rate: float = 0.0) -> ShardedFunctions:
   """`train_step.build`, once per model, optimizer, mesh, microbatching, schedule length
   and dropout in this process (pass total_steps only where the schedule needs it, so that
   runs of other lengths share the step).
@@ -233,7 +233,8 @@ def shared_functions(model_config: ModelConfig, optimizer_config: OptimizerConfi
   and optax transformations, and read or write nothing else.
   """
   return build(model_config, optimizer_config, mesh, num_microbatches, total_steps=total_steps,
-               dropout_rate=dropout_rate, dropout_seed=dropout_seed)
+               dropout_rate=dropout_rate, dropout_seed=dropout_seed,
+               attention_dropout_rate=attention_dropout_rate)
 
 
 @functools.lru_cache(maxsize=8)
@@ -246,11 +247,15 @@ def shared_lora_functions(model_config: ModelConfig, lora_config: LoraConfig,
 
 
 def check_lora_dropout(train_config: TrainConfig) -> None:
-  """Raises UserInputError for residual dropout with LoRA (the frozen base takes none)."""
-  if train_config.lora.enabled and train_config.dropout_rate:
-    raise UserInputError(
-        f"TrainConfig.dropout_rate={train_config.dropout_rate} with LoRA: the frozen base takes"
-        " no residual dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.dropout_rate=0")
+  """Raises UserInputError for residual or attention dropout with LoRA (the frozen base
+  takes none)."""
+  if not train_config.lora.enabled:
+    return
+  for name in ("dropout_rate", "attention_dropout_rate"):
+    if getattr(train_config, name):
+      raise UserInputError(
+          f"TrainConfig.{name}={getattr(train_config, name)} with LoRA: the frozen base takes"
+          f" no dropout; set LoraConfig.dropout (P2: 0.05) and TrainConfig.{name}=0")
 
 
 def _step_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig,
@@ -267,7 +272,8 @@ def _step_functions(model_config: ModelConfig, optimizer_config: OptimizerConfig
   lora = train_config.lora
   if not lora.enabled:
     return shared_functions(model_config, optimizer_config, mesh, train_config.num_microbatches,
-                            total_steps, train_config.dropout_rate, train_config.seed)
+                            total_steps, train_config.dropout_rate, train_config.seed,
+                            train_config.attention_dropout_rate)
   if not train_config.initial_checkpoint:
     raise UserInputError(
         f"TrainConfig.lora.rank={lora.rank} adapts a pretrained base, but none is given: set"
@@ -354,8 +360,9 @@ def train_run(
       mixture, validation_mixture, lengths, manifest)
   length_policy.check_something_fits(run_name, length_counts, lengths)
   kept = length_counts["kept_examples"]
-  total_steps = train_config.total_steps(kept)
-  epoch_steps = batches.steps_per_epoch(kept, train_config.batch_size)
+  rows = batches.epoch_rows(mixture, lengths, train_config.seed, train_config.pack, kept)
+  total_steps = train_config.total_steps(rows)
+  epoch_steps = batches.steps_per_epoch(rows, train_config.batch_size)
   functions = _step_functions(model_config, optimizer_config, train_config, mesh,
                               total_steps if optimizer_config.needs_run_length else None)
   if not checkpointing.saved_steps(checkpoint_dir):
@@ -389,8 +396,8 @@ def train_run(
     best_step, best_loss = _best_validation(kept_records)
     if primary:
       length_policy.write_length_report(run_dir, run_name, length_counts, stream)
-    budget = ("packed rows" if train_config.pack
-              else f"{total_steps / epoch_steps:g} epochs of {epoch_steps} steps")
+    budget = f"{total_steps / epoch_steps:g} epochs of {epoch_steps} steps" + (
+        f" over {rows} packed rows" if train_config.pack else "")
     print(f"[{run_name}] {kept} training examples kept, {total_steps} steps ({budget})",
           file=stream, flush=True)
     validation = batches.validation_batches(validation_mixture, lengths, train_config.batch_size)
@@ -481,7 +488,8 @@ def train_run(
       "train_examples": num_train_examples,  # planned
       "kept_examples": kept,  # what the length policy kept: one epoch
       "steps_per_epoch": epoch_steps,
-      "epochs": None if train_config.pack else total_steps / epoch_steps,
+      "epochs": total_steps / epoch_steps,
+      "epoch_rows": rows,  # rows of one epoch: kept examples, or the packed rows holding them
       "best_step": best_step,
       "best_validation_loss": best_loss,
       "resumed_from_step": start_step,
