@@ -302,10 +302,12 @@ def _assert_mixture_study(model_dir, task, dataset, primary, languages):
 
 @pytest.mark.slow
 def test_p4_math_smoke_study_trains_parallel_mixtures_and_scores_mgsm(tmp_path):
-  """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM."""
+  """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM
+  prompted with mCoT's trigger phrases (the final number, lm-eval's exact match)."""
   result = _launch("--gin_file=gin/smoke/p4_math.gin", f"--gin.MODEL_DIR='{tmp_path}'")
   assert result.returncode == 0, result.stderr[-3000:]
-  _assert_mixture_study(tmp_path, "mcot_math", "mgsm", "accuracy", ["en", "es", "ja", "zh"])
+  _assert_mixture_study(tmp_path, "mcot_math", "mgsm_cot_trigger", "accuracy",
+                        ["en", "es", "ja", "zh"])
 
 
 @pytest.mark.slow

@@ -234,11 +234,12 @@ class ConditionDesign:
   validation_size: int = 50
   english: str = "en"  # the Aya English split, source of the translated conditions
   seed: int = 0
-  # P2.2's test sets with a test split: XQuAD, MGSM, Okapi's MT-MMLU, MMMLU, CMMLU and the
+  # P2.2's test sets with a test split: XQuAD, MGSM (5-shot chain of thought, lm-eval's
+  # mgsm_native_cot prompts), Okapi's MT-MMLU, MMMLU, CMMLU and the
   # human-translated OASST questions (judged). TyDi QA GoldP is released as a validation
   # split only and EvaluationSet decodes test splits, so it is not listed yet.
   evaluations: Evaluations = (
-      ("xquad", ("es", "ru", "zh")), ("mgsm", ("es", "ru", "zh")),
+      ("xquad", ("es", "ru", "zh")), ("mgsm_5shot_cot", ("es", "ru", "zh")),
       ("okapi_mmlu", ("es", "ru", "zh")), ("mmmlu", ("es", "zh")), ("cmmlu", ("zh",)),
       ("oasst_human_translated", ("es", "ru", "zh")))
   evaluation_size: int | None = None  # test items per language; None = all
@@ -293,7 +294,8 @@ class ParallelDesign:
   seed: int = 0
   unseen: tuple[str, ...] = ("te",)  # P4 Table 1: evaluated, never trained on
   # The test set, scored in the core and unseen languages: MGSM for math (mCoT-MATH has no
-  # test split), mAPICall-Bank's own test split for API calling (None: `dataset`'s).
+  # test split) prompted with mCoT's trigger phrases ("mgsm_cot_trigger", P4.2),
+  # mAPICall-Bank's own test split for API calling (None: `dataset`'s).
   evaluation_dataset: str | None = None
   evaluation_size: int | None = None  # test items per language; None = all
   selected_runs: tuple[str, ...] = ()  # run names to train; empty: all 22
