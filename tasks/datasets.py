@@ -149,12 +149,12 @@ def _mgsm_styled(name: str, prompts: Callable[[str, str, list[str]], list[str]])
 
   def read(data_dir: str, language: str, split: str) -> list[dict[str, str]]:
     _check_data_dir(data_dir)
-    rows = mgsm_format.read_mgsm_tsv(_mgsm_path(data_dir, language, split))
-    texts = prompts(data_dir, language, [row.question for row in rows])
+    questions = mgsm_format.read_mgsm_tsv(_mgsm_path(data_dir, language, split))
+    texts = prompts(data_dir, language, [row.question for row in questions])
     task = task_name(name, language, split)
     return [{"id": f"{task}:{row.line_number}", "language": language, "inputs": text,
              "targets": answers.answer_sentence(language, row.answer), "answer": row.answer}
-            for row, text in zip(rows, texts)]
+            for row, text in zip(questions, texts)]
 
   return read
 
