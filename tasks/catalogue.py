@@ -87,9 +87,10 @@ def designs() -> list:
       PinchDesign(name="p1", dataset=LIMA_OASST),
       ConditionDesign(name="p2", dataset=AYA_DATASET),
       PolyglotDesign(name="p3", dataset=GUANACO),
-      # P4 trains on mCoT-MATH and tests on MGSM (mCoT-MATH has no test split).
+      # P4 trains on mCoT-MATH and tests on MGSM (mCoT-MATH has no test split), prompted
+      # with mCoT's per-language "Let's think step by step" (P4.2).
       ParallelDesign(name="p4_math", dataset=MCOT_MATH, count=10_000, validation_size=200,
-                     evaluation_dataset="mgsm"),
+                     evaluation_dataset="mgsm_cot_trigger"),
       ParallelDesign(name="p4_api", dataset=API_CALLING, count=3_024, validation_size=150),
   ]
 

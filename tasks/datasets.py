@@ -13,7 +13,9 @@ Besides one dataset per official source there are:
   aya_dataset_translated_<engine> and aya_dataset_rtt_<engine>, P3's guanaco_translated;
 - lima_oasst, P1's parallel LIMA + OASST first turns (tasks/formats/lima_oasst.py);
 - unions, one test set assembled per language from several datasets, each example
-  keeping its own dataset's id: mgsm_p0 (MGSM, with P0's Google-translated pt, ko, ar).
+  keeping its own dataset's id: mgsm_p0 (MGSM, with P0's Google-translated pt, ko, ar);
+- MGSM's test questions in other prompting styles: mgsm_5shot_cot (P2) and
+  mgsm_cot_trigger (P4), see xlt_jax/evaluation/mgsm_prompts.py.
 """
 
 import dataclasses
@@ -49,7 +51,7 @@ from tasks.formats import (
 from tasks.naming import task_name
 from xlt_jax.core import paths
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.evaluation import answers, mgsm_format
+from xlt_jax.evaluation import answers, mgsm_format, mgsm_prompts
 
 ReadPolicy = rows.ReadPolicy
 
@@ -138,6 +140,33 @@ def _read_mgsm(data_dir: str, language: str, split: str) -> list[dict[str, str]]
       }
       for row in mgsm_format.read_mgsm_tsv(_mgsm_path(data_dir, language, split))
   ]
+
+
+def _mgsm_styled(name: str, prompts: Callable[[str, str, list[str]], list[str]]):
+  """A reader of MGSM's test questions whose prompts `prompts(data_dir, language,
+  questions)` builds from all of a language's questions in file order (lm-eval's
+  few-shot draws depend on the position)."""
+
+  def read(data_dir: str, language: str, split: str) -> list[dict[str, str]]:
+    _check_data_dir(data_dir)
+    questions = mgsm_format.read_mgsm_tsv(_mgsm_path(data_dir, language, split))
+    texts = prompts(data_dir, language, [row.question for row in questions])
+    task = task_name(name, language, split)
+    return [{"id": f"{task}:{row.line_number}", "language": language, "inputs": text,
+             "targets": answers.answer_sentence(language, row.answer), "answer": row.answer}
+            for row, text in zip(questions, texts)]
+
+  return read
+
+
+def _p2_cot_prompts(data_dir: str, language: str, questions: list[str]) -> list[str]:
+  exemplars = _mgsm_exemplars(os.path.join(data_dir, "mgsm", "exemplars.json"))[language]
+  return mgsm_prompts.lm_eval_cot_prompts(exemplars, questions, language)
+
+
+def _p4_trigger_prompts(data_dir: str, language: str, questions: list[str]) -> list[str]:
+  del data_dir  # the phrases are mCoT's, not a file's
+  return [mgsm_prompts.trigger_prompt(question, language) for question in questions]
 
 
 def _from_format(name: str, module, kind: str = "prompt_completion", path=None, load=None,
@@ -278,6 +307,18 @@ DATASETS: dict[str, Dataset] = {
     "mgsm": Dataset("mgsm", MGSM_LANGUAGES, ("test",), "accuracy", _mgsm_path, _read_mgsm,
                     licence="CC BY-SA 4.0",
                     source_url="https://github.com/google-research/url-nlp/tree/main/mgsm"),
+    # MGSM's other prompting styles (xlt_jax/evaluation/mgsm_prompts.py), scored by the
+    # final number with lm-eval's exact match: P2's 5-shot chain of thought (lm-eval's
+    # mgsm_native_cot) and P4's "Let's think step by step" trigger phrases (mCoT's).
+    "mgsm_5shot_cot": Dataset(
+        "mgsm_5shot_cot", tuple(mgsm_prompts.LM_EVAL_LABELS), ("test",), "cot_accuracy",
+        _mgsm_path, _mgsm_styled("mgsm_5shot_cot", _p2_cot_prompts), licence="CC BY-SA 4.0",
+        source_url="https://github.com/google-research/url-nlp/tree/main/mgsm"),
+    "mgsm_cot_trigger": Dataset(
+        "mgsm_cot_trigger", tuple(mgsm_prompts.TRIGGER_PHRASES), ("test",), "cot_accuracy",
+        _mgsm_path, _mgsm_styled("mgsm_cot_trigger", _p4_trigger_prompts),
+        licence="CC BY-SA 4.0",
+        source_url="https://github.com/google-research/url-nlp/tree/main/mgsm"),
     **{dataset.name: dataset for dataset in _format_datasets()},
 }
 DATASETS.update({dataset.name: dataset for dataset in _variant_datasets(DATASETS)})

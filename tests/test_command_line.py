@@ -45,7 +45,7 @@ def _probe(*arguments: str, timeout: int = 120) -> subprocess.CompletedProcess:
                             ["xlt_jax.data", "translate"], ["xlt_jax.data", "complete"],
                             ["xlt_jax.score", "rouge"], ["xlt_jax.score", "language_confusion"],
                             ["xlt_jax.score", "qa"], ["xlt_jax.score", "api_call"],
-                            ["xlt_jax.score", "mgsm"]],
+                            ["xlt_jax.score", "mgsm"], ["xlt_jax.score", "mgsm_cot"]],
                          ids=" ".join)
 def test_help_answers_with_an_example_before_jax_or_tensorflow_loads(command):
   result = _probe(*command, "--help")

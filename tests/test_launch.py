@@ -342,10 +342,12 @@ def test_p0_single_task_smoke_study_on_mcot_math_scores_mgsm_with_translations(t
 
 @pytest.mark.slow
 def test_p4_math_smoke_study_trains_parallel_mixtures_and_scores_mgsm(tmp_path):
-  """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM."""
+  """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM
+  prompted with mCoT's trigger phrases (the final number, lm-eval's exact match)."""
   result = _launch("--gin_file=gin/smoke/p4_math.gin", f"--gin.MODEL_DIR='{tmp_path}'")
   assert result.returncode == 0, result.stderr[-3000:]
-  _assert_mixture_study(tmp_path, "mcot_math", "mgsm", "accuracy", ["en", "es", "ja", "zh"])
+  _assert_mixture_study(tmp_path, "mcot_math", "mgsm_cot_trigger", "accuracy",
+                        ["en", "es", "ja", "zh"])
 
 
 @pytest.mark.slow
@@ -434,7 +436,7 @@ def test_p2_smoke_study_trains_conditions_and_scores_every_p2_test_set(tmp_path)
   assert metrics["selection"] == "min_validation_perplexity"
   tasks = metrics["tasks"]
   assert {name: (task["primary"], sorted(task["languages"])) for name, task in tasks.items()} == {
-      "xquad": ("exact_match", ["es", "zh"]), "mgsm": ("accuracy", ["es", "zh"]),
+      "xquad": ("exact_match", ["es", "zh"]), "mgsm_5shot_cot": ("accuracy", ["es", "zh"]),
       "okapi_mmlu": ("accuracy", ["es", "zh"]), "mmmlu": ("accuracy", ["es", "zh"]),
       "cmmlu": ("accuracy", ["zh"]), "oasst_human_translated": ("line_pass", ["es", "zh"]),
       "tydiqa": ("exact_match", ["ar"]), "aya_dataset": ("perplexity", ["es", "zh"])}

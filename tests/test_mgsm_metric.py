@@ -101,8 +101,8 @@ def test_bad_input_names_file_and_line(tmp_path, row, message):
 
 
 def _run_binary(*arguments: str) -> subprocess.CompletedProcess:
-  return subprocess.run([sys.executable, "-m", "xlt_jax.score", *arguments], cwd=REPO_ROOT,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run([sys.executable, "-m", "xlt_jax.score", *arguments], check=False,
+                        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_binary_prints_accuracy_and_invalid_per_language(tmp_path, exemplars):
@@ -121,3 +121,23 @@ def test_binary_prints_accuracy_and_invalid_per_language(tmp_path, exemplars):
   assert result.returncode == 2 and result.stdout == ""
   (line,) = result.stderr.splitlines()
   assert line == f"error: {bad}:1: field 'answer' is not a number: 'x'"
+
+
+def test_binary_scores_the_chain_of_thought_styles_as_the_evaluator_does(tmp_path, exemplars):
+  """`mgsm_cot`: the last number and lm-eval's exact match (the evaluator's cot_accuracy):
+  the exemplars' own answers end with their number; "18.0" is not "18" there, and a
+  completion that goes on past the answer is scored by its last number."""
+  rows = [{"language": example.language, "prediction": example.prediction,
+           "answer": example.answer} for example in _examples(exemplars)]
+  rows += [{"language": "es", "prediction": "La respuesta es 18.0", "answer": "18"},
+           {"language": "es", "prediction": "La respuesta es 18. Luego 20.", "answer": "18"},
+           {"language": "es", "prediction": "no sé", "answer": "18"}]
+  path = _write_jsonl(tmp_path / "predictions.jsonl", rows)
+  result = _run_binary("mgsm_cot", path, "--json")
+  assert result.returncode == 0, result.stderr
+  printed = json.loads(result.stdout)
+  assert printed["es"] == {"accuracy": 8 / 11, "invalid": 1 / 11}
+  assert all(printed[language] == {"accuracy": 1.0, "invalid": 0.0}
+             for language in MGSM_LANGUAGES if language != "es")
+  native = json.loads(_run_binary("mgsm", path, "--json").stdout)
+  assert native["es"] == {"accuracy": 10 / 11, "invalid": 1 / 11}  # the first after the phrase

@@ -35,12 +35,13 @@ def test_test_sets_have_a_test_split_in_every_evaluation_language(design):
   expected = {"p1": {"alpaca_farm": "llm_judge", "alpaca_farm_translated_google": "llm_judge"},
               "p3": {"alpaca_eval": "llm_judge", "xquad": "squad_exact_match",
                      "xcsqa": "multiple_choice_accuracy", "xnli": "multiple_choice_accuracy"},
-              "p4_math": {"mcot_math": "accuracy"},
+              "p4_math": {"mcot_math": "cot_accuracy"},
               "p4_api": {"api_calling": "api_call_exact_match"}}
   if design.name in expected:
     assert metrics == expected[design.name]
-  else:  # P2: XQuAD, MGSM, MMLU family and the human-translated OASST questions
-    assert metrics["xquad"] == "squad_exact_match" and metrics["mgsm"] == "accuracy"
+  else:  # P2: XQuAD, MGSM (5-shot CoT), MMLU family and the human-translated OASST questions
+    assert metrics["xquad"] == "squad_exact_match"
+    assert metrics["mgsm_5shot_cot"] == "cot_accuracy"
     assert metrics["oasst_human_translated"] == "llm_judge"
 
 
@@ -54,7 +55,7 @@ def test_run_json_record_rebuilds_the_design(design):
 
 def test_p4_math_is_scored_on_mgsm_in_the_core_and_unseen_languages():
   [evaluation] = catalogue.design_for("p4_math_n01_en").evaluation_sets()
-  assert (evaluation.task, evaluation.dataset) == ("mcot_math", "mgsm")
+  assert (evaluation.task, evaluation.dataset) == ("mcot_math", "mgsm_cot_trigger")
   assert evaluation.languages == ("en", "es", "ja", "bn", "sw", "te")
 
 

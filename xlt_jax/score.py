@@ -6,6 +6,7 @@
                                [--postprocess none|p3]
     python -m xlt_jax.score api_call FILE [--json]
     python -m xlt_jax.score mgsm FILE [--json]
+    python -m xlt_jax.score mgsm_cot FILE [--json]
 
 FILE is JSONL, one item a line, e.g. {"language": "es", "prediction": "...", "reference":
 "..."}; each metric names the fields it needs. `rouge` prints each language's mean
@@ -13,21 +14,25 @@ ROUGE-1/2/L F-measure (0-1) with XL-Sum's multilingual tokenization, stemming by
 where the language has a stemmer (ar bn en es fr hi pt ru tr; XL-Sum evaluates with
 stemming on); `--no_stemmer` turns it off. `qa` prints extractive-QA exact match, F1 and
 "include" (XQuAD, TyDi QA), `api_call` API-call exact match and the unparseable share (P4),
-`mgsm` accuracy and the share of completions without a number. `--json` prints
+`mgsm` accuracy and the share of completions without a number (`mgsm_cot`: the
+chain-of-thought styles' final number and exact match). `--json` prints
 {"<language>": {"<score>": value}} (e.g. {"es": {"rouge1": F, "rouge2": F, "rougeL": F}}),
 every value in 0-1 except LCB's percentages, otherwise a table. Bad input prints one
 `error:` line naming file and line and exits 2. The work is done by `xlt_jax.evaluation`
 (`rouge.py`, `language_confusion.py`, `qa_metrics.py`, `api_calls.py`, `mgsm_accuracy.py`);
 this module only parses flags.
 
-A metric is one entry in SUBCOMMANDS: a function that adds its subparser (with the
-shared FILE and --json flags) and sets `score` to a function of the parsed flags that
-returns {language: {score name: value}}.
+A metric is one `Subcommand` in SUBCOMMANDS: its name, help texts, extra flags and a
+`score` function of the parsed flags that returns {language: {score name: value}}; every
+subparser also gets the shared FILE and --json flags.
 """
 
 import argparse
+import dataclasses
+import functools
 import json
 import sys
+from collections.abc import Callable
 
 _EXAMPLE = """example: python -m xlt_jax.score rouge predictions.jsonl --json
   where predictions.jsonl holds lines like
@@ -35,24 +40,23 @@ _EXAMPLE = """example: python -m xlt_jax.score rouge predictions.jsonl --json
   and prints {"es": {"rouge1": 0.6666666666666666, "rouge2": 0.0, "rougeL": 0.6666666666666666}}"""
 
 
+@dataclasses.dataclass(frozen=True)
+class Subcommand:
+  """One metric: its name, help texts, extra flags (argparse flag names -> add_argument
+  keywords) and `score`, a function of the parsed flags -> {language: {score: value}}."""
+
+  name: str
+  help: str
+  description: str
+  epilog: str
+  score: Callable[[argparse.Namespace], dict]
+  flags: tuple[tuple[str, dict], ...] = ()
+
+
 def _score_rouge(args: argparse.Namespace) -> dict[str, dict[str, float]]:
   from xlt_jax.evaluation import rouge
 
   return rouge.score_file(args.file, use_stemmer=not args.no_stemmer)
-
-
-def _add_rouge(commands, shared: argparse.ArgumentParser) -> None:
-  parser = commands.add_parser(
-      "rouge", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
-      help="ROUGE-1/2/L F-measures as XL-Sum computes them (fields: language, prediction,"
-           " reference)",
-      description="Mean ROUGE-1/2/L F-measure (0-1) per language, as XL-Sum's multilingual\n"
-                  "ROUGE computes it: segmentation with jieba (zh), MeCab + unidic-lite (ja) and\n"
-                  "PyThaiNLP newmm (th), and stemming for ar bn en es fr hi pt ru tr (default).",
-      epilog=_EXAMPLE)
-  parser.add_argument("--no_stemmer", action="store_true",
-                      help="do not stem (default: stem where the language has a stemmer)")
-  parser.set_defaults(score=_score_rouge)
 
 
 def _score_language_confusion(args: argparse.Namespace) -> dict:
@@ -63,52 +67,10 @@ def _score_language_confusion(args: argparse.Namespace) -> dict:
   return language_confusion.score_predictions_jsonl(args.file)
 
 
-def _add_language_confusion(commands, shared: argparse.ArgumentParser) -> None:
-  parser = commands.add_parser(
-      "language_confusion", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
-      help="the Language Confusion Benchmark's line- and word-level pass rates (LPR, WPR), in"
-           " percent",
-      description="LPR and WPR (percent) by the Language Confusion Benchmark's rules, offline:\n"
-                  "FILE is either LCB's released output CSV (id,model,completion,task,source,\n"
-                  "language), scored per model and task, or a predictions JSONL (fields:\n"
-                  "language, prediction).",
-      epilog="example: python -m xlt_jax.score language_confusion"
-             " tests/data/language_confusion/outputs/command-r.csv --json")
-  parser.set_defaults(score=_score_language_confusion)
-
-
 def _score_qa(args: argparse.Namespace) -> dict[str, dict[str, float]]:
   from xlt_jax.evaluation import qa_metrics
 
   return qa_metrics.score_file(args.file, args.normalisation, args.postprocess)
-
-
-def _add_qa(commands, shared: argparse.ArgumentParser) -> None:
-  parser = commands.add_parser(
-      "qa", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
-      help="extractive-QA exact match, F1 and include, XQuAD / TyDi QA (fields: language,"
-           " prediction, reference or answer or answers)",
-      description="Mean exact match, token F1 and \"include\" (a reference is a substring of\n"
-                  "the prediction) per language, in 0-1, each the best over the item's\n"
-                  "references (`reference`, `answer` or `answers`: a string or a list).\n"
-                  "Normalisation before comparing:\n"
-                  "  squad   the official SQuAD v1.1 script's (default; XTREME's for XQuAD\n"
-                  "          and TyDi QA GoldP; P2's SQuAD-style TyDi QA F1)\n"
-                  "  mlqa    the official MLQA script's, per language (Unicode punctuation,\n"
-                  "          articles of en es de vi ar, per-character zh and ja)\n"
-                  "  strict  surrounding whitespace only (P2's XQuAD \"strict string-level\n"
-                  "          exact match\" and \"include\")\n"
-                  "--postprocess p3 first strips the echoed question (field `question`) and\n"
-                  "keeps the first line, at most 50 characters, as P3 did for XQuAD.",
-      epilog="example: python -m xlt_jax.score qa predictions.jsonl --json\n"
-             "  where predictions.jsonl holds lines like\n"
-             '  {"language": "es", "prediction": "el río Rin", "answers": ["Rin", "el Rin"]}\n'
-             '  and prints {"es": {"exact_match": 0.0, "f1": 0.8, "include": 1.0}}')
-  parser.add_argument("--normalisation", choices=("squad", "mlqa", "strict"), default="squad",
-                      help="how answers are normalised before comparing (default: squad)")
-  parser.add_argument("--postprocess", choices=("none", "p3"), default="none",
-                      help="clean the prediction first: p3 = P3's XQuAD rule (default: none)")
-  parser.set_defaults(score=_score_qa)
 
 
 def _score_api_call(args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -117,51 +79,119 @@ def _score_api_call(args: argparse.Namespace) -> dict[str, dict[str, float]]:
   return api_calls.score_file(args.file)
 
 
-def _add_api_call(commands, shared: argparse.ArgumentParser) -> None:
-  parser = commands.add_parser(
-      "api_call", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
-      help="API-call exact match and unparseable share, P4 (fields: language, prediction,"
-           " answer)",
-      description="Share of outputs whose API call has the reference's name, argument names\n"
-                  "and values (P4's exact match), and share of outputs that are no call,\n"
-                  "per language, in 0-1. An output is read as Name(key=value, ...) with\n"
-                  "Python or JSON literal values, as API-Bank's [Name(key='value')] (after\n"
-                  "an optional \"API-Request:\"), or as {\"name\": ..., \"arguments\": {...}};\n"
-                  "else its first non-blank line is. The reference (`answer` or `reference`)\n"
-                  "is the API-calling task's answer, {\"arguments\": {...}, \"name\": ...}.",
-      epilog="example: python -m xlt_jax.score api_call predictions.jsonl --json\n"
-             "  where predictions.jsonl holds lines like\n"
-             '  {"language": "es", "prediction": "GetWeather(city=\\"París\\")",\n'
-             '   "answer": "{\\"arguments\\": {\\"city\\": \\"París\\"},'
-             ' \\"name\\": \\"GetWeather\\"}"}\n'
-             '  and prints {"es": {"exact_match": 1.0, "unparseable": 0.0}}')
-  parser.set_defaults(score=_score_api_call)
-
-
-def _score_mgsm(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def _score_mgsm(args: argparse.Namespace, chain_of_thought: bool = False) -> dict:
   from xlt_jax.evaluation import mgsm_accuracy
 
-  return mgsm_accuracy.score_file(args.file)
+  return mgsm_accuracy.score_file(args.file, chain_of_thought)
 
 
-def _add_mgsm(commands, shared: argparse.ArgumentParser) -> None:
-  parser = commands.add_parser(
-      "mgsm", parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
-      help="MGSM accuracy and the share of completions with no number (fields: language,"
-           " prediction, answer)",
-      description="Accuracy per language (0-1), the answer read from each completion as the\n"
-                  "evaluation binary reads it (the first number after the last answer phrase,\n"
-                  "e.g. \"The answer is\", else the last number), and the share of completions\n"
-                  "with no number (invalid). Scores the eval binary's eval/predictions.jsonl.",
-      epilog="example: python -m xlt_jax.score mgsm"
-             " MODEL_DIR/runs/budget00050/eval/predictions.jsonl\n"
-             "  where each line holds e.g.\n"
-             '  {"language": "es", "prediction": "... La respuesta es 18.", "answer": "18"}')
-  parser.set_defaults(score=_score_mgsm)
-
+_MGSM_EXAMPLE = ('  where each line holds e.g.\n'
+                 '  {"language": "es", "prediction": "... La respuesta es 18.", "answer": "18"}')
 
 # One entry per metric subcommand.
-SUBCOMMANDS = (_add_rouge, _add_language_confusion, _add_qa, _add_api_call, _add_mgsm)
+SUBCOMMANDS = (
+    Subcommand(
+        "rouge",
+        help="ROUGE-1/2/L F-measures as XL-Sum computes them (fields: language, prediction,"
+             " reference)",
+        description="Mean ROUGE-1/2/L F-measure (0-1) per language, as XL-Sum's multilingual\n"
+                    "ROUGE computes it: segmentation with jieba (zh), MeCab + unidic-lite (ja)"
+                    " and\nPyThaiNLP newmm (th), and stemming for ar bn en es fr hi pt ru tr"
+                    " (default).",
+        epilog=_EXAMPLE, score=_score_rouge,
+        flags=(("--no_stemmer", {"action": "store_true", "help": "do not stem (default: stem"
+                                 " where the language has a stemmer)"}),)),
+    Subcommand(
+        "language_confusion",
+        help="the Language Confusion Benchmark's line- and word-level pass rates (LPR, WPR), in"
+             " percent",
+        description="LPR and WPR (percent) by the Language Confusion Benchmark's rules,"
+                    " offline:\nFILE is either LCB's released output CSV (id,model,completion,"
+                    "task,source,\nlanguage), scored per model and task, or a predictions JSONL"
+                    " (fields:\nlanguage, prediction).",
+        epilog="example: python -m xlt_jax.score language_confusion"
+               " tests/data/language_confusion/outputs/command-r.csv --json",
+        score=_score_language_confusion),
+    Subcommand(
+        "qa",
+        help="extractive-QA exact match, F1 and include, XQuAD / TyDi QA (fields: language,"
+             " prediction, reference or answer or answers)",
+        description="Mean exact match, token F1 and \"include\" (a reference is a substring of\n"
+                    "the prediction) per language, in 0-1, each the best over the item's\n"
+                    "references (`reference`, `answer` or `answers`: a string or a list).\n"
+                    "Normalisation before comparing:\n"
+                    "  squad   the official SQuAD v1.1 script's (default; XTREME's for XQuAD\n"
+                    "          and TyDi QA GoldP; P2's SQuAD-style TyDi QA F1)\n"
+                    "  mlqa    the official MLQA script's, per language (Unicode punctuation,\n"
+                    "          articles of en es de vi ar, per-character zh and ja)\n"
+                    "  strict  surrounding whitespace only (P2's XQuAD \"strict string-level\n"
+                    "          exact match\" and \"include\")\n"
+                    "--postprocess p3 first strips the echoed question (field `question`) and\n"
+                    "keeps the first line, at most 50 characters, as P3 did for XQuAD.",
+        epilog="example: python -m xlt_jax.score qa predictions.jsonl --json\n"
+               "  where predictions.jsonl holds lines like\n"
+               '  {"language": "es", "prediction": "el río Rin", "answers": ["Rin", "el Rin"]}\n'
+               '  and prints {"es": {"exact_match": 0.0, "f1": 0.8, "include": 1.0}}',
+        score=_score_qa,
+        flags=(("--normalisation", {"choices": ("squad", "mlqa", "strict"), "default": "squad",
+                                    "help": "how answers are normalised before comparing"
+                                            " (default: squad)"}),
+               ("--postprocess", {"choices": ("none", "p3"), "default": "none",
+                                  "help": "clean the prediction first: p3 = P3's XQuAD rule"
+                                          " (default: none)"}))),
+    Subcommand(
+        "api_call",
+        help="API-call exact match and unparseable share, P4 (fields: language, prediction,"
+             " answer)",
+        description="Share of outputs whose API call has the reference's name, argument names\n"
+                    "and values (P4's exact match), and share of outputs that are no call,\n"
+                    "per language, in 0-1. An output is read as Name(key=value, ...) with\n"
+                    "Python or JSON literal values, as API-Bank's [Name(key='value')] (after\n"
+                    "an optional \"API-Request:\"), or as {\"name\": ..., \"arguments\":"
+                    " {...}};\nelse its first non-blank line is. The reference (`answer` or"
+                    " `reference`)\nis the API-calling task's answer, {\"arguments\": {...},"
+                    " \"name\": ...}.",
+        epilog="example: python -m xlt_jax.score api_call predictions.jsonl --json\n"
+               "  where predictions.jsonl holds lines like\n"
+               '  {"language": "es", "prediction": "GetWeather(city=\\"París\\")",\n'
+               '   "answer": "{\\"arguments\\": {\\"city\\": \\"París\\"},'
+               ' \\"name\\": \\"GetWeather\\"}"}\n'
+               '  and prints {"es": {"exact_match": 1.0, "unparseable": 0.0}}',
+        score=_score_api_call),
+    Subcommand(
+        "mgsm",
+        help="MGSM accuracy and the share of completions with no number (fields: language,"
+             " prediction, answer)",
+        description="Accuracy per language (0-1), the answer read from each completion as the\n"
+                    "evaluation binary reads it (the first number after the last answer"
+                    " phrase,\ne.g. \"The answer is\", else the last number), and the share of"
+                    " completions\nwith no number (invalid). Scores the eval binary's"
+                    " eval/predictions.jsonl.",
+        epilog="example: python -m xlt_jax.score mgsm"
+               " MODEL_DIR/runs/budget00050/eval/predictions.jsonl\n" + _MGSM_EXAMPLE,
+        score=_score_mgsm),
+    Subcommand(
+        "mgsm_cot",
+        help="MGSM accuracy of the chain-of-thought styles (P2's 5-shot, P4's trigger phrases)"
+             " and the share with no number (fields: language, prediction, answer)",
+        description="Accuracy per language (0-1) as lm-evaluation-harness scores its MGSM\n"
+                    "chain-of-thought tasks and the evaluator scores `cot_accuracy`: the last\n"
+                    "number of the completion (its flexible-extract filter), equal to the\n"
+                    "reference after lower-casing and deleting punctuation (its exact_match);\n"
+                    "and the share of completions with no number (invalid).",
+        epilog="example: python -m xlt_jax.score mgsm_cot predictions.jsonl --json\n"
+               + _MGSM_EXAMPLE,
+        score=functools.partial(_score_mgsm, chain_of_thought=True)),
+)
+
+
+def _add(commands, shared: argparse.ArgumentParser, subcommand: Subcommand) -> None:
+  parser = commands.add_parser(
+      subcommand.name, parents=[shared], formatter_class=argparse.RawDescriptionHelpFormatter,
+      help=subcommand.help, description=subcommand.description, epilog=subcommand.epilog)
+  for flag, options in subcommand.flags:
+    parser.add_argument(flag, **options)
+  parser.set_defaults(score=subcommand.score)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,8 +202,8 @@ def _parser() -> argparse.ArgumentParser:
   shared.add_argument("file", metavar="FILE", help="predictions, JSONL (one item a line)")
   shared.add_argument("--json", action="store_true", help="print the scores as one JSON object")
   commands = parser.add_subparsers(dest="metric", required=True, metavar="METRIC")
-  for add in SUBCOMMANDS:
-    add(commands, shared)
+  for subcommand in SUBCOMMANDS:
+    _add(commands, shared, subcommand)
   return parser
 
 

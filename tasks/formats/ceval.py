@@ -54,35 +54,25 @@ def _questions(source: str, subject: str, problems: rows.RowProblems) -> list:
   found = []
   for number, row in enumerate(rows.read_parquet(source, COLUMNS).to_pylist()):
     problems.seen()
-    options = [row[letter] for letter in mmlu_family.LETTERS]
-    problem = mmlu_family.problem(options, row["answer"]) or rows.string_fields(
-        row, ("question",))
-    if problem or row["id"] is None:
-      problems.report(source, f"row {number}", problem or "no id")
+    item, wrong = mmlu_family.row_question(f"{subject}/{row['id']}", row, "question", "answer")
+    if wrong or row["id"] is None:
+      problems.report(source, f"row {number}", wrong or "no id")
       continue
-    found.append(mmlu_family.Question(f"{subject}/{row['id']}", row["question"],
-                                      tuple(options), row["answer"]))
+    found.append(item)
   return found
 
 
 def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
   """Every subject's val rows with their 5-shot prompts; all 52 subjects must be there."""
   del language
-  name = task_name("ceval", "zh", split)
   problems = rows.RowProblems(policy, os.path.join(data_dir, "ceval"))
-  examples, sources = [], []
-  for subject, subject_name in CEVAL_SUBJECTS.items():
-    dev_source = rows.require_file(subject_path(data_dir, subject, "dev"), "C-Eval dev")
-    val_source = rows.require_file(subject_path(data_dir, subject, "val"), "C-Eval val")
-    sources += [dev_source, val_source]
-    dev_problems = rows.RowProblems(rows.ReadPolicy(0.0), dev_source)  # see cmmlu.py
-    pool = _questions(dev_source, subject, dev_problems)
-    dev_problems.check()
-    description = CEVAL_DESCRIPTION.format(subject_name)
-    for item in _questions(val_source, subject, problems):
-      shots = mmlu_family.shots_for(pool, item, mmlu_family.SHOTS, dev_source,
-                                    leave_out_self=False)
-      examples.append(mmlu_family.example(
-          name, item, "zh", mmlu_family.few_shot_prompt(description, shots, item, CUE)))
+
+  def files(subject: str) -> tuple[str, str]:
+    return (rows.require_file(subject_path(data_dir, subject, "dev"), "C-Eval dev"),
+            rows.require_file(subject_path(data_dir, subject, "val"), "C-Eval val"))
+
+  examples, sources = mmlu_family.load_subjects(
+      task_name("ceval", "zh", split), "zh", CEVAL_SUBJECTS, CEVAL_DESCRIPTION, CUE, files,
+      _questions, problems)
   rows.require_rows(problems.rows, "C-Eval", [os.path.join(data_dir, "ceval")])
   return problems.result(examples, sources)

@@ -52,37 +52,25 @@ def path(data_dir: str, language: str, split: str) -> str:
 def _questions(source: str, subject: str, problems: rows.RowProblems) -> list:
   found = []
   for line_number, row in mmlu_family.read_csv(source, COLUMNS, problems):
-    options = [row[letter] for letter in mmlu_family.LETTERS]
-    problem = mmlu_family.problem(options, row["Answer"]) or rows.string_fields(
-        row, ("Question",))
-    if problem:
-      problems.report(source, line_number, problem)
+    item, wrong = mmlu_family.row_question(f"{subject}/{row['']}", row, "Question", "Answer")
+    if wrong:
+      problems.report(source, line_number, wrong)
       continue
-    found.append(mmlu_family.Question(f"{subject}/{row['']}", row["Question"], tuple(options),
-                                      row["Answer"]))
+    found.append(item)
   return found
 
 
 def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
   """Every subject's test rows with their 5-shot prompts; all 67 subjects must be there."""
   del language
-  name = task_name("cmmlu", "zh", split)
   problems = rows.RowProblems(policy, os.path.join(data_dir, "cmmlu", "test"))
-  examples, sources = [], []
-  for subject, subject_name in CMMLU_SUBJECTS.items():
-    dev_source = rows.require_file(subject_path(data_dir, "dev", subject), "CMMLU dev")
-    test_source = rows.require_file(subject_path(data_dir, "test", subject), "CMMLU test")
-    sources += [dev_source, test_source]
-    # Exemplars are not test rows (a separate count keeps rows_read to this split), and a
-    # malformed exemplar would change every prompt of the subject: none is tolerated.
-    dev_problems = rows.RowProblems(rows.ReadPolicy(0.0), dev_source)
-    pool = _questions(dev_source, subject, dev_problems)
-    dev_problems.check()
-    description = CMMLU_DESCRIPTION.format(subject_name)
-    for item in _questions(test_source, subject, problems):
-      shots = mmlu_family.shots_for(pool, item, mmlu_family.SHOTS, dev_source,
-                                    leave_out_self=False)
-      examples.append(mmlu_family.example(
-          name, item, "zh", mmlu_family.few_shot_prompt(description, shots, item, CUE)))
+
+  def files(subject: str) -> tuple[str, str]:
+    return (rows.require_file(subject_path(data_dir, "dev", subject), "CMMLU dev"),
+            rows.require_file(subject_path(data_dir, "test", subject), "CMMLU test"))
+
+  examples, sources = mmlu_family.load_subjects(
+      task_name("cmmlu", "zh", split), "zh", CMMLU_SUBJECTS, CMMLU_DESCRIPTION, CUE, files,
+      _questions, problems)
   rows.require_rows(problems.rows, "CMMLU", [os.path.join(data_dir, "cmmlu", "test")])
   return problems.result(examples, sources)

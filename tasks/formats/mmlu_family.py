@@ -22,7 +22,7 @@ answer letter, each followed by `fewshot_delimiter` "\\n\\n", then the question
 import csv
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from tasks.formats import rows
 from xlt_jax.core import paths
@@ -75,6 +75,50 @@ def problem(options: list, answer: object) -> str | None:
   if answer not in LETTERS:
     return f"answer {answer!r} is not one of {', '.join(LETTERS)}"
   return None
+
+
+def row_question(key: str, row: dict, question_column: str,
+                 answer_column: str) -> tuple[Question | None, str | None]:
+  """(the row as a Question, None), or (None, what is wrong) for a malformed-row report: the
+  options under A-D, the question and answer letter under the release's own column names."""
+  options = [row[letter] for letter in LETTERS]
+  wrong = problem(options, row[answer_column]) or rows.string_fields(row, (question_column,))
+  if wrong:
+    return None, wrong
+  return Question(key, row[question_column], tuple(options), row[answer_column]), None
+
+
+def load_subjects(task: str, language: str, subjects: dict[str, str], description: str,
+                  cue: str, files: Callable[[str], tuple[str, str]],
+                  read: Callable[[str, str, rows.RowProblems], list[Question]],
+                  problems: rows.RowProblems) -> tuple[list[dict[str, str]], list[str]]:
+  """Every subject's evaluated rows with their 5-shot prompts (CMMLU, C-Eval).
+
+  Args:
+    subjects: subject -> its name in the description (`description.format(name)`).
+    files: subject -> (few-shot pool file, evaluated file), each checked to exist.
+    read: (file, subject, problems) -> the file's well-formed questions, reporting the others.
+    problems: the evaluated rows' counts (the pool's are kept apart).
+
+  Returns:
+    (examples in subject order, every file read). Guarantees each prompt has the subject's
+    first SHOTS pool rows: a malformed pool row raises DataFormatError, since it would change
+    every prompt of the subject.
+  """
+  examples, sources = [], []
+  for subject, subject_name in subjects.items():
+    pool_source, evaluated_source = files(subject)
+    sources += [pool_source, evaluated_source]
+    # Exemplars are not evaluated rows (a separate count keeps rows_read to this split), and
+    # a malformed exemplar would change every prompt of the subject: none is tolerated.
+    pool_problems = rows.RowProblems(rows.ReadPolicy(0.0), pool_source)
+    pool = read(pool_source, subject, pool_problems)
+    pool_problems.check()
+    for item in read(evaluated_source, subject, problems):
+      shots = shots_for(pool, item, SHOTS, pool_source, leave_out_self=False)
+      examples.append(example(task, item, language, few_shot_prompt(
+          description.format(subject_name), shots, item, cue)))
+  return examples, sources
 
 
 def example(task: str, item: Question, language: str, prompt: str) -> dict[str, str]:

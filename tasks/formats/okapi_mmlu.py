@@ -83,7 +83,7 @@ def questions(source: str, problems: rows.RowProblems) -> list[mmlu_family.Quest
 def load(data_dir: str, language: str, split: str, policy: rows.ReadPolicy) -> rows.LoadResult:
   test_source = rows.require_file(path(data_dir, language, split), "Okapi MMLU test")
   dev_source = rows.require_file(release_path(data_dir, language, "dev"), "Okapi MMLU dev")
-  dev_problems = rows.RowProblems(rows.ReadPolicy(0.0), dev_source)  # see cmmlu.py
+  dev_problems = rows.RowProblems(rows.ReadPolicy(0.0), dev_source)  # see mmlu_family.load_subjects
   pool = questions(dev_source, dev_problems)
   dev_problems.check()
   name = task_name("okapi_mmlu", language, split)

@@ -3,10 +3,14 @@
 Training targets end with a localised answer sentence ("The answer is 8.",
 "答えは8です。"); evaluation pulls the number back out of a completion with
 `extract_number` and compares it with the reference using `answers_match`.
+Chain-of-thought prompting styles (`mgsm_prompts`: P2's 5-shot, P4's trigger phrases) are
+scored as lm-evaluation-harness scores its MGSM CoT tasks: `final_number` (the
+`flexible-extract` filter) and `exact_token_match` (its `exact_match` metric).
 """
 
 import decimal
 import re
+import string
 import unicodedata
 
 from xlt_jax.core.errors import UserInputError
@@ -151,3 +155,33 @@ def answers_match(predicted: str | None, reference: str) -> bool:
     return decimal.Decimal(normalize_number(predicted)) == reference_value
   except UserInputError:
     return False
+
+
+# lm-eval's mgsm `flexible-extract` filter (lm_eval/tasks/mgsm/utils.py add_regex_pattern):
+# regex `(-?[$0-9.,]{2,})|(-?[0-9]+)` with group_select -1 (the last match), then
+# take_first; RegexFilter keeps a match's first non-empty group, stripped.
+_FLEXIBLE_NUMBER = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def final_number(text: str) -> str | None:
+  """The last number-like span of a completion, as lm-eval's MGSM CoT tasks extract it.
+
+  Guarantees the string lm-eval's `flexible-extract` filter returns ("$18.", "1,000",
+  "-3"), or None where it returns its "[invalid]" fallback (no digit run at all). ASCII
+  digits only, like the filter.
+  """
+  matches = _FLEXIBLE_NUMBER.findall(text)
+  if not matches:
+    return None
+  groups = [group for group in matches[-1] if group]
+  return groups[0].strip() if groups else None
+
+
+def exact_token_match(extracted: str | None, reference: str) -> bool:
+  """lm-eval's `exact_match` with ignore_case and ignore_punctuation, as its MGSM CoT tasks
+  configure it: equal after lower-casing and deleting ASCII punctuation ("$1,000." equals
+  "1000"; "18.0" does not equal "18"). None (no number) never matches."""
+  if extracted is None:
+    return False
+  return extracted.lower().translate(_PUNCTUATION) == reference.lower().translate(_PUNCTUATION)

@@ -32,6 +32,7 @@ from xlt_jax.evaluation import (
   checkpoint_selection,
   choice_scoring,
   language_confusion,
+  mgsm_prompts,
   perplexity,
   results_store,
   task_metrics,
@@ -59,10 +60,14 @@ SUPPORTED_METRICS = tuple(task_metrics.METRICS)
 # Per metric, how long an answer may be and where it ends, unless EvaluationConfig says
 # otherwise: chain-of-thought maths needs hundreds of tokens (MGSM's 8-shot prompts end
 # each exemplar with a blank line, so one ends the answer); a summary is a sentence.
-DEFAULT_MAX_NEW_TOKENS = {"accuracy": 512, "rouge_l": 128, "squad_exact_match": 64,
-                          "api_call_exact_match": 128, "llm_judge": 512,
+# The chain-of-thought styles (cot_accuracy) get 512 tokens: lm-eval's default cap is 256
+# (P2; `max_new_tokens_by_task={'mgsm_5shot_cot': 256}` matches it), mCoT's 2048 (P4), and
+# they end at the next question's label, as lm-eval's `until` does.
+DEFAULT_MAX_NEW_TOKENS = {"accuracy": 512, "cot_accuracy": 512, "rouge_l": 128,
+                          "squad_exact_match": 64, "api_call_exact_match": 128,
+                          "llm_judge": 512,
                           "multiple_choice_accuracy": 0, "perplexity": 0}  # scored, not decoded
-DEFAULT_STOP_SEQUENCES = {"accuracy": ("\n\n",)}
+DEFAULT_STOP_SEQUENCES = {"accuracy": ("\n\n",), "cot_accuracy": mgsm_prompts.STOP_SEQUENCES}
 # The designs a run.json can name (run.json's "design"; older runs are StudyDesigns).
 DESIGNS = {design.__name__: design for design in (
     designs.StudyDesign, designs.MultiTaskDesign, paper_designs.PinchDesign,

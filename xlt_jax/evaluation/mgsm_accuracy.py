@@ -6,7 +6,9 @@ after the last answer phrase of any MGSM language, else the last number) and
 `answers.answers_match` (equal in value: "1,000" is 1000, "11.0" is 11). A completion with
 no number at all is wrong and counted as invalid. So the eval binary's own
 `eval/predictions.jsonl` (fields `language`, `prediction`, `answer`) scores the same
-accuracy as its `eval/metrics.json`.
+accuracy as its `eval/metrics.json`. The chain-of-thought styles (`mgsm_prompts`) are
+scored as the evaluator's `cot_accuracy` scores them: `answers.final_number` (lm-eval's
+flexible-extract) and `answers.exact_token_match` (its exact_match).
 """
 
 import dataclasses
@@ -28,8 +30,14 @@ class Example:
   answer: str
 
 
-def score_by_language(examples: Iterable[Example]) -> dict[str, dict[str, float]]:
+def score_by_language(examples: Iterable[Example],
+                      chain_of_thought: bool = False) -> dict[str, dict[str, float]]:
   """Per language, in sorted order: accuracy and the share with no number.
+
+  Args:
+    chain_of_thought: score as the evaluator scores the chain-of-thought styles (P2's
+      5-shot, P4's trigger phrases: `cot_accuracy`): the last number of the completion and
+      lm-evaluation-harness's exact match against the normalised reference.
 
   Returns:
     {language: {"accuracy": share, "invalid": share}}, in 0-1.
@@ -38,9 +46,13 @@ def score_by_language(examples: Iterable[Example]) -> dict[str, dict[str, float]
     UserInputError: a reference answer that is not a number.
   """
   def item(example: Example) -> dict[str, float]:
-    extracted = answers.extract_number(example.prediction)
-    return {"accuracy": float(answers.answers_match(extracted, example.answer)),
-            "invalid": float(extracted is None)}
+    if chain_of_thought:
+      extracted = answers.final_number(example.prediction)
+      correct = answers.exact_token_match(extracted, answers.normalize_number(example.answer))
+    else:
+      extracted = answers.extract_number(example.prediction)
+      correct = answers.answers_match(extracted, example.answer)
+    return {"accuracy": float(correct), "invalid": float(extracted is None)}
 
   return prediction_files.mean_by_language((example.language, item(example))
                                            for example in examples)
@@ -53,7 +65,7 @@ def _is_number(value: object) -> bool:
     return False
 
 
-def score_file(path: str) -> dict[str, dict[str, float]]:
+def score_file(path: str, chain_of_thought: bool = False) -> dict[str, dict[str, float]]:
   """`score_by_language` of a predictions file.
 
   Each line needs `language`, `prediction` and the reference number in `answer` (or
@@ -72,4 +84,4 @@ def score_file(path: str) -> dict[str, dict[str, float]]:
       raise prediction_files.line_error(
           path, line_number, f"field {field!r} is not a number: {value!r}")
     examples.append(Example(row["language"], row["prediction"], value))
-  return score_by_language(examples)
+  return score_by_language(examples, chain_of_thought)

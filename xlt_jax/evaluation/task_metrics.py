@@ -3,7 +3,8 @@
 The evaluator records, per item, the answer extracted from the prediction and a dict
 of scores; a language's value of each score is the mean over the items that have it.
 Every metric reuses the scorer that `python -m xlt_jax.score` checks against its
-outside reference: MGSM accuracy (`answers`), XL-Sum's multilingual ROUGE (`rouge`),
+outside reference: MGSM accuracy (`answers`; `cot_accuracy`: the chain-of-thought styles'
+final number and exact match, as lm-evaluation-harness scores them), XL-Sum's multilingual ROUGE (`rouge`),
 SQuAD EM/F1 (`qa_metrics`), API-call exact match (`api_calls`), and LCB's line- and
 word-level language checks (`language_confusion`). Perplexity (`perplexity`) is computed
 from log-likelihoods, not a prediction, and aggregated over the corpus.
@@ -55,6 +56,13 @@ class Metric:
 def _accuracy(item: Item) -> tuple[str | None, dict[str, float]]:
   extracted = answers.extract_number(item.prediction)
   return extracted, {"accuracy": float(answers.answers_match(extracted, item.answer)),
+                     "invalid": float(extracted is None)}
+
+
+def _cot_accuracy(item: Item) -> tuple[str | None, dict[str, float]]:
+  # P2's and P4's chain-of-thought styles: the last number, lm-eval's exact match.
+  extracted = answers.final_number(item.prediction)
+  return extracted, {"accuracy": float(answers.exact_token_match(extracted, item.answer)),
                      "invalid": float(extracted is None)}
 
 
@@ -121,6 +129,7 @@ def _from_loglikelihoods(item: Item) -> tuple[str | None, dict[str, float]]:
 
 METRICS = {metric.name: metric for metric in (
     Metric("accuracy", "accuracy", _accuracy),
+    Metric("cot_accuracy", "accuracy", _cot_accuracy),
     Metric("rouge_l", "rouge_l", _rouge),
     Metric("squad_exact_match", "exact_match", _squad),
     Metric("api_call_exact_match", "exact_match", _api_call),

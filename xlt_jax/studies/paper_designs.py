@@ -243,12 +243,13 @@ class ConditionDesign:
   validation_size: int = 50
   english: str = "en"  # the Aya English split, source of the translated conditions
   seed: int = 0
-  # P2.2's test sets: XQuAD, MGSM, Okapi's MT-MMLU, MMMLU, CMMLU, the human-translated
-  # OASST questions (judged) and TyDi QA GoldP (1-shot, released as a validation split
-  # only, so its validation split is decoded); and the perplexity of held-out native Aya
-  # instruction data, in the one P2 language Aya's test split has (zh).
+  # P2.2's test sets: XQuAD, MGSM (5-shot chain of thought, lm-eval's mgsm_native_cot
+  # prompts), Okapi's MT-MMLU, MMMLU, CMMLU, the human-translated OASST questions (judged)
+  # and TyDi QA GoldP (1-shot, released as a validation split only, so its validation
+  # split is decoded); and the perplexity of held-out native Aya instruction data, in the
+  # one P2 language Aya's test split has (zh).
   evaluations: Evaluations = (
-      ("xquad", ("es", "ru", "zh")), ("mgsm", ("es", "ru", "zh")),
+      ("xquad", ("es", "ru", "zh")), ("mgsm_5shot_cot", ("es", "ru", "zh")),
       ("okapi_mmlu", ("es", "ru", "zh")), ("mmmlu", ("es", "zh")), ("cmmlu", ("zh",)),
       ("oasst_human_translated", ("es", "ru", "zh")), ("tydiqa", ("ru",), "validation"),
       ("aya_dataset", ("zh",), "test", "perplexity"))
@@ -305,7 +306,8 @@ class ParallelDesign:
   seed: int = 0
   unseen: tuple[str, ...] = ("te",)  # P4 Table 1: evaluated, never trained on
   # The test set, scored in the core and unseen languages: MGSM for math (mCoT-MATH has no
-  # test split), mAPICall-Bank's own test split for API calling (None: `dataset`'s).
+  # test split) prompted with mCoT's trigger phrases ("mgsm_cot_trigger", P4.2),
+  # mAPICall-Bank's own test split for API calling (None: `dataset`'s).
   evaluation_dataset: str | None = None
   evaluation_size: int | None = None  # test items per language; None = all
   selected_runs: tuple[str, ...] = ()  # run names to train; empty: all 22

@@ -140,12 +140,7 @@ def build(model_config: ModelConfig, lora_config: lora.LoraConfig,
   def validate(adapters, batch, base):
     return validation_step(adapters, batch, model=_AdaptedModel(model, base, None))
 
-  def with_rules(function):
-    @functools.wraps(function)
-    def wrapped(*args):
-      with jax.sharding.set_mesh(mesh), sharding.axis_rules():
-        return function(*args)
-    return wrapped
+  with_rules = functools.partial(sharding.with_rules, mesh=mesh)
 
   return LoraFunctions(
       init=with_rules(jax.jit(init, out_shardings=state_sharding)),

@@ -6,6 +6,7 @@ Parameters and activations are annotated with logical names only (see
 """
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -138,6 +139,18 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def axis_rules():
   """Context manager binding the rules, for `nn.with_logical_constraint` in the model."""
   return nn.logical_axis_rules(LOGICAL_AXIS_RULES)
+
+
+def with_rules(function, mesh: Mesh):
+  """`function` called under `mesh` and the logical axis rules (what a jitted step needs to
+  trace and run its sharding annotations); the wrapper keeps its name and docstring."""
+
+  @functools.wraps(function)
+  def wrapped(*args):
+    with jax.sharding.set_mesh(mesh), axis_rules():
+      return function(*args)
+
+  return wrapped
 
 
 def audit_replication(abstract_params: Any, mesh: Mesh, max_replicated_bytes: int) -> None:

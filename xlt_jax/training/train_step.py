@@ -301,12 +301,7 @@ def build(model_config: ModelConfig, optimizer_config: OptimizerConfig, mesh: Me
   state_sharding = TrainState(step=replicated, params=params_sharding, opt_state=opt_sharding)
   batch_sharding = sharding.batch_sharding(mesh)
 
-  def with_rules(function):
-    @functools.wraps(function)
-    def wrapped(*args):
-      with jax.sharding.set_mesh(mesh), sharding.axis_rules():
-        return function(*args)
-    return wrapped
+  with_rules = functools.partial(sharding.with_rules, mesh=mesh)
 
   return ShardedFunctions(
       init=with_rules(jax.jit(init, out_shardings=state_sharding)),
