@@ -138,14 +138,18 @@ def _independent(plan, cache, portion: Portion) -> tuple[dict, list[str] | None]
   """The portion's training entry and, where it carves validation, the held-out ids."""
   examples = cache.read(portion.dataset, portion.language, "train")
   task = task_name(portion.dataset, portion.language, "train")
-  holdout = 0 if _has_validation_split(plan, portion.dataset) else plan.validation_size
+  carve = not _has_validation_split(plan, portion.dataset)
+  holdout = plan.validation_size if carve else 0
+  if plan.validation_from_rest:
+    holdout = max(0, min(holdout, len(examples) - portion.count))
   if portion.count + holdout > len(examples):
     raise UserInputError(_exceeds(portion.count, task, portion.language, len(examples), holdout))
   order = permutation(len(examples), plan.seed, task)
   ids = [examples[index]["id"] for index in order[:portion.count]]
   held_out = [examples[index]["id"] for index in order[len(examples) - holdout:]]
   entry = _entry(cache, portion.dataset, portion.language, "train", ids, len(examples))
-  return entry, (held_out if holdout else None)
+  # [] (carved, nothing left: validation_from_rest) means no validation for this language.
+  return entry, (held_out if carve else None)
 
 
 def _pooled(plan, cache, pool: _Pool, portion: Portion) -> tuple[dict, list[str] | None]:
@@ -188,6 +192,8 @@ def select_run(plan: RunPlan, data_dir: str, cache: SourceCache | None = None) -
     train.append(entry)
     if any(v["dataset"] == portion.dataset and v["language"] == portion.language
            for v in validation):
+      continue
+    if held_out == []:
       continue
     if held_out is not None:
       validation.append(_entry(cache, portion.dataset, portion.language, "train", held_out,

@@ -90,8 +90,10 @@ def p2_dir(tmp_path_factory):
   english_count = size * len(languages) + design.validation_size
   english = [("en", f"Tell me about the {WORDS[r % 12]} number {r}.", f"The {WORDS[r % 5]} {r}.",
               None) for r in range(english_count)]
+  # As in Aya, German has exactly the multilingual size (241); the others have more.
   native = [(language, f"{language} native {WORDS[r % 12]} {r}?", f"{language} answer {r}", None)
-            for language in languages for r in range(size)]
+            for language in languages
+            for r in range(size if language == "de" else size + design.validation_size)]
   _write_aya(root / "aya_dataset" / aya_dataset.hub_file("train"), english + native)
   held_out = [(language, f"{language} test {r}?", f"{language} reference {r}", None)
               for language in languages for r in range(design.validation_size)]
@@ -105,6 +107,10 @@ def p2_dir(tmp_path_factory):
   texts = [text for row in english[:400] + translated[:400] for text in row[1:3]]
   train_sentencepiece(texts, str(root / "spm.model"), 320)
   return root
+
+
+def design_languages() -> tuple[str, ...]:
+  return catalogue.design_for("p2_multi_native").multilingual_languages
 
 
 def test_a_translated_p2_mixture_registers_end_to_end(p2_dir):
@@ -123,6 +129,9 @@ def test_a_translated_p2_mixture_registers_end_to_end(p2_dir):
   assert len(translated_ids) == len(native_ids) == 8 * 241
   assert all(i.startswith("aya_dataset_translated_google_") for i in translated_ids)
   assert not set(translated_ids) & set(native_ids)
+  # German's 241 examples all train (validation_from_rest): the others hold out 50 each.
+  held_out = {entry["language"]: len(entry["ids"]) for entry in native.manifest["validation"]}
+  assert held_out == {language: 50 for language in design_languages() if language != "de"}
   # Each language translates its own English sample: the pool's consecutive windows.
   english = {e["id"].rsplit(":", 1)[1]: e["inputs"] for e in datasets.read_examples(
       "aya_dataset", str(p2_dir), "en", "train")}

@@ -51,6 +51,11 @@ class RunPlan:
   validation_split: str = "validation"
   # pool name -> its source (dataset, language): the items the pool's positions index.
   pools: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+  # True: a (dataset, language) whose training draw leaves fewer than `validation_size`
+  # examples holds out only what is left (none if nothing is), instead of refusing the
+  # budget: for designs whose counts take whole splits (P2's multilingual runs train on all
+  # 241 German examples of Aya; its validation data is unspecified).
+  validation_from_rest: bool = False
   budget: int | None = None  # examples per seen language, for budget sweeps
   # The training seed (data order, dropout, a from-scratch init; not which examples are
   # drawn, which `seed` decides); None: TrainConfig.seed.

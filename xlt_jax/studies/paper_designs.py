@@ -65,7 +65,8 @@ def _plan(design, name: str, portions, pools=None) -> RunPlan:
   return RunPlan(
       name=name, mixture=mixture, validation_mixture=f"{mixture}_validation",
       portions=tuple(portions), seed=design.seed, validation_size=design.validation_size,
-      validation_split=getattr(design, "validation_split", "validation"), pools=pools or {},
+      validation_split=getattr(design, "validation_split", "validation"),
+      validation_from_rest=getattr(design, "validation_from_rest", False), pools=pools or {},
   )
 
 
@@ -241,6 +242,8 @@ class ConditionDesign:
   # portion (tasks/selection.py).
   validation_split: str = "validation"
   validation_size: int = 50
+  # The multilingual runs take all 241 German examples: German holds out none.
+  validation_from_rest: bool = True
   english: str = "en"  # the Aya English split, source of the translated conditions
   seed: int = 0
   # P2.2's test sets: XQuAD, MGSM (5-shot chain of thought, lm-eval's mgsm_native_cot
