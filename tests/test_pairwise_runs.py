@@ -80,6 +80,19 @@ def test_plan_judging_of_a_pinch_design():
     pairwise_runs.plan_judging(smoke, P1)
 
 
+def test_the_evaluator_checks_a_pairwise_judge_and_leaves_it_to_the_launcher(tmp_path):
+  from xlt_jax.evaluation import evaluator
+
+  service = ChatServiceConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="")
+  config = evaluator.EvaluationConfig(judge=P1, judge_service=service)
+  assert evaluator.check_judge(config) and evaluator.is_pairwise(config)
+  assert evaluator.judge_client(config, str(tmp_path)) is None  # no run judges alone
+  pointwise = evaluator.EvaluationConfig(judge=JudgeConfig("p0_pointwise"), judge_service=service)
+  assert not evaluator.is_pairwise(pointwise)
+  with pytest.raises(UserInputError, match="judge_service is not"):
+    evaluator.check_judge(evaluator.EvaluationConfig(judge=P1))
+
+
 def test_the_evaluate_binary_refuses_the_pairwise_protocol(capsys):
   assert evaluate_binary.main(["--run_dir=/nonexistent", "--judge_model=m",
                                "--judge_protocol=p1_pairwise"]) == 2
