@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
       "judge", "score instruction-following tasks (llm_judge) with an OpenAI-compatible model;"
       " without --judge_model they get language fidelity only")
   judge.add_argument("--judge_protocol", default="p0_pointwise",
-                     help="p0_pointwise, p2_pointwise or p3_likert (JudgeConfig.protocol)")
+                     help="p0_pointwise, p2_pointwise or p3_likert (JudgeConfig.protocol);"
+                          " P1's p1_pairwise compares runs, so the launcher runs it")
   judge.add_argument("--judge_model", default=None, help="e.g. gpt-4o, or a served model's name")
   judge.add_argument("--judge_base_url", default="https://api.openai.com/v1",
                      help="the endpoint, e.g. http://localhost:8000/v1 for vLLM or xlt_jax.serve")
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
+  if args.judge_model is not None and args.judge_protocol == "p1_pairwise":
+    print("error: --judge_protocol=p1_pairwise compares each run with the study's run tuned"
+          " on the evaluation language, which one run's evaluation cannot: bind"
+          " EvaluationConfig.judge = @JudgeConfig() with JudgeConfig.protocol = 'p1_pairwise'"
+          " in the study's gin and launch it (xlt_jax.evaluation.pairwise_runs)",
+          file=sys.stderr)
+    return 2
   from xlt_jax.runner import quiet_start
 
   quiet_start.begin()

@@ -144,8 +144,7 @@ def check_judge(config: EvaluationConfig) -> bool:
   """Whether a judge is configured, checked before anything is trained.
 
   Raises:
-    UserInputError: a judge without an endpoint, a pairwise protocol (it needs a reference
-      model's predictions, which the launcher does not produce yet), or an API key missing
+    UserInputError: a judge without an endpoint, a bad JudgeConfig, or an API key missing
       from the environment (naming the variable and the binding).
   """
   if config.judge is None:
@@ -154,22 +153,24 @@ def check_judge(config: EvaluationConfig) -> bool:
     raise UserInputError(
         "EvaluationConfig.judge is set but EvaluationConfig.judge_service is not: bind it to"
         " @ChatServiceConfig() with the endpoint's base_url and model")
-  protocol, _, _ = resolve(config.judge)
-  if protocol.kind == PAIRWISE:
-    raise UserInputError(
-        f"JudgeConfig.protocol={config.judge.protocol!r} compares with a reference model's"
-        " predictions, which the evaluator does not produce yet: judge its predictions.jsonl"
-        " with xlt_jax.evaluation.judges.run.judge_predictions and join_reference")
+  resolve(config.judge)
   api_key_from(config.judge_service, os.environ)
   return True
 
 
+def is_pairwise(config: EvaluationConfig) -> bool:
+  """Whether the judge compares runs side by side (P1): the launcher judges those after
+  every run of the study is evaluated (`pairwise_runs`), the evaluator never does."""
+  return config.judge is not None and resolve(config.judge)[0].kind == PAIRWISE
+
+
 def judge_client(config: EvaluationConfig, eval_dir: str,
                  stream=sys.stderr) -> ChatClient | None:
-  """The client of the configured judge (`check_judge`), or None when there is none.
+  """The client of the configured pointwise judge (`check_judge`), or None when there is
+  none or it is pairwise (it needs the other runs' predictions: `pairwise_runs`).
   Without a cache directory of its own it caches in EVAL_DIR/judge_cache/, so a rerun or a
   resumed evaluation repeats no paid request."""
-  if not check_judge(config):
+  if not check_judge(config) or is_pairwise(config):
     return None
   service = config.judge_service
   if service.cache_dir is None:
@@ -236,7 +237,10 @@ def _task_summary(evaluation: designs.EvaluationSet, metric_name: str,
   metric = task_metrics.get(metric_name)
   summary = {"dataset": evaluation.dataset, "metric": metric_name, "primary": metric.primary,
              "languages": {}}
-  if metric_name in task_metrics.JUDGED and client is None:
+  if metric_name in task_metrics.JUDGED and client is None and judge is not None:
+    # P1's side-by-side judge: the launcher compares the runs once all are evaluated.
+    summary["judge"] = f"{judge.protocol}: side by side in eval/pairwise/<REFERENCE>/"
+  elif metric_name in task_metrics.JUDGED and client is None:
     summary["judge"] = "not configured"  # the judged score is missing, never made up
   elif metric_name in task_metrics.JUDGED:
     protocol, switch_aware, _ = resolve(judge)

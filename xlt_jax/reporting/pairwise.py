@@ -140,9 +140,11 @@ def study_blocks(results: StudyResults, prefix: str, out_dir: str, written: dict
   if not judged and results.study.get("design") == PINCH:
     return [html.Heading(3, "Side-by-side judgments (P1)"), html.Paragraph(
         "No pairwise judgments (RUN_DIR/eval/pairwise/<REFERENCE>/judge-p1_pairwise-*.jsonl):"
-        " judge each run's eval/predictions.jsonl against the monolingual run of each"
-        " language with `judges.run.judge_predictions(join_reference(...),"
-        " JudgeConfig('p1_pairwise'), client)` and `judges.run.write_results`.",
+        " bind `EvaluationConfig.judge = @JudgeConfig()` with `JudgeConfig.protocol ="
+        " 'p1_pairwise'` and a `judge_service` and launch the study again (it judges each run"
+        " against the monolingual run of each language), or judge from Python with"
+        " `judges.run.judge_predictions(join_reference(...), JudgeConfig('p1_pairwise'),"
+        " client)` and `judges.run.write_results`.",
         emphasis=True)]
   if not judged:
     return []

@@ -140,7 +140,9 @@ def _effect_lines(item: task_analysis.TaskAnalysis) -> list[str]:
 METRIC_NOTES = {
     "line_pass": "**Judge not configured** (`EvaluationConfig.judge`): this judged task shows"
                  " the Language Confusion Benchmark's line-level pass rate (the share of"
-                 " responses with no line in another language), not a judge's score.",
+                 " responses with no line in another language), not a judge's score. (P1's"
+                 " side-by-side judge, `p1_pairwise`, compares runs: its scores are in the"
+                 " side-by-side section.)",
     "judge_score": "The judge's score per response (its protocol and model are in each run's"
                    " eval/metrics.json); responses failing the language check score 1 under"
                    " P0's switch-aware rule.",

@@ -20,7 +20,9 @@ judgments, and the model it fine-tuned.
                                      Hugging Face config.json, `model_type` = family)
 
 The evaluator does not run the pairwise judge itself (it needs a reference model's
-predictions), so the report reads what `write_results` left in that folder.
+predictions): the launcher does once every run is evaluated
+(`xlt_jax/evaluation/pairwise_runs.py`), and the report reads what `write_results` left in
+that folder.
 """
 
 import dataclasses

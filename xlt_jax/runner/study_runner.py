@@ -24,7 +24,7 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
 from xlt_jax.data import p0_smoke, p2_smoke, paper_smoke
-from xlt_jax.evaluation import checkpoint_selection, evaluator, task_metrics
+from xlt_jax.evaluation import checkpoint_selection, evaluator, pairwise_runs, task_metrics
 from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import RUNTIME_FIELDS, ModelConfig
@@ -350,6 +350,8 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
                                   experiment.evaluation.selection_metric)
   if any(task["metric"] in task_metrics.JUDGED for task in study_tasks):
     evaluator.check_judge(experiment.evaluation)  # endpoint and key, before any training
+  # P1's side-by-side judge: each language's reference run, found before any training.
+  pairwise = pairwise_runs.plan_judging(experiment.study, experiment.evaluation.judge)
   _check_starting_point(experiment)
   base = None
   if experiment.base_checkpoint is not None:  # checked before anything is written
@@ -502,4 +504,7 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
           + f" | {estimate.describe()}", file=stream, flush=True)
   if not primary:
     return paths.join(model_dir, "report", "report.md")  # written by the primary process
+  if pairwise is not None:  # every run is evaluated: compare them side by side
+    _stop_if_preempted(preemption, "preempted before the side-by-side judge")
+    pairwise_runs.judge_study(pairwise, model_dir, experiment.evaluation.judge_service, stream)
   return report.build_report(model_dir)["report"]

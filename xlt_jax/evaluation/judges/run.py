@@ -121,10 +121,16 @@ def judge_with_models(predictions: Sequence[Mapping[str, Any]], judge: JudgeConf
   return {client.config.model: judge_predictions(predictions, judge, client) for client in clients}
 
 
+def results_stem(protocol: str, judge_model: str) -> str:
+  """`judge-<protocol>-<model>`: the name `write_results` gives a judgment's files (the
+  model's name with anything but letters, digits and `._-` replaced by `_`)."""
+  return f"judge-{protocol}-{re.sub(r'[^A-Za-z0-9._-]+', '_', judge_model)}"
+
+
 def write_results(directory: str, results: JudgeResults) -> str:
   """Writes `judge-<protocol>-<model>.jsonl` (items, raw replies included) and
   `.summary.json` beside it, atomically; returns the items file's path."""
-  stem = f"judge-{results.protocol}-{re.sub(r'[^A-Za-z0-9._-]+', '_', results.judge_model)}"
+  stem = results_stem(results.protocol, results.judge_model)
   items_path = paths.join(directory, stem + ".jsonl")
   meta = {field: getattr(results, field) for field in
           ("protocol", "prompt_version", "judge_model", "switch_aware", "summary", "usage")}
