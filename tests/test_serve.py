@@ -264,7 +264,10 @@ def test_64_concurrent_requests_all_complete_with_errors_per_request(server):
 
   async def all_of_them():
     # A client per round: its connection pool belongs to that round's event loop.
-    async with openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0) as client:
+    # 64 connections at once: the client's default 5 s connect timeout is too short on a
+    # loaded 2-core machine (the server accepts them all, just slowly).
+    async with openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0,
+                                  timeout=120.0) as client:
       return await asyncio.gather(*(one(client, index) for index in range(64)))
 
   asyncio.run(all_of_them())  # the first round compiles the engine's batch shapes

@@ -114,6 +114,7 @@ def test_a_large_replicated_parameter_fails_fast_with_its_name():
                              max_replicated_bytes=128 << 20)
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_trains_like_float32_on_a_sharded_mesh():
   """The mixed-precision step (bf16 matmuls accumulated in float32 over float32 master
   weights) runs compiled on CPU, sharded 2x2x2, and follows the float32 losses."""

@@ -180,8 +180,8 @@ def test_runs_of_the_same_shapes_in_one_process_build_and_compile_the_step_once(
   second = resume_worker.train(str(tmp_path / "b"), english_demo_data, options,
                                stream=io.StringIO())
   assert len(builds) == 1  # the second run reused the first run's jitted functions
-  # (no schedule length, no dropout: the arguments the trainer passed)
-  step = trainer.shared_functions(*builds[0], None, 0.0, 0).train_step
+  # (no schedule length, no residual or attention dropout: the arguments the trainer passed)
+  step = trainer.shared_functions(*builds[0], None, 0.0, 0, 0.0).train_step
   assert step.__wrapped__._cache_size() == 1  # one executable for both runs
   for run, summary in (("a", first), ("b", second)):
     records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").open()]

@@ -67,6 +67,7 @@ def test_the_default_schedule_is_todays_constant_rate():
     learning_rate_schedule(OptimizerConfig(schedule="linear", warmup_steps=50), 50)
 
 
+@pytest.mark.slow
 def test_weight_decay_skips_exactly_what_the_hugging_face_trainer_skips():
   torch = pytest.importorskip("torch")
   from xlt_jax.models import hf_params
