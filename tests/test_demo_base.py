@@ -155,6 +155,18 @@ def test_a_second_build_reuses_the_base_and_other_settings_are_refused(exported,
   assert os.path.getmtime(os.path.join(exported, "model.safetensors")) == before
   record = json.loads(pathlib.Path(exported, demo_base.RECORD_FILE).read_text())
   assert record["texts"] == 64 + 7 * 4 and len(record["losses_at_steps_1_50_100_and_last"]) == 2
+  # A base recorded before a setting existed was built with its default: still reused.
+  older = json.loads(json.dumps(record))
+  defaults = json.loads(json.dumps(vars(demo_base.DemoBaseConfig())))
+  dropped = [name for name in ("answer_languages", "parallel_per_language")
+             if older["settings"]["demo_base"][name] == defaults[name]]
+  assert dropped
+  for name in dropped:
+    del older["settings"]["demo_base"][name]
+  pathlib.Path(exported, demo_base.RECORD_FILE).write_text(json.dumps(older))
+  assert demo_base.build_demo_base(TOY_BASE, TOY_MODEL, mesh, data_dir, exported) == exported
+  assert os.path.getmtime(os.path.join(exported, "model.safetensors")) == before
+  pathlib.Path(exported, demo_base.RECORD_FILE).write_text(json.dumps(record))
   other = demo_base.DemoBaseConfig(**{**vars(TOY_BASE), "steps": 4})
   with pytest.raises(UserInputError, match=r"other settings \(steps differ\)"):
     demo_base.build_demo_base(other, TOY_MODEL, mesh, data_dir, exported)

@@ -289,6 +289,11 @@ def build_demo_base(config: DemoBaseConfig, model: ModelConfig, mesh, data_dir: 
   record_path = paths.join(out_dir, RECORD_FILE)
   if paths.isfile(record_path):
     saved = json.loads(paths.read_text(record_path))
+    # A base recorded before a setting existed was built with that setting's default.
+    defaults = json.loads(json.dumps({field.name: field.default
+                                      for field in dataclasses.fields(DemoBaseConfig)
+                                      if field.default is not dataclasses.MISSING}))
+    saved["settings"]["demo_base"] = {**defaults, **saved["settings"]["demo_base"]}
     if saved["settings"] != settings:
       changed = sorted(key for part in ("demo_base", "model")
                        for key in settings[part] if saved["settings"][part].get(key)
