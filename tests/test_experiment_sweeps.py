@@ -1,7 +1,7 @@
 """One experiment gin per sweep of the papers (gin/experiments/): each builds through the
 real gin setup into the catalogued design of its sweep, with its paper's hyper-parameters.
 
-Run counts and hyper-parameters are those of ../shared/papers.md (the section is cited at
+Run counts and hyper-parameters are those of the studies' reproduction notes, papers.md (the section is cited at
 each assertion). The slow test compiles every experiment's train step for its TPU slice
 with `python -m xlt_jax.plan --skip_flops` (no TPU needed) and requires FITS.
 """

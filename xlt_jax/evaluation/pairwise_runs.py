@@ -37,7 +37,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 
-from xlt_jax.core import atomic_io, paths
+from xlt_jax.core import atomic_io, json_lines, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import results_store, task_metrics
 from xlt_jax.evaluation.judges import run as judging
@@ -161,16 +161,9 @@ def _judged_records(model_dir: str, path: str, tasks: Sequence[str],
     raise UserInputError(f"P1's side-by-side judge: {whose} has no predictions ({full});"
                          " evaluate it first")
   found: dict[tuple[str, str], list[dict]] = {}
-  with paths.open(full, encoding="utf-8") as file:
-    for number, line in enumerate(file, start=1):
-      if not line.strip():
-        continue
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError:
-        raise UserInputError(f"{full}:{number}: not a JSON line") from None
-      if record.get("task") in tasks:
-        found.setdefault((record["task"], record.get("language")), []).append(record)
+  for _, record in json_lines.read_json_lines(full):
+    if record.get("task") in tasks:
+      found.setdefault((record["task"], record.get("language")), []).append(record)
   return found
 
 

@@ -25,7 +25,7 @@ import dataclasses
 import json
 import math
 
-from xlt_jax.core import paths
+from xlt_jax.core import json_lines, paths
 from xlt_jax.core.errors import UserInputError
 
 STUDY_FILE = "study.json"
@@ -190,29 +190,22 @@ def _items(path: str, entries: dict[str, dict], single_task: str | None) -> tupl
   metric_of = {task: entry["metric"] for task, entry in entries.items()}
   items: dict = {}
   ids: dict = {}
-  with paths.open(path, encoding="utf-8") as file:
-    for number, line in enumerate(file, start=1):
-      if not line.strip():
-        continue
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError:
-        raise UserInputError(f"{path}:{number}: not a JSON line") from None
-      task = record.get("task", single_task)
-      if task not in metric_of or not isinstance(record.get("language"), str):
-        raise UserInputError(f"{path}:{number}: needs a 'language' and a 'task' the run's"
-                             f" metrics.json has ({', '.join(metric_of)}); got {task!r}")
-      metric = metric_of[task]
-      if "scores" in record and metric in OPTIONAL_ITEM_SCORES and metric not in record["scores"]:
-        continue  # an item the score does not apply to (no line long enough to check)
-      value = (record.get("scores") or {}).get(metric) if "scores" in record else (
-          record.get("correct") if metric == "accuracy" else None)
-      if not (_number(value) or isinstance(value, bool)):
-        raise UserInputError(f"{path}:{number}: no per-item {metric!r} score")
-      items.setdefault((task, metric), {}).setdefault(record["language"], []).append(
-          float(value))
-      ids.setdefault((task, metric), {}).setdefault(record["language"], []).append(
-          str(record.get("id", number)))
+  for number, record in json_lines.read_json_lines(path):
+    task = record.get("task", single_task)
+    if task not in metric_of or not isinstance(record.get("language"), str):
+      raise UserInputError(f"{path}:{number}: needs a 'language' and a 'task' the run's"
+                           f" metrics.json has ({', '.join(metric_of)}); got {task!r}")
+    metric = metric_of[task]
+    if "scores" in record and metric in OPTIONAL_ITEM_SCORES and metric not in record["scores"]:
+      continue  # an item the score does not apply to (no line long enough to check)
+    value = (record.get("scores") or {}).get(metric) if "scores" in record else (
+        record.get("correct") if metric == "accuracy" else None)
+    if not (_number(value) or isinstance(value, bool)):
+      raise UserInputError(f"{path}:{number}: no per-item {metric!r} score")
+    items.setdefault((task, metric), {}).setdefault(record["language"], []).append(
+        float(value))
+    ids.setdefault((task, metric), {}).setdefault(record["language"], []).append(
+        str(record.get("id", number)))
   return items, ids
 
 

@@ -29,7 +29,7 @@ import dataclasses
 import json
 import math
 
-from xlt_jax.core import paths
+from xlt_jax.core import json_lines, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.reporting import results as study_results
 
@@ -104,22 +104,15 @@ def pairwise_items(results: study_results.StudyResults) -> list[PairwiseItems]:
 def _read_pairwise(path: str, run: str, reference: str, judge_model: str) -> PairwiseItems:
   scores: dict[str, list[float]] = {}
   unscored: dict[str, int] = {}
-  with paths.open(path, encoding="utf-8") as file:
-    for number, line in enumerate(file, start=1):
-      if not line.strip():
-        continue
-      try:
-        item = json.loads(line)
-      except json.JSONDecodeError:
-        raise UserInputError(f"{path}:{number}: not a JSON line") from None
-      if not (isinstance(item, dict) and isinstance(item.get("language"), str)
-              and isinstance(item.get("status"), str)):
-        raise UserInputError(f"{path}:{number}: a pairwise judgment needs 'language' and"
-                             " 'status'")
-      if item["status"] == "scored" and isinstance(item.get("score"), (int, float)):
-        scores.setdefault(item["language"], []).append(float(item["score"]))
-      else:
-        unscored[item["language"]] = unscored.get(item["language"], 0) + 1
+  for number, item in json_lines.read_json_lines(path):
+    if not (isinstance(item, dict) and isinstance(item.get("language"), str)
+            and isinstance(item.get("status"), str)):
+      raise UserInputError(f"{path}:{number}: a pairwise judgment needs 'language' and"
+                           " 'status'")
+    if item["status"] == "scored" and isinstance(item.get("score"), (int, float)):
+      scores.setdefault(item["language"], []).append(float(item["score"]))
+    else:
+      unscored[item["language"]] = unscored.get(item["language"], 0) + 1
   return PairwiseItems(run, reference, judge_model, scores, unscored)
 
 
