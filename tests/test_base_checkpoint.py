@@ -32,7 +32,7 @@ from xlt_jax.data import demo  # noqa: E402
 from xlt_jax.evaluation import evaluator  # noqa: E402
 from xlt_jax.models import base_checkpoint, conversion  # noqa: E402
 from xlt_jax.studies.designs import StudyDesign  # noqa: E402
-from xlt_jax.training import batches, features, sharding, trainer  # noqa: E402
+from xlt_jax.training import batches, features, sharding, step_functions  # noqa: E402
 from xlt_jax.training.train_step import OptimizerConfig, build, global_batch  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -201,7 +201,7 @@ def test_first_step_loss_and_rows_equal_transformers(family, chat, demo_dir, tmp
   # The first training step's loss, from the converted parameters, equals transformers'.
   mesh = sharding.make_mesh(sharding.MeshConfig(data=-1, fsdp=1, tensor=1))
   functions = build(base.model_config, OptimizerConfig(), mesh)
-  state = functions.init_from_params(trainer.load_initial_params(xlt_dir, base.model_config, mesh))
+  state = functions.init_from_params(step_functions.load_initial_params(xlt_dir, base.model_config, mesh))
   _, metrics = functions.train_step(state, global_batch(batch, functions.batch_sharding))
   ours = float(metrics["loss"])
   theirs = _torch_loss(transformers.AutoModelForCausalLM.from_pretrained(str(hf_dir)).eval(), batch)

@@ -19,7 +19,7 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.data import demo
 from xlt_jax.models import base_checkpoint, conversion
 from xlt_jax.models.config import ModelConfig
-from xlt_jax.runner import demo_base, study_runner
+from xlt_jax.runner import demo_base, starting_point, study_runner
 from xlt_jax.training import sharding
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -178,7 +178,7 @@ def test_demo_base_and_a_base_checkpoint_together_are_refused(tmp_path):
       optimizer=None, train=study_runner.trainer.TrainConfig(), evaluation=None,
       base_checkpoint="/some/hf_dir", demo_base=TOY_BASE)
   with pytest.raises(UserInputError, match="demo_base and Experiment.base_checkpoint"):
-    study_runner._check_starting_point(experiment)
+    starting_point.check_starting_point(experiment)
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from test_progress import FakeClock, FakeTerminal
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models import conversion as convert
-from xlt_jax.training import metrics_log, sharding, trainer
+from xlt_jax.training import metrics_log, sharding, step_functions, trainer
 from xlt_jax.training.train_step import OptimizerConfig
 
 
@@ -36,15 +36,15 @@ def converted_qwen3(tmp_path):
 def test_fine_tuning_starts_from_the_converted_params(converted_qwen3, tmp_path, monkeypatch):
   saved_config, saved_params, _ = convert.load_xlt(converted_qwen3)
   mesh = sharding.make_mesh(sharding.MeshConfig(2, 2, 2))
-  params = trainer.load_initial_params(converted_qwen3, saved_config, mesh)
+  params = step_functions.load_initial_params(converted_qwen3, saved_config, mesh)
   for restored, original in zip(jax.tree.leaves(params), jax.tree.leaves(saved_params)):
     np.testing.assert_array_equal(restored, original)
   assert len(params["layers"]["mlp"]["gate"].sharding.device_set) == 8
   with pytest.raises(UserInputError, match=r"different model: rope_base=10000.0 \(gin: 10.0\)"):
-    trainer.load_initial_params(converted_qwen3, dataclasses.replace(saved_config, rope_base=10.0),
+    step_functions.load_initial_params(converted_qwen3, dataclasses.replace(saved_config, rope_base=10.0),
                                 mesh)
   with pytest.raises(UserInputError, match="has shape"):
-    trainer.load_initial_params(converted_qwen3, dataclasses.replace(saved_config, mlp_dim=64),
+    step_functions.load_initial_params(converted_qwen3, dataclasses.replace(saved_config, mlp_dim=64),
                                 mesh)
 
 
@@ -53,7 +53,7 @@ def test_first_step_from_converted_params_uses_a_fresh_optimizer(converted_qwen3
   config, _, _ = convert.load_xlt(converted_qwen3)
   mesh = sharding.make_mesh(sharding.MeshConfig(2, 2, 2))
   functions = build(config, OptimizerConfig(learning_rate=1e-3), mesh)
-  state = functions.init_from_params(trainer.load_initial_params(converted_qwen3, config, mesh))
+  state = functions.init_from_params(step_functions.load_initial_params(converted_qwen3, config, mesh))
   assert int(state.step) == 0
   assert all(float(np.abs(leaf).max()) == 0.0 for leaf in jax.tree.leaves(state.opt_state)
              if leaf.ndim > 0)  # Adam moments start at zero
@@ -167,7 +167,7 @@ def _count_builds(monkeypatch) -> list:
   real_build = trainer.build
   monkeypatch.setattr(trainer, "build", lambda *args, **kwargs: builds.append(args)
                       or real_build(*args, **kwargs))
-  trainer.shared_functions.cache_clear()
+  step_functions.shared_functions.cache_clear()
   return builds
 
 
@@ -181,14 +181,14 @@ def test_runs_of_the_same_shapes_in_one_process_build_and_compile_the_step_once(
                                stream=io.StringIO())
   assert len(builds) == 1  # the second run reused the first run's jitted functions
   # (no schedule length, no residual or attention dropout: the arguments the trainer passed)
-  step = trainer.shared_functions(*builds[0], None, 0.0, 0, 0.0).train_step
+  step = step_functions.shared_functions(*builds[0], None, 0.0, 0, 0.0).train_step
   assert step.__wrapped__._cache_size() == 1  # one executable for both runs
   for run, summary in (("a", first), ("b", second)):
     records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").open()]
     assert records[0]["step"] == 1 and records[0]["compile_seconds"] == summary["compile_seconds"]
     assert "steps_per_second" not in records[0]  # no rate includes the first step
   # Another learning rate is another optimizer: built apart.
-  trainer.shared_functions(builds[0][0], OptimizerConfig(learning_rate=0.1), *builds[0][2:],
+  step_functions.shared_functions(builds[0][0], OptimizerConfig(learning_rate=0.1), *builds[0][2:],
                            None, 0.0, 0)
   assert len(builds) == 2
 

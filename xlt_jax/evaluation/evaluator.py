@@ -294,13 +294,13 @@ def _run_context(run_dir: str) -> _RunContext:
 
 def _base_params(context: _RunContext, run_dir: str):
   """The parameters the run started from (its converted base checkpoint)."""
-  from xlt_jax.training import trainer
+  from xlt_jax.training import step_functions
 
   base = context.run.get("base_checkpoint")
   if not base:
     raise UserInputError(f"run {run_dir} was trained from scratch: it has no base checkpoint"
                          " to evaluate (checkpoint=base needs Experiment.base_checkpoint)")
-  return trainer.load_initial_params(base["parameters"], context.model.config, context.mesh)
+  return step_functions.load_initial_params(base["parameters"], context.model.config, context.mesh)
 
 
 def evaluate_run(run_dir: str, config: EvaluationConfig, stream=sys.stdout) -> dict:

@@ -28,7 +28,8 @@ from xlt_jax.models.decoder import parameter_count
 from xlt_jax.studies.designs import RunPlan
 from xlt_jax.training import lora_step, sharding, train_step
 from xlt_jax.training.batches import MODEL_FEATURES
-from xlt_jax.training.trainer import TrainConfig, check_lora_dropout
+from xlt_jax.training.step_functions import check_lora_dropout
+from xlt_jax.training.trainer import TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
