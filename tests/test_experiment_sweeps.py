@@ -62,6 +62,15 @@ EXPERIMENTS = {
     "gin/experiments/p2_conditions_lr1e6_gemma_7b.gin": Sweep(12, "gemma_7b", _8B),
     "gin/experiments/p2_conditions_qwen1_5_7b.gin": Sweep(16, "qwen1_5_7b", _8B),
     "gin/experiments/p2_conditions_lr1e6_qwen1_5_7b.gin": Sweep(12, "qwen1_5_7b", _8B),
+    "gin/experiments/p2_conditions_qwen1_5_0_5b.gin": Sweep(16, "qwen1_5_0_5b", _8B),
+    "gin/experiments/p2_conditions_lr1e6_qwen1_5_0_5b.gin": Sweep(12, "qwen1_5_0_5b", _8B),
+    "gin/experiments/p2_conditions_qwen1_5_1_8b.gin": Sweep(16, "qwen1_5_1_8b", _8B),
+    "gin/experiments/p2_conditions_lr1e6_qwen1_5_1_8b.gin": Sweep(12, "qwen1_5_1_8b", _8B),
+    "gin/experiments/p2_conditions_qwen1_5_4b.gin": Sweep(16, "qwen1_5_4b", _8B),
+    "gin/experiments/p2_conditions_lr1e6_qwen1_5_4b.gin": Sweep(12, "qwen1_5_4b", _8B),
+    # The 14B on the 35B's v5e-256: tensor 4 beside fsdp 64 (the file says why).
+    "gin/experiments/p2_conditions_qwen1_5_14b.gin": Sweep(16, "qwen1_5_14b", _35B),
+    "gin/experiments/p2_conditions_lr1e6_qwen1_5_14b.gin": Sweep(12, "qwen1_5_14b", _35B),
     # P3: Llama 2 7B "7 native + 5 MT variants = 12" less the full-Guanaco upper bound, which
     # is not a run of the design; 70B and Falcon: the native series (papers.md P3.1).
     "gin/experiments/p3_polyglot_llama2_7b.gin": Sweep(11, "llama2_7b", _8B),
@@ -200,7 +209,8 @@ def test_p2_protocol():
   frozen base; LR 1e-4 and 1e-6; effective batch 64; 10 epochs; best by validation
   perplexity; RTT at 1e-4 only."""
   paths = _of("p2_")
-  assert len(paths) == 8
+  assert len(paths) == 16  # 8 models x 2 learning rates
+  assert sum(EXPERIMENTS[path].runs for path in paths) == 224  # 144 + 32 + 48
   for path in paths:
     experiment, runs = _build(path)
     lora, train = experiment.train.lora, experiment.train

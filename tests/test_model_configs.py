@@ -78,6 +78,37 @@ CHECKPOINTS = {
         use_sliding_window=False, sliding_window=32768, max_window_layers=28,
         tie_word_embeddings=False,
     ), 7_721_324_544),  # its model.safetensors.index.json: 15,442,649,088 bf16 bytes
+    # Qwen1.5's other P2 sizes: config.json as copied from the Hub snapshots (see each gin
+    # file); the exact counts round to the leaderboards' "params" (0.62 counts the tied
+    # lm_head a second time: 463,987,712 + 151,936 x 1,024 = 619,570,176).
+    "gin/models/qwen1_5_0_5b.gin": ({  # Qwen/Qwen1.5-0.5B
+        "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 1024, "intermediate_size": 2816,
+        "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "use_sliding_window": False, "sliding_window": 32768, "max_window_layers": 21,
+        "tie_word_embeddings": True,
+    }, 463_987_712),
+    "gin/models/qwen1_5_1_8b.gin": ({  # Qwen/Qwen1.5-1.8B
+        "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5504,
+        "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "use_sliding_window": False, "sliding_window": 32768, "max_window_layers": 21,
+        "tie_word_embeddings": False,
+    }, 1_836_828_672),  # leaderboards: 1.837
+    "gin/models/qwen1_5_4b.gin": ({  # Qwen/Qwen1.5-4B
+        "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 2560, "intermediate_size": 6912,
+        "num_hidden_layers": 40, "num_attention_heads": 20, "num_key_value_heads": 20,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 5000000.0,
+        "use_sliding_window": False, "sliding_window": 32768, "max_window_layers": 21,
+        "tie_word_embeddings": False,
+    }, 3_950_369_280),  # leaderboard: 3.95
+    "gin/models/qwen1_5_14b.gin": ({  # Qwen/Qwen1.5-14B
+        "model_type": "qwen2", "vocab_size": 152064, "hidden_size": 5120, "intermediate_size": 13696,
+        "num_hidden_layers": 40, "num_attention_heads": 40, "num_key_value_heads": 40,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+        "use_sliding_window": False, "sliding_window": 32768, "max_window_layers": 35,
+        "tie_word_embeddings": False,
+    }, 14_167_290_880),  # leaderboard: 14.167
     "gin/models/falcon_7b.gin": (dict(  # tiiuae/falcon-7b
         model_type="falcon", vocab_size=65024, hidden_size=4544, num_hidden_layers=32,
         num_attention_heads=71, multi_query=True, parallel_attn=True,
