@@ -119,17 +119,21 @@ def _assert_one_line_error(result, *fragments):
     assert fragment in error_lines[0], error_lines[0]
 
 
+# Each case is a subprocess (~10 s, mostly importing TensorFlow): half of them are slow.
 @pytest.mark.parametrize("binding, fragments", [
     ("TrainConfig.batch_sise = 4", ["batch_sise"]),
-    ("StudyDesign.seen_languages = ('es', 'xx')", ["unknown language code 'xx'"]),
+    pytest.param("StudyDesign.seen_languages = ('es', 'xx')", ["unknown language code 'xx'"],
+                 marks=pytest.mark.slow),
     ("StudyDesign.budgets = (0, 5000)", ["budget 5000", "demo_arith_es_train", "(language es)",
                                          "64 available"]),
-    ("DATA_DIR = '/nonexistent/data'", ["data directory /nonexistent/data does not exist"]),
+    pytest.param("DATA_DIR = '/nonexistent/data'",
+                 ["data directory /nonexistent/data does not exist"], marks=pytest.mark.slow),
     # A dataset the launcher cannot generate a stand-in for needs DATA_DIR: refused before
     # anything is written or trained.
     ("StudyDesign.dataset = 'xcsqa'", ["datasets xcsqa need DATA_DIR", "are generated"]),
-    ("TrainConfig.initial_checkpoint = '/ckpt/aya'", ["initial_checkpoint='/ckpt/aya'",
-                                                      "Experiment.tokenizer"]),
+    pytest.param("TrainConfig.initial_checkpoint = '/ckpt/aya'",
+                 ["initial_checkpoint='/ckpt/aya'", "Experiment.tokenizer"],
+                 marks=pytest.mark.slow),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, binding, fragments):
   result = _launch("--gin_file=gin/smoke_cpu.gin", f"--gin.MODEL_DIR='{tmp_path}'",

@@ -170,6 +170,7 @@ def test_two_processes_train_like_one_process_with_8_devices(two_process_run):
   assert "step" not in stdout_1
 
 
+@pytest.mark.slow  # waits out the coordinator's connect timeout
 def test_an_unreachable_coordinator_is_one_error_line_in_bounded_time(tmp_path):
   address = f"127.0.0.1:{_free_port()}"  # nothing listens there
   start = time.monotonic()

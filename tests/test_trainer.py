@@ -164,8 +164,8 @@ def test_metrics_log_redraws_a_bar_on_a_terminal(tmp_path):
 def _count_builds(monkeypatch) -> list:
   """Each call of train_step.build by the trainer, from a fresh cache."""
   builds = []
-  real_build = trainer.build
-  monkeypatch.setattr(trainer, "build", lambda *args, **kwargs: builds.append(args)
+  real_build = step_functions.build
+  monkeypatch.setattr(step_functions, "build", lambda *args, **kwargs: builds.append(args)
                       or real_build(*args, **kwargs))
   step_functions.shared_functions.cache_clear()
   return builds
@@ -188,8 +188,8 @@ def test_runs_of_the_same_shapes_in_one_process_build_and_compile_the_step_once(
     assert records[0]["step"] == 1 and records[0]["compile_seconds"] == summary["compile_seconds"]
     assert "steps_per_second" not in records[0]  # no rate includes the first step
   # Another learning rate is another optimizer: built apart.
-  step_functions.shared_functions(builds[0][0], OptimizerConfig(learning_rate=0.1), *builds[0][2:],
-                           None, 0.0, 0)
+  step_functions.shared_functions(builds[0][0], OptimizerConfig(learning_rate=0.1),
+                                  *builds[0][2:], None, 0.0, 0)
   assert len(builds) == 2
 
 
