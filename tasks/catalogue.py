@@ -28,7 +28,9 @@ from xlt_jax.studies.paper_designs import ConditionDesign, ParallelDesign, Pinch
 # Dataset names of tasks/datasets.py (tests/test_catalogue_datasets.py checks that every
 # design finds its datasets, languages and splits there); a variant is
 # `<dataset>_<variant>`, read from DATA_DIR/variants/<variant>/ (tasks/variants.py).
-XLSUM, SHAREGPT, MCOT_MATH = "xlsum", "sharegpt", "mcot_math"  # P0 Table 1, P4
+XLSUM, SHAREGPT, MCOT_MATH = "xlsum", "sharegpt", "mcot_math"  # P0 Table 1 (bare questions)
+# P4's mCoT-MATH: prompted with mCoT's trigger phrases as its MGSM test set is (P4.2).
+MCOT_MATH_TRIGGER, MGSM_COT_TRIGGER = "mcot_math_trigger", "mgsm_cot_trigger"
 LIMA_OASST = "lima_oasst"  # P1: LIMA + OASST first turns and their translations (parallel)
 AYA_DATASET = "aya_dataset"  # P2 native; aya_dataset_translated_<engine>, _rtt_<engine>
 GUANACO = "guanaco"  # P3 native; guanaco_translated (MT of the English examples)
@@ -87,10 +89,11 @@ def designs() -> list:
       PinchDesign(name="p1", dataset=LIMA_OASST),
       ConditionDesign(name="p2", dataset=AYA_DATASET),
       PolyglotDesign(name="p3", dataset=GUANACO),
-      # P4 trains on mCoT-MATH and tests on MGSM (mCoT-MATH has no test split), prompted
-      # with mCoT's per-language "Let's think step by step" (P4.2).
-      ParallelDesign(name="p4_math", dataset=MCOT_MATH, count=10_000, validation_size=200,
-                     evaluation_dataset="mgsm_cot_trigger"),
+      # P4 trains on mCoT-MATH and tests on MGSM (mCoT-MATH has no test split), both (and
+      # the validation decoding) prompted with mCoT's per-language "Let's think step by
+      # step" (P4.2), one renderer for the three (tasks/prompt_styles.py).
+      ParallelDesign(name="p4_math", dataset=MCOT_MATH_TRIGGER, count=10_000,
+                     validation_size=200, evaluation_dataset=MGSM_COT_TRIGGER),
       ParallelDesign(name="p4_api", dataset=API_CALLING, count=3_024, validation_size=150),
   ]
 

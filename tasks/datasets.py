@@ -15,7 +15,9 @@ Besides one dataset per official source there are:
 - unions, one test set assembled per language from several datasets, each example
   keeping its own dataset's id: mgsm_p0 (MGSM, with P0's Google-translated pt, ko, ar);
 - MGSM's test questions in other prompting styles: mgsm_5shot_cot (P2) and
-  mgsm_cot_trigger (P4), see xlt_jax/evaluation/mgsm_prompts.py.
+  mgsm_cot_trigger (P4), see xlt_jax/evaluation/mgsm_prompts.py;
+- prompt-styled training sets `<base>_<style>` (tasks/prompt_styles.py): mcot_math_trigger,
+  P4's mCoT-MATH prompted by the same renderer as mgsm_cot_trigger.
 """
 
 import dataclasses
@@ -23,7 +25,7 @@ import functools
 import os
 from typing import Callable
 
-from tasks import variants
+from tasks import prompt_styles, variants
 from tasks.formats import (
   alpaca_eval,
   api_calling,
@@ -322,6 +324,13 @@ DATASETS: dict[str, Dataset] = {
     **{dataset.name: dataset for dataset in _format_datasets()},
 }
 DATASETS.update({dataset.name: dataset for dataset in _variant_datasets(DATASETS)})
+# P4 trains on mCoT-MATH as it tests on MGSM: "Question:\n...\nAnswer:\n{trigger}\n", one
+# renderer for both (mgsm_prompts.trigger_prompt), in the languages with a trigger phrase;
+# its validation decoding (P4's checkpoint selection) is scored as the test set is.
+DATASETS["mcot_math_trigger"] = prompt_styles.make_styled(
+    DATASETS["mcot_math"], "trigger", mgsm_prompts.trigger_prompt,
+    tuple(language for language in mcot_math.LANGUAGES if language in mgsm_prompts.TRIGGER_PHRASES),
+    metric=DATASETS["mgsm_cot_trigger"].metric)
 # P0 evaluates mathematical reasoning on MGSM's human translations and on its own Google
 # translations of mgsm_en into pt, ko and ar (papers.md P0.2).
 DATASETS["mgsm_p0"] = _union("mgsm_p0", ("mgsm", "mgsm_translated"), "accuracy",

@@ -60,7 +60,8 @@ def variant_root(data_dir: str, variant: str) -> str:
   return os.path.join(data_dir, VARIANTS_DIRECTORY, variant)
 
 
-def _renamed(example: dict[str, str], base_prefix: str, prefix: str) -> dict[str, str]:
+def renamed(example: dict[str, str], base_prefix: str, prefix: str) -> dict[str, str]:
+  """`example` with its id's `base_prefix` (the base's "<task>:") replaced by `prefix`."""
   if not example["id"].startswith(base_prefix):
     raise AssertionError(f"reader gave id {example['id']!r}, not under {base_prefix!r}")
   return {**example, "id": prefix + example["id"][len(base_prefix):]}
@@ -93,7 +94,7 @@ def make_variant(base, variant: Variant, languages: tuple[str, ...] | None = Non
     result = base.load(root, language, split, policy)
     base_prefix = task_name(base.name, language, split) + ":"
     prefix = task_name(name, language, split) + ":"
-    examples = [_renamed(example, base_prefix, prefix) for example in result.examples]
+    examples = [renamed(example, base_prefix, prefix) for example in result.examples]
     tags = {**result.tags, "variant": variant.name, "variant_of": base.name,
             "method": variant.method, "engine": variant.engine}
     return dataclasses.replace(result, examples=examples, tags=tags)

@@ -347,11 +347,15 @@ def test_p0_single_task_smoke_study_on_mcot_math_scores_mgsm_with_translations(t
 @pytest.mark.slow
 def test_p4_math_smoke_study_trains_parallel_mixtures_and_scores_mgsm(tmp_path):
   """gin/smoke/p4_math.gin: three of P4's parallel mCoT-MATH mixtures, scored on MGSM
-  prompted with mCoT's trigger phrases (the final number, lm-eval's exact match)."""
+  prompted with mCoT's trigger phrases (the final number, lm-eval's exact match), trained
+  on mCoT-MATH prompted the same way."""
   result = _launch("--gin_file=gin/smoke/p4_math.gin", f"--gin.MODEL_DIR='{tmp_path}'")
   assert result.returncode == 0, result.stderr[-3000:]
-  _assert_mixture_study(tmp_path, "mcot_math", "mgsm_cot_trigger", "accuracy",
+  _assert_mixture_study(tmp_path, "mcot_math_trigger", "mgsm_cot_trigger", "accuracy",
                         ["en", "es", "ja", "zh"])
+  manifest = json.loads((tmp_path / "runs" / "n03_core" / "manifest.json").read_text())
+  assert {entry["dataset"] for entry in manifest["train"] + manifest["validation"]} == {
+      "mcot_math_trigger"}
 
 
 @pytest.mark.slow

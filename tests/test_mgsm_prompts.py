@@ -136,7 +136,7 @@ def test_p4_trigger_prompts_follow_mcots_template(test_data):
 
 def test_cot_styles_decode_hundreds_of_tokens_and_stop_at_the_next_question():
   config = evaluator.EvaluationConfig()
-  for task in ("mgsm_5shot_cot", "mcot_math"):  # P2's task; P4's task is its training set
+  for task in ("mgsm_5shot_cot", "mcot_math_trigger"):  # P2's task; P4's is its training set
     assert config.max_new_tokens_for(task, "cot_accuracy") == 512
     assert "Pregunta:" in config.stop_sequences_for(task, "cot_accuracy")
     assert "Question:" in config.stop_sequences_for(task, "cot_accuracy")

@@ -35,7 +35,7 @@ def test_test_sets_have_a_test_split_in_every_evaluation_language(design):
   expected = {"p1": {"alpaca_farm": "llm_judge", "alpaca_farm_translated_google": "llm_judge"},
               "p3": {"alpaca_eval": "llm_judge", "xquad": "squad_exact_match",
                      "xcsqa": "multiple_choice_accuracy", "xnli": "multiple_choice_accuracy"},
-              "p4_math": {"mcot_math": "cot_accuracy"},
+              "p4_math": {"mcot_math_trigger": "cot_accuracy"},
               "p4_api": {"api_calling": "api_call_exact_match"}}
   if design.name in expected:
     assert metrics == expected[design.name]
@@ -55,8 +55,22 @@ def test_run_json_record_rebuilds_the_design(design):
 
 def test_p4_math_is_scored_on_mgsm_in_the_core_and_unseen_languages():
   [evaluation] = catalogue.design_for("p4_math_n01_en").evaluation_sets()
-  assert (evaluation.task, evaluation.dataset) == ("mcot_math", "mgsm_cot_trigger")
+  assert (evaluation.task, evaluation.dataset) == ("mcot_math_trigger", "mgsm_cot_trigger")
   assert evaluation.languages == ("en", "es", "ja", "bn", "sw", "te")
+
+
+def test_p4_math_trains_and_validates_on_mcot_math_prompted_as_its_test_set():
+  """P4.2: the trigger phrase prompts training and evaluation alike, so every run's training
+  and validation portions read mcot_math_trigger (P0 keeps the bare mcot_math), whose
+  validation decoding is scored like the test set (the final number)."""
+  for name in ("p4_math_n01_en", "p4_math_n10_all"):
+    plan = catalogue.plan_for(name)
+    assert {portion.dataset for portion in plan.portions} == {"mcot_math_trigger"}
+    assert {dataset for dataset, _ in plan.pools.values()} == {"mcot_math_trigger"}
+  assert datasets.get_dataset("mcot_math_trigger").metric == datasets.get_dataset(
+      "mgsm_cot_trigger").metric == "cot_accuracy"
+  assert {portion.dataset for portion in catalogue.plan_for(
+      "p0_single_mcot_math_budget00100").portions} == {"mcot_math"}
 
 
 def test_selected_runs_keeps_the_named_runs_in_design_order():

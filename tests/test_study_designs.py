@@ -88,7 +88,8 @@ def test_p2_conditions_and_disjoint_translated_multilingual_sample():
 
 
 def test_p4_has_22_mixtures_per_task_matching_table_2_counts():
-  design = ParallelDesign(name="p4_math", dataset="mcot_math", count=10_000, validation_size=200)
+  design = ParallelDesign(name="p4_math", dataset="mcot_math_trigger", count=10_000,
+                          validation_size=200)
   plans = plan_runs(design)
   assert len(plans) == 22
   sizes = [len(plan.portions) for plan in plans]

@@ -31,10 +31,10 @@ from xlt_jax.data import demo
 from xlt_jax.evaluation import answers
 
 LANGUAGES = ("en", "es", "fr", "ja", "zh", "ar", "ko", "pt")
-# The datasets this module writes (MGSM's prompting styles read its MGSM files); a study of
-# these (and only these) needs no DATA_DIR.
-DATASETS = ("xlsum", "sharegpt", "mcot_math", "mgsm", "mgsm_translated", "mgsm_p0",
-            "mgsm_5shot_cot", "mgsm_cot_trigger", "dolly_machine_translated")
+# The datasets this module writes (MGSM's prompting styles read its MGSM files, and P4's
+# mcot_math_trigger mCoT-MATH's); a study of these (and only these) needs no DATA_DIR.
+DATASETS = ("xlsum", "sharegpt", "mcot_math", "mcot_math_trigger", "mgsm", "mgsm_translated",
+            "mgsm_p0", "mgsm_5shot_cot", "mgsm_cot_trigger", "dolly_machine_translated")
 MGSM_LANGUAGES = ("en", "es", "fr", "ja", "zh")  # of LANGUAGES, those MGSM itself has
 EXEMPLARS = 8
 _XLSUM_NAMES = {"en": "english", "es": "spanish", "fr": "french", "ja": "japanese",

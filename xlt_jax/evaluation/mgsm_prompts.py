@@ -28,7 +28,9 @@ think step by step' immediately before answer generation, consistent with the pr
 format used in mCoT-MATH" (papers.md P4.2). mCoT's release (github.com/laihuiyuan/mCoT:
 README "Prompt Template", data/prompt.txt, evlauation/infer.py `read_inputs`) formats a
 question as "Question:\\n{question}\\nAnswer:\\n{trigger}\\n" with the phrases in
-TRIGGER_PHRASES, and scores the last number of the completion.
+TRIGGER_PHRASES, and scores the last number of the completion. `trigger_prompt` is also
+the prompt of P4's training and validation examples (`mcot_math_trigger`,
+tasks/prompt_styles.py), so the model is evaluated on the format it was trained on.
 """
 
 import random

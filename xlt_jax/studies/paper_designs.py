@@ -301,7 +301,7 @@ class ParallelDesign:
   """
 
   name: str  # e.g. "p4_math"
-  dataset: str  # mCoT-MATH or mAPICall-Bank
+  dataset: str  # mCoT-MATH with mCoT's trigger phrases ("mcot_math_trigger") or mAPICall-Bank
   count: int  # parallel examples per language (10,000 math; 3,174 - 150 = 3,024 API)
   validation_size: int  # 200 math, 150 API (P4 §3)
   core: tuple[str, ...] = ("en", "es", "ja", "bn", "sw")  # P4 Table 1
