@@ -15,6 +15,7 @@ from tasks import datasets, registration, selection
 from tasks.naming import task_name
 from xlt_jax.core import languages as language_codes
 from xlt_jax.core.errors import UserInputError
+from xlt_jax.evaluation import task_metrics
 from xlt_jax.studies.designs import RunPlan, StudyDesign, nested_subset, plan_runs
 
 
@@ -95,6 +96,24 @@ def check_evaluation_sets(design) -> None:
       language_codes.check_language(language, spec.languages, f"{spec.name} language")
 
 
+def _check_answered(evaluation, language: str, examples: list[dict[str, str]]) -> None:
+  """A test set scored against references has at least one item with a reference answer:
+  a released split whose answers are hidden (X-CSQA's test split) reads as all blank and
+  would score every run 0. Judged sets need no reference.
+
+  Raises:
+    UserInputError: naming the dataset, split and language, before any run trains.
+  """
+  if evaluation_metric(evaluation) in task_metrics.JUDGED:
+    return
+  if not any(example["answer"] or example["targets"] for example in examples):
+    raise UserInputError(
+        f"dataset {evaluation.dataset} has no reference answer for any of its"
+        f" {len(examples)} {evaluation.split} items in {language} (a release that hides its"
+        f" test answers): evaluate {evaluation.task} on its validation split"
+        f" (EvaluationSet.split, the third element of the design's evaluations entry)")
+
+
 def register_evaluation_tasks(design, data_dir: str, vocabulary) -> dict[str, dict[str, str]]:
   """Registers the test set of every task and evaluation language of a design (any design
   with `evaluation_sets()`); returns task -> language -> seqio task name.
@@ -112,11 +131,12 @@ def register_evaluation_tasks(design, data_dir: str, vocabulary) -> dict[str, di
     tasks = registered[evaluation.task] = {}
     for language in evaluation.languages:
       split = evaluation.split
+      examples = datasets.read_examples(evaluation.dataset, data_dir, language, split)
+      _check_answered(evaluation, language, examples)
       if evaluation.size is None and catalogued is None:
         tasks[language] = registration.register_task(
             evaluation.dataset, data_dir, language, split, vocabulary)
         continue
-      examples = datasets.read_examples(evaluation.dataset, data_dir, language, split)
       size = evaluation.size if evaluation.size is not None else min(catalogued, len(examples))
       ids = nested_subset([example["id"] for example in examples], size,
                           evaluation.seed, task_name(evaluation.dataset, language, split),

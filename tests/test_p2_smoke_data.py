@@ -6,6 +6,7 @@ import pyarrow.parquet
 import pytest
 
 from tasks import catalogue, datasets, mixtures
+from tasks.formats import ceval
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data import p0_smoke, p2_smoke, paper_smoke
 from xlt_jax.evaluation import task_metrics
@@ -60,6 +61,26 @@ def test_mmlu_family_stand_ins_are_five_shot_and_answerable(data_dir, dataset, l
       option = question.split(f"\n{example['answer']}. ", 1)[1].split("\n", 1)[0]
       assert option.isdigit()
     assert {example["answer"] for example in examples} >= {"A", "B", "C"}
+
+
+def test_ceval_stand_ins_are_the_release_layout_and_five_shot_from_dev(data_dir):
+  """Every subject's dev (five exemplars) and val parquet with the release's columns; the
+  val rows, dealt round the subjects, read back 5-shot with CMMLU's cue and answerable."""
+  for subject in ceval.CEVAL_SUBJECTS:
+    for split, rows in (("dev", p2_smoke.SHOTS), ("val", None)):
+      table = pyarrow.parquet.read_table(ceval.subject_path(data_dir, subject, split))
+      assert table.column_names == [*ceval.COLUMNS, "explanation"]
+      assert rows is None or table.num_rows == rows
+  examples = datasets.read_examples("ceval", data_dir, "zh", "validation")
+  assert len(examples) == SIZES["test"]
+  assert len({example["id"].rsplit(":", 1)[1].split("/")[0] for example in examples}) == 3
+  for example in examples:
+    assert example["inputs"].count("答案：") == 6
+    question = example["inputs"].rsplit("\n\n", 1)[-1]
+    assert question.split(f"\n{example['answer']}. ", 1)[1].split("\n", 1)[0].isdigit()
+  with pytest.raises(UserInputError, match="no test split to evaluate ceval"):
+    mixtures.check_evaluation_sets(ConditionDesign(
+        name="p2", dataset="aya_dataset", evaluations=(("ceval", ("zh",)),)))
 
 
 def test_cmmlu_has_every_subject_and_the_test_rows_go_round_them(data_dir):

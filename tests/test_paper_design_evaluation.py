@@ -43,6 +43,25 @@ def test_test_sets_have_a_test_split_in_every_evaluation_language(design):
     assert metrics["xquad"] == "squad_exact_match"
     assert metrics["mgsm_5shot_cot"] == "cot_accuracy"
     assert metrics["oasst_human_translated"] == "llm_judge"
+    assert metrics["ceval"] == metrics["cmmlu"] == "multiple_choice_accuracy"
+
+
+@pytest.mark.parametrize("design,labelled", [("p2", {"tydiqa", "ceval"}), ("p3", {"xcsqa"})])
+def test_sets_released_with_hidden_or_no_test_answers_decode_their_validation_split(
+    design, labelled):
+  """TyDi QA GoldP has no test split; C-Eval ("Labels on the test split are not released")
+  and X-CSQA ("hidden for test data") hide their test answers, so each is scored on its
+  labelled validation split (C-Eval's val, X-CSQA's dev); every other set on its test split
+  (P2's ceval in zh, P3's xcsqa in its seven languages)."""
+  [study] = [study for study in PAPER_DESIGNS if study.name == design]
+  splits = {evaluation.task: evaluation.split for evaluation in study.evaluation_sets()}
+  assert {task for task, split in splits.items() if split == "validation"} == labelled
+  assert set(splits.values()) == {"test", "validation"}
+  languages = {evaluation.task: evaluation.languages for evaluation in study.evaluation_sets()}
+  if design == "p2":
+    assert languages["ceval"] == ("zh",)
+  else:
+    assert languages["xcsqa"] == ("en", "de", "es", "fr", "zh", "ru", "hi")
 
 
 @pytest.mark.parametrize("design", PAPER_DESIGNS, ids=lambda design: design.name)
@@ -141,6 +160,32 @@ def test_p1_and_p3_stand_ins_read_back_through_their_readers(tmp_path, dataset, 
           ["1", "2"], ["lima.1", "lima.2"])
     if dataset == "xquad":  # the answer span is in the passage
       assert all(example["answer"] in example["inputs"] for example in examples)
+
+
+def test_xcsqa_stand_ins_hide_test_answers_and_a_hidden_test_split_is_refused(tmp_path):
+  """The stand-ins are the X-CSR layout (ja in `jap/`): dev answered, test without
+  answerKey. Evaluating the test split is refused before any registration, naming the
+  dataset, split and language; the validation split is five-way and answered."""
+  sizes = {"train": 2, "validation": 5, "test": 3}
+  paper_smoke.write_paper_smoke_datasets(str(tmp_path), sizes)
+  assert (tmp_path / "xcsqa" / "jap" / "dev.jsonl").is_file()
+  for language in paper_smoke.XCSQA_LANGUAGES:
+    dev = datasets.read_examples("xcsqa", str(tmp_path), language, "validation")
+    assert [example["answer"] for example in dev] == list("ABCDE")
+    for example in dev:  # the answer key labels the problem's answer among five numbers
+      lines = example["inputs"].split("\n")
+      assert len(lines) == 6 and json.loads(example["choices"]) == list("ABCDE")
+      assert f"{example['answer']}. " in "\n".join(lines[1:])
+    test = datasets.read_examples("xcsqa", str(tmp_path), language, "test")
+    assert len(test) == 3 and {(e["answer"], e["targets"]) for e in test} == {("", "")}
+  hidden = PolyglotDesign(name="p3", dataset="guanaco",
+                          evaluations=(("xcsqa", ("en", "ja"), "test"),))
+  with pytest.raises(UserInputError) as refused:
+    mixtures.register_evaluation_tasks(hidden, str(tmp_path), vocabulary=None)
+  assert str(refused.value) == (
+      "dataset xcsqa has no reference answer for any of its 3 test items in en (a release"
+      " that hides its test answers): evaluate xcsqa on its validation split"
+      " (EvaluationSet.split, the third element of the design's evaluations entry)")
 
 
 @pytest.mark.parametrize("name, runs", [

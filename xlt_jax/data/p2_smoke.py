@@ -21,6 +21,11 @@ module documents, from the release it cites:
 - CMMLU (`tasks/formats/cmmlu.py`, haonan-li/cmmlu's archive): `cmmlu/<dev|test>/<subject>
   .csv` for all 67 subjects, header `,Question,A,B,C,D,Answer` (a row index first); five
   dev rows per subject, the test rows dealt round the subjects in order.
+- C-Eval (`tasks/formats/ceval.py`, Hub ceval/ceval-exam): `ceval/<subject>/<dev|val>
+  .parquet` for all 52 subjects with `id, question, A, B, C, D, answer, explanation`; five
+  dev rows per subject (the 5-shot pool), the scored rows dealt round the subjects' val
+  files. The release's test split hides its labels and `prepare ceval` does not copy it,
+  so no test file is written.
 - The human-translated OASST questions (`tasks/formats/oasst_human_translated.py`):
   `oasst_human_translated/test_<lang>.jsonl`, `{"id", "prompt"}`, ids parallel.
 - TyDi QA GoldP (`tasks/formats/tydiqa.py`): `tydiqa/tydiqa-goldp-v1.1-<train|dev>.json` in
@@ -37,8 +42,8 @@ import io
 import pyarrow
 import pyarrow.parquet
 
-from tasks.formats import mmmlu, tydiqa
-from tasks.formats.chinese_exam_subjects import CMMLU_SUBJECTS
+from tasks.formats import ceval, mmmlu, tydiqa
+from tasks.formats.chinese_exam_subjects import CEVAL_SUBJECTS, CMMLU_SUBJECTS
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data import demo
@@ -49,7 +54,7 @@ from xlt_jax.evaluation import answers
 # DATA_DIR.
 VARIANTS = ("translated_google", "translated_cohere", "rtt_google", "rtt_cohere")
 DATASETS = ("aya_dataset", *(f"aya_dataset_{variant}" for variant in VARIANTS), "okapi_mmlu",
-            "mmmlu", "cmmlu", "oasst_human_translated", "tydiqa")
+            "mmmlu", "cmmlu", "ceval", "oasst_human_translated", "tydiqa")
 SPLITS = ("train", "validation", "test")
 AYA_LANGUAGES = demo.DEMO_LANGUAGES
 # The demo languages each test set has (P2's es / ru / zh where the demo has them).
@@ -144,6 +149,24 @@ def _write_cmmlu(data_dir: str, dev: list, test: list) -> None:
                            _csv_text(header, [(index, *row) for index, row in enumerate(rows)]))
 
 
+def _write_ceval(data_dir: str, dev: list, val: list) -> None:
+  columns = ceval.COLUMNS + ("explanation",)
+  val_rows = _mc_rows(val)
+  for number, subject in enumerate(CEVAL_SUBJECTS):
+    shots = _mc_rows(dev[number * SHOTS:(number + 1) * SHOTS])
+    for split, chosen in (("dev", shots), ("val", val_rows[number::len(CEVAL_SUBJECTS)])):
+      # ids count from 0 in each file, as the release's do; dev rows carry an explanation.
+      records = [dict(zip(columns, (index, *row, "demo" if split == "dev" else "")))
+                 for index, row in enumerate(chosen)]
+      table = pyarrow.table({name: pyarrow.array([record[name] for record in records],
+                                                 pyarrow.int32() if name == "id"
+                                                 else pyarrow.string())
+                             for name in columns})
+      atomic_io.write_atomically(ceval.subject_path(data_dir, subject, split),
+                                 lambda file, table=table: pyarrow.parquet.write_table(table, file),
+                                 mode="wb")
+
+
 def _write_oasst(data_dir: str, tests: dict[str, list]) -> None:
   for language in OASST_LANGUAGES:
     atomic_io.write_jsonl(
@@ -192,6 +215,7 @@ def write_p2_smoke_datasets(data_dir: str, sizes: dict[str, int], seed: int = 0)
   for language in MMMLU_LANGUAGES:
     _write_mmmlu(data_dir, language, shots[language][:SHOTS] + tests[language])
   _write_cmmlu(data_dir, shots["zh"], tests["zh"])
+  _write_ceval(data_dir, shots["zh"], tests["zh"])
   _write_oasst(data_dir, tests)
   _write_tydiqa(data_dir, {"train": {language: shots[language][:SHOTS]
                                      for language in TYDIQA_LANGUAGES}, "test": tests})

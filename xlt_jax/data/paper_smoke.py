@@ -22,6 +22,11 @@ languages the dataset has:
   `alpaca_eval_instructions_<lang>.json`, JSON Lines of `{"instruction"}`.
 - XQuAD (`tasks/formats/xquad.py`): `xquad/xquad.<lang>.json` in SQuAD v1.1 format; the
   context is a problem and its answer sentence, the answer span the number.
+- X-CSQA (`tasks/formats/xcsqa.py`): the X-CSR release's `xcsqa/<folder>/<dev|test>.jsonl`
+  (folder `jap` for ja), `{"id", "lang" (here the folder's name; the reader ignores it),
+  "question": {"stem", "choices": [{"label", "text"}]}, "answerKey"}` per line, five choices A-E (the answer and four other numbers);
+  dev is the validation items, test the test items without `answerKey`, as the release
+  hides its test answers.
 - XNLI (`tasks/formats/xnli.py`): `xnli/xnli.test.tsv` with XNLI-1.0's columns
   `language, gold_label, sentence1, sentence2, pairID`.
 - P1's LIMA + OASST first turns (`tasks/formats/lima_oasst.py`): English half in LIMA's
@@ -41,6 +46,7 @@ import io
 import pyarrow
 import pyarrow.parquet
 
+from tasks.formats import xcsqa
 from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.data import demo
@@ -49,11 +55,12 @@ from xlt_jax.evaluation import answers
 # The demo's languages that mAPICall-Bank has (it has no ar, ko, pt).
 LANGUAGES = ("en", "es", "fr", "ja", "zh")
 # What this module writes; with p0_smoke's, a study of these needs no DATA_DIR.
-DATASETS = ("api_calling", "guanaco", "guanaco_translated", "alpaca_eval", "xquad", "xnli",
-            "lima_oasst", "alpaca_farm", "alpaca_farm_translated_google")
+DATASETS = ("api_calling", "guanaco", "guanaco_translated", "alpaca_eval", "xquad", "xcsqa",
+            "xnli", "lima_oasst", "alpaca_farm", "alpaca_farm_translated_google")
 # The demo's languages each dataset has (api_calling has no ar, ko, pt; XQuAD no fr, ja).
 GUANACO_LANGUAGES = ("en", "es", "fr", "ja", "zh", "pt")
 XQUAD_LANGUAGES = ("en", "es", "zh", "ar")
+XCSQA_LANGUAGES = ("en", "es", "fr", "ja", "zh", "ar", "pt")
 XNLI_LANGUAGES = ("en", "es", "fr", "zh", "ar")
 ALPACA_EVAL_LANGUAGES = ("en", "es", "fr", "ja", "zh", "ar", "ko", "pt")
 LIMA_OASST_LANGUAGES = FARM_LANGUAGES = ("en", "es", "zh", "ar")
@@ -118,6 +125,30 @@ def _write_xquad(data_dir: str, tests: dict[str, list]) -> None:
           "answers": [{"text": str(answer), "answer_start": context.rindex(str(answer))}]}]})
     atomic_io.write_json(paths.join(data_dir, "xquad", f"xquad.{language}.json"),
                          {"data": [{"title": "demo", "paragraphs": paragraphs}], "version": "1.1"})
+
+
+def _xcsqa_rows(language: str, problems: list, answered: bool) -> list[dict]:
+  """The items' X-CSR lines; the answer is choice A-E in turn, and `answered` False
+  leaves out answerKey as the release's test split does."""
+  lines = []
+  for index, (question, answer) in enumerate(problems):
+    position = index % 5
+    numbers = [answer + offset for offset in (1, 2, 3, 4)]
+    numbers.insert(position, answer)
+    line = {"id": f"demo-{index}", "lang": xcsqa.folder(language), "question": {
+        "stem": question, "choices": [{"label": label, "text": str(number)}
+                                      for label, number in zip("ABCDE", numbers)]}}
+    if answered:
+      line["answerKey"] = "ABCDE"[position]
+    lines.append(line)
+  return lines
+
+
+def _write_xcsqa(data_dir: str, validation: dict[str, list], tests: dict[str, list]) -> None:
+  for language in XCSQA_LANGUAGES:
+    for split, problems in (("validation", validation), ("test", tests)):
+      atomic_io.write_jsonl(xcsqa.path(data_dir, language, split),
+                            _xcsqa_rows(language, problems[language], split == "validation"))
 
 
 def _write_xnli(data_dir: str, tests: dict[str, list]) -> None:
@@ -195,6 +226,8 @@ def write_paper_smoke_datasets(data_dir: str, sizes: dict[str, int], seed: int =
                  {"train": sizes["train"], "test": sizes["test"]})
   _write_alpaca_eval(data_dir, tests)
   _write_xquad(data_dir, tests)
+  _write_xcsqa(data_dir, {language: found[sizes["train"]:sizes["train"] + sizes["validation"]]
+                          for language, found in problems.items()}, tests)
   _write_xnli(data_dir, tests)
   _write_lima_oasst(data_dir, {language: found[:sizes["train"]]
                                for language, found in problems.items()})

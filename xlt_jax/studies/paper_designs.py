@@ -181,10 +181,12 @@ class PolyglotDesign:
   validation_size: int = 100  # P3 does not say; our choice
   seed: int = 0
   # P3.2: AlpacaEval chat (judged), XQuAD, X-CSQA and XNLI in the subsets papers.md infers.
+  # X-CSR's X-CSQA test split hides its answers ("hidden for test data"), so its
+  # labelled validation (= dev) split is decoded.
   evaluations: Evaluations = (
       ("alpaca_eval", ("en", "es", "ru", "de", "zh", "fr")),
       ("xquad", ("en", "de", "es", "ru", "zh", "el", "hi")),
-      ("xcsqa", ("en", "de", "es", "fr", "zh", "ru", "hi")),
+      ("xcsqa", ("en", "de", "es", "fr", "zh", "ru", "hi"), "validation"),
       ("xnli", ("en", "de", "es", "fr", "zh", "ru", "bg", "el", "hi")))
   evaluation_size: int | None = None  # test items per language; None = all
   selected_runs: tuple[str, ...] = ()  # run names to train; empty: every run
@@ -247,13 +249,15 @@ class ConditionDesign:
   english: str = "en"  # the Aya English split, source of the translated conditions
   seed: int = 0
   # P2.2's test sets: XQuAD, MGSM (5-shot chain of thought, lm-eval's mgsm_native_cot
-  # prompts), Okapi's MT-MMLU, MMMLU, CMMLU, the human-translated OASST questions (judged)
-  # and TyDi QA GoldP (1-shot, released as a validation split only, so its validation
-  # split is decoded); and the perplexity of held-out native Aya instruction data, in the
-  # one P2 language Aya's test split has (zh).
+  # prompts), Okapi's MT-MMLU, MMMLU, CMMLU, C-Eval (5-shot from its dev split; its test
+  # labels are not released, so its val split is decoded, as lm-eval's ceval-valid does),
+  # the human-translated OASST questions (judged) and TyDi QA GoldP (1-shot, released as a
+  # validation split only, so its validation split is decoded); and the perplexity of
+  # held-out native Aya instruction data, in the one P2 language Aya's test split has (zh).
   evaluations: Evaluations = (
       ("xquad", ("es", "ru", "zh")), ("mgsm_5shot_cot", ("es", "ru", "zh")),
       ("okapi_mmlu", ("es", "ru", "zh")), ("mmmlu", ("es", "zh")), ("cmmlu", ("zh",)),
+      ("ceval", ("zh",), "validation"),
       ("oasst_human_translated", ("es", "ru", "zh")), ("tydiqa", ("ru",), "validation"),
       ("aya_dataset", ("zh",), "test", "perplexity"))
   evaluation_size: int | None = None  # test items per language; None = all
