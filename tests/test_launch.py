@@ -130,7 +130,7 @@ def _assert_one_line_error(result, *fragments):
                  ["data directory /nonexistent/data does not exist"], marks=pytest.mark.slow),
     # A dataset the launcher cannot generate a stand-in for needs DATA_DIR: refused before
     # anything is written or trained.
-    ("StudyDesign.dataset = 'xcsqa'", ["datasets xcsqa need DATA_DIR", "are generated"]),
+    ("StudyDesign.dataset = 'oasst'", ["datasets oasst need DATA_DIR", "are generated"]),
     pytest.param("TrainConfig.initial_checkpoint = '/ckpt/aya'",
                  ["initial_checkpoint='/ckpt/aya'", "Experiment.tokenizer"],
                  marks=pytest.mark.slow),
@@ -140,6 +140,17 @@ def test_bad_input_exits_2_with_one_line(tmp_path, binding, fragments):
                    f"--gin.{binding}")
   _assert_one_line_error(result, *fragments)
   assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.slow
+def test_a_test_split_released_without_answers_is_refused_before_training(tmp_path):
+  """P3's smoke with X-CSQA on its test split, whose stand-in (like X-CSR's release) has no
+  answerKey: one line naming dataset, split and language, before any run exists."""
+  result = _launch("--gin_file=gin/smoke/p3.gin", f"--gin.MODEL_DIR='{tmp_path}'",
+                   "--gin.PolyglotDesign.evaluations=(('xcsqa', ('en', 'zh')),)")
+  _assert_one_line_error(result, "dataset xcsqa has no reference answer", "4 test items in en",
+                         "evaluate xcsqa on its validation split")
+  assert not (tmp_path / "runs").exists()
 
 
 def test_malformed_tsv_row_names_file_and_line(tmp_path):
@@ -375,7 +386,8 @@ def test_p4_api_smoke_study_on_a_simulated_8_device_mesh(tmp_path):
 def test_p3_smoke_study_scores_judged_extractive_and_multiple_choice_tasks(tmp_path):
   """gin/smoke/p3.gin: Guanaco with native and translated substitutions (validation held
   out of its train split), scored on AlpacaEval (language fidelity, judge not configured),
-  XQuAD (SQuAD exact match) and XNLI (choices ranked by log-likelihood)."""
+  XQuAD (SQuAD exact match), X-CSQA's answered dev split and XNLI (choices ranked by
+  log-likelihood)."""
   result = _launch("--gin_file=gin/smoke/p3.gin", f"--gin.MODEL_DIR='{tmp_path}'")
   assert result.returncode == 0, result.stderr[-3000:]
   study = json.loads((tmp_path / "study.json").read_text())
@@ -386,7 +398,8 @@ def test_p3_smoke_study_scores_judged_extractive_and_multiple_choice_tasks(tmp_p
   metrics = json.loads((tmp_path / "runs" / "multi2_native" / "eval" / "metrics.json").read_text())
   tasks = metrics["tasks"]
   assert {name: task["primary"] for name, task in tasks.items()} == {
-      "alpaca_eval": "line_pass", "xquad": "exact_match", "xnli": "accuracy"}
+      "alpaca_eval": "line_pass", "xquad": "exact_match", "xcsqa": "accuracy",
+      "xnli": "accuracy"}
   assert tasks["alpaca_eval"]["judge"] == "not configured"
   rows = [json.loads(line) for line in
           (tmp_path / "runs" / "multi2_native" / "eval" / "predictions.jsonl").open()]
@@ -397,6 +410,9 @@ def test_p3_smoke_study_scores_judged_extractive_and_multiple_choice_tasks(tmp_p
     best = max(range(3), key=lambda index: row["loglikelihoods"][index])
     assert row["prediction"] == row["choices"][best]
     assert row["scores"]["accuracy"] == float(row["prediction"] == row["answer"])
+  xcsqa = [row for row in rows if row["task"] == "xcsqa"]
+  assert len(xcsqa) == 3 * 4 and all("_validation:" in row["id"] for row in xcsqa)
+  assert all(row["choices"] == list("ABCDE") and row["answer"] in "ABCDE" for row in xcsqa)
   for language, value in tasks["xnli"]["languages"].items():
     scores = [row["scores"]["accuracy"] for row in xnli if row["language"] == language]
     assert value["accuracy"] == pytest.approx(sum(scores) / len(scores))
@@ -446,13 +462,16 @@ def test_p2_smoke_study_trains_conditions_and_scores_every_p2_test_set(tmp_path)
   assert {name: (task["primary"], sorted(task["languages"])) for name, task in tasks.items()} == {
       "xquad": ("exact_match", ["es", "zh"]), "mgsm_5shot_cot": ("accuracy", ["es", "zh"]),
       "okapi_mmlu": ("accuracy", ["es", "zh"]), "mmmlu": ("accuracy", ["es", "zh"]),
-      "cmmlu": ("accuracy", ["zh"]), "oasst_human_translated": ("line_pass", ["es", "zh"]),
+      "cmmlu": ("accuracy", ["zh"]), "ceval": ("accuracy", ["zh"]),
+      "oasst_human_translated": ("line_pass", ["es", "zh"]),
       "tydiqa": ("exact_match", ["ar"]), "aya_dataset": ("perplexity", ["es", "zh"])}
   assert tasks["oasst_human_translated"]["judge"] == "not configured"
   assert set(tasks["tydiqa"]["languages"]["ar"]) >= {"exact_match", "f1", "include"}
   rows = [json.loads(line) for line in (eval_dir / "predictions.jsonl").open()]
   tydiqa = [row for row in rows if row["task"] == "tydiqa"]
   assert len(tydiqa) == 4 and all(row["id"].startswith("tydiqa_ar_validation") for row in tydiqa)
+  ceval = [row for row in rows if row["task"] == "ceval"]
+  assert len(ceval) == 4 and all(row["id"].startswith("ceval_zh_validation:") for row in ceval)
   for language in ("es", "zh"):  # exp(total NLL / total tokens) over the language's items
     scores = [row["scores"] for row in rows
               if row["task"] == "aya_dataset" and row["language"] == language]
