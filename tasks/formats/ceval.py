@@ -11,8 +11,9 @@ The Hub card (https://huggingface.co/datasets/ceval/ceval-exam/blob/1577cea73faf
 0, ..., 'A': '1', 'B': '2', 'C': '3', 'D': '4', 'answer': 'C', 'explanation': ''}`); dev
 holds five exemplars per subject ("with explanations for few-shot evaluation"), and
 "Labels on the test split are not released", so, as lm-evaluation-harness's
-`ceval-valid_<subject>` tasks do (`lm_eval/tasks/ceval/_default_ceval_yaml`:
-`validation_split: val`, `fewshot_split: dev`, `sampler: first_n`), only val is evaluated.
+`ceval-valid_<subject>` tasks do (`lm_eval/tasks/ceval/_default_ceval_yaml`, EleutherAI
+commit 517aadc: `dataset_path: ceval/ceval-exam`, `validation_split: val`, `fewshot_split:
+dev`, `sampler: first_n`, and no test_split), only val is evaluated.
 `prepare ceval` stores each `<subject>/<split>-*.parquet` as `<subject>/<split>.parquet`.
 
 Our split: validation (= val). inputs are lm-evaluation-harness's 5-shot C-Eval prompt
