@@ -135,7 +135,7 @@ def register_evaluation_tasks(design, data_dir: str, vocabulary) -> dict[str, di
       _check_answered(evaluation, language, examples)
       if evaluation.size is None and catalogued is None:
         tasks[language] = registration.register_task(
-            evaluation.dataset, data_dir, language, split, vocabulary)
+            evaluation.dataset, data_dir, language, split, vocabulary, already_read=True)
         continue
       size = evaluation.size if evaluation.size is not None else min(catalogued, len(examples))
       ids = nested_subset([example["id"] for example in examples], size,

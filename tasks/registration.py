@@ -153,15 +153,18 @@ def _check_chat_family(chat_family: str | None) -> None:
 
 def register_task(
     dataset: str, data_dir: str, language: str, split: str, vocabulary: seqio.Vocabulary,
-    chat_family: str | None = None,
+    chat_family: str | None = None, already_read: bool = False,
 ) -> str:
   """Registers every example of dataset x language x split as one task; returns its name.
 
   chat_family (see `xlt_jax.models.chat_templates.FAMILIES`) renders the examples as
-  conversations; None keeps plain "inputs"/"targets".
+  conversations; None keeps plain "inputs"/"targets". The files are read now, so a
+  malformed one fails here naming file and line, unless the caller has just read them
+  (`already_read`); seqio reads them again when the task's data is asked for.
   """
   _check_chat_family(chat_family)
-  datasets.read_examples(dataset, data_dir, language, split)  # fail now, naming file and line
+  if not already_read:
+    datasets.read_examples(dataset, data_dir, language, split)  # fail now, naming file and line
   name = task_name(dataset, language, split)
 
   def dataset_fn(split: str, shuffle_files: bool, seed: int | None = None) -> tf.data.Dataset:
