@@ -75,6 +75,10 @@ class DemoBaseConfig:
   # alone. All 8 by default: the base then solves the task everywhere, so English-only
   # fine-tuning carries over, but no seen-language budget moves the unseen languages.
   answer_languages: tuple[str, ...] = demo_data.DEMO_LANGUAGES
+  # Of each answer language's texts, the first this many carry their answer and the rest
+  # are questions alone: one count for every answer language, or a count per language
+  # ({'ar': 200, ...}; a language not named keeps all its answers), or None (all of them).
+  answered_per_language: int | dict[str, int] | None = None
   # Per non-English language, this many texts of one problem in English and in that
   # language, one after the other (half each way round, never a held-out problem): the
   # parallel text that aligns the languages, as translations in a real corpus do.
@@ -88,6 +92,26 @@ class DemoBaseConfig:
     if unknown:
       raise UserInputError(f"DemoBaseConfig.answer_languages has {', '.join(unknown)}, not demo"
                            f" languages ({', '.join(demo_data.DEMO_LANGUAGES)})")
+    answered = self.answered_per_language
+    counts = answered if isinstance(answered, dict) else {"": answered}
+    unknown = sorted(set(counts) - set(demo_data.DEMO_LANGUAGES) - {""})
+    if unknown:
+      raise UserInputError(f"DemoBaseConfig.answered_per_language names {', '.join(unknown)},"
+                           f" not demo languages ({', '.join(demo_data.DEMO_LANGUAGES)})")
+    for count in counts.values():
+      if count is not None and not (isinstance(count, int)
+                                    and 0 <= count <= self.texts_per_language):
+        raise UserInputError(f"DemoBaseConfig.answered_per_language={answered!r} must be between"
+                             f" 0 and texts_per_language={self.texts_per_language} (or None: all)")
+
+  def answered(self, language: str) -> int:
+    """How many of `language`'s texts carry their answer."""
+    if language not in self.answer_languages:
+      return 0
+    answered = self.answered_per_language
+    if isinstance(answered, dict):
+      answered = answered.get(language)
+    return self.texts_per_language if answered is None else answered
 
 
 def pretraining_texts(data_dir: str, per_language: int) -> dict[str, list[tuple[str, str]]]:
@@ -147,13 +171,17 @@ def pretraining_rows(config: DemoBaseConfig,
   targets take as few tokens in every language as in English.
   """
   texts = pretraining_texts(data_dir, config.texts_per_language)
-  rows = [pair if language in config.answer_languages else pair[:1]
-          for language, language_texts in texts.items() for pair in language_texts]
+  rows = [pair if index < config.answered(language) else pair[:1]
+          for language, language_texts in texts.items()
+          for index, pair in enumerate(language_texts)]
   rows += [(text,) for text in parallel_texts(data_dir, config.parallel_per_language,
                                               config.seed)]
   tokenizer_texts = [text for row in rows for text in row]
   tokenizer_texts += [answer for language, pairs in texts.items()
                       if language not in config.answer_languages for _, answer in pairs]
+  tokenizer_texts += [answer for language, pairs in texts.items()
+                      if language in config.answer_languages
+                      for _, answer in pairs[config.answered(language):]]
   return rows, tokenizer_texts
 
 
