@@ -9,8 +9,8 @@ checkpoint takes (`xlt_jax.models.base_checkpoint`).
 
 - Text (`pretraining_rows`): per language the first `texts_per_language` problems of the
   generated demo dataset's *train* split, in `answer_languages` (all 8 by default) each
-  followed by its answer sentence ("... now?", "The answer is 5."), in the others the
-  question alone; and per non-English language `parallel_per_language` texts (none by
+  followed by its answer sentence ("... now?", "The answer is 5."; only the first
+  `answered_per_language` when that is set), the others the question alone; and per non-English language `parallel_per_language` texts (none by
   default) stating one problem in English and in that language on two lines
   (`xlt_jax.data.demo.parallel_questions`). Rows are laid out as the study's plain rows
   (BOS question EOS answer EOS, or BOS text EOS), with the loss on every token. No
@@ -32,6 +32,15 @@ checkpoint takes (`xlt_jax.models.base_checkpoint`).
   0.06, ko 0.10, pt 0.12: the unseen ones rise with the seen budget, but from nothing. With questions alone in every language (no answers)
   and the parallel pairs separated by EOS, English scored 0.26 at budget 0: 600 fine-tuning examples
   do not teach the arithmetic.
+  With `answered_per_language` (answers on only the first N problems per language, or on
+  fewer in ar, ko, pt alone), at budgets 0 and 200 (README, after the demo table): no base
+  made the unseen languages rise with the seen budget. English-only fine-tuning lifts them
+  (500 answered: base alone unseen 0.24, budget 0 0.41), but 200 seen examples per language
+  add nothing under LoRA (0.40 -> 0.42) and lower them under full fine-tuning (0.41 -> 0.16;
+  their answer sentences decay into other languages' tokens); with 50 answered in ar, ko,
+  pt the base answers them in format at chance (0.07) and the seen budget lifts only
+  Portuguese (0.04 -> 0.16). Fewer answers also cut the budget-0 transfer to 0.20-0.45 of
+  English, so the default keeps every answer.
 - Tokenizer: a byte-level BPE trained on that text with the `tokenizers` library, as
   tests/test_base_checkpoint.py builds its checkpoints' tokenizers; its post-processor
   adds BOS `<s>` before every text (Llama 2's convention), EOS is `</s>`, padding `<pad>`.
