@@ -36,11 +36,11 @@ checkpoint takes (`xlt_jax.models.base_checkpoint`).
   fewer in ar, ko, pt alone), at budgets 0 and 200 (README, after the demo table): no base
   made the unseen languages rise with the seen budget. English-only fine-tuning lifts them
   (500 answered: base alone unseen 0.24, budget 0 0.41), but 200 seen examples per language
-  add nothing under LoRA (0.40 -> 0.42; 0.45 -> 0.46 at 3e-4) and lower them under full fine-tuning (0.41 -> 0.16;
-  their answer sentences decay into other languages' tokens); with 50 answered in ar, ko,
-  pt the base answers them in format at chance (0.07) and the seen budget lifts only
-  Portuguese (0.04 -> 0.16). Fewer answers also cut the budget-0 transfer to 0.20-0.45 of
-  English, so the default keeps every answer.
+  add nothing under LoRA (0.40 -> 0.42; 0.45 -> 0.46 at 3e-4) and lower them under full
+  fine-tuning (0.41 -> 0.16; their answer sentences decay into other languages' tokens);
+  with 50 answered in ar, ko, pt the base answers them in format at chance (0.07) and the
+  seen budget lifts only Portuguese (0.04 -> 0.16). Fewer answers also cut the budget-0
+  transfer to 0.20-0.45 of English, so the default keeps every answer.
 - Tokenizer: a byte-level BPE trained on that text with the `tokenizers` library, as
   tests/test_base_checkpoint.py builds its checkpoints' tokenizers; its post-processor
   adds BOS `<s>` before every text (Llama 2's convention), EOS is `</s>`, padding `<pad>`.
