@@ -92,6 +92,32 @@ def test_answer_languages_and_parallel_text_without_held_out_problems(
     demo_base.DemoBaseConfig(answer_languages=("en", "xx"))
 
 
+def test_answered_per_language_keeps_that_many_answers_per_language(data_dir):
+  texts = demo_base.pretraining_texts(data_dir, 8)
+  config = demo_base.DemoBaseConfig(texts_per_language=8, answered_per_language=3)
+  rows, tokenizer_texts = demo_base.pretraining_rows(config, data_dir)
+  assert len(rows) == 8 * 8
+  for number, language in enumerate(demo.DEMO_LANGUAGES):
+    language_rows = rows[8 * number:8 * (number + 1)]
+    # Exactly the first 3 problems carry their answer; the other 5 are questions alone.
+    assert language_rows == [pair if index < 3 else pair[:1]
+                             for index, pair in enumerate(texts[language])]
+    # The tokenizer still reads every answer sentence, the model only the first 3.
+    assert all(answer in tokenizer_texts for _, answer in texts[language])
+  assert sum(len(row) == 2 for row in rows) == 8 * 3
+  # A count per language: the languages named keep that many answers, the others all.
+  config = demo_base.DemoBaseConfig(texts_per_language=8, answered_per_language={"ar": 2, "pt": 0})
+  rows, _ = demo_base.pretraining_rows(config, data_dir)
+  answered = {language: sum(len(row) == 2 for row in rows[8 * number:8 * (number + 1)])
+              for number, language in enumerate(demo.DEMO_LANGUAGES)}
+  assert answered == {**{language: 8 for language in demo.DEMO_LANGUAGES}, "ar": 2, "pt": 0}
+  for bad in (-1, 9, {"ko": 9}):
+    with pytest.raises(UserInputError, match="answered_per_language=.* must be between 0 and"):
+      demo_base.DemoBaseConfig(texts_per_language=8, answered_per_language=bad)
+  with pytest.raises(UserInputError, match="answered_per_language names xx"):
+    demo_base.DemoBaseConfig(answered_per_language={"xx": 1})
+
+
 def test_rows_are_laid_out_as_plain_study_rows_and_weigh_no_padding():
   pairs = [("Anna has 3 apples.", "The answer is 5."), ("アンナはりんごを3個持っています。", "答えは7です。")]
   tokenizer = demo_base.train_tokenizer([text for pair in pairs for text in pair] * 20, 300)

@@ -9,8 +9,8 @@ checkpoint takes (`xlt_jax.models.base_checkpoint`).
 
 - Text (`pretraining_rows`): per language the first `texts_per_language` problems of the
   generated demo dataset's *train* split, in `answer_languages` (all 8 by default) each
-  followed by its answer sentence ("... now?", "The answer is 5."), in the others the
-  question alone; and per non-English language `parallel_per_language` texts (none by
+  followed by its answer sentence ("... now?", "The answer is 5."; only the first
+  `answered_per_language` when that is set), the others the question alone; and per non-English language `parallel_per_language` texts (none by
   default) stating one problem in English and in that language on two lines
   (`xlt_jax.data.demo.parallel_questions`). Rows are laid out as the study's plain rows
   (BOS question EOS answer EOS, or BOS text EOS), with the loss on every token. No
@@ -32,6 +32,15 @@ checkpoint takes (`xlt_jax.models.base_checkpoint`).
   0.06, ko 0.10, pt 0.12: the unseen ones rise with the seen budget, but from nothing. With questions alone in every language (no answers)
   and the parallel pairs separated by EOS, English scored 0.26 at budget 0: 600 fine-tuning examples
   do not teach the arithmetic.
+  With `answered_per_language` (answers on only the first N problems per language, or on
+  fewer in ar, ko, pt alone), at budgets 0 and 200 (README, after the demo table): no base
+  made the unseen languages rise with the seen budget. English-only fine-tuning lifts them
+  (500 answered: base alone unseen 0.24, budget 0 0.41), but 200 seen examples per language
+  add nothing under LoRA (0.40 -> 0.42; 0.45 -> 0.46 at 3e-4) and lower them under full
+  fine-tuning (0.41 -> 0.16; their answer sentences decay into other languages' tokens);
+  with 50 answered in ar, ko, pt the base answers them in format at chance (0.07) and the
+  seen budget lifts only Portuguese (0.04 -> 0.16). Fewer answers also cut the budget-0
+  transfer to 0.20-0.45 of English, so the default keeps every answer.
 - Tokenizer: a byte-level BPE trained on that text with the `tokenizers` library, as
   tests/test_base_checkpoint.py builds its checkpoints' tokenizers; its post-processor
   adds BOS `<s>` before every text (Llama 2's convention), EOS is `</s>`, padding `<pad>`.
@@ -75,6 +84,10 @@ class DemoBaseConfig:
   # alone. All 8 by default: the base then solves the task everywhere, so English-only
   # fine-tuning carries over, but no seen-language budget moves the unseen languages.
   answer_languages: tuple[str, ...] = demo_data.DEMO_LANGUAGES
+  # Of each answer language's texts, the first this many carry their answer and the rest
+  # are questions alone: one count for every answer language, or a count per language
+  # ({'ar': 200, ...}; a language not named keeps all its answers), or None (all of them).
+  answered_per_language: int | dict[str, int] | None = None
   # Per non-English language, this many texts of one problem in English and in that
   # language, one after the other (half each way round, never a held-out problem): the
   # parallel text that aligns the languages, as translations in a real corpus do.
@@ -88,6 +101,26 @@ class DemoBaseConfig:
     if unknown:
       raise UserInputError(f"DemoBaseConfig.answer_languages has {', '.join(unknown)}, not demo"
                            f" languages ({', '.join(demo_data.DEMO_LANGUAGES)})")
+    answered = self.answered_per_language
+    counts = answered if isinstance(answered, dict) else {"": answered}
+    unknown = sorted(set(counts) - set(demo_data.DEMO_LANGUAGES) - {""})
+    if unknown:
+      raise UserInputError(f"DemoBaseConfig.answered_per_language names {', '.join(unknown)},"
+                           f" not demo languages ({', '.join(demo_data.DEMO_LANGUAGES)})")
+    for count in counts.values():
+      if count is not None and not (isinstance(count, int)
+                                    and 0 <= count <= self.texts_per_language):
+        raise UserInputError(f"DemoBaseConfig.answered_per_language={answered!r} must be between"
+                             f" 0 and texts_per_language={self.texts_per_language} (or None: all)")
+
+  def answered(self, language: str) -> int:
+    """How many of `language`'s texts carry their answer."""
+    if language not in self.answer_languages:
+      return 0
+    answered = self.answered_per_language
+    if isinstance(answered, dict):
+      answered = answered.get(language)
+    return self.texts_per_language if answered is None else answered
 
 
 def pretraining_texts(data_dir: str, per_language: int) -> dict[str, list[tuple[str, str]]]:
@@ -147,13 +180,17 @@ def pretraining_rows(config: DemoBaseConfig,
   targets take as few tokens in every language as in English.
   """
   texts = pretraining_texts(data_dir, config.texts_per_language)
-  rows = [pair if language in config.answer_languages else pair[:1]
-          for language, language_texts in texts.items() for pair in language_texts]
+  rows = [pair if index < config.answered(language) else pair[:1]
+          for language, language_texts in texts.items()
+          for index, pair in enumerate(language_texts)]
   rows += [(text,) for text in parallel_texts(data_dir, config.parallel_per_language,
                                               config.seed)]
   tokenizer_texts = [text for row in rows for text in row]
   tokenizer_texts += [answer for language, pairs in texts.items()
                       if language not in config.answer_languages for _, answer in pairs]
+  tokenizer_texts += [answer for language, pairs in texts.items()
+                      if language in config.answer_languages
+                      for _, answer in pairs[config.answered(language):]]
   return rows, tokenizer_texts
 
 
