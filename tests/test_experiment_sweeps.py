@@ -68,9 +68,8 @@ EXPERIMENTS = {
     "gin/experiments/p2_conditions_lr1e6_qwen1_5_1_8b.gin": Sweep(12, "qwen1_5_1_8b", _8B),
     "gin/experiments/p2_conditions_qwen1_5_4b.gin": Sweep(16, "qwen1_5_4b", _8B),
     "gin/experiments/p2_conditions_lr1e6_qwen1_5_4b.gin": Sweep(12, "qwen1_5_4b", _8B),
-    # The 14B on the 35B's v5e-256: tensor 4 beside fsdp 64 (the file says why).
-    "gin/experiments/p2_conditions_qwen1_5_14b.gin": Sweep(16, "qwen1_5_14b", _35B),
-    "gin/experiments/p2_conditions_lr1e6_qwen1_5_14b.gin": Sweep(12, "qwen1_5_14b", _35B),
+    "gin/experiments/p2_conditions_qwen1_5_14b.gin": Sweep(16, "qwen1_5_14b", _8B),
+    "gin/experiments/p2_conditions_lr1e6_qwen1_5_14b.gin": Sweep(12, "qwen1_5_14b", _8B),
     # P3: Llama 2 7B "7 native + 5 MT variants = 12" less the full-Guanaco upper bound, which
     # is not a run of the design; 70B and Falcon: the native series (papers.md P3.1).
     "gin/experiments/p3_polyglot_llama2_7b.gin": Sweep(11, "llama2_7b", _8B),
