@@ -276,6 +276,7 @@ def test_p4_protocol():
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: pathlib.Path(p).stem)
 def test_experiment_fits_its_slice(path, capsys):
   """`python -m xlt_jax.plan --gin_file=PATH --skip_flops` says FITS (exit 0): the train
-  step (the LoRA step for P2 and P3) and the evaluation's decoding."""
+  step (the LoRA step for P2 and P3), the evaluation's decoding and its log-likelihood
+  scoring."""
   assert plan.main([f"--gin_file={path}", "--skip_flops"]) == 0
   assert capsys.readouterr().out.splitlines()[-1] == "FITS"
