@@ -68,9 +68,8 @@ EXPERIMENTS = {
     "gin/experiments/p2_conditions_lr1e6_qwen1_5_1_8b.gin": Sweep(12, "qwen1_5_1_8b", _8B),
     "gin/experiments/p2_conditions_qwen1_5_4b.gin": Sweep(16, "qwen1_5_4b", _8B),
     "gin/experiments/p2_conditions_lr1e6_qwen1_5_4b.gin": Sweep(12, "qwen1_5_4b", _8B),
-    # The 14B on the 35B's v5e-256: tensor 4 beside fsdp 64 (the file says why).
-    "gin/experiments/p2_conditions_qwen1_5_14b.gin": Sweep(16, "qwen1_5_14b", _35B),
-    "gin/experiments/p2_conditions_lr1e6_qwen1_5_14b.gin": Sweep(12, "qwen1_5_14b", _35B),
+    "gin/experiments/p2_conditions_qwen1_5_14b.gin": Sweep(16, "qwen1_5_14b", _8B),
+    "gin/experiments/p2_conditions_lr1e6_qwen1_5_14b.gin": Sweep(12, "qwen1_5_14b", _8B),
     # P3: Llama 2 7B "7 native + 5 MT variants = 12" less the full-Guanaco upper bound, which
     # is not a run of the design; 70B and Falcon: the native series (papers.md P3.1).
     "gin/experiments/p3_polyglot_llama2_7b.gin": Sweep(11, "llama2_7b", _8B),
@@ -277,6 +276,7 @@ def test_p4_protocol():
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: pathlib.Path(p).stem)
 def test_experiment_fits_its_slice(path, capsys):
   """`python -m xlt_jax.plan --gin_file=PATH --skip_flops` says FITS (exit 0): the train
-  step (the LoRA step for P2 and P3) and the evaluation's decoding."""
+  step (the LoRA step for P2 and P3), the evaluation's decoding and its log-likelihood
+  scoring."""
   assert plan.main([f"--gin_file={path}", "--skip_flops"]) == 0
   assert capsys.readouterr().out.splitlines()[-1] == "FITS"

@@ -1,5 +1,6 @@
 """What `python -m xlt_jax.plan` compiles besides the full train step: the evaluation's
-decoding, a base checkpoint's own architecture, and the LoRA step (libtpu, v5e:2x2)."""
+decoding and log-likelihood scoring, a base checkpoint's own architecture, and the LoRA
+step (libtpu, v5e:2x2)."""
 
 import json
 
@@ -52,6 +53,44 @@ def test_an_evaluation_that_cannot_fit_exits_1_naming_it(tmp_path, capsys):
   assert status == 1 and not record["fits"] and record["step"]["fits"]
   assert last_line.startswith("DOES NOT FIT: evaluation ") and "> 16 GiB HBM" in last_line
   assert record["evaluation"]["total_bytes"] > 16 * 2**30
+
+
+# gin/smoke/p2.gin (the tiny model: vocabulary 1024) on the same slice: P2's test sets,
+# four of them multiple choice and the Aya data's perplexity (a test set's own metric).
+P2_TINY = ["--gin_file=gin/smoke/p2.gin", "--topology=v5e:2x2", "--skip_flops",
+           "--gin.MeshConfig.data=1", "--gin.MeshConfig.fsdp=2", "--gin.MeshConfig.tensor=2",
+           "--gin.EvaluationConfig.max_length=256"]
+
+
+def test_log_likelihood_scoring_is_planned_at_the_engines_longest_batch(tmp_path, capsys):
+  status, record = _plan(tmp_path, P2_TINY)
+  printed = capsys.readouterr().out
+  assert status == 0 and printed.splitlines()[-1] == "FITS" and record["fits"]
+  scoring = record["scoring"]
+  # Every set the evaluator scores by log-likelihood, none it decodes; aya_dataset by its
+  # EvaluationSet.metric 'perplexity', not its dataset's llm_judge.
+  assert scoring["shape"] == {"tasks": ["okapi_mmlu", "mmmlu", "cmmlu", "ceval", "aya_dataset"],
+                              "batch_size": 8, "length": 256}
+  assert record["evaluation"]["shape"]["task"] == "xquad"
+  assert ("scoring         log-likelihood batch 8 x 256 tokens, all scored (tasks okapi_mmlu,"
+          " mmmlu, cmmlu, ceval, aya_dataset)") in printed
+  # Held as training holds them; every position's logits over the vocabulary (4 rows a
+  # chip, at least half the vocabulary, 2 bytes or more) are among the temporaries.
+  assert scoring["param_dtype"] == "float32"
+  assert scoring["parameter_bytes"] == record["evaluation"]["parameter_bytes"]
+  assert scoring["temporary_bytes"] >= 4 * 256 * 512 * 2
+  assert scoring["parameter_bytes"] <= scoring["argument_bytes"] < scoring["total_bytes"]
+
+
+def test_log_likelihood_scoring_that_cannot_fit_exits_1_naming_it(tmp_path, capsys):
+  # 32k-token windows: their attention scores alone are far beyond 16 GiB a chip (as are
+  # the decoding prefill's: the verdict names both).
+  status, record = _plan(tmp_path, [*P2_TINY, "--gin.EvaluationConfig.max_length=32768"])
+  last_line = capsys.readouterr().out.splitlines()[-1]
+  assert status == 1 and not record["fits"] and record["step"]["fits"]
+  assert not record["scoring"]["fits"] and record["scoring"]["total_bytes"] > 16 * 2**30
+  assert last_line.startswith("DOES NOT FIT: evaluation ") and "; scoring " in last_line
+  assert last_line.endswith("> 16 GiB HBM")
 
 
 BATCH_NOT_SPLIT = ("EvaluationConfig.batch_size=3 is not a multiple of the 2 batch shards of"

@@ -15,8 +15,10 @@ config.json (model.json) describes; with `TrainConfig.lora` the step is the LoRA
 (frozen base, adapters alone in the gradient and optimizer state). The evaluation's
 decoding (prefill, KV cache, decode loop: `xlt_jax.evaluation.decode_plan`) is
 compiled at EvaluationConfig's batch size and longest prompt + new tokens, with its
-own memory and verdict. --skip_flops compiles the step only (no FLOP probes): memory
-and the verdict; --skip_evaluation leaves the evaluation out.
+own memory and verdict; so is the log-likelihood scoring of multiple-choice and
+perplexity test sets (`engine.target_logprobs`), at EvaluationConfig's batch size of
+max_length tokens, every position scored. --skip_flops compiles the step only (no FLOP
+probes): memory and the verdict; --skip_evaluation leaves the evaluation out.
 Exit status: 0 FITS (training and evaluation), 1 DOES NOT FIT, 2 with a one-line
 `error:` for bad input (gin typo, unknown topology, a mesh that cannot be fitted to the
 topology's chip count, a base checkpoint without config.json).
@@ -46,8 +48,8 @@ PROG = "python -m xlt_jax.plan"
 def _parser():
   parser = flags.gin_parser(
       PROG, "Compiles an experiment's train step for a TPU topology (no TPU needed): memory\n"
-      "per chip, FLOPs, step time and the sweep's chip-hours; and the evaluation's decoding:\n"
-      "memory per chip. Exit 0 FITS, 1 DOES NOT FIT, 2 bad input.",
+      "per chip, FLOPs, step time and the sweep's chip-hours; and the evaluation's decoding\n"
+      "and log-likelihood scoring: memory per chip. Exit 0 FITS, 1 DOES NOT FIT, 2 bad input.",
       "--gin_file=FILE [--topology=T] [--mfu=X] [--skip_flops] [--skip_evaluation] [--json]"
       " [--output=PATH] [--gin.NAME=VALUE ...]",
       [f"{PROG} --gin_file=gin/aya8b_single_task.gin",
@@ -59,7 +61,8 @@ def _parser():
   parser.add_argument("--skip_flops", action="store_true",
                       help="answer FITS / DOES NOT FIT from one compile, without the FLOP probes")
   parser.add_argument("--skip_evaluation", action="store_true",
-                      help="plan the train step only, not the evaluation's decoding")
+                      help="plan the train step only, not the evaluation's decoding or"
+                      " log-likelihood scoring")
   parser.add_argument("--json", action="store_true", help="print the plan as JSON")
   parser.add_argument("--output", metavar="PATH", help="also write the JSON plan to PATH")
   return parser
@@ -105,11 +108,33 @@ def _evaluation_lines(evaluation: decode_plan.DecodePlan | None) -> list[str]:
   return lines
 
 
-def verdict(plan: step_plan.StepPlan, evaluation: decode_plan.DecodePlan | None) -> str:
+def _scoring_lines(scoring: decode_plan.ScoringPlan | None) -> list[str]:
+  if scoring is None:
+    return ["scoring         not planned: no task of the study is scored by log-likelihood"]
+  shape = scoring.shape
+  lines = [
+      (f"scoring         log-likelihood batch {shape.batch_size} x {shape.length} tokens, all"
+       f" scored (tasks {', '.join(shape.tasks)})"),
+      "memory per chip",
+      f"  parameters    {_gib(scoring.parameter_bytes)}  ({scoring.param_dtype})",
+      f"  temporaries   {_gib(scoring.temporary_bytes)}  (activations, logits, scratch)",
+      (f"  total         {_gib(scoring.total_bytes)}  of {scoring.hbm_bytes / GIB:.0f} GiB"
+       f" HBM ({100 * scoring.total_bytes / scoring.hbm_bytes:.0f}%)"),
+  ]
+  if scoring.compiler_message is not None:
+    lines.append(f"  compiler      {scoring.compiler_message}")
+  lines.append(f"  compile       {scoring.compile_seconds:.0f} s")
+  return lines
+
+
+def verdict(plan: step_plan.StepPlan, evaluation: decode_plan.DecodePlan | None,
+            scoring: decode_plan.ScoringPlan | None = None) -> str:
   """FITS, or DOES NOT FIT naming each step over HBM with its bytes per chip."""
   over = [(_step_kind(plan), plan.total_bytes, plan.hbm_bytes)] if not plan.fits else []
   if evaluation is not None and not evaluation.fits:
     over.append(("evaluation", evaluation.total_bytes, evaluation.hbm_bytes))
+  if scoring is not None and not scoring.fits:
+    over.append(("scoring", scoring.total_bytes, scoring.hbm_bytes))
   if not over:
     return "FITS"
   return "DOES NOT FIT: " + "; ".join(f"{name} {total / GIB:.2f} GiB per chip >"
@@ -119,9 +144,10 @@ def verdict(plan: step_plan.StepPlan, evaluation: decode_plan.DecodePlan | None)
 def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
                   model_source: str = "gin's ModelConfig",
                   evaluation: decode_plan.DecodePlan | None = None,
-                  evaluation_planned: bool = False) -> str:
+                  evaluation_planned: bool = False,
+                  scoring: decode_plan.ScoringPlan | None = None) -> str:
   """The human-readable table: model, memory, FLOPs, step time, sweep, the evaluation's
-  memory (when planned), verdict (last line)."""
+  decoding and log-likelihood scoring memory (when planned), verdict (last line)."""
   mesh = " x ".join(f"{axis} {size}" for axis, size in plan.mesh_shape.items())
   lines = [
       f"model           {model_source}",
@@ -183,22 +209,25 @@ def format_report(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
                  f"{sum(r.steps for r in runs):>8}{sum(r.hours for r in runs):>9.2f}"
                  f"{sum(r.chip_hours for r in runs):>12.1f}")
   if evaluation_planned:
-    lines += _evaluation_lines(evaluation)
-  lines.append(verdict(plan, evaluation))
+    lines += _evaluation_lines(evaluation) + _scoring_lines(scoring)
+  lines.append(verdict(plan, evaluation, scoring))
   return "\n".join(lines)
 
 
 def plan_to_json(plan: step_plan.StepPlan, runs: list[step_plan.RunEstimate],
                  gin_files: list[str], model_source: str = "gin's ModelConfig",
-                 evaluation: decode_plan.DecodePlan | None = None) -> dict:
-  """Every number of the report, for machines ("evaluation": None where it was not
-  planned or nothing is decoded)."""
+                 evaluation: decode_plan.DecodePlan | None = None,
+                 scoring: decode_plan.ScoringPlan | None = None) -> dict:
+  """Every number of the report, for machines ("evaluation": the decoding, "scoring": the
+  log-likelihood step; None where not planned or no task needs it)."""
   return {
       "gin_files": gin_files,
       "model_source": model_source,
-      "fits": plan.fits and (evaluation is None or evaluation.fits),
+      "fits": (plan.fits and (evaluation is None or evaluation.fits)
+               and (scoring is None or scoring.fits)),
       "evaluation": None if evaluation is None else {
           **dataclasses.asdict(evaluation), "cache_length": evaluation.shape.cache_length},
+      "scoring": None if scoring is None else dataclasses.asdict(scoring),
       "step": {**dataclasses.asdict(plan), "compiled_over_analytic": plan.compiled_over_analytic,
                "tokens_per_second_per_chip": plan.tokens_per_second_per_chip},
       "sweep": {
@@ -243,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
       model_source = f"{source} (Experiment.base_checkpoint)"
     with quiet_start.native_stderr_filtered():  # libtpu's first load: "no TPU metadata"
       step_plan.topology_devices(topology)
-    shape = None
+    shape = scored_shape = None
     if not options.skip_evaluation:  # checked before anything compiles
       mesh, _ = step_plan.topology_mesh(experiment.mesh, topology)
-      shape = decode_plan.decode_shape(experiment.evaluation, _metrics(experiment.study), mesh)
+      metric_of = _metrics(experiment.study)
+      shape = decode_plan.decode_shape(experiment.evaluation, metric_of, mesh)
+      scored_shape = decode_plan.scoring_shape(experiment.evaluation, metric_of, mesh)
     started = time.perf_counter()
     plan = step_plan.plan_train_step(
         model, experiment.optimizer, experiment.train, experiment.mesh, topology,
@@ -258,27 +289,34 @@ def main(argv: list[str] | None = None) -> int:
       evaluation = decode_plan.plan_decode(
           model, experiment.evaluation, shape, mesh,
           step_plan.chip_of(step_plan.topology_devices(topology)))
+    scoring = None
+    if scored_shape is not None:
+      progress(f"compiling the evaluation's log-likelihood scoring for {topology}: batch"
+               f" {scored_shape.batch_size}, {scored_shape.length} tokens")
+      scoring = decode_plan.plan_scoring(
+          model, scored_shape, mesh, step_plan.chip_of(step_plan.topology_devices(topology)))
     runs = step_plan.estimate_sweep(designs.plan_runs(experiment.study), experiment.train,
                                     plan.step_seconds, plan.chips)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
-  record = plan_to_json(plan, runs, files, model_source, evaluation)
+  record = plan_to_json(plan, runs, files, model_source, evaluation, scoring)
   record["wall_seconds"] = time.perf_counter() - started
   if options.output:
     atomic_io.write_json(paths.absolute(options.output), record)
   print(json.dumps(record, indent=2) if options.json else
         format_report(plan, runs, model_source, evaluation,
-                      evaluation_planned=not options.skip_evaluation), flush=True)
+                      evaluation_planned=not options.skip_evaluation, scoring=scoring),
+        flush=True)
   return 0 if record["fits"] else 1
 
 
 def _metrics(study) -> dict[str, str]:
-  """Task -> its dataset's metric, for every test set of the study (as the evaluator reads
-  them)."""
-  from tasks import datasets
+  """Task -> the metric that scores its test set (its own, else its dataset's), for every
+  test set of the study, as the evaluator reads them."""
+  from tasks import mixtures
 
-  return {evaluation.task: datasets.get_dataset(evaluation.dataset).metric
+  return {evaluation.task: mixtures.evaluation_metric(evaluation)
           for evaluation in study.evaluation_sets()}
 
 

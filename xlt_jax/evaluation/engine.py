@@ -116,7 +116,7 @@ def padded_length(length: int, length_bucket: int, max_length: int) -> int:
 
 
 @functools.partial(jax.jit, static_argnames=("model", "scored"))
-def _target_logprobs(model: Decoder, params, tokens_BL, mask_BL, targets_BL, *, scored: int):
+def target_logprobs(model: Decoder, params, tokens_BL, mask_BL, targets_BL, *, scored: int):
   """log P(target | the tokens up to it) at the last `scored` positions of left-padded
   rows, and whether each target is the argmax: [B, scored] each.
 
@@ -285,8 +285,8 @@ class InferenceEngine:
         # two (few shapes compile).
         longest = max(len(requests[row][1]) for row in batch)
         scored = min(1 << (longest - 1).bit_length(), length)
-        logprobs, greedy = _target_logprobs(self.model, self.params, tokens, mask,
-                                            target_tokens, scored=scored)
+        logprobs, greedy = target_logprobs(self.model, self.params, tokens, mask,
+                                           target_tokens, scored=scored)
         logprobs, greedy = self._gather(logprobs), self._gather(greedy)
         for position, row in enumerate(batch):
           count = len(requests[row][1])
