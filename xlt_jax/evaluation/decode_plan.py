@@ -160,11 +160,12 @@ _HLO_FLOAT_BYTES = {"bf16": 2, "f16": 2, "f32": 4}
 
 
 def _cache_bytes(compiled_text: str, config: ModelConfig, shape: DecodeShape) -> int | None:
-  """This chip's bytes of the KV cache, [layers, 2, B, S, K, H] with the batch and kv heads
-  possibly split: the largest buffer of that shape in the partitioned HLO, in the dtype
-  the compiled program holds it in (not always ModelConfig.dtype: libtpu holds the cache
-  of gin/smoke_cpu.gin's float32 model in bfloat16), or None where none is found."""
-  pattern = (rf"\b(bf16|f16|f32)\[{config.num_layers},2,(\d+),{shape.cache_length},(\d+),"
+  """This chip's bytes of the KV cache, keys and values each [layers, B, K, S, H] with the
+  batch and kv heads possibly split: the largest buffer of that shape in the partitioned
+  HLO, in the dtype the compiled program holds it in (not always ModelConfig.dtype:
+  libtpu holds the cache of gin/smoke_cpu.gin's float32 model in bfloat16), or None
+  where none is found."""
+  pattern = (rf"\b(bf16|f16|f32)\[{config.num_layers},(\d+),(\d+),{shape.cache_length},"
              rf"{config.head_dim}\]")
   found = [_HLO_FLOAT_BYTES[dtype] * int(batch) * int(heads)
            for dtype, batch, heads in re.findall(pattern, compiled_text)]

@@ -144,7 +144,8 @@ class InferenceEngine:
 
   def __init__(self, model: Decoder, params, vocabulary, *, stop_ids: tuple[int, ...],
                mesh: jax.sharding.Mesh | None = None, batch_size: int = 32,
-               length_bucket: int = LENGTH_BUCKET, max_length: int = 2048):
+               length_bucket: int = LENGTH_BUCKET, max_length: int = 2048,
+               unrolled_layers: bool | None = None):
     """
     Args:
       vocabulary: one of `xlt_jax.models.vocabularies`' kinds (encode, decode, eos_id).
@@ -156,6 +157,9 @@ class InferenceEngine:
       max_length: the longest sequence the model reads (lm-eval's `max_length`, 2048
         by default as there): log-likelihood inputs are cut to it from the left,
         rolling windows have this length, and prompt + new tokens must fit in it.
+      unrolled_layers: decode with one compiled module per layer
+        (`decoding.generate_tokens`); None: when the devices are CPUs, where it is
+        2-3x faster.
 
     Raises:
       UserInputError: a batch size the mesh cannot split, or a non-positive size.
@@ -170,6 +174,10 @@ class InferenceEngine:
     self.stop_ids = tuple(int(token) for token in stop_ids)
     self.mesh, self.batch_size = mesh, batch_size
     self.length_bucket, self.max_length = length_bucket, max_length
+    if unrolled_layers is None:
+      devices = mesh.devices.flat if mesh is not None else jax.devices()[:1]
+      unrolled_layers = all(device.platform == "cpu" for device in devices)
+    self.unrolled_layers = unrolled_layers
 
   def _context(self):
     if self.mesh is None:
@@ -228,7 +236,7 @@ class InferenceEngine:
         generated = self._gather(generate_tokens(
             self.model, self.params, tokens, mask, seeds, settings,
             max_new_tokens=sampling_params.max_new_tokens, eos_id=self.stop_ids or -1,
-            processing=processing))
+            processing=processing, unrolled_layers=self.unrolled_layers))
         for row, ids in zip(batch, generated[:len(batch)].tolist()):
           prompt, sample = rows[row]
           results[prompt][sample] = self._completion(ids, sampling_params.stop)

@@ -147,3 +147,16 @@ def _attention_backward(scale, dtype, dropout_rate, residuals, output_cotangent_
 
 
 dot_product_attention.defvjp(_forward, _attention_backward)
+
+
+def cached_attention(query_BLKGH: jax.Array, key_BKSH: jax.Array, value_BKSH: jax.Array,
+                     mask_BLS: jax.Array, scale: float, dtype: Any) -> jax.Array:
+  """`dot_product_attention`'s forward pass over keys and values already heads-first
+  (a KV cache's layout), for inference: the same products, float32 accumulation and
+  rounding, no dropout. Returns [B, L, K, G, H]."""
+  query_BKGLH = _heads_first(query_BLKGH)
+  scores_BKGLS = _masked_scores(query_BKGLH, key_BKSH, mask_BLS, scale)
+  probabilities = jax.nn.softmax(scores_BKGLS, axis=-1).astype(dtype)
+  output_BKGLH = jnp.einsum("bkgls,bksh->bkglh", probabilities, value_BKSH,
+                            preferred_element_type=jnp.float32).astype(dtype)
+  return jnp.transpose(output_BKGLH, (0, 3, 1, 2, 4))

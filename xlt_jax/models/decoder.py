@@ -2,7 +2,8 @@
 
 Every parameter and activation carries logical axis names; `xlt_jax.training.sharding`
 maps them onto mesh axes, so this file never names a mesh axis. Layers are
-scanned: one compiled layer body whatever the depth.
+scanned: one compiled layer body whatever the depth (or, for decoding on CPU, unrolled:
+`Decoder.unrolled_layers`).
 
 Shape letters used in variable names:
   B batch, L length (queries), S key/cache length, D embed, F mlp, N query heads,
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from xlt_jax.core.errors import UserInputError
-from xlt_jax.models import int8_base, rope
+from xlt_jax.models import attention, int8_base, rope
 from xlt_jax.models.attention import dot_product_attention
 from xlt_jax.models.config import REMAT_POLICIES, ModelConfig
 from xlt_jax.models.lora import RNG_NAME as LORA_RNG
@@ -29,23 +30,48 @@ from xlt_jax.models.lora import Adapter, LoraConfig
 class KVCache:
   """Keys and values of every layer for decoding, filled left to right.
 
-  key_value: [layers, 2, B, S, K, H] (keys then values); valid_BS marks the
-  filled slots that hold real (non-padding) tokens. Layers come first so that the
-  scan over layers reads and writes each layer's slice where it lies: with layers
-  second every call transposed the whole cache in and out (Aya 23 35B decoding batch 64
-  x 2048 on v5e-256, measured by `xlt_jax.plan`: 15.7 GiB of temporaries per chip with
-  layers second, 7.9 GiB with layers first).
+  keys, values: [layers, B, K, S, H] for a model with scanned layers, or a tuple of one
+  [B, K, S, H] array per layer for one with `unrolled_layers`; valid_BS marks the filled
+  slots that hold real (non-padding) tokens.
+  - Layers come first so that the scan over layers reads and writes each layer's slice
+    where it lies: with layers second every call transposed the whole cache in and out
+    (Aya 23 35B decoding batch 64 x 2048 on v5e-256, measured by `xlt_jax.plan`: 15.7 GiB
+    of temporaries per chip with layers second, 7.9 GiB with layers first).
+  - Heads come before slots, the layout the attention products read, so no call
+    transposes a layer's cache (XLA's CPU backend copied keys and values that way twice
+    a layer a token).
+  - Keys and values are separate arrays, and with unrolled layers each layer's are:
+    XLA's CPU backend copied every slice of a stacked cache it read or wrote inside the
+    decoding loop, three copies of the whole cache a token.
   """
 
-  key_value: jax.Array
+  keys: Any
+  values: Any
   valid: jax.Array
 
   @classmethod
-  def zeros(cls, config: ModelConfig, batch_size: int, length: int) -> "KVCache":
-    shape = (config.num_layers, 2, batch_size, length, config.num_kv_heads, config.head_dim)
-    return cls(
-        key_value=jnp.zeros(shape, config.dtype), valid=jnp.zeros((batch_size, length), bool)
-    )
+  def zeros(cls, config: ModelConfig, batch_size: int, length: int,
+            per_layer: bool = False) -> "KVCache":
+    """An empty cache; `per_layer` for a model with `unrolled_layers`."""
+    layer_shape = (batch_size, config.num_kv_heads, length, config.head_dim)
+    if per_layer:
+      keys, values = (tuple(jnp.zeros(layer_shape, config.dtype) for _ in range(config.num_layers))
+                      for _ in range(2))
+    else:
+      keys, values = (jnp.zeros((config.num_layers, *layer_shape), config.dtype)
+                      for _ in range(2))
+    return cls(keys=keys, values=values, valid=jnp.zeros((batch_size, length), bool))
+
+
+def unstack_layers(params: dict, num_layers: int) -> dict:
+  """Parameters of a model with scanned layers (stacked under "layers") as those of the
+  same model with `unrolled_layers` (one "layer_<i>" entry per layer). Everything else,
+  adapters and int8 scales included, is passed through or sliced alike."""
+  params = dict(params)
+  stacked = params.pop("layers")
+  for index in range(num_layers):
+    params[f"layer_{index}"] = jax.tree_util.tree_map(lambda x, i=index: x[i], stacked)
+  return params
 
 
 def _param(init: Any, axes: tuple[str, ...]) -> Any:
@@ -206,7 +232,8 @@ class Attention(nn.Module):
   ADAPTER_GROUP = "attention"  # this module's kernels in lora.TARGETS
 
   @nn.compact
-  def __call__(self, x_BLD, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index):
+  def __call__(self, x_BLD, rotary_BLh, mask_BLS, layer_cache, cache_index):
+    """layer_cache: None, or this layer's (keys, values) [B, K, S, H], returned updated."""
     config = self.config
     D, N, K, H = config.embed_dim, config.num_heads, config.num_kv_heads, config.head_dim
     query_BLNH = _project(
@@ -239,32 +266,34 @@ class Attention(nn.Module):
     query_BLNH = rope.apply_rope(query_BLNH, *rotary_BLh, config.rope_interleaved)
     key_BLKH = rope.apply_rope(key_BLKH, *rotary_BLh, config.rope_interleaved)
 
-    if key_value_2BSKH is not None:
-      # Write this call's keys and values at [cache_index, cache_index + L).
-      new_key_value = jnp.stack([key_BLKH, value_BLKH]).astype(key_value_2BSKH.dtype)
-      key_value_2BSKH = jax.lax.dynamic_update_slice(
-          key_value_2BSKH, new_key_value, (0, 0, cache_index, 0, 0)
-      )
-      key_BSKH, value_BSKH = key_value_2BSKH[0], key_value_2BSKH[1]
-    else:
-      key_BSKH, value_BSKH = key_BLKH, value_BLKH
-
     B, L = x_BLD.shape[:2]
     query_BLKGH = query_BLNH.reshape(B, L, K, N // K, H)
     query_BLKGH = nn.with_logical_constraint(
         query_BLKGH, ("batch", "length", "kv_heads", None, "kv")
     )
     scale = config.query_scale if config.query_scale is not None else H**-0.5
-    dropout_key = self.make_rng("dropout") if self.dropout_rate else None
-    output_BLKGH = dot_product_attention(query_BLKGH, key_BSKH.astype(config.dtype),
-                                         value_BSKH.astype(config.dtype), mask_BLS, scale,
-                                         config.dtype, self.dropout_rate, dropout_key)
+    if layer_cache is not None:
+      # Write this call's keys and values at slots [cache_index, cache_index + L) of the
+      # heads-first cache (KVCache says why that layout).
+      layer_cache = tuple(
+          jax.lax.dynamic_update_slice(
+              cached_BKSH, jnp.swapaxes(new_BLKH, 1, 2).astype(cached_BKSH.dtype),
+              (0, 0, cache_index, 0))
+          for cached_BKSH, new_BLKH in zip(layer_cache, (key_BLKH, value_BLKH)))
+      output_BLKGH = attention.cached_attention(
+          query_BLKGH, layer_cache[0].astype(config.dtype), layer_cache[1].astype(config.dtype),
+          mask_BLS, scale, config.dtype)
+    else:
+      dropout_key = self.make_rng("dropout") if self.dropout_rate else None
+      output_BLKGH = dot_product_attention(query_BLKGH, key_BLKH.astype(config.dtype),
+                                           value_BLKH.astype(config.dtype), mask_BLS, scale,
+                                           config.dtype, self.dropout_rate, dropout_key)
     output_BLNH = output_BLKGH.reshape(B, L, N, H)
     out_NHD = _kernel(self, "out", (N, H, D), ("heads", "kv", "embed"), config, fan_in_axes=2)
     output_BLD = _project("blnh,nhd->bld", output_BLNH, out_NHD)
     output_BLD = _adapted(self, self.lora, "out", output_BLNH, output_BLD, (N, H), (D,),
                           ("heads", "kv"), ("embed",))
-    return output_BLD, key_value_2BSKH
+    return output_BLD, layer_cache
 
 
 ACTIVATIONS = {"silu": nn.silu, "gelu_tanh": lambda x: nn.gelu(x, approximate=True),
@@ -321,7 +350,7 @@ class DecoderLayer(nn.Module):
   attention_dropout_rate: float = 0.0
 
   @nn.compact
-  def __call__(self, x_BLD, is_global, key_value_2BSKH, rotary_tables_BLh, masks, cache_index):
+  def __call__(self, x_BLD, is_global, layer_cache, rotary_tables_BLh, masks, cache_index):
     """rotary_tables_BLh and masks: (global layers', local layers') RoPE tables and masks."""
     config = self.config
     (global_rotary, local_rotary), (global_mask_BLS, local_mask_BLS) = rotary_tables_BLh, masks
@@ -329,9 +358,9 @@ class DecoderLayer(nn.Module):
     rotary_BLh = tuple(jnp.where(is_global, global_table, local_table)
                        for global_table, local_table in zip(global_rotary, local_rotary))
     normed = Norm(config, name="attention_norm")(x_BLD)
-    attended, key_value_2BSKH = Attention(config, self.lora, self.attention_dropout_rate,
-                                          name="attention")(
-        normed, rotary_BLh, mask_BLS, key_value_2BSKH, cache_index)
+    attended, layer_cache = Attention(config, self.lora, self.attention_dropout_rate,
+                                      name="attention")(
+        normed, rotary_BLh, mask_BLS, layer_cache, cache_index)
     if config.post_norms:
       attended = Norm(config, name="post_attention_norm")(attended)
     attended = self._dropout(attended)
@@ -344,7 +373,7 @@ class DecoderLayer(nn.Module):
         mlp_out = Norm(config, name="post_mlp_norm")(mlp_out)
       x_BLD = x_BLD + self._dropout(mlp_out)
     x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
-    return x_BLD, key_value_2BSKH
+    return x_BLD, layer_cache
 
   def _dropout(self, x: jax.Array) -> jax.Array:
     if not self.dropout_rate:  # no op at all: the model without dropout is unchanged
@@ -366,6 +395,10 @@ class Decoder(nn.Module):
   lora: LoraConfig | None = None
   dropout_rate: float = 0.0
   attention_dropout_rate: float = 0.0
+  # One module per layer ("layer_<i>", `unstack_layers` gives their parameters) instead of
+  # one scanned module: for decoding on CPU, where XLA copies every slice of stacked
+  # weights and caches that a loop over tokens reads (decoding.generate_tokens).
+  unrolled_layers: bool = False
 
   @nn.compact
   def __call__(
@@ -400,10 +433,10 @@ class Decoder(nn.Module):
     token_mask_BL = token_mask_BL.astype(bool)
 
     if cache is None:
-      key_valid_BS, first_query_slot, key_value = token_mask_BL, 0, None
+      key_valid_BS, first_query_slot, layer_caches = token_mask_BL, 0, None
     else:
       key_valid_BS = jax.lax.dynamic_update_slice(cache.valid, token_mask_BL, (0, cache_index))
-      first_query_slot, key_value = cache_index, cache.key_value
+      first_query_slot, layer_caches = cache_index, (cache.keys, cache.values)
     S = key_valid_BS.shape[1]
     # Slots fill left to right, so slot distance is position distance for real tokens.
     # Causal: the query in slot first_query_slot + i sees key slots <= that slot.
@@ -434,22 +467,34 @@ class Decoder(nn.Module):
     x_BLD = nn.with_logical_constraint(x_BLD, ("batch", "length", "embed"))
 
     rotary_tables_BLh = rope.tables_per_layer_kind(config, positions_BL, L)
-    layer = DecoderLayer
-    if REMAT_POLICIES[config.remat_policy] is not None:
-      layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=False)
-    layers = nn.scan(
-        layer,
-        variable_axes={"params": 0},
-        split_rngs={"params": True, LORA_RNG: True, "dropout": True},
-        in_axes=(0, 0 if key_value is not None else nn.broadcast, nn.broadcast, nn.broadcast,
-                 nn.broadcast),
-        out_axes=0,
-        length=config.num_layers,
-        unroll=config.scan_unroll,
-        metadata_params={nn.PARTITION_NAME: "layers"},
-    )(config, self.lora, self.dropout_rate, self.attention_dropout_rate, name="layers")
-    x_BLD, key_value = layers(x_BLD, jnp.asarray(config.layer_is_global()), key_value,
-                              rotary_tables_BLh, (global_mask_BLS, local_mask_BLS), cache_index)
+    layer_inputs = (rotary_tables_BLh, (global_mask_BLS, local_mask_BLS), cache_index)
+    layer_settings = (config, self.lora, self.dropout_rate, self.attention_dropout_rate)
+    if self.unrolled_layers:
+      new_caches = []
+      for index, is_global in enumerate(config.layer_is_global()):
+        layer_cache = None if layer_caches is None else tuple(x[index] for x in layer_caches)
+        x_BLD, layer_cache = DecoderLayer(*layer_settings, name=f"layer_{index}")(
+            x_BLD, is_global, layer_cache, *layer_inputs)
+        new_caches.append(layer_cache)
+      if layer_caches is not None:
+        layer_caches = tuple(zip(*new_caches))
+    else:
+      layer = DecoderLayer
+      if REMAT_POLICIES[config.remat_policy] is not None:
+        layer = nn.remat(layer, policy=REMAT_POLICIES[config.remat_policy], prevent_cse=False)
+      layers = nn.scan(
+          layer,
+          variable_axes={"params": 0},
+          split_rngs={"params": True, LORA_RNG: True, "dropout": True},
+          in_axes=(0, 0 if layer_caches is not None else nn.broadcast, nn.broadcast,
+                   nn.broadcast, nn.broadcast),
+          out_axes=0,
+          length=config.num_layers,
+          unroll=config.scan_unroll,
+          metadata_params={nn.PARTITION_NAME: "layers"},
+      )(*layer_settings, name="layers")
+      x_BLD, layer_caches = layers(x_BLD, jnp.asarray(config.layer_is_global()), layer_caches,
+                                   *layer_inputs)
 
     x_BLD = Norm(config, name="final_norm")(x_BLD)
     if config.tie_embeddings:
@@ -462,7 +507,7 @@ class Decoder(nn.Module):
     if config.logit_scale != 1.0:
       logits_BLV = logits_BLV * config.logit_scale
     logits_BLV = nn.with_logical_constraint(logits_BLV.astype(jnp.float32), ("batch", "length", "vocab"))
-    new_cache = None if cache is None else KVCache(key_value=key_value, valid=key_valid_BS)
+    new_cache = None if cache is None else KVCache(*layer_caches, valid=key_valid_BS)
     return logits_BLV, new_cache
 
 
