@@ -85,6 +85,19 @@ def _lora_line(plan: step_plan.StepPlan) -> str:
           " optimizer state")
 
 
+def _total_and_compile_lines(
+    compiled: decode_plan.DecodePlan | decode_plan.ScoringPlan) -> list[str]:
+  """The lines an evaluation-side plan ends with: its total against HBM, what the compiler
+  said (if anything) and the compile time."""
+  share = 100 * compiled.total_bytes / compiled.hbm_bytes
+  lines = [(f"  total         {_gib(compiled.total_bytes)}  of {compiled.hbm_bytes / GIB:.0f} GiB"
+            f" HBM ({share:.0f}%)")]
+  if compiled.compiler_message is not None:
+    lines.append(f"  compiler      {compiled.compiler_message}")
+  lines.append(f"  compile       {compiled.compile_seconds:.0f} s")
+  return lines
+
+
 def _evaluation_lines(evaluation: decode_plan.DecodePlan | None) -> list[str]:
   if evaluation is None:
     return ["evaluation      not planned: no task of the study is decoded"]
@@ -99,13 +112,8 @@ def _evaluation_lines(evaluation: decode_plan.DecodePlan | None) -> list[str]:
       f"  KV cache      {cache}  (within the temporaries)",
       (f"  temporaries   {_gib(evaluation.temporary_bytes)}  (KV cache, prefill activations,"
        " logits)"),
-      (f"  total         {_gib(evaluation.total_bytes)}  of {evaluation.hbm_bytes / GIB:.0f} GiB"
-       f" HBM ({100 * evaluation.total_bytes / evaluation.hbm_bytes:.0f}%)"),
   ]
-  if evaluation.compiler_message is not None:
-    lines.append(f"  compiler      {evaluation.compiler_message}")
-  lines.append(f"  compile       {evaluation.compile_seconds:.0f} s")
-  return lines
+  return lines + _total_and_compile_lines(evaluation)
 
 
 def _scoring_lines(scoring: decode_plan.ScoringPlan | None) -> list[str]:
@@ -118,13 +126,8 @@ def _scoring_lines(scoring: decode_plan.ScoringPlan | None) -> list[str]:
       "memory per chip",
       f"  parameters    {_gib(scoring.parameter_bytes)}  ({scoring.param_dtype})",
       f"  temporaries   {_gib(scoring.temporary_bytes)}  (activations, logits, scratch)",
-      (f"  total         {_gib(scoring.total_bytes)}  of {scoring.hbm_bytes / GIB:.0f} GiB"
-       f" HBM ({100 * scoring.total_bytes / scoring.hbm_bytes:.0f}%)"),
   ]
-  if scoring.compiler_message is not None:
-    lines.append(f"  compiler      {scoring.compiler_message}")
-  lines.append(f"  compile       {scoring.compile_seconds:.0f} s")
-  return lines
+  return lines + _total_and_compile_lines(scoring)
 
 
 def verdict(plan: step_plan.StepPlan, evaluation: decode_plan.DecodePlan | None,
