@@ -10,7 +10,8 @@ import pytest
 from xlt_jax.evaluation.decoding import greedy_generate, greedy_generate_without_cache, left_pad
 from xlt_jax.models import int8_base, lora
 from xlt_jax.models.config import ModelConfig
-from xlt_jax.models.decoder import Decoder, KVCache, unstack_layers
+from xlt_jax.models.decoder import Decoder
+from xlt_jax.models.kv_cache import KVCache, unstack_layers
 
 CONFIG = ModelConfig(vocab_size=48, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=1,
                      head_dim=8, mlp_dim=64)

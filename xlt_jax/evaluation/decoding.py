@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from xlt_jax.evaluation import sampling
-from xlt_jax.models.decoder import Decoder, KVCache, unstack_layers
+from xlt_jax.models.decoder import Decoder
+from xlt_jax.models.kv_cache import KVCache, unstack_layers
 
 
 def left_pad(prompts: list[list[int]], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:

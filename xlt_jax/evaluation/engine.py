@@ -34,7 +34,8 @@ from jax.experimental import multihost_utils
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.evaluation import sampling
 from xlt_jax.evaluation.decoding import generate_tokens, left_pad
-from xlt_jax.models.decoder import Decoder, KVCache
+from xlt_jax.models.decoder import Decoder
+from xlt_jax.models.kv_cache import KVCache
 from xlt_jax.training import sharding
 
 STOP, LENGTH = "stop", "length"
