@@ -116,8 +116,8 @@ def _check_batch_size(config: EvaluationConfig, mesh: jax.sharding.Mesh) -> None
 def decode_shape(config: EvaluationConfig, metric_of: dict[str, str],
                  mesh: jax.sharding.Mesh) -> DecodeShape | None:
   """The decoding batch to plan for tasks `metric_of` (task -> the metric that scores its
-  test set, `mixtures.evaluation_metric`), or None when no task is decoded (all scored by log-likelihood, or by metrics the evaluator
-  does not compute).
+  test set, `mixtures.evaluation_metric`), or None when no task is decoded (all scored by
+  log-likelihood, or by metrics the evaluator does not compute).
 
   Raises:
     UserInputError: a batch size the mesh's batch shards cannot split (the engine refuses
