@@ -11,8 +11,9 @@ import pytest
 
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.models.config import ModelConfig
-from xlt_jax.models.decoder import Decoder, mixed_precision_dot, parameter_count
+from xlt_jax.models.decoder import Decoder, parameter_count
 from xlt_jax.models.kv_cache import KVCache
+from xlt_jax.models.projection import mixed_precision_dot
 
 CONFIG = ModelConfig(vocab_size=64, embed_dim=32, num_layers=3, num_heads=4, num_kv_heads=2,
                      head_dim=8, mlp_dim=48)

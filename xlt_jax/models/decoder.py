@@ -10,7 +10,6 @@ Shape letters used in variable names:
   K key/value heads, G query heads per key/value head (N / K), H head dim, V vocab.
 """
 
-import functools
 from typing import Any
 
 import flax.linen as nn
@@ -24,6 +23,7 @@ from xlt_jax.models.config import REMAT_POLICIES, ModelConfig
 from xlt_jax.models.kv_cache import KVCache
 from xlt_jax.models.lora import RNG_NAME as LORA_RNG
 from xlt_jax.models.lora import Adapter, LoraConfig
+from xlt_jax.models.projection import project
 
 
 def _param(init: Any, axes: tuple[str, ...]) -> Any:
@@ -57,7 +57,7 @@ class Norm(nn.Module):
 def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[str, ...],
             config: ModelConfig, fan_in_axes: int = 1) -> jax.Array:
   """A projection kernel of the given shape, initialised with variance 1/fan_in, in
-  param_dtype: `_project` rounds it to the compute dtype inside its product, so that
+  param_dtype: `projection.project` rounds it to the compute dtype inside its product, so that
   its gradient comes back in param_dtype without a rounding to the compute dtype.
   A kernel given in int8 with a scale beside it (a frozen LoRA base, `int8_base`) is
   dequantised here, inside the layer."""
@@ -72,75 +72,6 @@ def _kernel(module: nn.Module, name: str, shape: tuple[int, ...], axes: tuple[st
   return kernel
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def mixed_precision_dot(x: jax.Array, y: jax.Array, x_axes: tuple[int, ...],
-                        y_axes: tuple[int, ...], out_dtype: Any) -> jax.Array:
-  """Contracts x_axes of x with y_axes of y (output: x's free axes, then y's), low-precision
-  inputs with float32 accumulation in the forward and in both backward products.
-
-  With bfloat16 operands this is the mixed-precision matmul of TPUs and of torch's
-  autocast: inputs rounded, sums exact to float32. Plain autodiff of a dot with
-  preferred_element_type=float32 would feed its float32 cotangent into the backward
-  products, which XLA then runs as float32 matmuls (about half the bf16 rate on a
-  Zen 4 CPU, measured by benchmarks/train_step_vs_torch.py); here the cotangent is
-  rounded to the input dtype first, as autocast does. Used by the model for every
-  projection in every dtype (dtype="bfloat16" with param_dtype="float32" is the fast
-  mixed-precision setting; float32 stays the default, where this is an exact float32 dot
-  whose backward products come out in the layouts XLA CPU's matmul kernel takes).
-
-  y (a weight) is rounded to x's dtype inside the product, and its gradient, float32
-  sums, comes back in y's own dtype: with float32 master weights nothing rounds the
-  weight gradient to bfloat16, and no stacked bfloat16 gradient of a scanned layer
-  has to be converted to float32 afterwards (a whole extra pass per weight).
-  """
-  return jax.lax.dot_general(x, y.astype(x.dtype), ((x_axes, y_axes), ((), ())),
-                             preferred_element_type=jnp.float32).astype(out_dtype)
-
-
-def _mixed_precision_dot_forward(x, y, x_axes, y_axes, out_dtype):
-  return mixed_precision_dot(x, y, x_axes, y_axes, out_dtype), (x, y)
-
-
-def _restore_axis_order(product: jax.Array, axes: list[int]) -> jax.Array:
-  """Transposes a product whose i-th axis is the operand's axis axes[i] back into the
-  operand's own axis order."""
-  return jnp.transpose(product, [axes.index(axis) for axis in range(len(axes))])
-
-
-def _mixed_precision_dot_backward(x_axes, y_axes, out_dtype, residuals, cotangent):
-  del out_dtype
-  x, y = residuals
-  cotangent = cotangent.astype(x.dtype)
-  x_free = [axis for axis in range(x.ndim) if axis not in x_axes]
-  y_free = [axis for axis in range(y.ndim) if axis not in y_axes]
-  # The axis of the other operand that each contracted axis is paired with.
-  x_partner = {y_axis: x_axis for x_axis, y_axis in zip(x_axes, y_axes)}
-  y_partner = {x_axis: y_axis for x_axis, y_axis in zip(x_axes, y_axes)}
-  # d/dx: contract the cotangent's y-part with y's free axes -> [x_free..., y_axes sorted].
-  x_grad = jax.lax.dot_general(
-      cotangent, y.astype(x.dtype),
-      ((tuple(range(len(x_free), cotangent.ndim)), tuple(y_free)), ((), ())),
-      preferred_element_type=jnp.float32)
-  x_grad = _restore_axis_order(x_grad, x_free + [x_partner[axis] for axis in sorted(y_axes)])
-  # d/dy: contract x's free axes with the cotangent's x-part. Operands are ordered so
-  # that the product comes out in y's layout (no transpose after it): XLA's CPU
-  # backend would fold such a transpose into a dot form it can only run in float32.
-  x_part = tuple(range(len(x_free)))
-  y_contracted = [y_partner[axis] for axis in sorted(x_axes)]
-  if y_free == list(range(len(y_free))):  # y is [free..., contracted...], e.g. [V, D]
-    y_grad = jax.lax.dot_general(cotangent, x, ((x_part, tuple(x_free)), ((), ())),
-                                 preferred_element_type=jnp.float32)
-    y_grad = _restore_axis_order(y_grad, y_free + y_contracted)
-  else:
-    y_grad = jax.lax.dot_general(x, cotangent, ((tuple(x_free), x_part), ((), ())),
-                                 preferred_element_type=jnp.float32)
-    y_grad = _restore_axis_order(y_grad, y_contracted + y_free)
-  return x_grad.astype(x.dtype), y_grad.astype(y.dtype)
-
-
-mixed_precision_dot.defvjp(_mixed_precision_dot_forward, _mixed_precision_dot_backward)
-
-
 def _adapted(module: nn.Module, lora: LoraConfig | None, name: str, x: jax.Array, y: jax.Array,
              in_shape: tuple[int, ...], out_shape: tuple[int, ...], in_axes: tuple[str, ...],
              out_axes: tuple[str, ...]) -> jax.Array:
@@ -151,27 +82,6 @@ def _adapted(module: nn.Module, lora: LoraConfig | None, name: str, x: jax.Array
   adapter = Adapter(lora, in_shape, out_shape, in_axes, out_axes, module.config.param_dtype,
                     name=name + "_lora")
   return y + adapter(x).astype(y.dtype)
-
-
-def _project(equation: str, x: jax.Array, kernel: jax.Array,
-             out_dtype: Any = None) -> jax.Array:
-  """einsum of an activation and a kernel without shared batch axes (output: x's free
-  axes, then the kernel's), through mixed_precision_dot in every dtype: float32
-  accumulation in forward and backward, and backward products laid out for XLA CPU's
-  fast matmul kernel. (In float32, plain autodiff of jnp.einsum made XLA transpose the
-  MLP's [L, F] gradients element by element into the operand of an Eigen dot; the
-  custom VJP made the 110M-parameter train step of benchmarks/train_step_vs_torch.py
-  11% faster.)"""
-  out_dtype = out_dtype or x.dtype
-  inputs, output = equation.split("->")
-  x_letters, kernel_letters = inputs.split(",")
-  contracted = [letter for letter in x_letters if letter in kernel_letters]
-  expected = "".join(letter for letter in x_letters + kernel_letters if letter not in contracted)
-  if output != expected:
-    raise ValueError(f"_project supports contractions without batch axes, not {equation!r}")
-  return mixed_precision_dot(
-      x, kernel, tuple(x_letters.index(letter) for letter in contracted),
-      tuple(kernel_letters.index(letter) for letter in contracted), out_dtype)
 
 
 class Attention(nn.Module):
@@ -188,13 +98,13 @@ class Attention(nn.Module):
     """layer_cache: None, or this layer's (keys, values) [B, K, S, H], returned updated."""
     config = self.config
     D, N, K, H = config.embed_dim, config.num_heads, config.num_kv_heads, config.head_dim
-    query_BLNH = _project(
+    query_BLNH = project(
         "bld,dnh->blnh", x_BLD, _kernel(self, "query", (D, N, H), ("embed", "heads", "kv"), config)
     )
-    key_BLKH = _project(
+    key_BLKH = project(
         "bld,dkh->blkh", x_BLD, _kernel(self, "key", (D, K, H), ("embed", "kv_heads", "kv"), config)
     )
-    value_BLKH = _project(
+    value_BLKH = project(
         "bld,dkh->blkh", x_BLD,
         _kernel(self, "value", (D, K, H), ("embed", "kv_heads", "kv"), config),
     )
@@ -242,7 +152,7 @@ class Attention(nn.Module):
                                            config.dtype, self.dropout_rate, dropout_key)
     output_BLNH = output_BLKGH.reshape(B, L, N, H)
     out_NHD = _kernel(self, "out", (N, H, D), ("heads", "kv", "embed"), config, fan_in_axes=2)
-    output_BLD = _project("blnh,nhd->bld", output_BLNH, out_NHD)
+    output_BLD = project("blnh,nhd->bld", output_BLNH, out_NHD)
     output_BLD = _adapted(self, self.lora, "out", output_BLNH, output_BLD, (N, H), (D,),
                           ("heads", "kv"), ("embed",))
     return output_BLD, layer_cache
@@ -268,10 +178,10 @@ class MLP(nn.Module):
     # residuals directly, where bfloat16 ones made XLA's CPU backend convert each
     # whole [layers, B, L, F] stack to float32 before the backward loop.
     # gate is created before up: parameter initialisation follows creation order.
-    gate_BLF = _project("bld,df->blf", x_BLD,
+    gate_BLF = project("bld,df->blf", x_BLD,
                         _kernel(self, "gate", (D, F), ("embed", "mlp"), config),
                         jnp.float32) if config.mlp_gated else None
-    up_BLF = _project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config),
+    up_BLF = project("bld,df->blf", x_BLD, _kernel(self, "up", (D, F), ("embed", "mlp"), config),
                       jnp.float32)
     up_BLF = _adapted(self, self.lora, "up", x_BLD, up_BLF, (D,), (F,), ("embed",), ("mlp",))
     if gate_BLF is None:
@@ -283,7 +193,7 @@ class MLP(nn.Module):
     hidden_BLF = nn.with_logical_constraint(hidden_BLF, ("batch", "length", "mlp"))
     down_FD = _kernel(self, "down", (F, D), ("mlp", "embed"), config)
     return _adapted(self, self.lora, "down", hidden_BLF,
-                    _project("blf,fd->bld", hidden_BLF, down_FD), (F,), (D,), ("mlp",), ("embed",))
+                    project("blf,fd->bld", hidden_BLF, down_FD), (F,), (D,), ("mlp",), ("embed",))
 
 
 class DecoderLayer(nn.Module):
@@ -450,12 +360,12 @@ class Decoder(nn.Module):
 
     x_BLD = Norm(config, name="final_norm")(x_BLD)
     if config.tie_embeddings:
-      logits_BLV = _project("bld,vd->blv", x_BLD, embedding_VD, jnp.float32)
+      logits_BLV = project("bld,vd->blv", x_BLD, embedding_VD, jnp.float32)
     else:
       output_DV = _kernel(
           self, "output", (config.embed_dim, config.vocab_size), ("embed", "vocab"), config
       )
-      logits_BLV = _project("bld,dv->blv", x_BLD, output_DV, jnp.float32)
+      logits_BLV = project("bld,dv->blv", x_BLD, output_DV, jnp.float32)
     if config.logit_scale != 1.0:
       logits_BLV = logits_BLV * config.logit_scale
     logits_BLV = nn.with_logical_constraint(logits_BLV.astype(jnp.float32), ("batch", "length", "vocab"))
