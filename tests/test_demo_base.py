@@ -4,6 +4,7 @@ exported directory (AutoTokenizer, AutoModelForCausalLM) and must give our token
 and our logits.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -207,6 +208,17 @@ def test_demo_base_and_a_base_checkpoint_together_are_refused(tmp_path):
     starting_point.check_starting_point(experiment)
 
 
+def test_evaluating_the_base_of_a_study_trained_from_scratch_is_refused(tmp_path):
+  experiment = study_runner.Experiment(
+      model_dir=str(tmp_path), study=None, model=TOY_MODEL, mesh=sharding.MeshConfig(),
+      optimizer=None, train=study_runner.trainer.TrainConfig(), evaluation=None,
+      evaluate_base=True)
+  with pytest.raises(UserInputError, match="Experiment.evaluate_base=True evaluates the base"
+                     " model a study fine-tunes, but none is given"):
+    starting_point.check_starting_point(experiment)
+  starting_point.check_starting_point(dataclasses.replace(experiment, demo_base=TOY_BASE))
+
+
 @pytest.mark.slow
 def test_the_smoke_study_fine_tunes_its_own_base_through_the_base_checkpoint_path(tmp_path):
   env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
@@ -226,9 +238,17 @@ def test_the_smoke_study_fine_tunes_its_own_base_through_the_base_checkpoint_pat
     assert record["vocabulary"]["path"] == str(tmp_path / "base" / "tokenizer.json")
     assert record["sequence_start_ids"] == [0]  # the base tokenizer's BOS
     assert (tmp_path / run["run_dir"] / "eval" / "metrics.json").is_file()
-  assert (tmp_path / "report" / "report.md").is_file()
+  # Experiment.evaluate_base: the base model once, in the first run, and the report's section.
+  first_run = json.loads((tmp_path / "study.json").read_text())["runs"][0]["run_dir"]
+  base_metrics = json.loads((tmp_path / first_run / "eval" / "base" / "metrics.json").read_text())
+  run_metrics = json.loads((tmp_path / first_run / "eval" / "metrics.json").read_text())
+  assert set(base_metrics["tasks"]["demo_arith"]["languages"]) == set(
+      run_metrics["tasks"]["demo_arith"]["languages"]) >= {"en", "es", "ar"}
+  report_text = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+  assert "#### Against the base model" in report_text
   again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=600, check=False)
   assert again.returncode == 0, again.stderr[-3000:]
   assert "using the demo's pretrained base" in again.stdout
   assert "building" not in again.stdout and again.stdout.count("already trained") == 3
+  assert "[base model] already evaluated" in again.stdout

@@ -354,6 +354,7 @@ def test_a_study_of_mixtures_gets_mixture_columns_and_a_train_eval_heatmap(tmp_p
   assert "<!-- en+es+ja -->" in heatmap and "<!-- 0.35 -->" in heatmap
   assert (tmp_path / "report" / "scores_by_budget.svg").exists()
   assert "change_heatmap" not in written
+  assert "(largest) - budget 0" not in markdown  # no budgets, no gain from the largest
 
 
 def test_latin_minus_non_latin_effect_with_its_interval(built):
@@ -371,3 +372,51 @@ def test_latin_minus_non_latin_effect_with_its_interval(built):
   section = markdown.split("### xlsum: rouge_l")[1].split("### mgsm")[0]
   assert (f"- Latin - non-Latin mean at budget 1000: +0.100 [{reference.low:+.3f},"
           f" {reference.high:+.3f}]; run-to-run spread 0.014\n") in section
+
+
+def test_seen_and_unseen_gains_from_the_largest_budget_with_their_intervals(built):
+  _, _, markdown = built
+  # xlsum, budget 1000 - budget 0: seen (es, ja) 0.33 - 0.15, unseen (pt, ko) 0.21 - 0.15.
+  # Budget 100's seeds move only Spanish: seen spread 0.0141, unseen 0.
+  section = markdown.split("### xlsum: rouge_l")[1].split("### mgsm")[0]
+
+  def difference(*groups, axis=-1):
+    means = [np.mean(group, axis=axis) for group in groups]
+    return (means[0] + means[1]) / 2 - (means[2] + means[3]) / 2
+
+  for name, codes, value, spread in (("seen", ["es", "ja"], 0.18, "0.014"),
+                                     ("unseen", ["pt", "ko"], 0.06, "0.000")):
+    samples = ([_xlsum_items(XLSUM[code][2]) for code in codes]
+               + [_xlsum_items(XLSUM[code][0]) for code in codes])
+    reference = stats.bootstrap(samples, difference, n_resamples=RESAMPLES, method="percentile",
+                                rng=np.random.default_rng(0)).confidence_interval
+    assert (f"- {name} mean, budget 1000 (largest) - budget 0: {value:+.3f}"
+            f" [{reference.low:+.3f}, {reference.high:+.3f}]; run-to-run spread {spread}\n"
+            ) in section
+
+
+def test_a_budget_sweep_is_set_against_the_base_model_when_a_run_has_its_scores(tmp_path):
+  root = _write_study(tmp_path / "study")
+  base = {"pt": 0.10, "ko": 0.04, "en": 0.20, "es": 0.14, "ja": 0.05}  # xlsum rouge_l
+  base_dir = root / "runs" / "b100s1" / "eval" / "base"  # any run: all start from one base
+  base_dir.mkdir(parents=True)
+  (base_dir / "metrics.json").write_text(json.dumps({"run": "b100s1", "tasks": {"xlsum": {
+      "metric": "rouge_l", "languages": {code: {"rouge_l": value, "count": 4}
+                                         for code, value in base.items()}}}}))
+  written = report.build_report(str(root), resamples=20)
+  markdown = pathlib.Path(written["report"]).read_text(encoding="utf-8")
+  section = markdown.split("### xlsum: rouge_l")[1].split("\n### ")[0]
+  assert "#### Against the base model" in section
+  # Budget 0 against the base: en 0.40 - 0.20; non-English mean (0.20 + 0.10 + 0.20 + 0.10) / 4
+  # = 0.15 against (0.14 + 0.05 + 0.10 + 0.04) / 4 = 0.0825. Unseen: base (0.10 + 0.04) / 2 =
+  # 0.07, budget 0 (0.20 + 0.10) / 2 = 0.15, budget 1000 (0.28 + 0.14) / 2 = 0.21.
+  assert ("English-only fine-tuning (budget 0) changes English by +0.20 and the non-English"
+          " mean by +0.07 against the base model.") in section
+  assert ("At budget 1000 the unseen languages, which no run trains on, are +0.14 from the"
+          " base model (+0.08 at budget 0).") in section
+  assert "| es | 0.14 | 0.20 | +0.06 | 0.36 | +0.22 |" in section
+  assert "| unseen mean | 0.07 | 0.15 | +0.08 | 0.21 | +0.14 |" in section
+  # mgsm has no base scores: no such section; nor has a study without eval/base.
+  assert "Against the base model" not in markdown.split("### mgsm: accuracy")[1].split("\n### ")[0]
+  other = report.build_report(str(_write_study(tmp_path / "other")), resamples=20)
+  assert "Against the base model" not in pathlib.Path(other["report"]).read_text(encoding="utf-8")

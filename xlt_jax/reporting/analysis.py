@@ -125,16 +125,16 @@ def _group_interval(runs: list[RunResult], key: TaskMetric, first: list[str],
   return statistics.bootstrap(samples, statistic, resamples, seed)
 
 
-def _budget_effect(by_budget: dict[int, list[RunResult]], key: TaskMetric, others: list[str],
-                   peak_budget: int | None, resamples: int, seed: int) -> statistics.Interval | None:
-  """Bootstrap of non-English mean at the peak budget minus at budget 0, over items."""
-  if peak_budget is None or 0 not in by_budget or peak_budget == 0:
+def _budget_effect(by_budget: dict[int, list[RunResult]], key: TaskMetric, languages: list[str],
+                   budget: int | None, resamples: int, seed: int) -> statistics.Interval | None:
+  """Bootstrap, over items, of the mean of `languages` at `budget` minus at budget 0."""
+  if budget is None or 0 not in by_budget or budget == 0:
     return None
-  samples = ([_pooled_items(by_budget[peak_budget], key, code) for code in others]
-             + [_pooled_items(by_budget[0], key, code) for code in others])
+  samples = ([_pooled_items(by_budget[budget], key, code) for code in languages]
+             + [_pooled_items(by_budget[0], key, code) for code in languages])
   if not all(samples):
     return None
-  return statistics.bootstrap(samples, statistics.difference_of_means(len(others)),
+  return statistics.bootstrap(samples, statistics.difference_of_means(len(languages)),
                               resamples, seed)
 
 
@@ -162,11 +162,15 @@ def _gap_bridged_interval(by_budget: dict[int, list[RunResult]], key: TaskMetric
   return statistics.bootstrap(samples, points, resamples, seed)
 
 
+def _is_budget_sweep(columns: list[int | str]) -> bool:
+  return all(isinstance(column, int) for column in columns)
+
+
 def _summarize(columns: list[int | str], rows: tables.Rows, seen: list[str], unseen: list[str],
                english: str) -> dict:
   """`paper_tables.summarize`; mixture columns go in as positions 1..n (no English-only
   budget, so no gap bridged) and come back as their names."""
-  if all(isinstance(column, int) for column in columns):
+  if _is_budget_sweep(columns):
     return paper_tables.summarize(columns, rows, seen, unseen, english)
   positions = list(range(1, len(columns) + 1))
   summary = paper_tables.summarize(positions, rows, seen, unseen, english)
@@ -236,6 +240,18 @@ def analyse(results: StudyResults, key: TaskMetric,
         - summary["non_english_mean"][budgets.index(0)],
         _budget_effect(by_budget, key, others, peak_budget, resamples, seed),
         noise["non_english_mean"]))
+  largest = max(budgets) if budgets and _is_budget_sweep(budgets) else 0
+  if key[1] not in LOWER_IS_BETTER and 0 in budgets and largest > 0:
+    # Do the seen languages, and the unseen ones that no run trains on, gain from the
+    # budget (P0: unseen performance tracks seen)?
+    for name, members in (("seen", seen), ("unseen", unseen)):
+      if members:
+        values = summary[f"{name}_mean"]
+        effects.append(Effect(
+            f"{name} mean, budget {largest} (largest) - budget 0",
+            values[budgets.index(largest)] - values[budgets.index(0)],
+            _budget_effect(by_budget, key, list(members), largest, resamples, seed),
+            noise[f"{name}_mean"]))
   gap = summary["gap_bridged"]["relative_to_english"]
   if gap is not None and key[1] not in LOWER_IS_BETTER:
     effects.append(Effect("gap bridged (points of relative to English)", gap["points"],

@@ -18,7 +18,8 @@ the run-to-run noise floor, and figures. Files, in `out_dir`:
     scores_by_budget.{png,svg}       one panel per study x task
     relative_to_english.{png,svg}
 
-Per design (study.json's `design`), sections from `pairwise` (P1 win rates and S×S
+A budget sweep whose runs have the base model's scores gets a section against it
+(`base_model`). Per design (study.json's `design`), sections from `pairwise` (P1 win rates and S×S
 heatmaps), `polyglot` (P3 t-tests; score by number of training languages), `parallel`
 (P4, per study and pooled over studies) and `conditions` (P2's ΔS, pooled over studies),
 each writing its own CSVs and figures; a study without what a section needs has none.
@@ -33,6 +34,7 @@ from xlt_jax.core import atomic_io, paths
 from xlt_jax.core.errors import UserInputError
 from xlt_jax.reporting import analysis as task_analysis
 from xlt_jax.reporting import (
+  base_model,
   conditions,
   figures,
   html,
@@ -40,6 +42,7 @@ from xlt_jax.reporting import (
   pairwise,
   parallel,
   polyglot,
+  run_files,
   statistics,
   tables,
 )
@@ -149,7 +152,7 @@ METRIC_NOTES = {
 }
 
 
-def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
+def _task_blocks(item, prefix: str, out_dir: str, written: dict, base_blocks: list) -> list:
   header = ["language", *map(str, item.budgets)]
   table_lines = [[name, *map(outputs.format_value, values)] for name, values in item.rows.items()]
   derived = _derived_rows(item)
@@ -201,6 +204,7 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict) -> list:
       html.Table(interval_header, interval_lines, paths.basename(files["intervals"])),
       html.Heading(4, "Effects against run-to-run noise"),
       html.Bullets(_effect_lines(item)),
+      *base_blocks,
   ]
   return (blocks + _change_heatmap(item, prefix, out_dir, written)
           + _training_heatmap(item, prefix, out_dir, written))
@@ -272,11 +276,13 @@ def _study_blocks(results: StudyResults, analyses: list, multi_study: bool, out_
                               " planned (each run's length_policy.json has the counts)",
                               emphasis=True),
                html.Bullets(list(study["length_warnings"]))]
+  base, base_path = run_files.base_scores(results)
   for item in analyses:
     prefix = "" if not multi_study and len(analyses) == 1 else (
         f"{outputs.slug(results.name) + '_' if multi_study else ''}{outputs.slug(item.task)}_"
         f"{outputs.slug(item.metric)}_")
-    blocks += _task_blocks(item, prefix, out_dir, written)
+    blocks += _task_blocks(item, prefix, out_dir, written,
+                           base_model.blocks(item, base, base_path, study))
   prefix = f"{outputs.slug(results.name)}_" if multi_study else ""
   blocks += (pairwise.study_blocks(results, prefix, out_dir, written, resamples, seed)
              + polyglot.study_blocks(results, prefix, out_dir, written)

@@ -40,6 +40,10 @@ def check_starting_point(experiment: Experiment) -> None:
     raise UserInputError(
         f"TrainConfig.lora.rank={train.lora.rank} adapts a pretrained model, but none is given:"
         " set Experiment.base_checkpoint, or LoraConfig.rank=0 to train the whole model")
+  if experiment.evaluate_base and base is None:
+    raise UserInputError("Experiment.evaluate_base=True evaluates the base model a study"
+                         " fine-tunes, but none is given: set Experiment.base_checkpoint (or"
+                         " Experiment.demo_base), or Experiment.evaluate_base=False")
   if base is None:
     if train.initial_checkpoint and experiment.tokenizer is None:
       # A trained tokenizer's ids would index the pretrained embedding at random.

@@ -80,6 +80,9 @@ class Experiment:
   # The demo's own pretrained base (xlt_jax.runner.demo_base): built into
   # MODEL_DIR/pretrained_base/ from the generated data, then fine-tuned as base_checkpoint.
   demo_base: DemoBaseConfig | None = None
+  # Also evaluate the un-fine-tuned base model, once, into the first run's eval/base/: the
+  # report then sets every run against it (xlt_jax.reporting.base_model).
+  evaluate_base: bool = False
   distributed: DistributedConfig = DistributedConfig()  # read by the launcher, before jax starts
   # A run whose length policy drops or truncates more than this share of its training
   # examples gets a study-level warning (printed, and recorded in study.json).
@@ -238,6 +241,19 @@ def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
   """Between stages there is nothing to save: finished stages are on disk already."""
   if preemption is not None and preemption.is_set():
     raise Preempted(f"{where}; finished stages are kept")
+
+
+def _evaluate_base(run_dir: str, config: EvaluationConfig,
+                   preemption: threading.Event | None, stream) -> None:
+  """Evaluates the base model the run started from into RUN_DIR/eval/base/, unless done."""
+  if paths.isfile(paths.join(run_dir, "eval", "base", "metrics.json")):
+    print("[base model] already evaluated; skipping", file=stream)
+    return
+  _stop_if_preempted(preemption, "preempted before evaluating the base model")
+  start = time.perf_counter()
+  evaluator.evaluate_run(run_dir, dataclasses.replace(config, checkpoint="base"), stream=stream)
+  print(f"== base model evaluated in {format_duration(time.perf_counter() - start)}",
+        file=stream, flush=True)
 
 
 def run_experiment(experiment: Experiment, operative_config: str, stream=sys.stdout,
@@ -417,6 +433,9 @@ def run_experiment(experiment: Experiment, operative_config: str, stream=sys.std
     print(f"== run {index}/{len(runs)}: {plan.name} done"
           + (f" in {format_duration(sum(took.values()))} ({stages})" if took else "")
           + f" | {estimate.describe()}", file=stream, flush=True)
+  if experiment.evaluate_base and runs:
+    _evaluate_base(paths.join(model_dir, "runs", runs[0].plan.name), experiment.evaluation,
+                   preemption, stream)
   if not primary:
     return paths.join(model_dir, "report", "report.md")  # written by the primary process
   if pairwise is not None:  # every run is evaluated: compare them side by side
