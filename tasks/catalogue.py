@@ -74,7 +74,7 @@ def _demo_designs() -> list:
   return [
       StudyDesign(name="demo", dataset="demo_arith", seen_languages=("es", "fr", "ja", "zh"),
                   unseen_languages=("ar", "ko", "pt"), budgets=(0, 50, 200), english_size=600,
-                  validation_size=32, evaluation_size=50, seed=0),
+                  validation_size=32, evaluation_size=250, seed=0),
       StudyDesign(name="smoke", dataset="demo_arith", seen_languages=("es", "ja"),
                   unseen_languages=("ar", "pt"), budgets=(0, 16, 32), english_size=48,
                   validation_size=8, evaluation_size=8),

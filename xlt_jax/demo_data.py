@@ -1,6 +1,6 @@
 """Writes the demo dataset on its own: templated arithmetic word problems in 8 languages.
 
-    python -m xlt_jax.demo_data --out=DIR [--train=1000 --validation=32 --test=50]
+    python -m xlt_jax.demo_data --out=DIR [--train=1000 --validation=32 --test=250]
 
 The same files the launcher generates when `DATA_DIR` is None (`xlt_jax.data.demo`),
 in MGSM format under `DIR/demo_arith/<split>/<language>.tsv`; the defaults are the

@@ -7,7 +7,7 @@ answer. Files are `{data_dir}/demo_arith/{split}/{language}.tsv` (question TAB
 answer, no header) and are read back through the same MGSM reader as the real
 benchmark.
 
-    python -m xlt_jax.demo_data --out=DIR [--train=1000 --validation=32 --test=50]
+    python -m xlt_jax.demo_data --out=DIR [--train=1000 --validation=32 --test=250]
 """
 
 import dataclasses
@@ -377,7 +377,7 @@ def _check_split_name(split: str) -> str:
 
 
 # Problems per language and split; the launcher's DemoDataConfig and the binary share them.
-DEFAULT_SPLIT_SIZES = {"train": 1000, "validation": 32, "test": 50}
+DEFAULT_SPLIT_SIZES = {"train": 1000, "validation": 32, "test": 250}  # as MGSM: 250 per language
 
 
 def write_demo_dataset(

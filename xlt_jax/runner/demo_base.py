@@ -21,26 +21,19 @@ checkpoint takes (`xlt_jax.models.base_checkpoint`).
   answer, then begins every answer with English "The" and loses the other languages
   (measured: Spanish 0.06 at budget 0 where the base alone scored 0.78); the parallel
   texts therefore join their two questions with a newline, never EOS.
-  Measured (gin/demo_cpu.gin, budgets 0 / 50 / 200; README): with answers in all 8
-  languages English-only fine-tuning carries over (non-English 0.65 of English) but the
-  unseen languages stay flat (ar, ko, pt 0.81, 0.74, 0.81 on average over the budgets):
-  the base already answers them. With answers in English only and 1,000 parallel texts
-  per language (sequence_length 72) the base does not answer outside English: budget 0
-  scores English 0.60 and every other language 0.00-0.02 (the model ends its answer at
-  once or continues the question), budget 50 lifts the seen languages to 0.10-0.20 and
-  leaves the unseen ones at 0.00-0.02, budget 200 gives seen 0.08-0.30 and unseen ar
-  0.06, ko 0.10, pt 0.12: the unseen ones rise with the seen budget, but from nothing. With questions alone in every language (no answers)
-  and the parallel pairs separated by EOS, English scored 0.26 at budget 0: 600 fine-tuning examples
-  do not teach the arithmetic.
-  With `answered_per_language` (answers on only the first N problems per language, or on
-  fewer in ar, ko, pt alone), at budgets 0 and 200 (README, after the demo table): no base
-  made the unseen languages rise with the seen budget. English-only fine-tuning lifts them
-  (500 answered: base alone unseen 0.24, budget 0 0.41), but 200 seen examples per language
-  add nothing under LoRA (0.40 -> 0.42; 0.45 -> 0.46 at 3e-4) and lower them under full
-  fine-tuning (0.41 -> 0.16; their answer sentences decay into other languages' tokens);
-  with 50 answered in ar, ko, pt the base answers them in format at chance (0.07) and the
-  seen budget lifts only Portuguese (0.04 -> 0.16). Fewer answers also cut the budget-0
-  transfer to 0.20-0.45 of English, so the default keeps every answer.
+  Measured (README, 250 test problems per language): trained 325 steps (gin/demo_cpu.gin)
+  the base half-knows the task (English 0.50, unseen 0.45) and LoRA fine-tuning shows the
+  papers' pattern: English-only fine-tuning carries over (unseen 0.45 -> 0.54) and the
+  unseen languages rise with the seen budget (0.54 -> 0.60 at 200 per seen language;
+  0.45 -> 0.49 with other seeds). Trained 400 steps (the earlier default) the base already
+  solves every language (unseen 0.81 at every budget under full fine-tuning): no budget
+  moves them. Trained 250 steps it knows too little for English fine-tuning to carry over
+  (non-English 0.24 of English). With answers in English only and parallel texts, or the
+  answers laid out as plain text ("question answer") in some or all languages (a variant
+  not kept), English fine-tuning no longer carries over (non-English near chance at budget
+  0), and the unseen languages rise from nothing (parallel texts: 0.01 -> 0.09) or not at
+  all (plain layout: 0.15 -> 0.14, 0.12 -> 0.10); with fewer answered problems
+  (`answered_per_language`) the unseen languages stay flat or fall.
 - Tokenizer: a byte-level BPE trained on that text with the `tokenizers` library, as
   tests/test_base_checkpoint.py builds its checkpoints' tokenizers; its post-processor
   adds BOS `<s>` before every text (Llama 2's convention), EOS is `</s>`, padding `<pad>`.
@@ -81,8 +74,9 @@ class DemoBaseConfig:
   sequence_length: int = 64  # tokens per row, BOS and EOS included; longer texts are cut
   texts_per_language: int = 1000  # from the demo train split, in each of the 8 languages
   # The languages whose texts carry their answer sentence; the others' are questions
-  # alone. All 8 by default: the base then solves the task everywhere, so English-only
-  # fine-tuning carries over, but no seen-language budget moves the unseen languages.
+  # alone. All 8 by default: trained long enough (400 steps) the base then solves the task
+  # everywhere and no seen-language budget moves the unseen languages; the demo trains it
+  # briefly (325 steps), so that it half-knows the task (module docstring).
   answer_languages: tuple[str, ...] = demo_data.DEMO_LANGUAGES
   # Of each answer language's texts, the first this many carry their answer and the rest
   # are questions alone: one count for every answer language, or a count per language
