@@ -162,7 +162,8 @@ def _gap_bridged_interval(by_budget: dict[int, list[RunResult]], key: TaskMetric
   return statistics.bootstrap(samples, points, resamples, seed)
 
 
-def _is_budget_sweep(columns: list[int | str]) -> bool:
+def is_budget_sweep(columns: list[int | str]) -> bool:
+  """Whether the columns are budgets (ints), not mixture names."""
   return all(isinstance(column, int) for column in columns)
 
 
@@ -170,7 +171,7 @@ def _summarize(columns: list[int | str], rows: tables.Rows, seen: list[str], uns
                english: str) -> dict:
   """`paper_tables.summarize`; mixture columns go in as positions 1..n (no English-only
   budget, so no gap bridged) and come back as their names."""
-  if _is_budget_sweep(columns):
+  if is_budget_sweep(columns):
     return paper_tables.summarize(columns, rows, seen, unseen, english)
   positions = list(range(1, len(columns) + 1))
   summary = paper_tables.summarize(positions, rows, seen, unseen, english)
@@ -240,7 +241,7 @@ def analyse(results: StudyResults, key: TaskMetric,
         - summary["non_english_mean"][budgets.index(0)],
         _budget_effect(by_budget, key, others, peak_budget, resamples, seed),
         noise["non_english_mean"]))
-  largest = max(budgets) if budgets and _is_budget_sweep(budgets) else 0
+  largest = max(budgets) if budgets and is_budget_sweep(budgets) else 0
   if key[1] not in LOWER_IS_BETTER and 0 in budgets and largest > 0:
     # Do the seen languages, and the unseen ones that no run trains on, gain from the
     # budget (P0: unseen performance tracks seen)?

@@ -12,7 +12,7 @@ change against the base. (P4's mixtures get their own heatmap against the base m
 """
 
 from xlt_jax.reporting import html, outputs, tables
-from xlt_jax.reporting.analysis import TaskAnalysis
+from xlt_jax.reporting.analysis import TaskAnalysis, is_budget_sweep
 
 
 def _mean(scores: dict[str, float], languages: list[str]) -> float | None:
@@ -32,7 +32,7 @@ def blocks(item: TaskAnalysis, base: dict, base_path: str | None, study: dict) -
   scores for its (task, metric) (`base` is `run_files.base_scores`' dict)."""
   scores = base.get((item.task, item.metric))
   budgets = item.budgets
-  if not scores or not budgets or not all(isinstance(b, int) for b in budgets) or 0 not in budgets:
+  if not scores or not budgets or not is_budget_sweep(budgets) or 0 not in budgets:
     return []
   english = study["english"]
   columns = [0] + ([max(budgets)] if max(budgets) > 0 else [])
@@ -61,11 +61,11 @@ def blocks(item: TaskAnalysis, base: dict, base_path: str | None, study: dict) -
   sentences = []
   if english_change is not None and others_change is not None:
     sentences.append(f"English-only fine-tuning (budget 0) changes English by"
-                     f" {english_change:+.2f} and the non-English mean by {others_change:+.2f}"
-                     " against the base model.")
+                     f" {_signed(english_change)} and the non-English mean by"
+                     f" {_signed(others_change)} against the base model.")
   if len(columns) == 2 and values.get(("unseen mean", columns[1])) is not None:
     sentences.append(f"At budget {columns[1]} the unseen languages, which no run trains on,"
-                     f" are {values[('unseen mean', columns[1])]:+.2f} from the base model"
+                     f" are {_signed(values[('unseen mean', columns[1])])} from the base model"
                      f" ({_signed(values.get(('unseen mean', 0)))} at budget 0).")
   return [html.Heading(4, "Against the base model"),
           html.Paragraph(f"The un-fine-tuned base model's scores (`{base_path}`) beside the"

@@ -211,7 +211,7 @@ def _task_blocks(item, prefix: str, out_dir: str, written: dict, base_blocks: li
 
 
 def _axis(item: task_analysis.TaskAnalysis) -> str:
-  return "budget" if all(isinstance(column, int) for column in item.budgets) else "mixture"
+  return "budget" if task_analysis.is_budget_sweep(item.budgets) else "mixture"
 
 
 def _training_heatmap(item: task_analysis.TaskAnalysis, prefix: str, out_dir: str,

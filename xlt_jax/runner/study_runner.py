@@ -21,7 +21,13 @@ from xlt_jax.core.errors import UserInputError
 from xlt_jax.core.progress import StudyEstimate, format_duration
 from xlt_jax.data import demo as demo_data
 from xlt_jax.data import p0_smoke, p2_smoke, paper_smoke
-from xlt_jax.evaluation import checkpoint_selection, evaluator, pairwise_runs, task_metrics
+from xlt_jax.evaluation import (
+  checkpoint_selection,
+  evaluator,
+  pairwise_runs,
+  results_store,
+  task_metrics,
+)
 from xlt_jax.evaluation.evaluator import EvaluationConfig
 from xlt_jax.models import base_checkpoint, vocabularies
 from xlt_jax.models.config import ModelConfig
@@ -246,7 +252,8 @@ def _stop_if_preempted(preemption: threading.Event | None, where: str) -> None:
 def _evaluate_base(run_dir: str, config: EvaluationConfig,
                    preemption: threading.Event | None, stream) -> None:
   """Evaluates the base model the run started from into RUN_DIR/eval/base/, unless done."""
-  if paths.isfile(paths.join(run_dir, "eval", "base", "metrics.json")):
+  if paths.isfile(paths.join(results_store.evaluation_dir(run_dir, "base"),
+                             results_store.METRICS_FILE)):
     print("[base model] already evaluated; skipping", file=stream)
     return
   _stop_if_preempted(preemption, "preempted before evaluating the base model")
